@@ -1,0 +1,1 @@
+//! The CPU backend: IR → Cranelift → native code; prange chunks on rayon.

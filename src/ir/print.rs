@@ -1,0 +1,1 @@
+//! The IR pretty-printer behind `kiln emit --target ir`. (Written with the checker.)

@@ -1,0 +1,1 @@
+//! Source text → tokens. (Written with the parser.)

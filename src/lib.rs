@@ -1,0 +1,33 @@
+//! kiln: numerical kernels written once, run on the CPU (Cranelift JIT +
+//! rayon), on NVIDIA GPUs (CUDA C via NVRTC) and on any GPU via WGSL (wgpu).
+//!
+//! ```
+//! use kiln::{Arg, Backend, Module};
+//!
+//! let module = Module::from_source("saxpy.kn", r#"
+//!     kernel saxpy(a: f32, x: f32[:], y: mut f32[:]) {
+//!         for i in prange(0..y.len()) {
+//!             y[i] = a * x[i] + y[i];
+//!         }
+//!     }
+//! "#).unwrap();
+//! let x = vec![1.0f32, 2.0, 3.0];
+//! let mut y = vec![10.0f32; 3];
+//! module
+//!     .kernel("saxpy").unwrap()
+//!     .launch_on(Backend::Interp, &mut [Arg::from(2.0f32), Arg::from(&x), Arg::from(&mut y)])
+//!     .unwrap();
+//! assert_eq!(y, [12.0, 14.0, 16.0]);
+//! ```
+
+pub mod cpu;
+pub mod error;
+pub mod interp;
+pub mod ir;
+pub mod lang;
+pub mod runtime;
+
+pub use error::{Error, Fault, Result, RuntimeError};
+pub use ir::{ScalarType, Value};
+pub use runtime::args::{Arg, ArrayData, ArrayDataMut, Element};
+pub use runtime::{Backend, Kernel, Module};

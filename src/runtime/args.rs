@@ -1,0 +1,202 @@
+//! Launch arguments as the backends see them: scalars and host arrays with
+//! their element type erased into an enum.
+
+use crate::ir::{ScalarType, Value};
+
+/// A read-only host array's elements.
+#[derive(Debug)]
+pub enum ArrayData<'a> {
+    I32(&'a [i32]),
+    U32(&'a [u32]),
+    I64(&'a [i64]),
+    F32(&'a [f32]),
+    F64(&'a [f64]),
+}
+
+/// A writable host array's elements.
+#[derive(Debug)]
+pub enum ArrayDataMut<'a> {
+    I32(&'a mut [i32]),
+    U32(&'a mut [u32]),
+    I64(&'a mut [i64]),
+    F32(&'a mut [f32]),
+    F64(&'a mut [f64]),
+}
+
+/// One positional launch argument. Arrays are row-major and contiguous;
+/// `shape.iter().product()` equals the slice length.
+#[derive(Debug)]
+pub enum Arg<'a> {
+    Scalar(Value),
+    Array { data: ArrayData<'a>, shape: Vec<usize> },
+    ArrayMut { data: ArrayDataMut<'a>, shape: Vec<usize> },
+}
+
+/// Element types an array may hold (every scalar but `bool`).
+pub trait Element: Copy + Send + Sync + 'static {
+    const TYPE: ScalarType;
+    fn data(s: &[Self]) -> ArrayData<'_>;
+    fn data_mut(s: &mut [Self]) -> ArrayDataMut<'_>;
+}
+
+macro_rules! element {
+    ($t:ty, $v:ident) => {
+        impl Element for $t {
+            const TYPE: ScalarType = ScalarType::$v;
+            fn data(s: &[Self]) -> ArrayData<'_> {
+                ArrayData::$v(s)
+            }
+            fn data_mut(s: &mut [Self]) -> ArrayDataMut<'_> {
+                ArrayDataMut::$v(s)
+            }
+        }
+    };
+}
+element!(i32, I32);
+element!(u32, U32);
+element!(i64, I64);
+element!(f32, F32);
+element!(f64, F64);
+
+impl ArrayData<'_> {
+    pub fn elem(&self) -> ScalarType {
+        match self {
+            ArrayData::I32(_) => ScalarType::I32,
+            ArrayData::U32(_) => ScalarType::U32,
+            ArrayData::I64(_) => ScalarType::I64,
+            ArrayData::F32(_) => ScalarType::F32,
+            ArrayData::F64(_) => ScalarType::F64,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ArrayData::I32(s) => s.len(),
+            ArrayData::U32(s) => s.len(),
+            ArrayData::I64(s) => s.len(),
+            ArrayData::F32(s) => s.len(),
+            ArrayData::F64(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Start address, for aliasing checks and JIT backends.
+    pub fn as_ptr(&self) -> *const u8 {
+        match self {
+            ArrayData::I32(s) => s.as_ptr() as *const u8,
+            ArrayData::U32(s) => s.as_ptr() as *const u8,
+            ArrayData::I64(s) => s.as_ptr() as *const u8,
+            ArrayData::F32(s) => s.as_ptr() as *const u8,
+            ArrayData::F64(s) => s.as_ptr() as *const u8,
+        }
+    }
+}
+
+impl ArrayDataMut<'_> {
+    pub fn elem(&self) -> ScalarType {
+        match self {
+            ArrayDataMut::I32(_) => ScalarType::I32,
+            ArrayDataMut::U32(_) => ScalarType::U32,
+            ArrayDataMut::I64(_) => ScalarType::I64,
+            ArrayDataMut::F32(_) => ScalarType::F32,
+            ArrayDataMut::F64(_) => ScalarType::F64,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ArrayDataMut::I32(s) => s.len(),
+            ArrayDataMut::U32(s) => s.len(),
+            ArrayDataMut::I64(s) => s.len(),
+            ArrayDataMut::F32(s) => s.len(),
+            ArrayDataMut::F64(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        match self {
+            ArrayDataMut::I32(s) => s.as_mut_ptr() as *mut u8,
+            ArrayDataMut::U32(s) => s.as_mut_ptr() as *mut u8,
+            ArrayDataMut::I64(s) => s.as_mut_ptr() as *mut u8,
+            ArrayDataMut::F32(s) => s.as_mut_ptr() as *mut u8,
+            ArrayDataMut::F64(s) => s.as_mut_ptr() as *mut u8,
+        }
+    }
+}
+
+impl<'a> Arg<'a> {
+    /// A read-only 1-D array.
+    pub fn slice<T: Element>(s: &'a [T]) -> Arg<'a> {
+        Arg::Array { shape: vec![s.len()], data: T::data(s) }
+    }
+
+    /// A writable 1-D array.
+    pub fn slice_mut<T: Element>(s: &'a mut [T]) -> Arg<'a> {
+        Arg::ArrayMut { shape: vec![s.len()], data: T::data_mut(s) }
+    }
+
+    /// How the argument prints in error messages: `f32`, `mut f64[:, :]`.
+    pub fn type_name(&self) -> String {
+        fn dims(n: usize) -> String {
+            vec![":"; n].join(", ")
+        }
+        match self {
+            Arg::Scalar(v) => v.ty().name().to_string(),
+            Arg::Array { data, shape } => format!("{}[{}]", data.elem(), dims(shape.len())),
+            Arg::ArrayMut { data, shape } => format!("mut {}[{}]", data.elem(), dims(shape.len())),
+        }
+    }
+}
+
+impl From<Value> for Arg<'_> {
+    fn from(v: Value) -> Self {
+        Arg::Scalar(v)
+    }
+}
+
+macro_rules! scalar_arg {
+    ($t:ty, $v:ident) => {
+        impl From<$t> for Arg<'_> {
+            fn from(x: $t) -> Self {
+                Arg::Scalar(Value::$v(x))
+            }
+        }
+    };
+}
+scalar_arg!(bool, Bool);
+scalar_arg!(i32, I32);
+scalar_arg!(u32, U32);
+scalar_arg!(i64, I64);
+scalar_arg!(f32, F32);
+scalar_arg!(f64, F64);
+
+impl<'a, T: Element> From<&'a [T]> for Arg<'a> {
+    fn from(s: &'a [T]) -> Self {
+        Arg::slice(s)
+    }
+}
+
+impl<'a, T: Element> From<&'a mut [T]> for Arg<'a> {
+    fn from(s: &'a mut [T]) -> Self {
+        Arg::slice_mut(s)
+    }
+}
+
+impl<'a, T: Element> From<&'a Vec<T>> for Arg<'a> {
+    fn from(s: &'a Vec<T>) -> Self {
+        Arg::slice(s.as_slice())
+    }
+}
+
+impl<'a, T: Element> From<&'a mut Vec<T>> for Arg<'a> {
+    fn from(s: &'a mut Vec<T>) -> Self {
+        Arg::slice_mut(s.as_mut_slice())
+    }
+}
