@@ -1,0 +1,3 @@
+//! The benchmark suite behind `kiln bench`.
+pub mod measure;
+pub mod report;
