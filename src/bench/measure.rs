@@ -33,24 +33,23 @@ pub fn median(samples: &[f64]) -> f64 {
     }
 }
 
-/// Runs `setup` (untimed) then `body` (timed) once for warm-up and then
-/// repeatedly within `budget`; returns the per-run times in seconds.
-pub fn repeat<S, B, E>(budget: Budget, mut setup: S, mut body: B) -> Result<Vec<f64>, E>
-where
-    S: FnMut(),
-    B: FnMut() -> Result<(), E>,
-{
-    setup();
-    body()?;
+/// Calls `run` once for warm-up and then repeatedly within `budget`; `run`
+/// does its own untimed set-up and returns the seconds of its timed part.
+pub fn repeat<E>(budget: Budget, mut run: impl FnMut() -> Result<f64, E>) -> Result<Vec<f64>, E> {
+    run()?;
     let mut times = Vec::new();
     let started = Instant::now();
     while times.len() < budget.min_runs || (times.len() < budget.max_runs && started.elapsed() < budget.target) {
-        setup();
-        let t = Instant::now();
-        body()?;
-        times.push(t.elapsed().as_secs_f64());
+        times.push(run()?);
     }
     Ok(times)
+}
+
+/// Seconds taken by `f`, and its result.
+pub fn timed<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let t = Instant::now();
+    let r = f();
+    (t.elapsed().as_secs_f64(), r)
 }
 
 /// Memory bandwidth in GB/s (bytes read + bytes written per second) of a
@@ -61,14 +60,9 @@ pub fn stream_copy_gbps(bytes: usize, budget: Budget) -> f64 {
     let src: Vec<f64> = (0..n).into_par_iter().map(|i| i as f64).collect();
     let mut dst = vec![0.0f64; n];
     let chunk = 1 << 16;
-    let times = repeat::<_, _, ()>(
-        budget,
-        || {},
-        || {
-            dst.par_chunks_mut(chunk).zip(src.par_chunks(chunk)).for_each(|(d, s)| d.copy_from_slice(s));
-            Ok(())
-        },
-    )
+    let times = repeat::<()>(budget, || {
+        Ok(timed(|| dst.par_chunks_mut(chunk).zip(src.par_chunks(chunk)).for_each(|(d, s)| d.copy_from_slice(s))).0)
+    })
     .unwrap_or_default();
     std::hint::black_box(&dst);
     2.0 * (n * 8) as f64 / median(&times) / 1e9
@@ -88,19 +82,19 @@ mod tests {
     #[test]
     fn repeat_respects_min_runs_and_propagates_errors() {
         let b = Budget { min_runs: 4, max_runs: 4, target: Duration::from_secs(10) };
-        let mut setups = 0;
-        let t = repeat::<_, _, ()>(b, || setups += 1, || Ok(())).unwrap();
-        assert_eq!(t.len(), 4);
-        assert_eq!(setups, 5, "one warm-up plus four timed runs");
         let mut calls = 0;
-        let r: Result<Vec<f64>, &str> = repeat(
-            b,
-            || {},
-            || {
-                calls += 1;
-                if calls == 2 { Err("boom") } else { Ok(()) }
-            },
-        );
+        let t = repeat::<()>(b, || {
+            calls += 1;
+            Ok(1.0)
+        })
+        .unwrap();
+        assert_eq!(t.len(), 4);
+        assert_eq!(calls, 5, "one warm-up plus four timed runs");
+        let mut calls = 0;
+        let r: Result<Vec<f64>, &str> = repeat(b, || {
+            calls += 1;
+            if calls == 2 { Err("boom") } else { Ok(1.0) }
+        });
         assert_eq!(r.unwrap_err(), "boom");
     }
 
