@@ -265,6 +265,7 @@ fn saxpy_million_is_fast() {
     )
     .unwrap();
     let took = t.elapsed();
+    eprintln!("saxpy 1e6: {took:?}");
     assert_eq!(y[10], 6.0);
     assert_eq!(y[n - 1], 0.5 * (n - 1) as f32 + 1.0);
     // Well under a second on an idle machine; generous for a shared one.

@@ -15,7 +15,9 @@ enum Flow {
     Return(Option<Value>),
 }
 
-type Res<T> = Result<T, RuntimeError>;
+/// Errors are boxed so that the `Result` every evaluation returns stays two
+/// words wide (the hot path never builds one).
+type Res<T> = Result<T, Box<RuntimeError>>;
 
 /// A function's variables, indexed by `VarId`, each starting as zero of its
 /// type (the checker guarantees a definition before every use).
@@ -42,9 +44,9 @@ impl<'m, 'b, 'r> Interp<'m, 'b, 'r> {
         }
     }
 
-    pub fn run_kernel(&mut self, frame: &mut [Value]) -> Res<Option<Value>> {
+    pub fn run_kernel(&mut self, frame: &mut [Value]) -> Result<Option<Value>, RuntimeError> {
         let kernel = self.kernel;
-        match self.block(frame, &kernel.body)? {
+        match self.block(frame, &kernel.body).map_err(|e| *e)? {
             Flow::Return(v) => Ok(v.or_else(|| kernel.ret.map(Value::zero))),
             // Falling off the end: only kernels without a result type do
             // (the checker proves every path of the others returns).
@@ -54,13 +56,13 @@ impl<'m, 'b, 'r> Interp<'m, 'b, 'r> {
 
     /// A located fault: always reported against the launched kernel, even
     /// when it happens inside a helper.
-    fn fault(&self, span: Span, fault: Fault) -> RuntimeError {
-        RuntimeError {
+    fn fault(&self, span: Span, fault: Fault) -> Box<RuntimeError> {
+        Box::new(RuntimeError {
             kernel: self.kernel.name.clone(),
             file: self.module.file.clone(),
             span,
             fault,
-        }
+        })
     }
 
     fn block(&mut self, frame: &mut [Value], block: &Block) -> Res<Flow> {
