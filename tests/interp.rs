@@ -834,8 +834,8 @@ fn check_step_rejects_zero_and_negative() {
     use ScalarType::*;
     let mut b = FnBuilder::default();
     let k = b.scalar("k", I64);
-    let mut check = st(StmtKind::CheckStep(k.e()));
-    check.span = at(5, 30);
+    let mut check = st(StmtKind::CheckStep(located(k.e(), 5, 30)));
+    check.span = at(5, 9);
     let f = b.finish("steps", FunctionKind::Kernel, None, vec![check]);
     for step in [0, -3] {
         let err = run1(f.clone(), &mut [Arg::from(step)]).unwrap_err();

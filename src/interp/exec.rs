@@ -121,7 +121,8 @@ impl<'m, 'b, 'r> Interp<'m, 'b, 'r> {
             StmtKind::CheckStep(e) => {
                 let step = as_i64(self.eval(frame, e)?);
                 if step <= 0 {
-                    return Err(self.fault(stmt.span, Fault::StepNotPositive { step }));
+                    // Located at the `step_by` argument itself.
+                    return Err(self.fault(e.span, Fault::StepNotPositive { step }));
                 }
             }
         }
