@@ -620,4 +620,38 @@ mod tests {
         }
         assert_eq!(binary(BinOp::Add, V::I32(1), V::F64(2.0)), Ok(V::I32(1)));
     }
+
+    // 32-bit arithmetic checked against an independent oracle: the same
+    // operation in 64 bits, truncated with `as`.
+    proptest::proptest! {
+        #[test]
+        fn narrow_ops_are_wide_ops_truncated(a: i32, b: i32) {
+            for op in [BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::BitAnd, BinOp::BitOr, BinOp::BitXor] {
+                let wide = binary(op, V::I64(a as i64), V::I64(b as i64)).unwrap();
+                proptest::prop_assert_eq!(binary(op, V::I32(a), V::I32(b)).unwrap(), cast(wide, ScalarType::I32));
+                let wide_u = binary(op, V::I64(a as u32 as i64), V::I64(b as u32 as i64)).unwrap();
+                proptest::prop_assert_eq!(binary(op, V::U32(a as u32), V::U32(b as u32)).unwrap(), cast(wide_u, ScalarType::U32));
+            }
+            let s = (b & 31) as i64;
+            let shl = binary(BinOp::Shl, V::I64(a as i64), V::I64(s)).unwrap();
+            proptest::prop_assert_eq!(binary(BinOp::Shl, V::I32(a), V::I32(b)).unwrap(), cast(shl, ScalarType::I32));
+            let shr = binary(BinOp::Shr, V::I64(a as i64), V::I64(s)).unwrap();
+            proptest::prop_assert_eq!(binary(BinOp::Shr, V::I32(a), V::I32(b)).unwrap(), cast(shr, ScalarType::I32));
+            let lt = binary(BinOp::Lt, V::I64(a as i64), V::I64(b as i64)).unwrap();
+            proptest::prop_assert_eq!(binary(BinOp::Lt, V::I32(a), V::I32(b)).unwrap(), lt);
+            if b != 0 && !(a == i32::MIN && b == -1) {
+                let q = binary(BinOp::Div, V::I64(a as i64), V::I64(b as i64)).unwrap();
+                proptest::prop_assert_eq!(binary(BinOp::Div, V::I32(a), V::I32(b)).unwrap(), cast(q, ScalarType::I32));
+                let r = binary(BinOp::Rem, V::I64(a as i64), V::I64(b as i64)).unwrap();
+                proptest::prop_assert_eq!(binary(BinOp::Rem, V::I32(a), V::I32(b)).unwrap(), cast(r, ScalarType::I32));
+            }
+        }
+
+        #[test]
+        fn float_to_int_casts_saturate(x: f64) {
+            let clamped = x.clamp(i32::MIN as f64, i32::MAX as f64).trunc();
+            let expected = if x.is_nan() { 0 } else { clamped as i64 as i32 };
+            proptest::prop_assert_eq!(cast(V::F64(x), ScalarType::I32), V::I32(expected));
+        }
+    }
 }
