@@ -6,7 +6,6 @@
 mod common;
 
 use common::compare::{compare_data, compare_result};
-use common::directives::work;
 use common::inputs::{f32s, f64s, i32s, i64s, array, scalar, Data, Input};
 use common::Case;
 use kiln::{Backend, Value};
@@ -78,15 +77,12 @@ fn every_library_file_is_tested_and_has_a_complete_header() {
             assert!(case.directives.size(label).is_some(), "{name}: no size {label}");
         }
         let l = case.directives.size("L").unwrap();
-        for formula in case.directives.flops.iter().chain(&case.directives.bytes) {
-            work(formula, l).unwrap_or_else(|e| panic!("{name}: {e}"));
-        }
         if STREAMING.contains(&name) {
-            let bytes = case.directives.bytes.as_deref().unwrap_or_else(|| panic!("{name}: no bytes directive"));
-            assert!(work(bytes, l).unwrap() >= 100_000_000, "{name}: size L touches under 1e8 bytes");
+            let bytes = case.directives.bytes_at(l).unwrap_or_else(|| panic!("{name}: no bytes directive"));
+            assert!(bytes >= 1e8, "{name}: size L touches {bytes} bytes, under 1e8");
         }
-        // Every size must build valid inputs (shapes match the ranks).
-        assert!(!case.inputs("T").is_empty());
+        // The test size must build valid inputs (shapes match the ranks).
+        assert_eq!(case.inputs("T").len(), case.kernel_ir().params.len());
     }
 }
 

@@ -1,7 +1,8 @@
-//! Launch inputs built from directive values, owned by the test so that
-//! the same case can be launched on several backends from identical copies.
+//! Launch inputs, owned by the test so that the same case can be launched
+//! on several backends from identical copies.
 
-use kiln::ir::{self, Param, ScalarType, Value};
+use kiln::ir::{self, Param, Value};
+use kiln::runtime::{HostData, HostValue};
 use kiln::Arg;
 
 /// An owned array's elements.
@@ -29,121 +30,30 @@ impl Input {
     }
 }
 
-/// A small deterministic generator (SplitMix64): the tests need
-/// reproducible inputs, not statistical quality.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1) with 53 random bits.
-    pub fn unit_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// Parses a scalar by its declared type: integers exactly, floats in any
-/// Rust spelling (`inf`, `-inf`, `nan` included), `true`/`false`.
-pub fn parse_scalar(text: &str, ty: ScalarType) -> Result<Value, String> {
-    let bad = |e: &dyn std::fmt::Display| format!("`{text}` is not a valid {ty}: {e}");
-    Ok(match ty {
-        ScalarType::Bool => Value::Bool(text.parse().map_err(|e| bad(&e))?),
-        ScalarType::I32 => Value::I32(text.parse().map_err(|e| bad(&e))?),
-        ScalarType::U32 => Value::U32(text.parse().map_err(|e| bad(&e))?),
-        ScalarType::I64 => Value::I64(text.parse().map_err(|e| bad(&e))?),
-        ScalarType::F32 => Value::F32(text.parse().map_err(|e| bad(&e))?),
-        ScalarType::F64 => Value::F64(text.parse().map_err(|e| bad(&e))?),
-    })
-}
-
-fn parse_shape(text: &str) -> Result<Vec<usize>, String> {
-    text.split('x')
-        .map(|d| d.parse::<usize>().map_err(|e| format!("bad shape `{text}`: {e}")))
-        .collect()
-}
-
-/// `zeros:SHAPE`, `range:SHAPE` (row-major 0, 1, 2, …) or `rand:SHAPE`
-/// (floats uniform in [0, 1), integers uniform in [0, 100)).
-fn generate(spec: &str, elem: ScalarType, rng: &mut Rng) -> Result<(Data, Vec<usize>), String> {
-    let (kind, shape) = spec.split_once(':').ok_or_else(|| format!("`{spec}` is not an array generator"))?;
-    let shape = parse_shape(shape)?;
-    let len: usize = shape.iter().product();
-    let value = |k: usize, rng: &mut Rng| -> Result<f64, String> {
-        match kind {
-            "zeros" => Ok(0.0),
-            "range" => Ok(k as f64),
-            "rand" if elem.is_float() => Ok(rng.unit_f64()),
-            "rand" => Ok((rng.next_u64() % 100) as f64),
-            _ => Err(format!("unknown generator `{kind}` in `{spec}`")),
-        }
-    };
-    let mut vals = Vec::with_capacity(len);
-    for k in 0..len {
-        vals.push(value(k, rng)?);
-    }
-    // Every generated value is exact in each element type (range values
-    // stay far below 2^24 at test sizes), so one conversion is enough.
-    let data = match elem {
-        ScalarType::I32 => Data::I32(vals.iter().map(|&v| v as i32).collect()),
-        ScalarType::U32 => Data::U32(vals.iter().map(|&v| v as u32).collect()),
-        ScalarType::I64 => Data::I64(vals.iter().map(|&v| v as i64).collect()),
-        ScalarType::F32 => Data::F32(vals.iter().map(|&v| v as f32).collect()),
-        ScalarType::F64 => Data::F64(vals),
-        ScalarType::Bool => return Err("arrays of bool do not exist".to_string()),
-    };
-    Ok((data, shape))
-}
-
-/// Builds the positional inputs of `kernel` from `NAME=VALUE` pairs; every
-/// parameter needs exactly one value, and every value a parameter.
-pub fn build(kernel: &ir::Function, args: &[(String, String)], seed: u64) -> Result<Vec<Input>, String> {
-    let mut rng = Rng::new(seed);
-    for (name, _) in args {
-        let known = kernel.params.iter().any(|p| param_name(kernel, *p) == name);
-        if !known {
-            return Err(format!("kernel `{}` has no parameter `{name}`", kernel.name));
-        }
-    }
+/// Converts the runtime's generated arguments (from a file's directives)
+/// into owned inputs, naming each after its parameter.
+pub fn from_host(kernel: &ir::Function, values: Vec<HostValue>) -> Vec<Input> {
     kernel
         .params
         .iter()
-        .map(|&p| {
-            let name = param_name(kernel, p).to_string();
-            let text = &args
-                .iter()
-                .find(|(n, _)| *n == name)
-                .ok_or_else(|| format!("no value for parameter `{name}` of `{}`", kernel.name))?
-                .1;
-            match p {
-                Param::Scalar(v) => Ok(Input::Scalar { value: parse_scalar(text, kernel.var(v).ty)?, name }),
-                Param::Array(a) => {
-                    let decl = kernel.array(a);
-                    let (data, shape) = generate(text, decl.elem, &mut rng)?;
-                    if shape.len() != decl.rank as usize {
-                        return Err(format!("`{name}` has rank {} but `{text}` has {}", decl.rank, shape.len()));
-                    }
-                    Ok(Input::Array { name, data, shape, mutable: decl.mutable })
-                }
+        .zip(values)
+        .map(|(&p, value)| match (p, value) {
+            (Param::Scalar(v), HostValue::Scalar(value)) => Input::Scalar { name: kernel.var(v).name.clone(), value },
+            (Param::Array(a), HostValue::Array(host)) => {
+                let decl = kernel.array(a);
+                let shape = host.shape().to_vec();
+                let data = match host.into_data() {
+                    HostData::I32(v) => Data::I32(v),
+                    HostData::U32(v) => Data::U32(v),
+                    HostData::I64(v) => Data::I64(v),
+                    HostData::F32(v) => Data::F32(v),
+                    HostData::F64(v) => Data::F64(v),
+                };
+                Input::Array { name: decl.name.clone(), data, shape, mutable: decl.mutable }
             }
+            (p, v) => panic!("argument {v:?} does not fit parameter {p:?}"),
         })
         .collect()
-}
-
-fn param_name(kernel: &ir::Function, p: Param) -> &str {
-    match p {
-        Param::Scalar(v) => &kernel.var(v).name,
-        Param::Array(a) => &kernel.array(a).name,
-    }
 }
 
 /// Borrows the inputs as launch arguments.

@@ -1,18 +1,21 @@
 //! Helpers shared by the integration tests: kernel files with their
-//! directive headers, inputs built from them, and tolerant comparisons.
+//! directive headers, inputs built from them by the runtime's
+//! `kiln::runtime::cases` (the same inputs `kiln run` and `kiln bench` use),
+//! and tolerant comparisons.
 // Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
 pub mod compare;
-pub mod directives;
 pub mod inputs;
 
-use directives::Directives;
 use inputs::Input;
+use kiln::runtime::cases::Cases;
+use kiln::runtime::params::params_of;
 use kiln::{Backend, Module, Value};
 use std::path::PathBuf;
 
-/// The seed every test input is generated with (as `kiln run`'s default).
+/// The seed every test input is generated with (`kiln run`'s default), so
+/// tests see the same inputs as `kiln run` and `kiln bench`.
 pub const SEED: u64 = 0;
 
 /// The repository root (where kernels/ and tests/ live).
@@ -37,7 +40,7 @@ pub fn kernel_stems(dir: &str) -> Vec<String> {
 pub struct Case {
     pub name: String,
     pub module: Module,
-    pub directives: Directives,
+    pub directives: Cases,
 }
 
 impl Case {
@@ -46,7 +49,7 @@ impl Case {
     pub fn load(dir: &str, name: &str) -> Case {
         let rel = format!("{dir}/{name}.kn");
         let source = std::fs::read_to_string(root().join(&rel)).unwrap_or_else(|e| panic!("cannot read {rel}: {e}"));
-        let directives = Directives::parse(&source).unwrap_or_else(|e| panic!("{rel}: bad directive: {e}"));
+        let directives = Cases::parse(&source).unwrap_or_else(|e| panic!("{rel}: bad directive: {e}"));
         let module = Module::from_source(&rel, &source).unwrap_or_else(|e| panic!("{rel} does not compile:\n{e}"));
         Case { name: name.to_string(), module, directives }
     }
@@ -57,9 +60,12 @@ impl Case {
 
     /// Inputs at the size labelled `label` (T for tests).
     pub fn inputs(&self, label: &str) -> Vec<Input> {
-        let n = self.directives.size(label).unwrap_or_else(|| panic!("`{}` has no size {label}", self.name));
-        inputs::build(self.kernel_ir(), &self.directives.args_at(n), SEED)
-            .unwrap_or_else(|e| panic!("`{}`: bad args directive: {e}", self.name))
+        let kernel = self.kernel_ir();
+        let values = self
+            .directives
+            .build_args(&self.name, &params_of(kernel), label, SEED)
+            .unwrap_or_else(|e| panic!("`{}`: cannot build the size-{label} arguments: {e}", self.name));
+        inputs::from_host(kernel, values)
     }
 
     pub fn launch(&self, backend: Backend, inputs: &mut [Input]) -> kiln::Result<Option<Value>> {
