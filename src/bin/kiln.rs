@@ -250,7 +250,7 @@ fn emit(file: &Path, kernel: &str, target: Target) -> Result<ExitCode, Failure> 
     let k = module.kernel(kernel)?;
     let text = match target {
         Target::Ir => kiln::ir::print::print_function(module.ir(), k.function()),
-        Target::Clif => return Err(not_built("clif", Backend::Cpu).into()),
+        Target::Clif => kiln::cpu::emit_clif(module.ir(), kernel)?,
         Target::Cuda => return Err(not_built("cuda", Backend::Cuda).into()),
         Target::Wgsl => return Err(not_built("wgsl", Backend::Wgpu).into()),
     };
