@@ -4,6 +4,7 @@
 //! measured in the same run.
 
 pub mod baseline;
+pub mod cli;
 pub mod measure;
 pub mod peers;
 pub mod report;

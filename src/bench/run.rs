@@ -277,9 +277,14 @@ pub fn run(opts: &Options) -> Result<Report> {
                 }
             };
             for &backend in &opts.backends {
+                // Rows name the backend actually used (`auto` resolves to one).
+                let mut runner = backend.name().to_string();
                 let outcome = match engines::engine(backend) {
                     Err(e) => Outcome::Skipped(e.to_string()),
-                    Ok(engine) => match measure::timed(|| engine.compile(module.ir(), id)) {
+                    Ok(engine) => match measure::timed(|| {
+                        runner = engine.backend().name().to_string();
+                        engine.compile(module.ir(), id)
+                    }) {
                         (_, Err(e)) => Outcome::Failed(e.to_string()),
                         (compile_s, Ok(compiled)) => {
                             case.measure(opts.budget, &reference, Some(compile_s), &mut |a| {
@@ -288,7 +293,7 @@ pub fn run(opts: &Options) -> Result<Report> {
                         }
                     },
                 };
-                rows.push(case.row(backend.name(), outcome));
+                rows.push(case.row(&runner, outcome));
                 bar.inc(1);
             }
             for &fl in &baselines {

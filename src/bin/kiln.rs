@@ -47,6 +47,9 @@ enum Command {
     Run(RunArgs),
     /// List the backends of this build and whether they can run here.
     Devices,
+    /// Run the benchmark suite: kernels/ on the chosen backends against
+    /// hand-written Rust and Numba, validated, with the memory bandwidth.
+    Bench(kiln::bench::cli::BenchArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -129,6 +132,7 @@ fn execute(cli: Cli) -> ExitCode {
         Command::Emit { file, kernel, target } => emit(&file, &kernel, target),
         Command::Run(args) => run(&args),
         Command::Devices => devices(),
+        Command::Bench(args) => kiln::bench::cli::main(&args).map(|()| ExitCode::SUCCESS).map_err(Failure::from),
     };
     match outcome {
         Ok(code) => code,
