@@ -30,6 +30,15 @@ kernel mandelbrot(out: mut i32[:, :], max_iter: i32, x: f32[:]) -> f64 {
 }
 "#;
 
+/// 512 cases per property by default; set `FUZZ_CASES` for a longer run.
+fn config() -> ProptestConfig {
+    let cases = std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(512);
+    ProptestConfig::with_cases(cases)
+}
+
 const TOKENS: &[&str] = &[
     "kernel",
     "fn",
@@ -412,7 +421,7 @@ fn typed_program() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(config())]
 
     #[test]
     fn compile_never_panics_on_tokens(src in token_program()) {

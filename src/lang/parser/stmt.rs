@@ -63,7 +63,7 @@ impl Parser<'_> {
                 let start = p.pos;
                 match p.parse_stmt() {
                     Ok(s) => stmts.push(s),
-                    Err(Reported) => p.recover_stmt(),
+                    Err(Reported) => p.recover_stmt(start),
                 }
                 if p.pos == start && !p.is(Punct::RBrace) {
                     p.bump();
@@ -72,11 +72,20 @@ impl Parser<'_> {
         })
     }
 
-    /// Skips the rest of a broken statement: through the next `;` at this
-    /// level, through the `}` closing a block the statement opened (and an
-    /// `else` after it), or up to the `}` closing the enclosing block.
-    fn recover_stmt(&mut self) {
+    /// Skips the rest of a broken statement that began at token `start`:
+    /// through the next `;` at its level, through the `}` closing a block the
+    /// statement opened (and an `else` after it), or up to the `}` closing
+    /// the enclosing block. Braces the statement already opened before the
+    /// error count, so `if c { 1 + } else { 2 }` is skipped whole.
+    fn recover_stmt(&mut self, start: usize) {
         let mut depth = 0u32;
+        for t in self.toks.get(start..self.pos).unwrap_or(&[]) {
+            match t.tok {
+                Tok::Punct(Punct::LBrace) => depth += 1,
+                Tok::Punct(Punct::RBrace) => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
         loop {
             match self.tok().tok {
                 Tok::Eof | Tok::Keyword(Keyword::Kernel | Keyword::Fn) => return,

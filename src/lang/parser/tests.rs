@@ -613,3 +613,12 @@ fn helpful_hints() {
     assert!(hint("kernel k() { let x; }").contains("initial value"));
     assert!(hint("kernel k() { while x = 1 { } }").contains("=="));
 }
+
+#[test]
+fn recovery_counts_braces_opened_before_the_error() {
+    let src = "kernel a() {\n    let v = if c { 1 + } else { 2 };\n    w = 3;\n    if x == { y = 1; } else { y = 2; }\n    z = 4;\n}";
+    let (file, errs) = parse(src);
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    let its: Vec<String> = file.items.iter().map(item).collect();
+    assert_eq!(its, vec!["(kernel a () {(= w 3) (= z 4)})"]);
+}
