@@ -843,3 +843,151 @@ fn printer_marks_checked_and_proven_indices() {
     assert!(text.contains("x[v1:i!] = y[v1:i]"), "{text}");
     assert!(text.contains("x[v2:i] = 0.0f32"), "{text}");
 }
+
+#[test]
+fn err_float_literal_never_becomes_an_integer() {
+    one_error(
+        "kernel k() {\n    let x = 1.0;\n    let y: i32 = x;\n}\n",
+        3,
+        18,
+        "`y` is declared `i32`, but its value is `{float}`",
+        None,
+    );
+    one_error(
+        "kernel k() {\n    let v: f32 = 1e39;\n}\n",
+        2,
+        18,
+        "the literal `1e39` is out of range for `f32`",
+        None,
+    );
+}
+
+#[test]
+fn err_names_of_the_wrong_kind() {
+    one_error(
+        "kernel k(x: f32[:]) -> f32 {\n    return x;\n}\n",
+        2,
+        12,
+        "`x` is an array, not a scalar",
+        Some("x[i]"),
+    );
+    one_error(
+        "const C: i32 = 1;\nkernel k() {\n    C = 2;\n}\n",
+        3,
+        5,
+        "cannot assign to `C`, which is a const",
+        None,
+    );
+    one_error(
+        "kernel k(x: mut f32[:]) {\n    x = 1.0;\n}\n",
+        2,
+        5,
+        "cannot assign to the array `x` itself",
+        Some("x[i]"),
+    );
+    one_error(
+        "kernel k(n: i64) -> i64 {\n    return n.len();\n}\n",
+        2,
+        12,
+        "`len()` needs an array parameter",
+        None,
+    );
+    one_error(
+        "kernel k(a: f64) -> f64 {\n    return a.sqrtt();\n}\n",
+        2,
+        14,
+        "no method named `sqrtt`",
+        Some("`sqrt`"),
+    );
+    one_error(
+        "kernel k(n: i64) -> i64 {\n    return n[0];\n}\n",
+        2,
+        12,
+        "`n` is not an array",
+        None,
+    );
+}
+
+#[test]
+fn err_return_without_value() {
+    one_error(
+        "kernel k() -> i32 {\n    return;\n}\n",
+        2,
+        5,
+        "`return;` without a value in a function returning `i32`",
+        None,
+    );
+}
+
+#[test]
+fn err_prange_shapes() {
+    one_error(
+        "kernel k(n: i64) {\n    for (i, j) in prange(0..n) { }\n}\n",
+        2,
+        5,
+        "this `prange` has 1 range but the loop binds 2 variables",
+        None,
+    );
+    one_error(
+        "kernel k(n: i64) {\n    for (a, b, c, d) in prange(0..n, 0..n, 0..n, 0..n) { }\n}\n",
+        2,
+        25,
+        "`prange` takes 1 to 3 ranges, but 4 were given",
+        None,
+    );
+}
+
+#[test]
+fn err_bounds_and_indices_must_be_integers() {
+    one_error(
+        "kernel k(x: f32[:]) {\n    for i in 0..2.5 { }\n}\n",
+        2,
+        17,
+        "a range bound must be an integer type",
+        None,
+    );
+    one_error(
+        "kernel k(x: f32[:], f: f32) -> f32 {\n    return x[f];\n}\n",
+        2,
+        14,
+        "an array index must be an integer type",
+        Some("as i64"),
+    );
+}
+
+#[test]
+fn mixed_integer_bound_types_are_fine() {
+    let text = print_module(&module(
+        "kernel k(x: mut f32[:], steps: i32, m: u32) {\n    for i in 0..steps { x[i] = 1.0; }\n    for i in m..steps { x[i] = 2.0; }\n    for i in prange(m..x.len()) { x[i] = 3.0; }\n    let j: u32 = 2;\n    x[j] = 0.0;\n}\n",
+    ));
+    assert!(
+        text.contains("for v2:i start 0i64 count max(v6:$end, 0i64)"),
+        "{text}"
+    );
+    assert!(text.contains("x[(v5:j as i64)] = 0.0f32"), "{text}");
+}
+
+#[test]
+fn helpers_may_call_later_helpers_and_kernels_call_helpers() {
+    let m = module(
+        "kernel k(x: mut f64[:]) {\n    x[0] = f(x[0]);\n}\nfn f(a: f64) -> f64 { return g(a) + 1.0; }\nfn g(a: f64) -> f64 { return a.abs(); }\n",
+    );
+    assert_eq!(m.functions.len(), 3);
+    assert_eq!(m.functions[1].kind, kiln::ir::FunctionKind::Helper);
+    let text = print_module(&m);
+    assert!(text.contains("x[0i64] = f(x[0i64])"), "{text}");
+    assert!(text.contains("return g(v0:a) + 1.0f64"), "{text}");
+}
+
+#[test]
+fn diagnostics_render_with_caret_and_hint() {
+    let d = compile(
+        "t.kn",
+        "kernel k(a: f32, b: f64) -> f32 {\n    return a + b;\n}\n",
+    )
+    .unwrap_err();
+    let text = d.to_string();
+    assert!(text.contains("t.kn:2:12"), "{text}");
+    assert!(text.contains("^^^^^"), "{text}");
+    assert!(text.contains("hint:"), "{text}");
+}
