@@ -489,7 +489,7 @@ fn seed_program_parses_and_compiles() {
 }
 
 #[test]
-fn library_kernels_parse_without_errors() {
+fn library_kernels_parse_and_check_without_errors() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kernels");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return;
@@ -503,6 +503,9 @@ fn library_kernels_parse_without_errors() {
         let (file, errors) = parse(&source);
         assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
         assert!(!file.items.is_empty(), "{}: no items", path.display());
+        if let Err(d) = compile(&path.display().to_string(), &source) {
+            panic!("{d}");
+        }
     }
 }
 
