@@ -251,7 +251,7 @@ impl Parser<'_> {
             self.expect_semi()?;
             return Ok(StmtKind::Expr(target));
         };
-        let target = self.to_place(target)?;
+        let target = self.place_of(target)?;
         self.bump();
         let value = self.parse_expr()?;
         self.expect_semi()?;
@@ -259,7 +259,7 @@ impl Parser<'_> {
     }
 
     /// The left side of an assignment: a name or `name[i, …]`.
-    fn to_place(&mut self, e: Expr) -> PResult<Place> {
+    fn place_of(&mut self, e: Expr) -> PResult<Place> {
         match e.kind {
             ExprKind::Name(id) => Ok(Place::Var(id)),
             ExprKind::Index { base, index } => match base.kind {
@@ -376,6 +376,14 @@ impl Parser<'_> {
     fn parse_prange(&mut self) -> PResult<ForIter> {
         let start = self.bump().span;
         self.expect(Punct::LParen, "after `prange`")?;
+        if self.is(Punct::RParen) {
+            let span = self.tok().span;
+            return Err(self.error_hint(
+                span,
+                "`prange` needs at least one range",
+                "write `prange(0..n)`, or `prange(0..n, 0..m)` for two dimensions",
+            ));
+        }
         let mut ranges = Vec::new();
         loop {
             if self.is(Punct::RParen) && !ranges.is_empty() {

@@ -548,6 +548,8 @@ fn other_errors() {
     assert!(first("x.len = 1;").contains("expected `(` after the method name `len`"));
     assert!(first("let r = if c { 1 };").contains("expected `else`"));
     assert!(first("let r = prange(0..n);").contains("`prange` is only allowed"));
+    assert!(first("for i in prange() {}").contains("at least one range"));
+    assert!(first("for i in 0 {}").contains("expected a range"));
     assert!(first("for i in (0..n).skip(1) {}").contains("unknown range adapter `skip`"));
     assert!(first("const X: i32 = 1;").contains("top level"));
     assert!(first("else { }").contains("without a matching `if`"));
