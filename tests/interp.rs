@@ -1596,3 +1596,27 @@ kernel per_element(a: i32[:], b: i32[:], out: mut i32[:]) {
         assert_eq!(out, [5, 4, 0]);
     }
 }
+
+#[test]
+fn inconsistent_shapes_never_panic() {
+    // The runtime never passes these; the interpreter still must not panic.
+    let data = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+    for shape in [vec![], vec![usize::MAX, 2], vec![1, 1, 1, 6], vec![4, 4]] {
+        let arr = Arg::Array {
+            data: kiln::ArrayData::F32(&data),
+            shape,
+        };
+        let r = run1(load2(), &mut [arr, Arg::from(0i64), Arg::from(5i64)]);
+        assert!(matches!(
+            r,
+            Ok(Some(Value::F32(_)))
+                | Err(RuntimeError {
+                    fault: Fault::IndexOutOfBounds { .. },
+                    ..
+                })
+        ));
+    }
+    // Too few arguments: missing arrays are empty, missing scalars zero.
+    let err = run1(load2(), &mut []).unwrap_err();
+    assert!(matches!(err.fault, Fault::IndexOutOfBounds { .. }));
+}
