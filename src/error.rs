@@ -89,6 +89,10 @@ pub enum Error {
     Backend { backend: String, message: String },
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
+    /// A host array (an `ndarray` view) that is not contiguous in row-major
+    /// order, so it cannot be passed without a copy.
+    #[error("an array of shape {shape:?} with strides {strides:?} is not contiguous in row-major order; pass a standard-layout copy (e.g. `a.as_standard_layout()`)")]
+    NotContiguous { shape: Vec<usize>, strides: Vec<isize> },
 }
 
 fn available_list(names: &[String]) -> String {

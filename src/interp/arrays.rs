@@ -115,6 +115,7 @@ impl BoundArray<'_> {
     }
 
     /// Total element count.
+    #[inline]
     pub fn len(&self) -> usize {
         self.shape[..self.rank].iter().product()
     }
@@ -127,6 +128,7 @@ impl BoundArray<'_> {
     /// The row-major offset of `index[..count]`, or the out-of-bounds fault
     /// naming the first dimension out of range. Missing trailing indices
     /// (never produced by the checker) count as 0.
+    #[inline]
     pub fn offset(&self, index: &[i64; MAX_RANK], count: usize) -> Result<usize, Fault> {
         let mut offset = 0usize;
         for d in 0..self.rank {
@@ -151,6 +153,7 @@ impl BoundArray<'_> {
     }
 
     /// The element at a checked `offset`.
+    #[inline]
     pub fn get(&self, offset: usize) -> Option<Value> {
         Some(match &self.storage {
             Storage::ReadOnly(ArrayData::I32(s)) => Value::I32(*s.get(offset)?),
@@ -169,6 +172,7 @@ impl BoundArray<'_> {
     /// Writes `v` (converted to the element type with `as` if it differs,
     /// which the checker never produces) at a checked `offset`. A write to a
     /// read-only array (rejected by the checker) is ignored.
+    #[inline]
     pub fn set(&mut self, offset: usize, v: Value) {
         use crate::ir::value::cast;
         let Storage::Writable(data) = &mut self.storage else {

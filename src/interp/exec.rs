@@ -197,6 +197,7 @@ impl<'m, 'b, 'r> Interp<'m, 'b, 'r> {
 
     /// Evaluates the indices of `access` (into a fixed array: no allocation
     /// per access) and bounds-checks every dimension.
+    #[inline]
     fn locate(
         &mut self,
         frame: &mut [Value],
@@ -225,6 +226,7 @@ impl<'m, 'b, 'r> Interp<'m, 'b, 'r> {
         }
     }
 
+    #[inline]
     fn load(&self, array: usize, offset: usize) -> Value {
         // `locate` checked the offset against a shape whose product is the
         // data length, so the element exists.
@@ -327,16 +329,19 @@ impl<'m, 'b, 'r> Interp<'m, 'b, 'r> {
     }
 }
 
+#[inline]
 fn set(frame: &mut [Value], var: ir::VarId, v: Value) {
     frame[var.index()] = v;
 }
 
+#[inline]
 fn truth(v: Value) -> bool {
     matches!(v, Value::Bool(true))
 }
 
 /// An `i64` from an index, bound or step (the checker makes them `i64`;
 /// other types are converted with `as`).
+#[inline]
 fn as_i64(v: Value) -> i64 {
     match v {
         Value::I64(x) => x,

@@ -134,12 +134,18 @@ impl ArrayDataMut<'_> {
 impl<'a> Arg<'a> {
     /// A read-only 1-D array.
     pub fn slice<T: Element>(s: &'a [T]) -> Arg<'a> {
-        Arg::Array { shape: vec![s.len()], data: T::data(s) }
+        Arg::Array {
+            shape: vec![s.len()],
+            data: T::data(s),
+        }
     }
 
     /// A writable 1-D array.
     pub fn slice_mut<T: Element>(s: &'a mut [T]) -> Arg<'a> {
-        Arg::ArrayMut { shape: vec![s.len()], data: T::data_mut(s) }
+        Arg::ArrayMut {
+            shape: vec![s.len()],
+            data: T::data_mut(s),
+        }
     }
 
     /// How the argument prints in error messages: `f32`, `mut f64[:, :]`.
@@ -198,5 +204,83 @@ impl<'a, T: Element> From<&'a Vec<T>> for Arg<'a> {
 impl<'a, T: Element> From<&'a mut Vec<T>> for Arg<'a> {
     fn from(s: &'a mut Vec<T>) -> Self {
         Arg::slice_mut(s.as_mut_slice())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// ndarray conversions (added by the api helper; additive only).
+//
+// Kernels take row-major contiguous arrays, so only standard-layout views
+// convert without a copy; any other layout (transposed, sliced with a step,
+// negative strides) is `Error::NotContiguous`, never a panic.
+
+use crate::error::Error;
+use ndarray::{ArrayBase, ArrayView, ArrayViewMut, Dimension};
+
+fn not_contiguous<S: ndarray::RawData, D: Dimension>(a: &ArrayBase<S, D>) -> Error {
+    Error::NotContiguous {
+        shape: a.shape().to_vec(),
+        strides: a.strides().to_vec(),
+    }
+}
+
+impl<'a> Arg<'a> {
+    /// A read-only array argument from an `ndarray` view of any dimension.
+    pub fn from_ndarray<T: Element, D: Dimension>(view: ArrayView<'a, T, D>) -> Result<Arg<'a>, Error> {
+        let shape = view.shape().to_vec();
+        match view.to_slice() {
+            Some(s) => Ok(Arg::Array {
+                data: T::data(s),
+                shape,
+            }),
+            None => Err(not_contiguous(&view)),
+        }
+    }
+
+    /// A writable array argument from a mutable `ndarray` view.
+    pub fn from_ndarray_mut<T: Element, D: Dimension>(view: ArrayViewMut<'a, T, D>) -> Result<Arg<'a>, Error> {
+        let shape = view.shape().to_vec();
+        if !view.is_standard_layout() {
+            return Err(not_contiguous(&view));
+        }
+        match view.into_slice() {
+            Some(s) => Ok(Arg::ArrayMut {
+                data: T::data_mut(s),
+                shape,
+            }),
+            // Unreachable after the layout check; kept total rather than panicking.
+            None => Err(Error::NotContiguous {
+                shape,
+                strides: Vec::new(),
+            }),
+        }
+    }
+}
+
+impl<'a, T: Element, D: Dimension> TryFrom<ArrayView<'a, T, D>> for Arg<'a> {
+    type Error = Error;
+    fn try_from(view: ArrayView<'a, T, D>) -> Result<Arg<'a>, Error> {
+        Arg::from_ndarray(view)
+    }
+}
+
+impl<'a, T: Element, D: Dimension> TryFrom<ArrayViewMut<'a, T, D>> for Arg<'a> {
+    type Error = Error;
+    fn try_from(view: ArrayViewMut<'a, T, D>) -> Result<Arg<'a>, Error> {
+        Arg::from_ndarray_mut(view)
+    }
+}
+
+impl<'a, T: Element, D: Dimension> TryFrom<&'a ndarray::Array<T, D>> for Arg<'a> {
+    type Error = Error;
+    fn try_from(a: &'a ndarray::Array<T, D>) -> Result<Arg<'a>, Error> {
+        Arg::from_ndarray(a.view())
+    }
+}
+
+impl<'a, T: Element, D: Dimension> TryFrom<&'a mut ndarray::Array<T, D>> for Arg<'a> {
+    type Error = Error;
+    fn try_from(a: &'a mut ndarray::Array<T, D>) -> Result<Arg<'a>, Error> {
+        Arg::from_ndarray_mut(a.view_mut())
     }
 }

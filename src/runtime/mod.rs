@@ -1,22 +1,33 @@
 //! The public API: modules, kernels, launches, backend selection.
+//!
+//! A [`Module`] is a checked source file; [`Module::kernel`] finds a
+//! [`Kernel`] by name; [`Kernel::launch_on`] checks the arguments against the
+//! kernel's parameters (SPEC section 8), compiles the kernel for the backend
+//! (once: compiled kernels are cached inside the module) and runs it.
 
 pub mod args;
+pub mod backend;
+pub mod cases;
+pub mod check;
+pub mod engines;
+pub mod gen;
+pub mod host;
+pub mod npy;
+pub mod params;
+pub mod values;
+
+pub use backend::{Backend, ParseBackendError};
+pub use engines::engine;
+pub use host::{HostArray, HostData, HostElement};
+pub use params::{ParamInfo, ParamType};
+pub use values::HostValue;
 
 use crate::error::{Error, Result};
 use crate::ir::{self, Value};
 use args::Arg;
-use std::sync::Arc;
-
-/// Where a launch runs. `Auto` lets the runtime choose; the others force one
-/// (an absent forced backend is an error, never a silent fallback).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Backend {
-    Auto,
-    Cpu,
-    Cuda,
-    Wgpu,
-    Interp,
-}
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 /// A compiled kernel on one backend, ready to launch many times.
 pub trait CompiledKernel: Send + Sync {
@@ -30,9 +41,22 @@ pub trait Engine: Send + Sync {
     fn compile(&self, module: &Arc<ir::Module>, kernel: ir::FuncId) -> Result<Arc<dyn CompiledKernel>>;
 }
 
+/// A kernel compiled for a requested backend, with the backend that actually
+/// compiled it (they differ only for `Auto`).
+#[derive(Clone)]
+struct CacheEntry {
+    used: Backend,
+    compiled: Arc<dyn CompiledKernel>,
+}
+
 /// A checked source file.
 pub struct Module {
     ir: Arc<ir::Module>,
+    source: String,
+    /// Compiled kernels per (kernel, requested backend). Guarded by a mutex so
+    /// one `Module` can be shared between threads; a kernel is compiled at
+    /// most once per backend.
+    cache: Mutex<HashMap<(ir::FuncId, Backend), CacheEntry>>,
 }
 
 /// A kernel of a module, found by name.
@@ -42,13 +66,45 @@ pub struct Kernel<'m> {
 }
 
 impl Module {
+    /// Parses and checks `source`; `file` is the name diagnostics print.
     pub fn from_source(file: &str, source: &str) -> Result<Module> {
         let ir = crate::lang::compile(file, source)?;
-        Ok(Module { ir: Arc::new(ir) })
+        Ok(Module {
+            ir: Arc::new(ir),
+            source: source.to_string(),
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Reads, parses and checks a `.kn` file; an unreadable file is an
+    /// `Error::Io` naming the path.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Module> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let source = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: name.clone(),
+            source,
+        })?;
+        Module::from_source(&name, &source)
     }
 
     pub fn ir(&self) -> &Arc<ir::Module> {
         &self.ir
+    }
+
+    /// The source text the module was compiled from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The file name diagnostics and run-time errors print.
+    pub fn file(&self) -> &str {
+        &self.ir.file
+    }
+
+    /// Names of the module's kernels, in source order.
+    pub fn kernel_names(&self) -> Vec<String> {
+        self.ir.kernels().map(|k| k.name.clone()).collect()
     }
 
     pub fn kernel(&self, name: &str) -> Result<Kernel<'_>> {
@@ -60,15 +116,107 @@ impl Module {
             .ok_or_else(|| Error::NoSuchKernel {
                 name: name.to_string(),
                 file: self.ir.file.clone(),
-                available: self.ir.kernels().map(|k| k.name.clone()).collect(),
+                available: self.kernel_names(),
             })?;
-        Ok(Kernel { module: self, id: ir::FuncId(id as u32) })
+        Ok(Kernel {
+            module: self,
+            id: ir::FuncId(id as u32),
+        })
+    }
+
+    /// Compiles (or finds in the cache) kernel `id` for `backend`.
+    fn compiled(&self, id: ir::FuncId, backend: Backend) -> Result<CacheEntry> {
+        // A poisoned lock only means another thread panicked mid-compile; the
+        // map itself is still consistent (entries are inserted whole).
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = cache.get(&(id, backend)) {
+            return Ok(entry.clone());
+        }
+        let entry = self.compile_uncached(id, backend)?;
+        cache.insert((id, backend), entry.clone());
+        Ok(entry)
+    }
+
+    fn compile_uncached(&self, id: ir::FuncId, backend: Backend) -> Result<CacheEntry> {
+        if backend != Backend::Auto {
+            let compiled = engine(backend)?.compile(&self.ir, id)?;
+            return Ok(CacheEntry {
+                used: backend,
+                compiled,
+            });
+        }
+        // Auto: the CPU JIT when it is built in and can compile this kernel,
+        // otherwise the interpreter (which runs every checked kernel).
+        match engine(Backend::Cpu).and_then(|cpu| cpu.compile(&self.ir, id)) {
+            Ok(compiled) => Ok(CacheEntry {
+                used: Backend::Cpu,
+                compiled,
+            }),
+            Err(Error::BackendUnavailable { .. } | Error::Unsupported { .. }) => {
+                let compiled = engine(Backend::Interp)?.compile(&self.ir, id)?;
+                Ok(CacheEntry {
+                    used: Backend::Interp,
+                    compiled,
+                })
+            }
+            Err(other) => Err(other),
+        }
     }
 }
 
-impl Kernel<'_> {
+impl<'m> Kernel<'m> {
+    pub fn module(&self) -> &'m Module {
+        self.module
+    }
+
+    pub fn name(&self) -> &'m str {
+        &self.function().name
+    }
+
+    /// The kernel's IR.
+    pub fn function(&self) -> &'m ir::Function {
+        self.module.ir.function(self.id)
+    }
+
+    /// The positional parameters with their declared types.
+    pub fn params(&self) -> Vec<ParamInfo> {
+        params::params_of(self.function())
+    }
+
+    /// The result type, `None` for a kernel that returns nothing.
+    pub fn result_type(&self) -> Option<ir::ScalarType> {
+        self.function().ret
+    }
+
+    /// The signature as written: `saxpy(a: f32, x: f32[:], y: mut f32[:])`.
+    pub fn signature(&self) -> String {
+        let params: Vec<String> = self.params().iter().map(|p| format!("{}: {}", p.name, p.ty)).collect();
+        let ret = self.result_type().map(|t| format!(" -> {t}")).unwrap_or_default();
+        format!("{}({}){ret}", self.name(), params.join(", "))
+    }
+
+    /// Launches on the default backend: `KILN_BACKEND` if set, else `Auto`.
+    pub fn launch(&self, args: &mut [Arg]) -> Result<Option<Value>> {
+        self.launch_on(Backend::from_env()?, args)
+    }
+
+    /// Checks the arguments, compiles for `backend` (cached) and runs.
     pub fn launch_on(&self, backend: Backend, args: &mut [Arg]) -> Result<Option<Value>> {
-        let _ = (backend, args, self.module, self.id);
-        unimplemented!("launch")
+        self.launch_on_reporting(backend, args).map(|(_, result)| result)
+    }
+
+    /// Like [`Kernel::launch_on`], also returning the backend that ran the
+    /// kernel (the one `Auto` chose).
+    pub fn launch_on_reporting(&self, backend: Backend, args: &mut [Arg]) -> Result<(Backend, Option<Value>)> {
+        check::check_args(self.name(), &self.params(), args)?;
+        let entry = self.module.compiled(self.id, backend)?;
+        let result = entry.compiled.launch(args)?;
+        Ok((entry.used, result))
+    }
+
+    /// Compiles for `backend` ahead of the first launch (a no-op when already
+    /// cached) and returns the backend that will run it.
+    pub fn prepare(&self, backend: Backend) -> Result<Backend> {
+        self.module.compiled(self.id, backend).map(|e| e.used)
     }
 }

@@ -1,0 +1,192 @@
+//! Launch-time argument checking (SPEC section 8), done before any backend
+//! sees the arguments: count, kind, element type, rank, shape against data
+//! length, aliasing, writability. Every message names the parameter with the
+//! expected and the given type.
+
+use super::args::Arg;
+use super::params::{ParamInfo, ParamType};
+use crate::error::{Error, Result};
+
+/// Checks `args` against the kernel's parameters.
+pub fn check_args(kernel: &str, params: &[ParamInfo], args: &[Arg]) -> Result<()> {
+    let fail = |message: String| {
+        Err(Error::Argument {
+            kernel: kernel.to_string(),
+            message,
+        })
+    };
+    if args.len() != params.len() {
+        let sig: Vec<String> = params.iter().map(|p| format!("{}: {}", p.name, p.ty)).collect();
+        return fail(format!(
+            "expected {} argument{} ({}), got {}",
+            params.len(),
+            if params.len() == 1 { "" } else { "s" },
+            sig.join(", "),
+            args.len()
+        ));
+    }
+    for (k, (param, arg)) in params.iter().zip(args).enumerate() {
+        if let Err(message) = check_one(param, arg) {
+            return fail(format!("argument {} `{}`: {message}", k + 1, param.name));
+        }
+    }
+    if let Some(message) = find_alias(params, args) {
+        return fail(message);
+    }
+    for (k, (param, arg)) in params.iter().zip(args).enumerate() {
+        if param.ty.is_mut_array() && matches!(arg, Arg::Array { .. }) {
+            return fail(format!(
+                "argument {} `{}`: expected `{}`, got `{}` (a read-only array cannot be written; pass a mutable slice)",
+                k + 1,
+                param.name,
+                param.ty,
+                arg.type_name()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Kind, element type, rank and shape of one argument (writability is
+/// checked after aliasing, see `check_args`).
+fn check_one(param: &ParamInfo, arg: &Arg) -> Result<(), String> {
+    let mismatch = || Err(format!("expected `{}`, got `{}`", param.ty, arg.type_name()));
+    match (param.ty, arg) {
+        (ParamType::Scalar(t), Arg::Scalar(v)) => {
+            if v.ty() != t {
+                return mismatch();
+            }
+            Ok(())
+        }
+        (ParamType::Array { elem, rank, .. }, Arg::Array { data, shape }) => {
+            if data.elem() != elem || shape.len() != rank as usize {
+                return mismatch();
+            }
+            check_shape(shape, data.len())
+        }
+        (ParamType::Array { elem, rank, .. }, Arg::ArrayMut { data, shape }) => {
+            if data.elem() != elem || shape.len() != rank as usize {
+                return mismatch();
+            }
+            check_shape(shape, data.len())
+        }
+        _ => mismatch(),
+    }
+}
+
+/// The shape must describe exactly the data, and every extent must fit the
+/// language's `i64` (`a.shape(d)` and `a.len()` are `i64`).
+fn check_shape(shape: &[usize], len: usize) -> Result<(), String> {
+    if let Some(&too_big) = shape.iter().find(|&&d| d > i64::MAX as usize) {
+        return Err(format!("extent {too_big} of shape {shape:?} does not fit in i64"));
+    }
+    let product = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    match product {
+        Some(n) if n == len => Ok(()),
+        Some(n) => Err(format!(
+            "shape {shape:?} holds {n} element{}, but the data has {len}",
+            if n == 1 { "" } else { "s" }
+        )),
+        None => Err(format!("shape {shape:?} overflows the address space")),
+    }
+}
+
+/// One array argument's memory: the byte range `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Region {
+    /// Two empty ranges never conflict: nothing can be written through them.
+    pub fn overlaps(self, other: Region) -> bool {
+        self.start < self.end && other.start < other.end && self.start < other.end && other.start < self.end
+    }
+}
+
+fn region(arg: &Arg) -> Option<Region> {
+    let (ptr, len, elem) = match arg {
+        Arg::Scalar(_) => return None,
+        Arg::Array { data, .. } => (data.as_ptr() as usize, data.len(), data.elem()),
+        Arg::ArrayMut { data, .. } => {
+            // `as_mut_ptr` needs `&mut`; the address is all we want, so go
+            // through a shared reborrow of the slice.
+            let (ptr, len) = match data {
+                super::args::ArrayDataMut::I32(s) => (s.as_ptr() as usize, s.len()),
+                super::args::ArrayDataMut::U32(s) => (s.as_ptr() as usize, s.len()),
+                super::args::ArrayDataMut::I64(s) => (s.as_ptr() as usize, s.len()),
+                super::args::ArrayDataMut::F32(s) => (s.as_ptr() as usize, s.len()),
+                super::args::ArrayDataMut::F64(s) => (s.as_ptr() as usize, s.len()),
+            };
+            (ptr, len, data.elem())
+        }
+    };
+    Some(Region {
+        start: ptr,
+        end: ptr + len * elem.size_bytes(),
+    })
+}
+
+/// The first pair of array arguments that share memory while at least one
+/// of their parameters is `mut`, as a message naming both.
+fn find_alias(params: &[ParamInfo], args: &[Arg]) -> Option<String> {
+    let regions: Vec<Option<Region>> = args.iter().map(region).collect();
+    let conflicts = alias_pairs(
+        &regions,
+        &params.iter().map(|p| p.ty.is_mut_array()).collect::<Vec<_>>(),
+    );
+    let (i, j) = conflicts.first().copied()?;
+    let written: Vec<&str> = [i, j]
+        .iter()
+        .filter(|&&k| params[k].ty.is_mut_array())
+        .map(|&k| params[k].name.as_str())
+        .collect();
+    Some(format!(
+        "arguments {} `{}` and {} `{}` share memory, and `{}` is written by the kernel (aliasing is not allowed; pass separate arrays)",
+        i + 1,
+        params[i].name,
+        j + 1,
+        params[j].name,
+        written.join("` and `")
+    ))
+}
+
+/// Index pairs `(i, j)`, `i < j`, of overlapping regions where `mutable[i]`
+/// or `mutable[j]`.
+pub fn alias_pairs(regions: &[Option<Region>], mutable: &[bool]) -> Vec<(usize, usize)> {
+    let mut pairs = Vec::new();
+    for i in 0..regions.len() {
+        for j in i + 1..regions.len() {
+            if let (Some(a), Some(b)) = (regions[i], regions[j]) {
+                if (mutable[i] || mutable[j]) && a.overlaps(b) {
+                    pairs.push((i, j));
+                }
+            }
+        }
+    }
+    pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(start: usize, end: usize) -> Option<Region> {
+        Some(Region { start, end })
+    }
+
+    #[test]
+    fn overlapping_ranges_alias_only_with_a_writer() {
+        let regions = [r(0, 16), r(8, 24), None, r(24, 32)];
+        assert_eq!(alias_pairs(&regions, &[false, false, false, false]), vec![]);
+        assert_eq!(alias_pairs(&regions, &[false, true, false, false]), vec![(0, 1)]);
+        // Touching ranges do not overlap.
+        assert_eq!(alias_pairs(&regions, &[true, true, true, true]), vec![(0, 1)]);
+    }
+
+    #[test]
+    fn empty_ranges_never_alias() {
+        assert!(!Region { start: 8, end: 8 }.overlaps(Region { start: 0, end: 16 }));
+    }
+}

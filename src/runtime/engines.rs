@@ -1,0 +1,77 @@
+//! The engines built into this version of kiln, one per backend, and the
+//! reference interpreter's engine.
+
+use super::args::Arg;
+use super::{Backend, CompiledKernel, Engine};
+use crate::error::{Error, Result};
+use crate::ir::{self, Value};
+use std::sync::{Arc, OnceLock};
+
+/// The engine for a forced backend. `Auto` is resolved per kernel by
+/// `Module` (CPU when it can compile the kernel, else the interpreter); here
+/// it means the CPU engine when built in, else the interpreter.
+pub fn engine(backend: Backend) -> Result<Arc<dyn Engine>> {
+    match backend {
+        Backend::Interp => Ok(interp_engine()),
+        Backend::Cpu => cpu_engine(),
+        Backend::Cuda | Backend::Wgpu => Err(not_built(backend)),
+        Backend::Auto => cpu_engine().or_else(|_| Ok(interp_engine())),
+    }
+}
+
+/// Whether `backend` can run here, and if not, why.
+pub fn availability(backend: Backend) -> Result<(), String> {
+    match engine(backend) {
+        Ok(_) => Ok(()),
+        Err(Error::BackendUnavailable { reason, .. }) => Err(reason),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
+fn not_built(backend: Backend) -> Error {
+    Error::BackendUnavailable {
+        backend: backend.name().to_string(),
+        reason: format!("the {backend} backend is not built into this version of kiln"),
+    }
+}
+
+fn interp_engine() -> Arc<dyn Engine> {
+    static ENGINE: OnceLock<Arc<dyn Engine>> = OnceLock::new();
+    ENGINE.get_or_init(|| Arc::new(InterpEngine)).clone()
+}
+
+// The lead wires `crate::cpu::CpuEngine` here once the cpu branch lands.
+fn cpu_engine() -> Result<Arc<dyn Engine>> {
+    Err(Error::BackendUnavailable {
+        backend: "cpu".into(),
+        reason: "the cpu (Cranelift JIT) backend is not built into this version of kiln".into(),
+    })
+}
+
+/// The reference interpreter as an engine: "compiling" remembers the
+/// kernel; launching walks its IR.
+pub struct InterpEngine;
+
+struct InterpKernel {
+    module: Arc<ir::Module>,
+    id: ir::FuncId,
+}
+
+impl Engine for InterpEngine {
+    fn backend(&self) -> Backend {
+        Backend::Interp
+    }
+
+    fn compile(&self, module: &Arc<ir::Module>, kernel: ir::FuncId) -> Result<Arc<dyn CompiledKernel>> {
+        Ok(Arc::new(InterpKernel {
+            module: module.clone(),
+            id: kernel,
+        }))
+    }
+}
+
+impl CompiledKernel for InterpKernel {
+    fn launch(&self, args: &mut [Arg]) -> Result<Option<Value>> {
+        Ok(crate::interp::run(&self.module, self.module.function(self.id), args)?)
+    }
+}
