@@ -6,6 +6,14 @@
 //! is bounds-checked, including those the checker marked as proven
 //! (`needs_check == false`): the oracle must not trust the analysis it is
 //! used to test.
+//!
+//! Orders the language leaves to backends, fixed here:
+//! - `a[i] = e` evaluates `e`, then the indices, then checks them (Rust's
+//!   order for assignments); an atomic evaluates and checks its element
+//!   first, then the value (arguments left to right).
+//! - A `prange` runs its iterations sequentially in row-major order, so the
+//!   first faulting iteration in that order is the one reported; each
+//!   reduction variable is one private partial for the whole loop.
 
 mod arrays;
 mod exec;
