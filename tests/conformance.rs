@@ -454,6 +454,131 @@ fn parallel(kernel: &'static str, inputs: Vec<Input>, fault: Fault, at: &'static
     }
 }
 
+/// Faults in atomics, nested indices, unsigned indices, conditions and
+/// helper loops.
+const MISC: &str = "kernel atomic_oob(bins: mut i32[:], x: i32[:]) {
+    for i in prange(0..x.len()) {
+        atomic_add(bins[x[i]], 1);
+    }
+}
+kernel nested_index(x: f64[:], idx: i64[:], k: i64) -> f64 {
+    return x[idx[k]];
+}
+kernel unsigned_index(x: f32[:], u: u32) -> f32 {
+    return x[u];
+}
+kernel while_cond(x: i64[:]) -> i64 {
+    let mut k = 0;
+    while x[k] >= 0 {
+        k += 1;
+    }
+    return k;
+}
+fn stepped(n: i64, k: i64) -> i64 {
+    let mut s = 0;
+    for i in (0..n).step_by(k) {
+        s += i;
+    }
+    return s;
+}
+kernel helper_step(out: mut i64[:]) {
+    for i in prange(0..out.len()) {
+        out[i] = stepped(10, 3 - i);
+    }
+}
+kernel branch_fault(out: mut f64[:], x: f64[:]) {
+    for i in prange(0..out.len()) {
+        out[i] = if i == 2 { x[i + 40] } else { 1.0 };
+    }
+}
+";
+
+fn misc(kernel: &'static str, inputs: Vec<Input>, fault: Fault, at: &'static str) -> FaultCase {
+    FaultCase {
+        source: MISC,
+        kernel,
+        inputs,
+        fault,
+        at,
+    }
+}
+
+fn misc_cases() -> Vec<(&'static str, FaultCase)> {
+    let mut bins_x = vec![1i32; 100];
+    bins_x[77] = 8;
+    vec![
+        (
+            "atomic on an element out of range",
+            misc(
+                "atomic_oob",
+                vec![
+                    array("bins", Data::I32(vec![0; 8]), &[8], true),
+                    array("x", Data::I32(bins_x), &[100], false),
+                ],
+                oob("bins", &[8], &[8], 0),
+                // The implementation locates an atomic's fault at the call
+                // (the IR keeps no separate span for its element access).
+                "atomic_add(bins",
+            ),
+        ),
+        (
+            "the inner index of a nested access faults first",
+            misc(
+                "nested_index",
+                vec![
+                    array("x", Data::F64(vec![0.0; 3]), &[3], false),
+                    array("idx", Data::I64(vec![0, 1, 2]), &[3], false),
+                    scalar("k", Value::I64(3)),
+                ],
+                oob("idx", &[3], &[3], 0),
+                "idx[k]",
+            ),
+        ),
+        (
+            "a u32 index is zero-extended",
+            misc(
+                "unsigned_index",
+                vec![
+                    array("x", Data::F32(vec![0.0; 4]), &[4], false),
+                    scalar("u", Value::U32(u32::MAX)),
+                ],
+                oob("x", &[u32::MAX as i64], &[4], 0),
+                "x[u]",
+            ),
+        ),
+        (
+            "fault in a while condition",
+            misc(
+                "while_cond",
+                vec![array("x", Data::I64(vec![0, 1, 2, 3, 4]), &[5], false)],
+                oob("x", &[5], &[5], 0),
+                "x[k] >=",
+            ),
+        ),
+        (
+            "zero step_by in a helper called from a prange",
+            misc(
+                "helper_step",
+                vec![array("out", Data::I64(vec![0; 4]), &[4], true)],
+                Fault::StepNotPositive { step: 0 },
+                "step_by(|k)",
+            ),
+        ),
+        (
+            "fault in the taken branch of an if-expression",
+            misc(
+                "branch_fault",
+                vec![
+                    array("out", Data::F64(vec![0.0; 5]), &[5], true),
+                    array("x", Data::F64(vec![0.0; 5]), &[5], false),
+                ],
+                oob("x", &[42], &[5], 0),
+                "x[i + 40]",
+            ),
+        ),
+    ]
+}
+
 fn fault_cases() -> Vec<(&'static str, FaultCase)> {
     let f64s = |n: usize, mutable| array("x", Data::F64(vec![1.0; n]), &[n], mutable);
     let i64s = |n: usize| array("x", Data::I64(vec![0; n]), &[n], true);
@@ -597,6 +722,9 @@ fn fault_cases() -> Vec<(&'static str, FaultCase)> {
             ),
         ),
     ]
+    .into_iter()
+    .chain(misc_cases())
+    .collect()
 }
 
 /// One test per kernel file and one for all fault cases, for one backend.
