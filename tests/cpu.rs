@@ -281,7 +281,7 @@ fn multi_dimensional_prange_with_every_reduction_matches() {
             ],
         );
         // An empty array makes the final `out[0, 0, 0]` fault (on both).
-        assert_eq!(cpu.0.is_ok(), n > 0);
+        assert_eq!(cpu.is_ok(), n > 0);
     }
 }
 
