@@ -867,3 +867,756 @@ fn len_and_shape_come_from_the_arguments() {
     };
     assert_eq!(run1(f, &mut [arr]).unwrap(), Some(Value::I64(24_000 + 234)));
 }
+
+// ---- end to end: source kernels through the front end ---------------------
+
+mod end_to_end {
+    use kiln::error::Fault;
+    use kiln::interp;
+    use kiln::ir::{Module, Value};
+    use kiln::{Arg, ArrayData, ArrayDataMut, RuntimeError};
+
+    fn compile(source: &str) -> Module {
+        kiln::lang::compile("e2e.kn", source).unwrap_or_else(|d| panic!("does not compile:\n{d}"))
+    }
+
+    fn launch(m: &Module, name: &str, args: &mut [Arg]) -> Result<Option<Value>, RuntimeError> {
+        let kernel = m.kernel(name).unwrap_or_else(|| panic!("no kernel {name}"));
+        interp::run(m, kernel, args)
+    }
+
+    /// 1-based line and column of the first occurrence of `needle`.
+    fn position(source: &str, needle: &str) -> (u32, u32) {
+        let at = source
+            .find(needle)
+            .unwrap_or_else(|| panic!("`{needle}` not in source"));
+        let before = &source[..at];
+        let line = before.matches('\n').count() as u32 + 1;
+        let col = before.rsplit('\n').next().unwrap().chars().count() as u32 + 1;
+        (line, col)
+    }
+
+    fn assert_at(err: &RuntimeError, source: &str, needle: &str) {
+        let (line, col) = position(source, needle);
+        assert_eq!(
+            (err.span.line, err.span.col),
+            (line, col),
+            "fault at the wrong place: {err}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with(&format!("e2e.kn:{line}:{col}: ")),
+            "{err}"
+        );
+    }
+
+    const SPEC_EXAMPLE: &str = r#"
+// y = a*x + y
+kernel saxpy(a: f32, x: f32[:], y: mut f32[:]) {
+    for i in prange(0..y.len()) {
+        y[i] = a * x[i] + y[i];
+    }
+}
+
+kernel sum_sq(x: f64[:]) -> f64 {
+    let mut total = 0.0;
+    for i in prange(0..x.len()) {
+        total += x[i] * x[i];
+    }
+    return total;
+}
+
+fn cnd(d: f64) -> f64 {
+    return 0.5 * (1.0 + erf(d / sqrt(2.0)));
+}
+
+kernel normal_cdf(x: f64[:], out: mut f64[:]) {
+    for i in prange(0..x.len()) {
+        out[i] = cnd(x[i]);
+    }
+}
+
+kernel mandelbrot(out: mut i32[:, :], max_iter: i32) {
+    let h = out.shape(0);
+    let w = out.shape(1);
+    for (py, px) in prange(0..h, 0..w) {
+        let cr = -2.0 + 3.0 * (px as f64) / (w as f64);
+        let ci = -1.5 + 3.0 * (py as f64) / (h as f64);
+        let mut zr = 0.0;
+        let mut zi = 0.0;
+        let mut n = 0;
+        while n < max_iter && zr * zr + zi * zi <= 4.0 {
+            let t = zr * zr - zi * zi + cr;
+            zi = 2.0 * zr * zi + ci;
+            zr = t;
+            n += 1;
+        }
+        out[py, px] = n;
+    }
+}
+"#;
+
+    #[test]
+    fn spec_saxpy() {
+        let m = compile(SPEC_EXAMPLE);
+        let x: Vec<f32> = (0..100).map(|i| i as f32 * 0.25).collect();
+        let mut y: Vec<f32> = (0..100).map(|i| 1.0 - i as f32).collect();
+        let expected: Vec<f32> = x.iter().zip(&y).map(|(x, y)| 3.5 * x + y).collect();
+        launch(
+            &m,
+            "saxpy",
+            &mut [Arg::from(3.5f32), Arg::from(&x), Arg::from(&mut y)],
+        )
+        .unwrap();
+        assert_eq!(y, expected);
+    }
+
+    #[test]
+    fn spec_sum_sq() {
+        let m = compile(SPEC_EXAMPLE);
+        let x: Vec<f64> = (0..1000).map(|i| (i as f64).sin()).collect();
+        let r = launch(&m, "sum_sq", &mut [Arg::from(&x)]).unwrap();
+        // The interpreter folds one partial, started at -0.0, into `total`.
+        let partial = x.iter().fold(-0.0f64, |acc, v| acc + v * v);
+        assert_eq!(r, Some(Value::F64(0.0 + partial)));
+        let empty: Vec<f64> = vec![];
+        assert_eq!(
+            launch(&m, "sum_sq", &mut [Arg::from(&empty)]).unwrap(),
+            Some(Value::F64(0.0))
+        );
+    }
+
+    #[test]
+    fn spec_helper_with_erf() {
+        let m = compile(SPEC_EXAMPLE);
+        let x = vec![-1.0f64, 0.0, 0.5, 2.0];
+        let mut out = vec![0.0f64; 4];
+        launch(&m, "normal_cdf", &mut [Arg::from(&x), Arg::from(&mut out)]).unwrap();
+        let expected: Vec<f64> = x
+            .iter()
+            .map(|d| 0.5 * (1.0 + libm_erf(d / 2.0f64.sqrt())))
+            .collect();
+        assert_eq!(out, expected);
+    }
+
+    fn libm_erf(x: f64) -> f64 {
+        match kiln::ir::value::builtin(kiln::ir::Builtin::Erf, &[Value::F64(x)]) {
+            Value::F64(v) => v,
+            other => panic!("erf gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn spec_mandelbrot() {
+        let m = compile(SPEC_EXAMPLE);
+        let (h, w, max_iter) = (12usize, 20usize, 50i32);
+        let mut out = vec![-1i32; h * w];
+        let arg = Arg::ArrayMut {
+            data: ArrayDataMut::I32(&mut out),
+            shape: vec![h, w],
+        };
+        launch(&m, "mandelbrot", &mut [arg, Arg::from(max_iter)]).unwrap();
+        for py in 0..h {
+            for px in 0..w {
+                let cr = -2.0 + 3.0 * (px as f64) / (w as f64);
+                let ci = -1.5 + 3.0 * (py as f64) / (h as f64);
+                let (mut zr, mut zi, mut n) = (0.0f64, 0.0f64, 0);
+                while n < max_iter && zr * zr + zi * zi <= 4.0 {
+                    let t = zr * zr - zi * zi + cr;
+                    zi = 2.0 * zr * zi + ci;
+                    zr = t;
+                    n += 1;
+                }
+                assert_eq!(out[py * w + px], n, "pixel ({py}, {px})");
+            }
+        }
+        assert!(out.contains(&max_iter) && out.contains(&1));
+    }
+
+    const LOOPS: &str = r#"
+kernel forms(out: mut i64[:], form: i32, a: i64, b: i64, k: i64) -> i64 {
+    let mut n = 0;
+    if form == 0 {
+        for i in a..b { out[n] = i; n += 1; }
+    } else if form == 1 {
+        for i in a..=b { out[n] = i; n += 1; }
+    } else if form == 2 {
+        for i in (a..b).step_by(k) { out[n] = i; n += 1; }
+    } else if form == 3 {
+        for i in (a..b).rev() { out[n] = i; n += 1; }
+    } else if form == 4 {
+        for i in (a..b).step_by(k).rev() { out[n] = i; n += 1; }
+    } else if form == 5 {
+        for i in (a..b).rev().step_by(k) { out[n] = i; n += 1; }
+    } else {
+        for i in (a..=b).step_by(k) { out[n] = i; n += 1; }
+    }
+    return n;
+}
+
+kernel control(out: mut i64[:]) -> i64 {
+    let mut n = 0;
+    let mut x = 0;
+    while true {
+        x += 1;
+        if x % 3 == 0 { continue; }
+        if x > 10 { break; }
+        out[n] = x;
+        n += 1;
+    }
+    for i in 0..100 {
+        if i == 2 { return n * 100 + i; }
+    }
+    return -1;
+}
+"#;
+
+    fn run_form(m: &Module, form: i32, a: i64, b: i64, k: i64) -> Vec<i64> {
+        let mut out = vec![0i64; 64];
+        let args = &mut [
+            Arg::from(&mut out),
+            Arg::from(form),
+            Arg::from(a),
+            Arg::from(b),
+            Arg::from(k),
+        ];
+        let Some(Value::I64(n)) = launch(m, "forms", args).unwrap() else {
+            panic!("no count")
+        };
+        out.truncate(n as usize);
+        out
+    }
+
+    #[test]
+    fn every_serial_loop_form_matches_rust_iterators() {
+        let m = compile(LOOPS);
+        for (a, b) in [(0i64, 10i64), (3, 4), (5, 5), (7, 2), (-6, 5)] {
+            assert_eq!(
+                run_form(&m, 0, a, b, 1),
+                (a..b).collect::<Vec<_>>(),
+                "{a}..{b}"
+            );
+            assert_eq!(
+                run_form(&m, 1, a, b, 1),
+                (a..=b).collect::<Vec<_>>(),
+                "{a}..={b}"
+            );
+            assert_eq!(
+                run_form(&m, 3, a, b, 1),
+                (a..b).rev().collect::<Vec<_>>(),
+                "({a}..{b}).rev()"
+            );
+            for k in [1i64, 2, 3, 7] {
+                let s = k as usize;
+                assert_eq!(
+                    run_form(&m, 2, a, b, k),
+                    (a..b).step_by(s).collect::<Vec<_>>(),
+                    "step_by({k})"
+                );
+                assert_eq!(
+                    run_form(&m, 4, a, b, k),
+                    (a..b)
+                        .step_by(s)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect::<Vec<_>>(),
+                    "step_by({k}).rev()"
+                );
+                assert_eq!(
+                    run_form(&m, 5, a, b, k),
+                    (a..b).rev().step_by(s).collect::<Vec<_>>(),
+                    "rev().step_by({k})"
+                );
+                assert_eq!(
+                    run_form(&m, 6, a, b, k),
+                    (a..=b).step_by(s).collect::<Vec<_>>(),
+                    "(..=).step_by({k})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn while_continue_break_and_return_in_a_loop() {
+        let m = compile(LOOPS);
+        let mut out = vec![0i64; 16];
+        let r = launch(&m, "control", &mut [Arg::from(&mut out)]).unwrap();
+        // x = 1 2 (3 skipped) 4 5 (6) 7 8 (9) 10, then 11 breaks.
+        assert_eq!(&out[..7], &[1, 2, 4, 5, 7, 8, 10]);
+        assert_eq!(r, Some(Value::I64(702)));
+    }
+
+    #[test]
+    fn step_by_zero_and_negative_fault_at_the_argument() {
+        let m = compile(LOOPS);
+        for k in [0i64, -2] {
+            let mut out = vec![0i64; 64];
+            let args = &mut [
+                Arg::from(&mut out),
+                Arg::from(2i32),
+                Arg::from(0i64),
+                Arg::from(10i64),
+                Arg::from(k),
+            ];
+            let err = launch(&m, "forms", args).unwrap_err();
+            assert_eq!(err.fault, Fault::StepNotPositive { step: k });
+            assert_eq!(err.kernel, "forms");
+            assert_at(
+                &err,
+                LOOPS,
+                "k) { out[n] = i; n += 1; }\n    } else if form == 3",
+            );
+            assert!(err.to_string().contains("step_by"), "{err}");
+        }
+    }
+
+    const MISC: &str = r#"
+kernel reduce(x: i32[:], y: f64[:]) -> f64 {
+    let mut lo = 1000;
+    let mut hi = -1000;
+    let mut left = 100.0;
+    let mut bits = 0;
+    for i in prange(0..x.len()) {
+        lo = min(lo, x[i]);
+        hi = hi.max(x[i]);
+        left -= y[i];
+        bits ^= x[i];
+    }
+    return (lo as f64) * 1000000.0 + (hi as f64) * 1000.0 + left + (bits as f64) * 0.001;
+}
+
+kernel histogram(keys: i32[:], counts: mut u32[:], firsts: mut u32[:]) {
+    for i in prange(0..keys.len()) {
+        let old = atomic_add(counts[keys[i]], 1u32);
+        firsts[i] = old;
+        atomic_max(counts[0], 0u32);
+    }
+}
+
+kernel ints(a: i32, s: i32) -> i32 {
+    let wrapped = a * 2 + 1;
+    let shifted = 1 << s;
+    return wrapped ^ shifted;
+}
+
+fn safe_div(a: i64, b: i64) -> i64 {
+    return a / b;
+}
+
+kernel faults(x: f32[:], m: mut f32[:, :], i: i64, j: i64, d: i64, which: i32) -> i64 {
+    if which == 0 {
+        let v = x[i + 5];
+    } else if which == 1 {
+        m[i, j] = 1.0;
+    } else if which == 2 {
+        return d % i;
+    } else if which == 3 {
+        return safe_div(j, d);
+    }
+    return 0;
+}
+"#;
+
+    #[test]
+    fn reductions_of_every_kind() {
+        let m = compile(MISC);
+        let x = vec![5i32, -7, 12, 3];
+        let y = vec![1.0f64, 2.0, 4.0, 8.0];
+        let r = launch(&m, "reduce", &mut [Arg::from(&x), Arg::from(&y)]).unwrap();
+        let bits = 5 ^ -7 ^ 12 ^ 3;
+        assert_eq!(
+            r,
+            Some(Value::F64(
+                -7.0 * 1e6
+                    + 12.0 * 1e3
+                    + (100.0 + (-0.0 - 1.0 - 2.0 - 4.0 - 8.0))
+                    + bits as f64 * 0.001
+            ))
+        );
+    }
+
+    #[test]
+    fn atomics_return_the_previous_value() {
+        let m = compile(MISC);
+        let keys = vec![1i32, 2, 1, 1, 3];
+        let mut counts = vec![0u32; 4];
+        let mut firsts = vec![99u32; 5];
+        launch(
+            &m,
+            "histogram",
+            &mut [
+                Arg::from(&keys),
+                Arg::from(&mut counts),
+                Arg::from(&mut firsts),
+            ],
+        )
+        .unwrap();
+        assert_eq!(counts, [0, 3, 1, 1]);
+        assert_eq!(firsts, [0, 0, 1, 2, 0]);
+    }
+
+    #[test]
+    fn integer_arithmetic_wraps_and_shifts_mask() {
+        let m = compile(MISC);
+        let r = launch(&m, "ints", &mut [Arg::from(i32::MAX), Arg::from(33i32)]).unwrap();
+        assert_eq!(
+            r,
+            Some(Value::I32(i32::MAX.wrapping_mul(2).wrapping_add(1) ^ 2))
+        );
+    }
+
+    fn fault_args<'a>(
+        x: &'a [f32],
+        m: &'a mut [f32],
+        i: i64,
+        j: i64,
+        d: i64,
+        which: i32,
+    ) -> Vec<Arg<'a>> {
+        vec![
+            Arg::Array {
+                data: ArrayData::F32(x),
+                shape: vec![x.len()],
+            },
+            Arg::ArrayMut {
+                data: ArrayDataMut::F32(m),
+                shape: vec![2, 3],
+            },
+            Arg::from(i),
+            Arg::from(j),
+            Arg::from(d),
+            Arg::from(which),
+        ]
+    }
+
+    #[test]
+    fn every_run_time_fault_names_kernel_place_array_index_and_shape() {
+        let module = compile(MISC);
+        let x = vec![0.0f32; 4];
+        let mut mat = vec![0.0f32; 6];
+        let mut run = |i, j, d, which| {
+            launch(
+                &module,
+                "faults",
+                &mut fault_args(&x, &mut mat, i, j, d, which),
+            )
+        };
+
+        let err = run(-1, 0, 1, 0).unwrap_err();
+        assert_eq!(
+            err.fault,
+            Fault::IndexOutOfBounds {
+                array: "x".into(),
+                index: vec![4],
+                shape: vec![4],
+                dim: 0
+            }
+        );
+        assert_at(&err, MISC, "x[i + 5]");
+        assert!(
+            err.to_string().contains(
+                "in kernel `faults`: index 4 is out of bounds for array `x` with shape [4]"
+            ),
+            "{err}"
+        );
+        assert_eq!(run(-2, 0, 1, 0).unwrap(), Some(Value::I64(0)));
+
+        let err = run(1, 3, 1, 1).unwrap_err();
+        assert_eq!(
+            err.fault,
+            Fault::IndexOutOfBounds {
+                array: "m".into(),
+                index: vec![1, 3],
+                shape: vec![2, 3],
+                dim: 1
+            }
+        );
+        assert_at(&err, MISC, "m[i, j] = 1.0");
+        assert!(
+            err.to_string()
+                .contains("index [1, 3] is out of bounds for array `m` with shape [2, 3]"),
+            "{err}"
+        );
+        let err = run(1 << 40, 0, 1, 1).unwrap_err();
+        assert!(
+            matches!(err.fault, Fault::IndexOutOfBounds { dim: 0, .. }),
+            "{err}"
+        );
+
+        let err = run(0, 0, 5, 2).unwrap_err();
+        assert_eq!(err.fault, Fault::RemainderByZero);
+        assert_at(&err, MISC, "d % i");
+
+        let err = run(0, 9, 0, 3).unwrap_err();
+        assert_eq!(err.fault, Fault::DivisionByZero);
+        assert_eq!(err.kernel, "faults");
+        assert_at(&err, MISC, "a / b");
+        assert_eq!(run(0, 9, 2, 3).unwrap(), Some(Value::I64(4)));
+    }
+
+    const MORE: &str = r#"
+const SCALE: f32 = 2.0 * HALF;
+const HALF: f32 = 0.5;
+
+kernel cube(v: mut f32[:, :, :], bias: f32) {
+    for (i, j, k) in prange(0..v.shape(0), 0..v.shape(1), 0..v.shape(2)) {
+        if k == 1 { continue; }
+        v[i, j, k] += (i * 100 + j * 10 + k) as f32 * SCALE + bias;
+    }
+}
+
+kernel staged(out: mut i64[:], rounds: i32) -> i64 {
+    let mut total = 0;
+    for r in 0..rounds {
+        if r % 2 == 0 {
+            for i in prange(0..out.len()) {
+                out[i] += r as i64;
+                total += 1;
+            }
+        }
+    }
+    return total;
+}
+
+kernel early(out: mut i32[:], stop: bool) {
+    out[0] = 1;
+    if stop { return; }
+    out[0] = 2;
+}
+
+kernel math(x: f32[:], out: mut f32[:]) {
+    for i in prange(0..x.len()) {
+        let t = 0.1 * x[i];
+        let s = if x[i] > 0.0 { x[i].sqrt() } else { -1.0 };
+        out[i] = select(x[i].is_nan(), 7.0, clamp(t.round() + s, -2.0, 100.0));
+    }
+}
+
+kernel unsigned(a: u32, b: u32) -> u32 {
+    let c = a - b;
+    return (c >> 31u32) + abs(c) * 0u32 + a.min(b);
+}
+"#;
+
+    #[test]
+    fn prange_3d_with_continue_and_const_folding() {
+        let m = compile(MORE);
+        let mut v = vec![1.0f32; 2 * 3 * 4];
+        let arg = Arg::ArrayMut {
+            data: ArrayDataMut::F32(&mut v),
+            shape: vec![2, 3, 4],
+        };
+        launch(&m, "cube", &mut [arg, Arg::from(0.25f32)]).unwrap();
+        for i in 0..2 {
+            for j in 0..3 {
+                for k in 0..4 {
+                    let expected = if k == 1 {
+                        1.0
+                    } else {
+                        1.0 + (i * 100 + j * 10 + k) as f32 * 1.0 + 0.25
+                    };
+                    assert_eq!(v[(i * 3 + j) * 4 + k], expected, "({i}, {j}, {k})");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn prange_inside_serial_loops_and_compound_stores() {
+        let m = compile(MORE);
+        let mut out = vec![10i64; 3];
+        let r = launch(&m, "staged", &mut [Arg::from(&mut out), Arg::from(5i32)]).unwrap();
+        assert_eq!(out, [16, 16, 16]);
+        assert_eq!(r, Some(Value::I64(9)));
+    }
+
+    #[test]
+    fn bare_return_ends_a_kernel() {
+        let m = compile(MORE);
+        let mut out = vec![0i32; 1];
+        assert_eq!(
+            launch(&m, "early", &mut [Arg::from(&mut out), Arg::from(true)]).unwrap(),
+            None
+        );
+        assert_eq!(out, [1]);
+        launch(&m, "early", &mut [Arg::from(&mut out), Arg::from(false)]).unwrap();
+        assert_eq!(out, [2]);
+    }
+
+    #[test]
+    fn f32_kernels_compute_in_f32() {
+        let m = compile(MORE);
+        let x = vec![4.0f32, -3.0, 25.0, f32::NAN, 1e6];
+        let mut out = vec![0.0f32; 5];
+        launch(&m, "math", &mut [Arg::from(&x), Arg::from(&mut out)]).unwrap();
+        let expected: Vec<f32> = x
+            .iter()
+            .map(|&x| {
+                let t = 0.1f32 * x;
+                let s = if x > 0.0 { x.sqrt() } else { -1.0 };
+                if x.is_nan() {
+                    7.0
+                } else {
+                    (t.round() + s).max(-2.0).min(100.0)
+                }
+            })
+            .collect();
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn unsigned_arithmetic_wraps() {
+        let m = compile(MORE);
+        let r = launch(&m, "unsigned", &mut [Arg::from(3u32), Arg::from(5u32)]).unwrap();
+        assert_eq!(r, Some(Value::U32(1 + 3)));
+    }
+
+    const ATOMIC_OOB: &str = r#"
+kernel scatter(keys: i64[:], counts: mut i32[:]) {
+    for i in prange(0..keys.len()) {
+        atomic_add(counts[keys[i]], 1);
+    }
+}
+"#;
+
+    #[test]
+    fn atomic_out_of_bounds_faults_without_writing() {
+        let m = compile(ATOMIC_OOB);
+        let keys = vec![0i64, 1, -1, 1];
+        let mut counts = vec![0i32; 2];
+        let err = launch(
+            &m,
+            "scatter",
+            &mut [Arg::from(&keys), Arg::from(&mut counts)],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.fault,
+            Fault::IndexOutOfBounds {
+                array: "counts".into(),
+                index: vec![-1],
+                shape: vec![2],
+                dim: 0
+            }
+        );
+        assert_eq!(
+            (err.kernel.as_str(), err.span.line),
+            ("scatter", position(ATOMIC_OOB, "counts[keys[i]]").0)
+        );
+        // Iterations before the fault (in the interpreter's row-major order) took effect.
+        assert_eq!(counts, [1, 1]);
+    }
+
+    const EXTRA: &str = r#"
+kernel flags(x: f64[:]) -> i32 {
+    let mut any_big = false;
+    let mut all_pos = true;
+    let mut odd = false;
+    for i in prange(0..x.len()) {
+        any_big |= x[i] > 3.0;
+        all_pos &= x[i] > 0.0;
+        odd ^= x[i] < 0.0;
+    }
+    return (any_big as i32) * 100 + (all_pos as i32) * 10 + (odd as i32);
+}
+
+kernel narrow_index(x: f32[:], k: i32) -> f32 {
+    let x = x[k];
+    return x;
+}
+
+fn ratio(a: i32, b: i32) -> i32 {
+    return a / b;
+}
+
+kernel per_element(a: i32[:], b: i32[:], out: mut i32[:]) {
+    for i in prange(0..out.len()) {
+        out[i] = ratio(a[i], b[i]);
+    }
+}
+"#;
+
+    #[test]
+    fn bool_reductions() {
+        let m = compile(EXTRA);
+        let x = vec![1.0f64, 5.0, -2.0];
+        assert_eq!(
+            launch(&m, "flags", &mut [Arg::from(&x)]).unwrap(),
+            Some(Value::I32(101))
+        );
+        let y = vec![1.0f64, 2.0];
+        assert_eq!(
+            launch(&m, "flags", &mut [Arg::from(&y)]).unwrap(),
+            Some(Value::I32(10))
+        );
+        let empty: Vec<f64> = vec![];
+        assert_eq!(
+            launch(&m, "flags", &mut [Arg::from(&empty)]).unwrap(),
+            Some(Value::I32(10))
+        );
+    }
+
+    #[test]
+    fn narrow_indices_are_reported_as_i64() {
+        let m = compile(EXTRA);
+        let x = vec![1.5f32, 2.5];
+        assert_eq!(
+            launch(&m, "narrow_index", &mut [Arg::from(&x), Arg::from(1i32)]).unwrap(),
+            Some(Value::F32(2.5))
+        );
+        let err = launch(&m, "narrow_index", &mut [Arg::from(&x), Arg::from(-1i32)]).unwrap_err();
+        assert_eq!(
+            err.fault,
+            Fault::IndexOutOfBounds {
+                array: "x".into(),
+                index: vec![-1],
+                shape: vec![2],
+                dim: 0
+            }
+        );
+        assert_at(&err, EXTRA, "x[k]");
+    }
+
+    #[test]
+    fn helper_fault_inside_prange_is_located_in_the_helper() {
+        let m = compile(EXTRA);
+        let a = vec![10i32, 20, 30];
+        let b = vec![2i32, 5, 0];
+        let mut out = vec![0i32; 3];
+        let err = launch(
+            &m,
+            "per_element",
+            &mut [Arg::from(&a), Arg::from(&b), Arg::from(&mut out)],
+        )
+        .unwrap_err();
+        assert_eq!(err.fault, Fault::DivisionByZero);
+        assert_eq!(err.kernel, "per_element");
+        assert_at(&err, EXTRA, "a / b");
+        assert_eq!(out, [5, 4, 0]);
+    }
+}
+
+#[test]
+fn inconsistent_shapes_never_panic() {
+    // The runtime never passes these; the interpreter still must not panic.
+    let data = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+    for shape in [vec![], vec![usize::MAX, 2], vec![1, 1, 1, 6], vec![4, 4]] {
+        let arr = Arg::Array {
+            data: kiln::ArrayData::F32(&data),
+            shape,
+        };
+        let r = run1(load2(), &mut [arr, Arg::from(0i64), Arg::from(5i64)]);
+        assert!(matches!(
+            r,
+            Ok(Some(Value::F32(_)))
+                | Err(RuntimeError {
+                    fault: Fault::IndexOutOfBounds { .. },
+                    ..
+                })
+        ));
+    }
+    // Too few arguments: missing arrays are empty, missing scalars zero.
+    let err = run1(load2(), &mut []).unwrap_err();
+    assert!(matches!(err.fault, Fault::IndexOutOfBounds { .. }));
+}

@@ -1,2 +1,489 @@
-//! The `kiln` command line.
-fn main() {}
+//! The `kiln` command line (DESIGN.md section 1).
+//!
+//! Exit codes: 0 success; 1 a kernel, argument or input-file error (with a
+//! located message on stderr); 2 a usage error of the command line itself
+//! (clap's own). Diagnostics always go to stderr; no panic reaches the user
+//! as a backtrace.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use kiln::runtime::{engines, npy, values, Backend, HostValue, Kernel, ParamInfo};
+use kiln::{Error, Module, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(
+    name = "kiln",
+    version,
+    about = "Numerical kernels written once, run on CPU and GPU backends"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and check kernel files; print diagnostics.
+    Check {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Also compile every kernel for this backend.
+        #[arg(long, value_name = "B")]
+        backend: Option<Backend>,
+    },
+    /// Show what a backend generates for a kernel.
+    Emit {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[arg(long, value_name = "K")]
+        kernel: String,
+        #[arg(long, value_enum, default_value = "ir")]
+        target: Target,
+    },
+    /// Run a kernel on arguments given as NAME=VALUE.
+    Run(RunArgs),
+    /// List the backends of this build and whether they can run here.
+    Devices,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Target {
+    Ir,
+    Clif,
+    Cuda,
+    Wgsl,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    #[arg(long, value_name = "K")]
+    kernel: String,
+    /// auto, cpu, cuda, wgpu or interp (default: $KILN_BACKEND, else auto).
+    #[arg(long, value_name = "B")]
+    backend: Option<Backend>,
+    /// A scalar (`2.5`, `inf`, `true`) or an array (`@x.npy`, `zeros:SHAPE`,
+    /// `range:SHAPE`, `rand:SHAPE`, SHAPE like `1000` or `512x512`).
+    #[arg(long = "arg", value_name = "NAME=VALUE", value_parser = parse_assignment)]
+    args: Vec<(String, String)>,
+    /// Write each `mut` array to DIR/NAME.npy.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Launch N times, each from the original argument values.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
+    /// Seed of the `rand:` generator.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    seed: u64,
+    /// Print exactly one JSON line on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_assignment(text: &str) -> Result<(String, String), String> {
+    values::split_assignment(text).map(|(n, v)| (n.to_string(), v.to_string()))
+}
+
+/// Writes a line to stdout, ignoring a closed pipe (`kiln … | head`).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+fn main() -> ExitCode {
+    install_panic_hook();
+    let cli = Cli::try_parse().unwrap_or_else(|e| e.exit());
+    // The hook has already printed the message; this only turns a panic into
+    // exit status 1 instead of an abort-like 101.
+    match std::panic::catch_unwind(move || execute(cli)) {
+        Ok(code) => code,
+        Err(_) => ExitCode::from(1),
+    }
+}
+
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        let location = info
+            .location()
+            .map(|l| format!(" ({}:{})", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("kiln: internal error: {message}{location}");
+        eprintln!("kiln: this is a bug in kiln; please report it with the command that caused it");
+    }));
+}
+
+fn execute(cli: Cli) -> ExitCode {
+    let outcome = match cli.command {
+        Command::Check { files, backend } => check(&files, backend),
+        Command::Emit { file, kernel, target } => emit(&file, &kernel, target),
+        Command::Run(args) => run(&args),
+        Command::Devices => devices(),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(failure) => {
+            report(&failure);
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// An error with the module it happened in, when there is one, so run-time
+/// faults can show the source line.
+struct Failure {
+    error: Error,
+    source: Option<String>,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        Failure { error, source: None }
+    }
+}
+
+fn report(failure: &Failure) {
+    match &failure.error {
+        // Rendered with carets and a summary line already.
+        Error::Compile(diagnostics) => eprint!("{diagnostics}"),
+        Error::Runtime(e) => {
+            eprintln!("error: {e}");
+            if let Some(source) = &failure.source {
+                eprint!("{}", snippet(source, e.span));
+            }
+        }
+        other => eprintln!("error: {other}"),
+    }
+}
+
+/// The source line of `span` with carets under it.
+fn snippet(source: &str, span: kiln::ir::Span) -> String {
+    let line_no = span.line.max(1) as usize;
+    let Some(text) = source.lines().nth(line_no - 1) else {
+        return String::new();
+    };
+    let width = line_no.to_string().len();
+    let pad = " ".repeat(width);
+    let col = span.col.max(1) as usize;
+    let prefix: String = text
+        .chars()
+        .take(col - 1)
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    let span_chars = source
+        .get(span.lo as usize..span.hi as usize)
+        .map(|s| s.chars().take_while(|&c| c != '\n').count())
+        .unwrap_or(1);
+    let carets = span_chars
+        .max(1)
+        .min(text.chars().count().saturating_sub(col - 1).max(1));
+    format!("{pad} |\n{line_no} | {text}\n{pad} | {prefix}{}\n", "^".repeat(carets))
+}
+
+fn default_backend(flag: Option<Backend>) -> Result<Backend, Error> {
+    match flag {
+        Some(b) => Ok(b),
+        None => Backend::from_env(),
+    }
+}
+
+fn check(files: &[PathBuf], backend: Option<Backend>) -> Result<ExitCode, Failure> {
+    let mut failed = 0;
+    for file in files {
+        let module = match Module::from_file(file) {
+            Ok(m) => m,
+            Err(error) => {
+                report(&error.into());
+                failed += 1;
+                continue;
+            }
+        };
+        let names = module.kernel_names();
+        let mut ok = true;
+        if let Some(backend) = backend {
+            for name in &names {
+                if let Err(error) = module.kernel(name).and_then(|k| k.prepare(backend)) {
+                    report(&error.into());
+                    ok = false;
+                }
+            }
+        }
+        if ok {
+            let list = if names.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", names.join(", "))
+            };
+            let n = names.len();
+            say!(
+                "{}: ok ({n} kernel{}{list})",
+                file.display(),
+                if n == 1 { "" } else { "s" }
+            );
+        } else {
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        eprintln!(
+            "{failed} of {} file{} failed",
+            files.len(),
+            if files.len() == 1 { "" } else { "s" }
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn emit(file: &Path, kernel: &str, target: Target) -> Result<ExitCode, Failure> {
+    let module = Module::from_file(file)?;
+    let k = module.kernel(kernel)?;
+    let text = match target {
+        Target::Ir => kiln::ir::print::print_function(module.ir(), k.function()),
+        Target::Clif => return Err(not_built("clif", Backend::Cpu).into()),
+        Target::Cuda => return Err(not_built("cuda", Backend::Cuda).into()),
+        Target::Wgsl => return Err(not_built("wgsl", Backend::Wgpu).into()),
+    };
+    say!("{}", text.trim_end());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn not_built(target: &str, backend: Backend) -> Error {
+    let reason = engines::availability(backend)
+        .err()
+        .unwrap_or_else(|| "no code generator is built in".to_string());
+    Error::BackendUnavailable {
+        backend: backend.to_string(),
+        reason: format!("cannot emit `{target}`: {reason}"),
+    }
+}
+
+fn devices() -> Result<ExitCode, Failure> {
+    say!("{:<8} status", "backend");
+    for backend in [Backend::Interp, Backend::Cpu, Backend::Cuda, Backend::Wgpu] {
+        let status = match engines::availability(backend) {
+            Ok(()) => "available".to_string(),
+            Err(reason) => format!("unavailable: {reason}"),
+        };
+        say!("{:<8} {status}", backend.name());
+    }
+    let auto = if engines::availability(Backend::Cpu).is_ok() {
+        "cpu"
+    } else {
+        "interp"
+    };
+    say!("{:<8} runs on {auto}", "auto");
+    let (threads, why) = cpu_threads();
+    say!("cpu threads: {threads} ({why})");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The CPU backend's pool size: `KILN_NUM_THREADS` or the hardware's.
+fn cpu_threads() -> (usize, String) {
+    let hardware = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    match std::env::var("KILN_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        Some(n) if n > 0 => (n, "KILN_NUM_THREADS".to_string()),
+        _ => (hardware, "available parallelism".to_string()),
+    }
+}
+
+/// Timings and the outcome of the last launch.
+struct RunReport {
+    used: Backend,
+    result: Option<Value>,
+    compile_seconds: f64,
+    seconds: Vec<f64>,
+}
+
+fn run(opts: &RunArgs) -> Result<ExitCode, Failure> {
+    let backend = default_backend(opts.backend)?;
+    let module = Module::from_file(&opts.file)?;
+    let kernel = module.kernel(&opts.kernel)?;
+    let params = kernel.params();
+    let mut values = values::bind_args(kernel.name(), &params, &opts.args, opts.seed)?;
+    let report = launch_repeatedly(&kernel, &params, &mut values, backend, opts.repeat).map_err(|error| Failure {
+        error,
+        source: Some(module.source().to_string()),
+    })?;
+    let written = match &opts.out {
+        Some(dir) => write_outputs(dir, &params, &values)?,
+        None => Vec::new(),
+    };
+    if opts.json {
+        say!("{}", json_line(kernel.name(), &report));
+    } else {
+        print_human(&kernel, &params, &values, &report, &written);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Compiles (timed once), then launches `repeat` times, each from the
+/// original values; restoring them is not timed. `values` ends holding the
+/// last launch's outputs.
+fn launch_repeatedly(
+    kernel: &Kernel,
+    params: &[ParamInfo],
+    values: &mut [HostValue],
+    backend: Backend,
+    repeat: u32,
+) -> Result<RunReport, Error> {
+    let start = Instant::now();
+    kernel.prepare(backend)?;
+    let compile_seconds = start.elapsed().as_secs_f64();
+    // Only arrays the kernel may write need a pristine copy.
+    let originals: Vec<Option<HostValue>> = values
+        .iter()
+        .zip(params)
+        .map(|(v, p)| (repeat > 1 && p.ty.is_mut_array()).then(|| v.clone()))
+        .collect();
+    let mut seconds = Vec::with_capacity(repeat as usize);
+    let mut last = (backend, None);
+    for run in 0..repeat {
+        if run > 0 {
+            for (v, original) in values.iter_mut().zip(&originals) {
+                if let Some(original) = original {
+                    v.restore_from(original);
+                }
+            }
+        }
+        let mut args = values::args_for(params, values);
+        let start = Instant::now();
+        last = kernel.launch_on_reporting(backend, &mut args)?;
+        seconds.push(start.elapsed().as_secs_f64());
+    }
+    Ok(RunReport {
+        used: last.0,
+        result: last.1,
+        compile_seconds,
+        seconds,
+    })
+}
+
+fn write_outputs(dir: &Path, params: &[ParamInfo], values: &[HostValue]) -> Result<Vec<PathBuf>, Error> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let mut written = Vec::new();
+    for (p, v) in params.iter().zip(values) {
+        if let (true, Some(array)) = (p.ty.is_mut_array(), v.as_array()) {
+            let path = dir.join(format!("{}.npy", p.name));
+            npy::write(&path, array)?;
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
+
+fn median(samples: &[f64]) -> f64 {
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => s[n / 2],
+        _ => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+/// The result as JSON: integers exactly, floats as the shortest text that
+/// reads back as the same value of their own type (`0.1` for an f32 0.1),
+/// non-finite floats as strings, no result as null.
+fn json_result(result: Option<Value>) -> String {
+    fn float(x: f64, shortest: String) -> String {
+        if x.is_nan() {
+            "\"nan\"".into()
+        } else if x.is_infinite() {
+            if x > 0.0 {
+                "\"inf\"".into()
+            } else {
+                "\"-inf\"".into()
+            }
+        } else {
+            // Debug keeps a `.0` or an exponent, so the text stays a JSON
+            // float (`1e20` rather than an integer-looking `100000…`).
+            shortest
+        }
+    }
+    match result {
+        None => "null".into(),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(Value::I32(v)) => v.to_string(),
+        Some(Value::U32(v)) => v.to_string(),
+        Some(Value::I64(v)) => v.to_string(),
+        Some(Value::F32(v)) => float(v as f64, format!("{v:?}")),
+        Some(Value::F64(v)) => float(v, format!("{v:?}")),
+    }
+}
+
+fn json_line(kernel: &str, r: &RunReport) -> String {
+    let name = serde_json::to_string(kernel).unwrap_or_else(|_| "\"?\"".into());
+    format!(
+        "{{\"kernel\": {name}, \"backend\": \"{}\", \"result\": {}, \"compile_seconds\": {:?}, \"seconds\": {:?}, \"runs\": {}}}",
+        r.used,
+        json_result(r.result),
+        r.compile_seconds,
+        median(&r.seconds),
+        r.seconds.len()
+    )
+}
+
+fn print_human(kernel: &Kernel, params: &[ParamInfo], values: &[HostValue], r: &RunReport, written: &[PathBuf]) {
+    let result = match r.result {
+        Some(v) => format!("{v} ({})", v.ty()),
+        None => "no result".to_string(),
+    };
+    say!("{} on {}: {result}", kernel.name(), r.used);
+    for (p, v) in params.iter().zip(values) {
+        if let (true, Some(a)) = (p.ty.is_mut_array(), v.as_array()) {
+            let shape: Vec<String> = a.shape().iter().map(|d| d.to_string()).collect();
+            say!("  {} = {}[{}] {}", p.name, a.elem(), shape.join("x"), a.preview(8));
+        }
+    }
+    let n = r.seconds.len();
+    say!(
+        "compile {}, launch {} ({})",
+        duration(r.compile_seconds),
+        duration(median(&r.seconds)),
+        if n == 1 {
+            "1 run".to_string()
+        } else {
+            format!("median of {n} runs")
+        }
+    );
+    for path in written {
+        say!("wrote {}", path.display());
+    }
+}
+
+/// Three significant digits in a unit that suits the size.
+fn duration(s: f64) -> String {
+    let (value, unit) = if s < 1e-3 {
+        (s * 1e6, "µs")
+    } else if s < 1.0 {
+        (s * 1e3, "ms")
+    } else {
+        (s, "s")
+    };
+    let decimals = if value >= 100.0 {
+        0
+    } else if value >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{value:.decimals$} {unit}")
+}

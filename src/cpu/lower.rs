@@ -987,8 +987,9 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             ExprKind::Len(a) => self.arrays[a.index()].len,
             ExprKind::Shape(a, d) => self.arrays[a.index()].shape[(*d as usize).min(2)],
             ExprKind::Atomic { op, access, value } => {
-                let v = self.expr(value)?;
+                // Arguments left to right: the element (checked), the value.
                 let addr = self.address(access, e.span)?;
+                let v = self.expr(value)?;
                 self.atomic(*op, e.ty, addr, v)
             }
         })

@@ -103,18 +103,23 @@ fn storage_len(storage: &Storage<'_>) -> usize {
 
 impl BoundArray<'_> {
     fn set_shape(&mut self, shape: &[usize]) {
-        self.rank = shape.len().clamp(1, MAX_RANK);
-        self.shape = [1; MAX_RANK];
-        self.shape[..self.rank].copy_from_slice(&shape[..self.rank]);
-        // A shape that disagrees with the data (never passed by the runtime)
-        // is replaced by the flat length, so addressing stays inside it.
-        if self.len() != storage_len(&self.storage) {
+        let data_len = storage_len(&self.storage);
+        let product = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+        if (1..=MAX_RANK).contains(&shape.len()) && product == Some(data_len) {
+            self.rank = shape.len();
+            self.shape = [1; MAX_RANK];
+            self.shape[..self.rank].copy_from_slice(shape);
+        } else {
+            // A shape that disagrees with the data (never passed by the
+            // runtime) is replaced by the flat length, so that addressing
+            // stays inside the data.
             self.rank = 1;
-            self.shape = [storage_len(&self.storage), 1, 1];
+            self.shape = [data_len, 1, 1];
         }
     }
 
     /// Total element count.
+    #[inline]
     pub fn len(&self) -> usize {
         self.shape[..self.rank].iter().product()
     }
@@ -127,6 +132,7 @@ impl BoundArray<'_> {
     /// The row-major offset of `index[..count]`, or the out-of-bounds fault
     /// naming the first dimension out of range. Missing trailing indices
     /// (never produced by the checker) count as 0.
+    #[inline]
     pub fn offset(&self, index: &[i64; MAX_RANK], count: usize) -> Result<usize, Fault> {
         let mut offset = 0usize;
         for d in 0..self.rank {
@@ -151,6 +157,7 @@ impl BoundArray<'_> {
     }
 
     /// The element at a checked `offset`.
+    #[inline]
     pub fn get(&self, offset: usize) -> Option<Value> {
         Some(match &self.storage {
             Storage::ReadOnly(ArrayData::I32(s)) => Value::I32(*s.get(offset)?),
@@ -169,6 +176,7 @@ impl BoundArray<'_> {
     /// Writes `v` (converted to the element type with `as` if it differs,
     /// which the checker never produces) at a checked `offset`. A write to a
     /// read-only array (rejected by the checker) is ignored.
+    #[inline]
     pub fn set(&mut self, offset: usize, v: Value) {
         use crate::ir::value::cast;
         let Storage::Writable(data) = &mut self.storage else {
