@@ -8,6 +8,9 @@
 //!   fault, kernel, file, line and column as the interpreter, which are also
 //!   checked against the locations the language decisions prescribe.
 //!
+//! `KILN_CONFORMANCE_SIZE=S` (or M, L) runs the kernel files that define
+//! that size at it instead of T.
+//!
 //! A backend that answers `Error::BackendUnavailable` is skipped with its
 //! reason printed, unless the environment variable `KILN_REQUIRE` names it
 //! (comma-separated, e.g. `KILN_REQUIRE=cpu,wgpu`): then the test fails.
@@ -88,11 +91,22 @@ fn available(backend: Backend) -> bool {
     }
 }
 
+/// The size the kernel files run at: T, or the label in
+/// `KILN_CONFORMANCE_SIZE` (e.g. `S`, to exercise a backend's parallel paths
+/// on larger inputs) for files whose header defines it.
+fn size_label(case: &Case) -> String {
+    match std::env::var("KILN_CONFORMANCE_SIZE") {
+        Ok(label) if case.directives.size(&label).is_some() => label,
+        _ => "T".to_string(),
+    }
+}
+
 /// Runs one kernel file on `backend` and on the interpreter from identical
 /// inputs and compares every array and the result.
 fn check_file(backend: Backend, dir: &str, name: &str) {
     let case = Case::load(dir, name);
-    let inputs = case.inputs("T");
+    let label = size_label(&case);
+    let inputs = case.inputs(&label);
     let mut expected = inputs.clone();
     let expected_result = case
         .launch(Backend::Interp, &mut expected)
@@ -101,7 +115,7 @@ fn check_file(backend: Backend, dir: &str, name: &str) {
     let actual_result = case
         .launch(backend, &mut actual)
         .unwrap_or_else(|e| panic!("{dir}/{name} fails on {}: {e}", backend_name(backend)));
-    let label = format!("{dir}/{name} on {}", backend_name(backend));
+    let label = format!("{dir}/{name} (size {label}) on {}", backend_name(backend));
     compare_result(&label, expected_result, actual_result).unwrap_or_else(|e| panic!("{e}"));
     compare_inputs(&label, &expected, &actual).unwrap_or_else(|e| panic!("{e}"));
 }
