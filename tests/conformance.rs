@@ -30,8 +30,9 @@ macro_rules! for_each_kernel_file {
         $m! {
             kernels: blackscholes, dot, histogram, jacobi2d, mandelbrot, matmul, minmax, nbody, saxpy,
                 scale_inplace, softmax_rows, sum_of_squares_range, sum_sq, triad;
-            conformance: atomics, helpers_consts, inference, int_edges, loops, math_f32, math_f64,
-                par_patterns, prange_dims, reductions, scalar_types, serial_result, shadowing, short_circuit;
+            conformance: atomics, guarded_access, helpers_consts, inference, int_edges, loops, math_f32,
+                math_f64, par_patterns, prange_dims, reductions, scalar_types, serial_result, shadowing,
+                short_circuit;
         }
     };
 }
@@ -500,6 +501,22 @@ kernel helper_step(out: mut i64[:]) {
         out[i] = stepped(10, 3 - i);
     }
 }
+kernel first_fault(x: f64[:], y: f64[:], n: i64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..n {
+        s += x[i];
+        s += y[i * 2];
+    }
+    return s;
+}
+kernel big_par(x: mut f64[:], bad: i64) {
+    for i in prange(0..x.len()) {
+        x[i] = 1.0;
+        if i == bad {
+            x[i * 3] = 2.0;
+        }
+    }
+}
 kernel branch_fault(out: mut f64[:], x: f64[:]) {
     for i in prange(0..out.len()) {
         out[i] = if i == 2 { x[i + 40] } else { 1.0 };
@@ -576,6 +593,31 @@ fn misc_cases() -> Vec<(&'static str, FaultCase)> {
                 vec![array("out", Data::I64(vec![0; 4]), &[4], true)],
                 Fault::StepNotPositive { step: 0 },
                 "step_by(|k)",
+            ),
+        ),
+        (
+            "the first fault in program order is reported (y[10] before x[10])",
+            misc(
+                "first_fault",
+                vec![
+                    array("x", Data::F64(vec![0.0; 10]), &[10], false),
+                    array("y", Data::F64(vec![0.0; 10]), &[10], false),
+                    scalar("n", Value::I64(20)),
+                ],
+                oob("y", &[10], &[10], 0),
+                "y[i * 2]",
+            ),
+        ),
+        (
+            "fault in one iteration of a large (multi-chunk) prange",
+            misc(
+                "big_par",
+                vec![
+                    array("x", Data::F64(vec![0.0; 100_000]), &[100_000], true),
+                    scalar("bad", Value::I64(77_777)),
+                ],
+                oob("x", &[233_331], &[100_000], 0),
+                "x[i * 3]",
             ),
         ),
         (
