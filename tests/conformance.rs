@@ -19,6 +19,7 @@ mod common;
 
 use common::compare::{compare_inputs, compare_result};
 use common::inputs::{as_args, Data, Input};
+use common::random_kernels::random_kernel;
 use common::Case;
 use kiln::{Backend, Error, Fault, Module, RuntimeError, Value};
 
@@ -783,6 +784,52 @@ fn fault_cases() -> Vec<(&'static str, FaultCase)> {
     .collect()
 }
 
+// ---------------------------------------------------------------------------
+// Random kernels (differential testing).
+
+/// How many random kernels each backend runs (`KILN_RANDOM_KERNELS`
+/// overrides, e.g. for a longer soak).
+fn random_kernel_count() -> u64 {
+    std::env::var("KILN_RANDOM_KERNELS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
+}
+
+/// Random well-typed kernels on `backend` against the interpreter; reports
+/// every mismatch with the kernel's source.
+fn check_random_kernels(backend: Backend) {
+    let name = backend_name(backend);
+    let mut failures = Vec::new();
+    for k in 0..random_kernel_count() {
+        let rk = random_kernel(0x6B69_6C6E, k);
+        let outcome = (|| -> Result<(), String> {
+            let module = Module::from_source("random.kn", &rk.source)
+                .map_err(|e| format!("does not compile:\n{e}"))?;
+            let kernel = module.kernel(&rk.name).map_err(|e| e.to_string())?;
+            let mut expected = rk.inputs.clone();
+            let expected_result = kernel
+                .launch_on(Backend::Interp, &mut as_args(&mut expected))
+                .map_err(|e| format!("interp: {e}"))?;
+            let mut actual = rk.inputs.clone();
+            let actual_result = kernel
+                .launch_on(backend, &mut as_args(&mut actual))
+                .map_err(|e| format!("{name}: {e}"))?;
+            compare_result(name, expected_result, actual_result)?;
+            compare_inputs(name, &expected, &actual)
+        })();
+        if let Err(e) = outcome {
+            failures.push(format!("{}: {e}\n{}", rk.name, rk.source));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} random kernel(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 /// One test per kernel file and one for all fault cases, for one backend.
 macro_rules! kernel_file_tests {
     (kernels: $($k:ident),*; conformance: $($c:ident),*;) => {
@@ -822,6 +869,13 @@ macro_rules! conformance_suite {
             fn run_time_errors() {
                 if available(BACKEND) {
                     check_all_faults(BACKEND);
+                }
+            }
+
+            #[test]
+            fn random_kernels() {
+                if available(BACKEND) {
+                    check_random_kernels(BACKEND);
                 }
             }
         }
