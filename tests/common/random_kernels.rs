@@ -1,7 +1,9 @@
-//! Random well-typed kernels for differential testing: each is one
-//! expression tree over every scalar type (operators, casts, builtins,
-//! `select`, if-expressions, untyped literals) evaluated per element inside
-//! a `prange`, written to an output array or reduced. Inputs hold edge
+//! Random well-typed kernels for differential testing: expression trees
+//! over every scalar type (operators, casts, builtins, `select`,
+//! if-expressions, untyped literals, helper calls) evaluated per element
+//! inside a `prange` and written to an output array, reduced, or iterated
+//! by serial `for` (every range form) and `while` loops with `break` and
+//! `continue`. Inputs hold edge
 //! values (MIN, MAX, 0, -1, NaN, ±inf, -0.0, huge and tiny floats).
 //!
 //! Generated programs avoid run-time faults by construction (integer
@@ -28,6 +30,24 @@ pub struct RandomKernel {
 
 struct Gen {
     rng: Rng,
+    /// The variables and array elements a leaf may name, with their types.
+    vars: Vec<(String, ScalarType)>,
+    /// A helper the expression may call: name, parameter types, result type.
+    helper: Option<(String, [ScalarType; 2], ScalarType)>,
+}
+
+/// What a kernel body can read: every array element at `i` and every
+/// scalar parameter.
+fn kernel_vars() -> Vec<(String, ScalarType)> {
+    NUMERIC
+        .iter()
+        .flat_map(|&ty| {
+            [
+                (format!("x{}[i]", short(ty)), ty),
+                (format!("a{}", short(ty)), ty),
+            ]
+        })
+        .collect()
 }
 
 impl Gen {
@@ -75,19 +95,20 @@ impl Gen {
 
     /// A leaf: an array element, a scalar parameter or a literal.
     fn leaf(&mut self, ty: ScalarType) -> String {
-        if ty == T::Bool {
-            return match self.below(3) {
-                0 => self.literal(T::Bool, false),
-                1 => "(xi[i] > 0)".to_string(),
-                _ => "(xd[i] < xf[i] as f64)".to_string(),
-            };
+        let named: Vec<String> = self
+            .vars
+            .iter()
+            .filter(|(_, t)| *t == ty)
+            .map(|(n, _)| n.clone())
+            .collect();
+        if !named.is_empty() && self.chance(75) {
+            return named[self.below(named.len())].clone();
         }
-        let tag = short(ty);
-        match self.below(4) {
-            0 | 1 => format!("x{tag}[i]"),
-            2 => format!("a{tag}"),
-            _ => self.literal(ty, false),
+        if ty == T::Bool && self.chance(60) {
+            let num = self.pick(&NUMERIC);
+            return format!("({} < {})", self.leaf(num), self.leaf(num));
         }
+        self.literal(ty, false)
     }
 
     fn expr(&mut self, ty: ScalarType, depth: u32) -> String {
@@ -95,6 +116,11 @@ impl Gen {
             return self.leaf(ty);
         }
         let d = depth - 1;
+        if let Some((name, [p0, p1], ret)) = self.helper.clone() {
+            if ret == ty && self.chance(25) {
+                return format!("{name}({}, {})", self.expr(p0, d), self.expr(p1, d));
+            }
+        }
         match ty {
             T::Bool => self.bool_expr(d),
             T::I32 | T::U32 | T::I64 => self.int_expr(ty, d),
@@ -251,6 +277,8 @@ fn short(ty: ScalarType) -> &'static str {
 fn inputs(rng: &mut Rng) -> Vec<Input> {
     let mut g = Gen {
         rng: Rng::new(rng.next_u64()),
+        vars: Vec::new(),
+        helper: None,
     };
     let int_edges: [i64; 8] = [
         0,
@@ -314,15 +342,90 @@ fn inputs(rng: &mut Rng) -> Vec<Input> {
 
 const PARAMS: &str = "xi: i32[:], xu: u32[:], xl: i64[:], xf: f32[:], xd: f64[:], ai: i32, au: u32, al: i64, af: f32, ad: f64";
 
+/// A serial range over small bounds in one of the language's loop forms.
+fn serial_range(g: &mut Gen) -> String {
+    let a = g.below(12) as i64 - 5;
+    let b = g.below(12) as i64 - 3;
+    let step = 1 + g.below(4);
+    match g.below(6) {
+        0 => format!("{a}..{b}"),
+        1 => format!("{a}..={b}"),
+        2 => format!("({a}..{b}).step_by({step})"),
+        3 => format!("({a}..{b}).rev()"),
+        4 => format!("({a}..={b}).step_by({step}).rev()"),
+        _ => format!("({a}..{b}).rev().step_by({step})"),
+    }
+}
+
+/// A kernel with a helper and serial loops inside the parallel body: the
+/// value `v` is updated by a `for` over a random range form and a `while`
+/// with `break`/`continue`.
+fn looping_source(g: &mut Gen, name: &str, ty: ScalarType) -> String {
+    let p = [g.pick(&NUMERIC), T::I64];
+    let ret = g.pick(&NUMERIC);
+    g.vars = vec![("p".to_string(), p[0]), ("q".to_string(), T::I64)];
+    let helper_body = g.expr(ret, 3);
+    let helper = format!(
+        "fn h_{name}(p: {}, q: i64) -> {ret} {{\n    return {helper_body};\n}}\n",
+        p[0]
+    );
+    g.helper = Some((format!("h_{name}"), p, ret));
+    g.vars = kernel_vars();
+    let init = g.expr(ty, 2);
+    g.vars.push(("v".to_string(), ty));
+    g.vars.push(("j".to_string(), T::I64));
+    let range = serial_range(g);
+    let update = g.expr(ty, 3);
+    g.vars.pop();
+    g.vars.push(("c".to_string(), T::I64));
+    let stop = g.expr(T::Bool, 2);
+    let skip = g.expr(T::Bool, 2);
+    let again = g.expr(ty, 2);
+    format!(
+        "{helper}kernel {name}({PARAMS}, out: mut {ty}[:]) {{
+    for i in prange(0..out.len()) {{
+        let mut v: {ty} = {init};
+        for j in {range} {{
+            v = {update};
+        }}
+        let mut c = 0;
+        while c < 4 {{
+            c += 1;
+            if {skip} {{
+                continue;
+            }}
+            v = {again};
+            if {stop} {{
+                break;
+            }}
+        }}
+        out[i] = v;
+    }}
+}}
+"
+    )
+}
+
 /// The `k`-th random kernel of the stream seeded by `seed`.
 pub fn random_kernel(seed: u64, k: u64) -> RandomKernel {
     let mut rng = Rng::new(seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut g = Gen {
         rng: Rng::new(rng.next_u64()),
+        vars: kernel_vars(),
+        helper: None,
     };
     let mut inputs = inputs(&mut rng);
     let name = format!("random_{k}");
     let ty = g.pick(&[T::Bool, T::I32, T::U32, T::I64, T::F32, T::F64]);
+    if ty != T::Bool && g.chance(30) {
+        let source = looping_source(&mut g, &name, ty);
+        inputs.push(zeros("out", ty));
+        return RandomKernel {
+            source,
+            name,
+            inputs,
+        };
+    }
     let depth = 2 + g.below(4) as u32;
     let expr = g.expr(ty, depth);
     // Integer kernels sometimes reduce instead of storing: integer `+ * & |
@@ -343,18 +446,7 @@ pub fn random_kernel(seed: u64, k: u64) -> RandomKernel {
             T::Bool => (T::I32, format!("({expr}) as i32")),
             _ => (ty, expr),
         };
-        inputs.push(Input::Array {
-            name: "out".to_string(),
-            data: match out_ty {
-                T::I32 => Data::I32(vec![0; LEN]),
-                T::U32 => Data::U32(vec![0; LEN]),
-                T::I64 => Data::I64(vec![0; LEN]),
-                T::F32 => Data::F32(vec![0.0; LEN]),
-                _ => Data::F64(vec![0.0; LEN]),
-            },
-            shape: vec![LEN],
-            mutable: true,
-        });
+        inputs.push(zeros("out", out_ty));
         format!(
             "kernel {name}({PARAMS}, out: mut {out_ty}[:]) {{\n    for i in prange(0..out.len()) {{\n        out[i] = {store};\n    }}\n}}\n"
         )
@@ -363,5 +455,22 @@ pub fn random_kernel(seed: u64, k: u64) -> RandomKernel {
         source,
         name,
         inputs,
+    }
+}
+
+/// A writable array of `LEN` zeros.
+fn zeros(name: &str, ty: ScalarType) -> Input {
+    let data = match ty {
+        T::I32 => Data::I32(vec![0; LEN]),
+        T::U32 => Data::U32(vec![0; LEN]),
+        T::I64 => Data::I64(vec![0; LEN]),
+        T::F32 => Data::F32(vec![0.0; LEN]),
+        _ => Data::F64(vec![0.0; LEN]),
+    };
+    Input::Array {
+        name: name.to_string(),
+        data,
+        shape: vec![LEN],
+        mutable: true,
     }
 }
