@@ -241,6 +241,8 @@ fn backend_from_env() {
     std::env::set_var("KILN_BACKEND", "nope");
     let e = Backend::from_env().unwrap_err().to_string();
     assert!(e.contains("KILN_BACKEND") && e.contains("nope"), "{e}");
+    std::env::set_var("KILN_BACKEND", "");
+    assert_eq!(Backend::from_env().unwrap(), Backend::Auto);
     std::env::remove_var("KILN_BACKEND");
     assert_eq!(Backend::from_env().unwrap(), Backend::Auto);
 }
