@@ -28,7 +28,7 @@ macro_rules! for_each_kernel_file {
             kernels: blackscholes, dot, histogram, jacobi2d, mandelbrot, matmul, minmax, nbody, saxpy,
                 scale_inplace, softmax_rows, sum_of_squares_range, sum_sq, triad;
             conformance: atomics, helpers_consts, inference, int_edges, loops, math_f32, math_f64,
-                prange_dims, reductions, scalar_types, shadowing, short_circuit;
+                par_patterns, prange_dims, reductions, scalar_types, serial_result, shadowing, short_circuit;
         }
     };
 }
@@ -60,7 +60,10 @@ fn backend_name(backend: Backend) -> &'static str {
 /// Whether `KILN_REQUIRE` lists the backend.
 fn required(backend: Backend) -> bool {
     std::env::var("KILN_REQUIRE")
-        .map(|list| list.split(',').any(|name| name.trim() == backend_name(backend)))
+        .map(|list| {
+            list.split(',')
+                .any(|name| name.trim() == backend_name(backend))
+        })
         .unwrap_or(false)
 }
 
@@ -74,7 +77,10 @@ fn available(backend: Backend) -> bool {
     match kernel.launch_on(backend, &mut [kiln::Arg::from(&mut x)]) {
         Err(Error::BackendUnavailable { reason, .. }) => {
             let name = backend_name(backend);
-            assert!(!required(backend), "backend `{name}` is required by KILN_REQUIRE but unavailable: {reason}");
+            assert!(
+                !required(backend),
+                "backend `{name}` is required by KILN_REQUIRE but unavailable: {reason}"
+            );
             eprintln!("skipping a {name} conformance test: {reason}");
             false
         }
@@ -121,8 +127,13 @@ fn locate(source: &str, needle: &str) -> (u32, u32) {
     let mark = needle.find('|').unwrap_or(0);
     let needle = needle.replace('|', "");
     let mut hits = source.match_indices(needle.as_str());
-    let (start, _) = hits.next().unwrap_or_else(|| panic!("`{needle}` is not in the source"));
-    assert!(hits.next().is_none(), "`{needle}` occurs more than once in the source");
+    let (start, _) = hits
+        .next()
+        .unwrap_or_else(|| panic!("`{needle}` is not in the source"));
+    assert!(
+        hits.next().is_none(),
+        "`{needle}` occurs more than once in the source"
+    );
     let offset = start + mark;
     let before = &source[..offset];
     let line = before.matches('\n').count() as u32 + 1;
@@ -131,22 +142,33 @@ fn locate(source: &str, needle: &str) -> (u32, u32) {
 }
 
 fn scalar(name: &str, value: Value) -> Input {
-    Input::Scalar { name: name.to_string(), value }
+    Input::Scalar {
+        name: name.to_string(),
+        value,
+    }
 }
 
 fn array(name: &str, data: Data, shape: &[usize], mutable: bool) -> Input {
-    Input::Array { name: name.to_string(), data, shape: shape.to_vec(), mutable }
+    Input::Array {
+        name: name.to_string(),
+        data,
+        shape: shape.to_vec(),
+        mutable,
+    }
 }
 
 fn launch_fault(backend: Backend, case: &FaultCase) -> Result<RuntimeError, String> {
     let name = backend_name(backend);
-    let module = Module::from_source(FAULT_FILE, case.source).map_err(|e| format!("does not compile:\n{e}"))?;
+    let module = Module::from_source(FAULT_FILE, case.source)
+        .map_err(|e| format!("does not compile:\n{e}"))?;
     let kernel = module.kernel(case.kernel).map_err(|e| e.to_string())?;
     let mut inputs = case.inputs.clone();
     match kernel.launch_on(backend, &mut as_args(&mut inputs)) {
         Err(Error::Runtime(e)) => Ok(e),
         Err(other) => Err(format!("{name}: expected a run-time error, got: {other}")),
-        Ok(v) => Err(format!("{name}: expected a run-time error, got success ({v:?})")),
+        Ok(v) => Err(format!(
+            "{name}: expected a run-time error, got success ({v:?})"
+        )),
     }
 }
 
@@ -159,13 +181,21 @@ fn check_fault(backend: Backend, case: &FaultCase) -> Result<(), String> {
     let name = backend_name(backend);
     for (who, e) in [("interp", &reference), (name, &actual)] {
         let wanted = (&case.fault, line, col, case.kernel, FAULT_FILE);
-        let got = (&e.fault, e.span.line, e.span.col, e.kernel.as_str(), e.file.as_str());
+        let got = (
+            &e.fault,
+            e.span.line,
+            e.span.col,
+            e.kernel.as_str(),
+            e.file.as_str(),
+        );
         if got != wanted {
             return Err(format!("{who}: expected {wanted:?}, got {got:?} ({e})"));
         }
     }
     if actual.to_string() != reference.to_string() {
-        return Err(format!("{name} prints `{actual}`, interp prints `{reference}`"));
+        return Err(format!(
+            "{name} prints `{actual}`, interp prints `{reference}`"
+        ));
     }
     Ok(())
 }
@@ -174,13 +204,27 @@ fn check_fault(backend: Backend, case: &FaultCase) -> Result<(), String> {
 fn check_all_faults(backend: Backend) {
     let failures: Vec<String> = fault_cases()
         .into_iter()
-        .filter_map(|(what, case)| check_fault(backend, &case).err().map(|e| format!("{what} (`{}`): {e}", case.kernel)))
+        .filter_map(|(what, case)| {
+            check_fault(backend, &case)
+                .err()
+                .map(|e| format!("{what} (`{}`): {e}", case.kernel))
+        })
         .collect();
-    assert!(failures.is_empty(), "{} fault case(s) failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} fault case(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 fn oob(array: &str, index: &[i64], shape: &[usize], dim: usize) -> Fault {
-    Fault::IndexOutOfBounds { array: array.to_string(), index: index.to_vec(), shape: shape.to_vec(), dim }
+    Fault::IndexOutOfBounds {
+        array: array.to_string(),
+        index: index.to_vec(),
+        shape: shape.to_vec(),
+        dim,
+    }
 }
 
 const READ_1D: &str = "kernel read_1d(x: f64[:], i: i64) -> f64 {
@@ -193,7 +237,10 @@ fn read_1d(index: i64) -> FaultCase {
     FaultCase {
         source: READ_1D,
         kernel: "read_1d",
-        inputs: vec![array("x", Data::F64(vec![0.5; 10]), &[10], false), scalar("i", Value::I64(index))],
+        inputs: vec![
+            array("x", Data::F64(vec![0.5; 10]), &[10], false),
+            scalar("i", Value::I64(index)),
+        ],
         fault: oob("x", &[index], &[10], 0),
         at: "x[i]",
     }
@@ -209,7 +256,10 @@ fn write_1d(half_index: i32) -> FaultCase {
     FaultCase {
         source: WRITE_1D,
         kernel: "write_1d",
-        inputs: vec![array("y", Data::I32(vec![0; 10]), &[10], true), scalar("i", Value::I32(half_index))],
+        inputs: vec![
+            array("y", Data::I32(vec![0; 10]), &[10], true),
+            scalar("i", Value::I32(half_index)),
+        ],
         fault: oob("y", &[half_index as i64 * 2], &[10], 0),
         at: "y[i * 2]",
     }
@@ -249,7 +299,10 @@ fn store_3d() -> FaultCase {
     FaultCase {
         source: STORE_3D,
         kernel: "store_3d",
-        inputs: vec![array("c", Data::I64(vec![0; 24]), &[2, 3, 4], true), scalar("k", Value::I64(-3))],
+        inputs: vec![
+            array("c", Data::I64(vec![0; 24]), &[2, 3, 4], true),
+            scalar("k", Value::I64(-3)),
+        ],
         fault: oob("c", &[1, 0, -3], &[2, 3, 4], 2),
         at: "c[1, 0, k]",
     }
@@ -268,7 +321,13 @@ kernel unsigned_div(a: u32, b: u32) -> u32 {
 ";
 
 fn divide(kernel: &'static str, a: Value, b: Value, fault: Fault, at: &'static str) -> FaultCase {
-    FaultCase { source: DIVIDE, kernel, inputs: vec![scalar("a", a), scalar("b", b)], fault, at }
+    FaultCase {
+        source: DIVIDE,
+        kernel,
+        inputs: vec![scalar("a", a), scalar("b", b)],
+        fault,
+        at,
+    }
 }
 
 const HELPER_DIV: &str = "fn ratio(p: i64, q: i64) -> i64 {
@@ -294,7 +353,10 @@ fn helper_div(kernel: &'static str, d: Value, fault: Fault, at: &'static str) ->
     FaultCase {
         source: HELPER_DIV,
         kernel,
-        inputs: vec![array("x", Data::I64(vec![0; 8]), &[8], true), scalar("d", d)],
+        inputs: vec![
+            array("x", Data::I64(vec![0; 8]), &[8], true),
+            scalar("d", d),
+        ],
         fault,
         at,
     }
@@ -317,7 +379,13 @@ kernel step_rev(k: i32) -> i64 {
 ";
 
 fn step(kernel: &'static str, inputs: Vec<Input>, step: i64, at: &'static str) -> FaultCase {
-    FaultCase { source: STEP, kernel, inputs, fault: Fault::StepNotPositive { step }, at }
+    FaultCase {
+        source: STEP,
+        kernel,
+        inputs,
+        fault: Fault::StepNotPositive { step },
+        at,
+    }
 }
 
 /// Faults inside parallel loops: exactly one iteration faults, so every
@@ -377,7 +445,13 @@ kernel after_par(x: mut f32[:], k: i64) {
 ";
 
 fn parallel(kernel: &'static str, inputs: Vec<Input>, fault: Fault, at: &'static str) -> FaultCase {
-    FaultCase { source: PARALLEL, kernel, inputs, fault, at }
+    FaultCase {
+        source: PARALLEL,
+        kernel,
+        inputs,
+        fault,
+        at,
+    }
 }
 
 fn fault_cases() -> Vec<(&'static str, FaultCase)> {
@@ -393,23 +467,135 @@ fn fault_cases() -> Vec<(&'static str, FaultCase)> {
         ("write past the end", write_1d(6)),
         ("write at a negative i32 index", write_1d(-1)),
         ("write at 2^31 - 2 (i32 index)", write_1d(i32::MAX / 2)),
-        ("2-D read out of range in dimension 1 only", index_2d(1, 5, 1)),
-        ("2-D read out of range in dimension 0 only", index_2d(4, 0, 0)),
+        (
+            "2-D read out of range in dimension 1 only",
+            index_2d(1, 5, 1),
+        ),
+        (
+            "2-D read out of range in dimension 0 only",
+            index_2d(4, 0, 0),
+        ),
         ("2-D read negative in dimension 1", index_2d(0, -1, 1)),
         ("3-D write out of range in the last dimension", store_3d()),
-        ("i32 division by zero", divide("divide", Value::I32(5), Value::I32(0), Fault::DivisionByZero, "a / b")),
-        ("i64 remainder by zero", divide("remainder", Value::I64(-9), Value::I64(0), Fault::RemainderByZero, "a % b")),
-        ("u32 division by zero", divide("unsigned_div", Value::U32(9), Value::U32(0), Fault::DivisionByZero, "a / (b * 2)")),
-        ("division by zero inside nested helpers in a prange", helper_div("helper_div", Value::I64(5), Fault::DivisionByZero, "p / q")),
-        ("remainder by zero inside a helper", helper_div("helper_rem", Value::I32(0), Fault::RemainderByZero, "p % q")),
-        ("zero step_by", step("step", vec![scalar("n", Value::I64(10)), scalar("k", Value::I64(0))], 0, "step_by(|k)")),
-        ("negative step_by after rev", step("step_rev", vec![scalar("k", Value::I32(-2))], -3, "step_by(|k as i64 - 1)")),
-        ("write out of range in one prange iteration", parallel("par_write", vec![f64s(50, true), scalar("bad", Value::I64(31))], oob("x", &[1031], &[50], 0), "x[i + 1000]")),
-        ("gather out of range inside a reduction", parallel("par_gather", vec![f64s(10, false), array("idx", Data::I32(gather_idx), &[40], false)], oob("x", &[-2], &[10], 0), "x[idx[i]]")),
-        ("division by zero in one iteration of a 2-D prange", parallel("par_div", vec![array("out", Data::I32(vec![0; 30]), &[5, 6], true), scalar("c", Value::I32(23))], Fault::DivisionByZero, "1000 / ")),
-        ("fault in a serial loop inside a prange", parallel("par_inner", vec![i64s(6), scalar("m", Value::I64(7))], oob("x", &[6], &[6], 0), "x[j]")),
-        ("zero step_by in one prange iteration", parallel("par_step", vec![i64s(6)], Fault::StepNotPositive { step: 0 }, "5 - i")),
-        ("fault in serial code after parallel loops", parallel("after_par", vec![array("x", Data::F32(vec![0.0; 12]), &[12], true), scalar("k", Value::I64(12))], oob("x", &[12], &[12], 0), "x[k]")),
+        (
+            "i32 division by zero",
+            divide(
+                "divide",
+                Value::I32(5),
+                Value::I32(0),
+                Fault::DivisionByZero,
+                "a / b",
+            ),
+        ),
+        (
+            "i64 remainder by zero",
+            divide(
+                "remainder",
+                Value::I64(-9),
+                Value::I64(0),
+                Fault::RemainderByZero,
+                "a % b",
+            ),
+        ),
+        (
+            "u32 division by zero",
+            divide(
+                "unsigned_div",
+                Value::U32(9),
+                Value::U32(0),
+                Fault::DivisionByZero,
+                "a / (b * 2)",
+            ),
+        ),
+        (
+            "division by zero inside nested helpers in a prange",
+            helper_div("helper_div", Value::I64(5), Fault::DivisionByZero, "p / q"),
+        ),
+        (
+            "remainder by zero inside a helper",
+            helper_div("helper_rem", Value::I32(0), Fault::RemainderByZero, "p % q"),
+        ),
+        (
+            "zero step_by",
+            step(
+                "step",
+                vec![scalar("n", Value::I64(10)), scalar("k", Value::I64(0))],
+                0,
+                "step_by(|k)",
+            ),
+        ),
+        (
+            "negative step_by after rev",
+            step(
+                "step_rev",
+                vec![scalar("k", Value::I32(-2))],
+                -3,
+                "step_by(|k as i64 - 1)",
+            ),
+        ),
+        (
+            "write out of range in one prange iteration",
+            parallel(
+                "par_write",
+                vec![f64s(50, true), scalar("bad", Value::I64(31))],
+                oob("x", &[1031], &[50], 0),
+                "x[i + 1000]",
+            ),
+        ),
+        (
+            "gather out of range inside a reduction",
+            parallel(
+                "par_gather",
+                vec![
+                    f64s(10, false),
+                    array("idx", Data::I32(gather_idx), &[40], false),
+                ],
+                oob("x", &[-2], &[10], 0),
+                "x[idx[i]]",
+            ),
+        ),
+        (
+            "division by zero in one iteration of a 2-D prange",
+            parallel(
+                "par_div",
+                vec![
+                    array("out", Data::I32(vec![0; 30]), &[5, 6], true),
+                    scalar("c", Value::I32(23)),
+                ],
+                Fault::DivisionByZero,
+                "1000 / ",
+            ),
+        ),
+        (
+            "fault in a serial loop inside a prange",
+            parallel(
+                "par_inner",
+                vec![i64s(6), scalar("m", Value::I64(7))],
+                oob("x", &[6], &[6], 0),
+                "x[j]",
+            ),
+        ),
+        (
+            "zero step_by in one prange iteration",
+            parallel(
+                "par_step",
+                vec![i64s(6)],
+                Fault::StepNotPositive { step: 0 },
+                "5 - i",
+            ),
+        ),
+        (
+            "fault in serial code after parallel loops",
+            parallel(
+                "after_par",
+                vec![
+                    array("x", Data::F32(vec![0.0; 12]), &[12], true),
+                    scalar("k", Value::I64(12)),
+                ],
+                oob("x", &[12], &[12], 0),
+                "x[k]",
+            ),
+        ),
     ]
 }
 

@@ -1507,4 +1507,116 @@ kernel scatter(keys: i64[:], counts: mut i32[:]) {
         // Iterations before the fault (in the interpreter's row-major order) took effect.
         assert_eq!(counts, [1, 1]);
     }
+
+    const EXTRA: &str = r#"
+kernel flags(x: f64[:]) -> i32 {
+    let mut any_big = false;
+    let mut all_pos = true;
+    let mut odd = false;
+    for i in prange(0..x.len()) {
+        any_big |= x[i] > 3.0;
+        all_pos &= x[i] > 0.0;
+        odd ^= x[i] < 0.0;
+    }
+    return (any_big as i32) * 100 + (all_pos as i32) * 10 + (odd as i32);
+}
+
+kernel narrow_index(x: f32[:], k: i32) -> f32 {
+    let x = x[k];
+    return x;
+}
+
+fn ratio(a: i32, b: i32) -> i32 {
+    return a / b;
+}
+
+kernel per_element(a: i32[:], b: i32[:], out: mut i32[:]) {
+    for i in prange(0..out.len()) {
+        out[i] = ratio(a[i], b[i]);
+    }
+}
+"#;
+
+    #[test]
+    fn bool_reductions() {
+        let m = compile(EXTRA);
+        let x = vec![1.0f64, 5.0, -2.0];
+        assert_eq!(
+            launch(&m, "flags", &mut [Arg::from(&x)]).unwrap(),
+            Some(Value::I32(101))
+        );
+        let y = vec![1.0f64, 2.0];
+        assert_eq!(
+            launch(&m, "flags", &mut [Arg::from(&y)]).unwrap(),
+            Some(Value::I32(10))
+        );
+        let empty: Vec<f64> = vec![];
+        assert_eq!(
+            launch(&m, "flags", &mut [Arg::from(&empty)]).unwrap(),
+            Some(Value::I32(10))
+        );
+    }
+
+    #[test]
+    fn narrow_indices_are_reported_as_i64() {
+        let m = compile(EXTRA);
+        let x = vec![1.5f32, 2.5];
+        assert_eq!(
+            launch(&m, "narrow_index", &mut [Arg::from(&x), Arg::from(1i32)]).unwrap(),
+            Some(Value::F32(2.5))
+        );
+        let err = launch(&m, "narrow_index", &mut [Arg::from(&x), Arg::from(-1i32)]).unwrap_err();
+        assert_eq!(
+            err.fault,
+            Fault::IndexOutOfBounds {
+                array: "x".into(),
+                index: vec![-1],
+                shape: vec![2],
+                dim: 0
+            }
+        );
+        assert_at(&err, EXTRA, "x[k]");
+    }
+
+    #[test]
+    fn helper_fault_inside_prange_is_located_in_the_helper() {
+        let m = compile(EXTRA);
+        let a = vec![10i32, 20, 30];
+        let b = vec![2i32, 5, 0];
+        let mut out = vec![0i32; 3];
+        let err = launch(
+            &m,
+            "per_element",
+            &mut [Arg::from(&a), Arg::from(&b), Arg::from(&mut out)],
+        )
+        .unwrap_err();
+        assert_eq!(err.fault, Fault::DivisionByZero);
+        assert_eq!(err.kernel, "per_element");
+        assert_at(&err, EXTRA, "a / b");
+        assert_eq!(out, [5, 4, 0]);
+    }
+}
+
+#[test]
+fn inconsistent_shapes_never_panic() {
+    // The runtime never passes these; the interpreter still must not panic.
+    let data = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+    for shape in [vec![], vec![usize::MAX, 2], vec![1, 1, 1, 6], vec![4, 4]] {
+        let arr = Arg::Array {
+            data: kiln::ArrayData::F32(&data),
+            shape,
+        };
+        let r = run1(load2(), &mut [arr, Arg::from(0i64), Arg::from(5i64)]);
+        assert!(matches!(
+            r,
+            Ok(Some(Value::F32(_)))
+                | Err(RuntimeError {
+                    fault: Fault::IndexOutOfBounds { .. },
+                    ..
+                })
+        ));
+    }
+    // Too few arguments: missing arrays are empty, missing scalars zero.
+    let err = run1(load2(), &mut []).unwrap_err();
+    assert!(matches!(err.fault, Fault::IndexOutOfBounds { .. }));
 }

@@ -6,7 +6,7 @@
 mod common;
 
 use common::compare::{compare_data, compare_result};
-use common::inputs::{f32s, f64s, i32s, i64s, array, scalar, Data, Input};
+use common::inputs::{array, f32s, f64s, i32s, i64s, scalar, Data, Input};
 use common::Case;
 use kiln::{Backend, Value};
 
@@ -29,7 +29,15 @@ const LIBRARY: [&str; 14] = [
 ];
 
 /// Kernels that stream memory: their L size must touch at least 1e8 bytes.
-const STREAMING: [&str; 7] = ["saxpy", "triad", "scale_inplace", "sum_sq", "dot", "minmax", "histogram"];
+const STREAMING: [&str; 7] = [
+    "saxpy",
+    "triad",
+    "scale_inplace",
+    "sum_sq",
+    "dot",
+    "minmax",
+    "histogram",
+];
 
 /// A kernel's inputs at size T, then its outputs and result on the interpreter.
 struct Run {
@@ -42,12 +50,23 @@ fn run(name: &str) -> Run {
     let case = Case::load("kernels", name);
     let before = case.inputs("T");
     let mut after = before.clone();
-    let result = case.launch(Backend::Interp, &mut after).unwrap_or_else(|e| panic!("{name} failed: {e}"));
-    Run { before, after, result }
+    let result = case
+        .launch(Backend::Interp, &mut after)
+        .unwrap_or_else(|e| panic!("{name} failed: {e}"));
+    Run {
+        before,
+        after,
+        result,
+    }
 }
 
 fn expect_array(run: &Run, name: &str, expected: Data) {
-    compare_data(&format!("array `{name}`"), &expected, array(&run.after, name).0).unwrap_or_else(|e| panic!("{e}"));
+    compare_data(
+        &format!("array `{name}`"),
+        &expected,
+        array(&run.after, name).0,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
 }
 
 fn expect_result(run: &Run, expected: Option<Value>) {
@@ -70,16 +89,29 @@ fn f64_arg(inputs: &[Input], name: &str) -> f64 {
 
 #[test]
 fn every_library_file_is_tested_and_has_a_complete_header() {
-    assert_eq!(common::kernel_stems("kernels"), LIBRARY, "kernels/ and the LIBRARY list differ");
+    assert_eq!(
+        common::kernel_stems("kernels"),
+        LIBRARY,
+        "kernels/ and the LIBRARY list differ"
+    );
     for name in LIBRARY {
         let case = Case::load("kernels", name);
         for label in ["T", "S", "M", "L"] {
-            assert!(case.directives.size(label).is_some(), "{name}: no size {label}");
+            assert!(
+                case.directives.size(label).is_some(),
+                "{name}: no size {label}"
+            );
         }
         let l = case.directives.size("L").unwrap();
         if STREAMING.contains(&name) {
-            let bytes = case.directives.bytes_at(l).unwrap_or_else(|| panic!("{name}: no bytes directive"));
-            assert!(bytes >= 1e8, "{name}: size L touches {bytes} bytes, under 1e8");
+            let bytes = case
+                .directives
+                .bytes_at(l)
+                .unwrap_or_else(|| panic!("{name}: no bytes directive"));
+            assert!(
+                bytes >= 1e8,
+                "{name}: size L touches {bytes} bytes, under 1e8"
+            );
         }
         // The test size must build valid inputs (shapes match the ranks).
         assert_eq!(case.inputs("T").len(), case.kernel_ir().params.len());
@@ -91,7 +123,11 @@ fn saxpy() {
     let r = run("saxpy");
     let a = f32_arg(&r.before, "a");
     let (x, y) = (f32s(&r.before, "x"), f32s(&r.before, "y"));
-    expect_array(&r, "y", Data::F32(x.iter().zip(y).map(|(x, y)| a * x + y).collect()));
+    expect_array(
+        &r,
+        "y",
+        Data::F32(x.iter().zip(y).map(|(x, y)| a * x + y).collect()),
+    );
     expect_result(&r, None);
 }
 
@@ -100,14 +136,22 @@ fn triad() {
     let r = run("triad");
     let s = f64_arg(&r.before, "s");
     let (b, c) = (f64s(&r.before, "b"), f64s(&r.before, "c"));
-    expect_array(&r, "a", Data::F64(b.iter().zip(c).map(|(b, c)| b + s * c).collect()));
+    expect_array(
+        &r,
+        "a",
+        Data::F64(b.iter().zip(c).map(|(b, c)| b + s * c).collect()),
+    );
 }
 
 #[test]
 fn scale_inplace() {
     let r = run("scale_inplace");
     let s = f64_arg(&r.before, "s");
-    expect_array(&r, "x", Data::F64(f64s(&r.before, "x").iter().map(|x| x * s).collect()));
+    expect_array(
+        &r,
+        "x",
+        Data::F64(f64s(&r.before, "x").iter().map(|x| x * s).collect()),
+    );
 }
 
 #[test]
@@ -120,7 +164,11 @@ fn sum_sq() {
 #[test]
 fn dot() {
     let r = run("dot");
-    let total: f64 = f64s(&r.before, "x").iter().zip(f64s(&r.before, "y")).map(|(x, y)| x * y).sum();
+    let total: f64 = f64s(&r.before, "x")
+        .iter()
+        .zip(f64s(&r.before, "y"))
+        .map(|(x, y)| x * y)
+        .sum();
     expect_result(&r, Some(Value::F64(total)));
 }
 
@@ -187,7 +235,11 @@ fn cnd(d: f64) -> f64 {
 fn blackscholes() {
     let r = run("blackscholes");
     let (rate, vol) = (f64_arg(&r.before, "rate"), f64_arg(&r.before, "vol"));
-    let (spot, strike, years) = (f64s(&r.before, "spot"), f64s(&r.before, "strike"), f64s(&r.before, "years"));
+    let (spot, strike, years) = (
+        f64s(&r.before, "spot"),
+        f64s(&r.before, "strike"),
+        f64s(&r.before, "years"),
+    );
     let mut call = Vec::new();
     let mut put = Vec::new();
     for i in 0..spot.len() {
@@ -260,8 +312,11 @@ fn jacobi2d() {
     let sweep = |src: &[f64], dst: &mut [f64]| {
         for i in 1..h - 1 {
             for j in 1..w - 1 {
-                dst[i * w + j] =
-                    0.25 * (src[(i - 1) * w + j] + src[(i + 1) * w + j] + src[i * w + j - 1] + src[i * w + j + 1]);
+                dst[i * w + j] = 0.25
+                    * (src[(i - 1) * w + j]
+                        + src[(i + 1) * w + j]
+                        + src[i * w + j - 1]
+                        + src[i * w + j + 1]);
             }
         }
     };
@@ -300,4 +355,153 @@ fn softmax_rows() {
         out.extend(e.iter().map(|v| v * inv));
     }
     expect_array(&r, "out", Data::F32(out));
+}
+
+/// Two of the language-coverage kernels (tests/conformance/) whose every
+/// output is spelled out here in Rust, so the interpreter itself is held to
+/// Rust's semantics for loops and integer edge cases (the conformance suite
+/// then holds every backend to the interpreter).
+mod language {
+    use super::*;
+
+    fn run_conformance(name: &str) -> Run {
+        let case = Case::load("tests/conformance", name);
+        let before = case.inputs("T");
+        let mut after = before.clone();
+        let result = case
+            .launch(Backend::Interp, &mut after)
+            .unwrap_or_else(|e| panic!("{name} failed: {e}"));
+        Run {
+            before,
+            after,
+            result,
+        }
+    }
+
+    #[test]
+    fn loops_follow_rust_iterators() {
+        let r = run_conformance("loops");
+        let mut v: Vec<i64> = Vec::new();
+        v.extend(0..5);
+        v.extend(2..=6);
+        v.extend((0..10).step_by(3));
+        v.extend((0..10).rev());
+        v.extend((0..11i32).step_by(3).rev().map(i64::from)); // i32: Rust's rev needs an exact size
+        v.extend((0..11).rev().step_by(3));
+        v.extend((-5..=5).step_by(4));
+        v.extend((0..=10).rev().step_by(4));
+        v.extend((1..10i32).step_by(4).rev().map(i64::from)); // 1..=9 (RangeInclusive has no exact size)
+        v.extend((0..10).step_by(2).step_by(2));
+        v.extend((0..4).rev().rev());
+        v.extend((0..20i32).step_by(3).rev().step_by(2).map(i64::from));
+        v.extend((0..10).step_by(1_000_000_000_000));
+        v.extend(-3..4); // n = 4
+        v.extend(2..=4); // m - 1 ..= n with m = 3
+        v.extend((i64::MAX - 2..=i64::MAX).map(|i| i - 9223372036854775800));
+        v.extend((i64::MIN..i64::MIN + 3).rev().map(|i| i + i64::MAX));
+        let mut lim = 3;
+        for i in 0..lim {
+            lim += 10;
+            v.push(i * 100);
+        }
+        v.push(lim);
+        let mut j = 0;
+        loop {
+            j += 1;
+            if j % 3 == 0 {
+                continue;
+            }
+            if j > 10 {
+                break;
+            }
+            v.push(-j);
+        }
+        for a in 0..5 {
+            for b in 0..5 {
+                if b > a {
+                    break;
+                }
+                if (a + b) % 2 == 1 {
+                    continue;
+                }
+                v.push(a * 10 + b);
+            }
+            if a == 3 {
+                break;
+            }
+        }
+        let mut w = 10;
+        while w > 0 {
+            w -= 3;
+            v.push(w);
+        }
+        assert_eq!(r.result, Some(Value::I64(v.len() as i64)));
+        let out = i64s(&r.after, "out");
+        assert_eq!(&out[..v.len()], &v[..]);
+        assert!(out[v.len()..].iter().all(|&x| x == 0));
+    }
+
+    #[test]
+    fn integer_edges_follow_rust() {
+        let r = run_conformance("int_edges");
+        let (imin, imax, lmin, neg1, umax) = (i32::MIN, i32::MAX, i64::MIN, -1i32, u32::MAX);
+        let (big, nan, sh) = (1e20f64, f64::NAN, 35i32);
+        let expected: Vec<i64> = vec![
+            imax.wrapping_add(1) as i64,
+            imin.wrapping_sub(1) as i64,
+            imin.wrapping_div(neg1) as i64,
+            imin.wrapping_rem(neg1) as i64,
+            lmin.wrapping_div(-1),
+            lmin.wrapping_rem(-1),
+            imax.wrapping_mul(imax) as i64,
+            umax.wrapping_add(1) as i64,
+            umax.wrapping_mul(umax) as i64,
+            0u32.wrapping_sub(umax) as i64,
+            1i32.wrapping_shl(sh as u32) as i64,
+            1i64.wrapping_shl(sh as u32),
+            umax.wrapping_shr(sh as u32) as i64,
+            imin.wrapping_shr(sh as u32) as i64,
+            neg1.wrapping_shl(31) as i64,
+            1i32.wrapping_shl((sh + 30) as u32) as i64,
+            1i64.wrapping_shl((sh + 30) as u32),
+            imin as u32 as i64,
+            neg1 as u32 as i64,
+            umax as i32 as i64,
+            lmin as i32 as i64,
+            lmin.wrapping_add(5_000_000_000) as i32 as i64,
+            umax as i64,
+            big as i64,
+            (-big) as i64,
+            big as i32 as i64,
+            (-big) as u32 as i64,
+            nan as i64,
+            nan as i32 as i64,
+            nan as u32 as i64,
+            (2.9f64 as i64) + (-2.9f64 as i64) * 10,
+            (imax as f32) as i64,
+            (lmin as f64) as i64,
+            (umax as f32) as i64,
+            (123456789i64 as f32) as i64,
+            imin.wrapping_abs() as i64,
+            lmin.wrapping_abs(),
+            umax as i64,
+            imin.min(imax) as i64 + umax.max(7) as i64,
+            (neg1 * 100).clamp(-5, 5) as i64 + lmin.max(3).min(2),
+            (-7i64 / 2) * 100 + (-7i64 % 2) * 10 + (7i64 % -2),
+            (umax / 3 + umax % 10) as i64,
+            -(imin as i64),
+            (!imax) as i64 + (!umax) as i64 + !0i64,
+            1 + 2 + 4,
+            1 + 10,
+            100,
+            ((sh as u32) >> 1) as i64,
+            imin.wrapping_shr(sh as u32) as i64,
+            1u32.wrapping_shl(sh as u32) as i64,
+        ];
+        let out = i64s(&r.after, "out");
+        for (k, (got, want)) in out.iter().zip(&expected).enumerate() {
+            assert_eq!(got, want, "out[{k}] of int_edges");
+        }
+        assert!(out[expected.len()..].iter().all(|&x| x == 0));
+    }
 }

@@ -1,1 +1,321 @@
 //! The CPU backend: IR → Cranelift → native code; prange chunks on rayon.
+//!
+//! - `lower`: IR → Cranelift IR (one serial `main` + one chunk function per
+//!   `prange`, helpers inlined, faults as branches to cold exits).
+//! - `checks`: which bounds checks one range check before a loop can cover.
+//! - `math`: the host symbols for math builtins.
+//! - `launch`: the context, the rayon pool and the parallel-loop driver.
+
+mod checks;
+#[cfg(test)]
+mod ir_tests;
+mod launch;
+mod lower;
+mod math;
+
+pub use launch::{num_threads, set_num_threads};
+
+use crate::error::{Error, Fault, Result, RuntimeError};
+use crate::ir::{self, ScalarType, Value};
+use crate::runtime::args::Arg;
+use crate::runtime::{Backend, CompiledKernel, Engine};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_jit::{JITBuilder, JITModule};
+use launch::{ArrayDesc, ChunkFn, Ctx, LaunchState};
+use lower::{backend_err, Site, SiteKind};
+use std::sync::atomic::AtomicU8;
+use std::sync::{Arc, Mutex};
+
+/// The Cranelift + rayon engine.
+pub struct CpuEngine {
+    _private: (),
+}
+
+impl CpuEngine {
+    /// Fails only when Cranelift does not support the host.
+    pub fn new() -> Result<CpuEngine> {
+        isa()?;
+        Ok(CpuEngine { _private: () })
+    }
+}
+
+impl Engine for CpuEngine {
+    fn backend(&self) -> Backend {
+        Backend::Cpu
+    }
+
+    fn compile(
+        &self,
+        module: &Arc<ir::Module>,
+        kernel: ir::FuncId,
+    ) -> Result<Arc<dyn CompiledKernel>> {
+        Ok(Arc::new(CpuKernel::compile(module, kernel)?))
+    }
+}
+
+fn isa() -> Result<Arc<dyn cranelift_codegen::isa::TargetIsa>> {
+    let mut flags = settings::builder();
+    for (k, v) in [
+        ("opt_level", "speed"),
+        ("use_colocated_libcalls", "false"),
+        ("is_pic", "false"),
+    ] {
+        flags.set(k, v).map_err(backend_err)?;
+    }
+    let builder =
+        cranelift_native::builder().map_err(|e| backend_err(format!("unsupported host: {e}")))?;
+    builder
+        .finish(settings::Flags::new(flags))
+        .map_err(backend_err)
+}
+
+fn new_jit() -> Result<JITModule> {
+    let mut builder = JITBuilder::with_isa(isa()?, cranelift_module::default_libcall_names());
+    for (name, ptr) in math::symbols() {
+        builder.symbol(name, ptr);
+    }
+    builder.symbol("kiln_cpu_par", launch::kiln_cpu_par as *const u8);
+    builder.symbol("kiln_cpu_fault", launch::kiln_cpu_fault as *const u8);
+    Ok(JITModule::new(builder))
+}
+
+/// The printed Cranelift IR of every function generated for `kernel`.
+pub fn emit_clif(module: &ir::Module, kernel: &str) -> Result<String> {
+    let kid = kernel_id(module, kernel)?;
+    let mut jit = new_jit()?;
+    let lowered = lower::lower_kernel(&mut jit, module, kid, true);
+    // SAFETY: nothing was finalized or handed out from this module.
+    unsafe { jit.free_memory() };
+    Ok(lowered?.text.join("\n"))
+}
+
+fn kernel_id(module: &ir::Module, name: &str) -> Result<ir::FuncId> {
+    module
+        .functions
+        .iter()
+        .position(|f| f.kind == ir::FunctionKind::Kernel && f.name == name)
+        .map(|i| ir::FuncId(i as u32))
+        .ok_or_else(|| Error::NoSuchKernel {
+            name: name.to_string(),
+            file: module.file.clone(),
+            available: module.kernels().map(|k| k.name.clone()).collect(),
+        })
+}
+
+type MainFn = unsafe extern "C" fn(*const Ctx, *const u64, *mut u64) -> i32;
+
+/// The JIT module owning the code; freed when the kernel is dropped.
+struct Code(Mutex<Option<JITModule>>);
+
+impl Drop for Code {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.0.lock() {
+            if let Some(jit) = m.take() {
+                // SAFETY: the function pointers into it die with the kernel.
+                unsafe { jit.free_memory() };
+            }
+        }
+    }
+}
+
+/// A kernel compiled to native code.
+struct CpuKernel {
+    module: Arc<ir::Module>,
+    kernel: ir::FuncId,
+    main: MainFn,
+    chunks: Vec<ChunkFn>,
+    pars: Vec<launch::ParInfo>,
+    sites: Vec<Site>,
+    _code: Code,
+}
+
+// SAFETY: the code is immutable after finalization; the function pointers
+// are plain addresses into it, valid while `_code` lives.
+unsafe impl Send for CpuKernel {}
+unsafe impl Sync for CpuKernel {}
+
+impl CpuKernel {
+    fn compile(module: &Arc<ir::Module>, kernel: ir::FuncId) -> Result<CpuKernel> {
+        if module.functions.get(kernel.index()).map(|f| f.kind) != Some(ir::FunctionKind::Kernel) {
+            return Err(backend_err(format!(
+                "function {} is not a kernel",
+                kernel.0
+            )));
+        }
+        let mut jit = new_jit()?;
+        let lowered = match lower::lower_kernel(&mut jit, module, kernel, false) {
+            Ok(l) => l,
+            Err(e) => {
+                // SAFETY: nothing from this module was handed out.
+                unsafe { jit.free_memory() };
+                return Err(e);
+            }
+        };
+        jit.finalize_definitions().map_err(backend_err)?;
+        // SAFETY: the signatures match those declared in `lower`.
+        let main: MainFn = unsafe { std::mem::transmute(jit.get_finalized_function(lowered.main)) };
+        let chunks = lowered
+            .chunks
+            .iter()
+            .map(|id| unsafe {
+                std::mem::transmute::<*const u8, ChunkFn>(jit.get_finalized_function(*id))
+            })
+            .collect();
+        Ok(CpuKernel {
+            module: module.clone(),
+            kernel,
+            main,
+            chunks,
+            pars: lowered.pars,
+            sites: lowered.sites,
+            _code: Code(Mutex::new(Some(jit))),
+        })
+    }
+
+    fn function(&self) -> &ir::Function {
+        self.module.function(self.kernel)
+    }
+
+    fn arg_error(&self, message: String) -> Error {
+        Error::Argument {
+            kernel: self.function().name.clone(),
+            message,
+        }
+    }
+
+    /// Scalar slots (by parameter position) and array descriptors (by array
+    /// id) for the generated code.
+    fn marshal(&self, args: &mut [Arg]) -> Result<(Vec<u64>, Vec<ArrayDesc>, Vec<Vec<usize>>)> {
+        let f = self.function();
+        if args.len() != f.params.len() {
+            return Err(self.arg_error(format!(
+                "expected {} arguments, got {}",
+                f.params.len(),
+                args.len()
+            )));
+        }
+        let mut scalars = vec![0u64; f.params.len().max(1)];
+        let mut arrays = vec![ArrayDesc::default(); f.arrays.len().max(1)];
+        let mut shapes = vec![Vec::new(); f.arrays.len()];
+        for (k, (p, a)) in f.params.iter().zip(args.iter_mut()).enumerate() {
+            match (p, a) {
+                (ir::Param::Scalar(v), Arg::Scalar(val)) if val.ty() == f.var(*v).ty => {
+                    scalars[k] = val.to_bits()
+                }
+                (ir::Param::Array(id), Arg::Array { data, shape }) => {
+                    arrays[id.index()] =
+                        self.desc(*id, data.as_ptr() as usize, data.len(), shape)?;
+                    shapes[id.index()] = shape.clone();
+                }
+                (ir::Param::Array(id), Arg::ArrayMut { data, shape }) => {
+                    arrays[id.index()] =
+                        self.desc(*id, data.as_mut_ptr() as usize, data.len(), shape)?;
+                    shapes[id.index()] = shape.clone();
+                }
+                (_, a) => {
+                    return Err(self.arg_error(format!(
+                        "argument {k} has the wrong kind ({})",
+                        a.type_name()
+                    )))
+                }
+            }
+        }
+        Ok((scalars, arrays, shapes))
+    }
+
+    fn desc(&self, id: ir::ArrayId, ptr: usize, len: usize, shape: &[usize]) -> Result<ArrayDesc> {
+        let rank = self.function().array(id).rank as usize;
+        if shape.len() != rank
+            || shape.iter().try_fold(1usize, |a, &s| a.checked_mul(s)) != Some(len)
+        {
+            return Err(self.arg_error(format!(
+                "array `{}` has shape {shape:?} for {len} elements",
+                self.function().array(id).name
+            )));
+        }
+        let mut d = ArrayDesc {
+            ptr,
+            len: len as i64,
+            shape: [0; 3],
+        };
+        for (k, s) in shape.iter().enumerate() {
+            d.shape[k] = *s as i64;
+        }
+        Ok(d)
+    }
+
+    fn runtime_error(&self, rec: launch::FaultRecord, shapes: &[Vec<usize>]) -> Error {
+        let f = self.function();
+        let Some(site) = self.sites.get(rec.site as usize) else {
+            return backend_err(format!("fault at unknown site {}", rec.site));
+        };
+        let fault = match site.kind {
+            SiteKind::Div => Fault::DivisionByZero,
+            SiteKind::Rem => Fault::RemainderByZero,
+            SiteKind::Step => Fault::StepNotPositive {
+                step: rec.operands[0],
+            },
+            SiteKind::Index(a) => {
+                let shape = shapes[a.index()].clone();
+                let index: Vec<i64> = rec.operands[..shape.len()].to_vec();
+                let dim = index
+                    .iter()
+                    .zip(&shape)
+                    .position(|(&i, &s)| i < 0 || i as u64 >= s as u64)
+                    .unwrap_or(0);
+                Fault::IndexOutOfBounds {
+                    array: f.array(a).name.clone(),
+                    index,
+                    shape,
+                    dim,
+                }
+            }
+        };
+        Error::Runtime(RuntimeError {
+            kernel: f.name.clone(),
+            file: self.module.file.clone(),
+            span: site.span,
+            fault,
+        })
+    }
+}
+
+impl CompiledKernel for CpuKernel {
+    fn launch(&self, args: &mut [Arg]) -> Result<Option<Value>> {
+        let (scalars, arrays, shapes) = self.marshal(args)?;
+        let state = LaunchState {
+            chunks: self.chunks.clone(),
+            pars: self.pars.clone(),
+            fault: Mutex::new(None),
+            stop: AtomicU8::new(0),
+        };
+        let ctx = Ctx {
+            arrays: arrays.as_ptr(),
+            stop: &state.stop,
+            state: &state,
+        };
+        let mut ret = 0u64;
+        // SAFETY: the context, argument slots and arrays outlive the call;
+        // the code checks every access against the shapes passed here.
+        let status = unsafe { (self.main)(&ctx, scalars.as_ptr(), &mut ret) };
+        if status != 0 {
+            let rec = state.fault.lock().ok().and_then(|g| *g);
+            return Err(match rec {
+                Some(rec) => self.runtime_error(rec, &shapes),
+                None => backend_err("a launch stopped without recording a fault"),
+            });
+        }
+        Ok(self.function().ret.map(|t| value_from_bits(t, ret)))
+    }
+}
+
+fn value_from_bits(t: ScalarType, bits: u64) -> Value {
+    match t {
+        ScalarType::Bool => Value::Bool(bits & 0xff != 0),
+        ScalarType::I32 => Value::I32(bits as u32 as i32),
+        ScalarType::U32 => Value::U32(bits as u32),
+        ScalarType::I64 => Value::I64(bits as i64),
+        ScalarType::F32 => Value::F32(f32::from_bits(bits as u32)),
+        ScalarType::F64 => Value::F64(f64::from_bits(bits)),
+    }
+}

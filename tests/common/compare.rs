@@ -33,7 +33,9 @@ fn max_abs(v: impl Iterator<Item = f64>) -> f64 {
 
 fn compare_floats(label: &str, expected: &[f64], actual: &[f64], rtol: f64) -> Result<(), String> {
     let scale = max_abs(expected.iter().copied());
-    let bad: Vec<usize> = (0..expected.len()).filter(|&i| !close(expected[i], actual[i], rtol, scale)).collect();
+    let bad: Vec<usize> = (0..expected.len())
+        .filter(|&i| !close(expected[i], actual[i], rtol, scale))
+        .collect();
     match bad.first() {
         None => Ok(()),
         Some(&i) => Err(format!(
@@ -46,8 +48,14 @@ fn compare_floats(label: &str, expected: &[f64], actual: &[f64], rtol: f64) -> R
     }
 }
 
-fn compare_exact<T: PartialEq + std::fmt::Debug>(label: &str, expected: &[T], actual: &[T]) -> Result<(), String> {
-    let bad: Vec<usize> = (0..expected.len()).filter(|&i| expected[i] != actual[i]).collect();
+fn compare_exact<T: PartialEq + std::fmt::Debug>(
+    label: &str,
+    expected: &[T],
+    actual: &[T],
+) -> Result<(), String> {
+    let bad: Vec<usize> = (0..expected.len())
+        .filter(|&i| expected[i] != actual[i])
+        .collect();
     match bad.first() {
         None => Ok(()),
         Some(&i) => Err(format!(
@@ -67,7 +75,9 @@ pub fn compare_data(label: &str, expected: &Data, actual: &Data) -> Result<(), S
         (Data::I32(e), Data::I32(a)) if e.len() == a.len() => compare_exact(label, e, a),
         (Data::U32(e), Data::U32(a)) if e.len() == a.len() => compare_exact(label, e, a),
         (Data::I64(e), Data::I64(a)) if e.len() == a.len() => compare_exact(label, e, a),
-        (Data::F32(e), Data::F32(a)) if e.len() == a.len() => compare_floats(label, &widen32(e), &widen32(a), RTOL_F32),
+        (Data::F32(e), Data::F32(a)) if e.len() == a.len() => {
+            compare_floats(label, &widen32(e), &widen32(a), RTOL_F32)
+        }
         (Data::F64(e), Data::F64(a)) if e.len() == a.len() => compare_floats(label, e, a, RTOL_F64),
         _ => Err(format!("{label}: element type or length differs")),
     }
@@ -84,7 +94,11 @@ pub fn compare_inputs(label: &str, expected: &[Input], actual: &[Input]) -> Resu
 }
 
 /// Compares two returned scalars.
-pub fn compare_result(label: &str, expected: Option<Value>, actual: Option<Value>) -> Result<(), String> {
+pub fn compare_result(
+    label: &str,
+    expected: Option<Value>,
+    actual: Option<Value>,
+) -> Result<(), String> {
     let ok = match (expected, actual) {
         (None, None) => true,
         (Some(Value::F32(e)), Some(Value::F32(a))) => close(e as f64, a as f64, RTOL_F32, 0.0),
@@ -95,6 +109,8 @@ pub fn compare_result(label: &str, expected: Option<Value>, actual: Option<Value
     if ok {
         Ok(())
     } else {
-        Err(format!("{label}: result differs: expected {expected:?}, got {actual:?}"))
+        Err(format!(
+            "{label}: result differs: expected {expected:?}, got {actual:?}"
+        ))
     }
 }

@@ -18,8 +18,16 @@ pub enum Data {
 /// One positional argument, owned.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
-    Scalar { name: String, value: Value },
-    Array { name: String, data: Data, shape: Vec<usize>, mutable: bool },
+    Scalar {
+        name: String,
+        value: Value,
+    },
+    Array {
+        name: String,
+        data: Data,
+        shape: Vec<usize>,
+        mutable: bool,
+    },
 }
 
 impl Input {
@@ -38,7 +46,10 @@ pub fn from_host(kernel: &ir::Function, values: Vec<HostValue>) -> Vec<Input> {
         .iter()
         .zip(values)
         .map(|(&p, value)| match (p, value) {
-            (Param::Scalar(v), HostValue::Scalar(value)) => Input::Scalar { name: kernel.var(v).name.clone(), value },
+            (Param::Scalar(v), HostValue::Scalar(value)) => Input::Scalar {
+                name: kernel.var(v).name.clone(),
+                value,
+            },
             (Param::Array(a), HostValue::Array(host)) => {
                 let decl = kernel.array(a);
                 let shape = host.shape().to_vec();
@@ -49,7 +60,12 @@ pub fn from_host(kernel: &ir::Function, values: Vec<HostValue>) -> Vec<Input> {
                     HostData::F32(v) => Data::F32(v),
                     HostData::F64(v) => Data::F64(v),
                 };
-                Input::Array { name: decl.name.clone(), data, shape, mutable: decl.mutable }
+                Input::Array {
+                    name: decl.name.clone(),
+                    data,
+                    shape,
+                    mutable: decl.mutable,
+                }
             }
             (p, v) => panic!("argument {v:?} does not fit parameter {p:?}"),
         })
@@ -62,7 +78,12 @@ pub fn as_args(inputs: &mut [Input]) -> Vec<Arg<'_>> {
         .iter_mut()
         .map(|input| match input {
             Input::Scalar { value, .. } => Arg::Scalar(*value),
-            Input::Array { data, shape, mutable, .. } => {
+            Input::Array {
+                data,
+                shape,
+                mutable,
+                ..
+            } => {
                 let shape = shape.clone();
                 if *mutable {
                     let data = match data {
@@ -90,7 +111,10 @@ pub fn as_args(inputs: &mut [Input]) -> Vec<Arg<'_>> {
 
 /// The input named `name`; panics when there is none (a test bug).
 pub fn get<'a>(inputs: &'a [Input], name: &str) -> &'a Input {
-    inputs.iter().find(|i| i.name() == name).unwrap_or_else(|| panic!("no input named `{name}`"))
+    inputs
+        .iter()
+        .find(|i| i.name() == name)
+        .unwrap_or_else(|| panic!("no input named `{name}`"))
 }
 
 /// A scalar input's value.

@@ -48,14 +48,24 @@ impl Case {
     /// compile (a test failure that shows the error).
     pub fn load(dir: &str, name: &str) -> Case {
         let rel = format!("{dir}/{name}.kn");
-        let source = std::fs::read_to_string(root().join(&rel)).unwrap_or_else(|e| panic!("cannot read {rel}: {e}"));
-        let directives = Cases::parse(&source).unwrap_or_else(|e| panic!("{rel}: bad directive: {e}"));
-        let module = Module::from_source(&rel, &source).unwrap_or_else(|e| panic!("{rel} does not compile:\n{e}"));
-        Case { name: name.to_string(), module, directives }
+        let source = std::fs::read_to_string(root().join(&rel))
+            .unwrap_or_else(|e| panic!("cannot read {rel}: {e}"));
+        let directives =
+            Cases::parse(&source).unwrap_or_else(|e| panic!("{rel}: bad directive: {e}"));
+        let module = Module::from_source(&rel, &source)
+            .unwrap_or_else(|e| panic!("{rel} does not compile:\n{e}"));
+        Case {
+            name: name.to_string(),
+            module,
+            directives,
+        }
     }
 
     pub fn kernel_ir(&self) -> &kiln::ir::Function {
-        self.module.ir().kernel(&self.name).unwrap_or_else(|| panic!("no kernel `{}` in its file", self.name))
+        self.module
+            .ir()
+            .kernel(&self.name)
+            .unwrap_or_else(|| panic!("no kernel `{}` in its file", self.name))
     }
 
     /// Inputs at the size labelled `label` (T for tests).
@@ -64,7 +74,12 @@ impl Case {
         let values = self
             .directives
             .build_args(&self.name, &params_of(kernel), label, SEED)
-            .unwrap_or_else(|e| panic!("`{}`: cannot build the size-{label} arguments: {e}", self.name));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "`{}`: cannot build the size-{label} arguments: {e}",
+                    self.name
+                )
+            });
         inputs::from_host(kernel, values)
     }
 
@@ -73,4 +88,3 @@ impl Case {
         kernel.launch_on(backend, &mut inputs::as_args(inputs))
     }
 }
-

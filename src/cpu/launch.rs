@@ -1,0 +1,369 @@
+//! Running compiled kernels: the context the generated code sees, the rayon
+//! pool, the parallel-loop driver and the fault recorder.
+//!
+//! Generated code receives a pointer to a [`Ctx`]. At each `prange` the serial
+//! code stores the loop bounds and captured scalars in a stack buffer and calls
+//! [`kiln_cpu_par`], which splits the flattened iteration space into chunks
+//! whose boundaries depend only on the iteration count (never on the thread
+//! count), runs the chunk function on each, and combines the per-chunk
+//! reduction partials in chunk order: the same bits for any number of threads.
+
+use crate::ir::{ReduceOp, ScalarType};
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+/// One array as the generated code sees it (`#[repr(C)]`: offsets are baked
+/// into the code, see `ARRAY_*`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ArrayDesc {
+    pub ptr: usize,
+    pub len: i64,
+    pub shape: [i64; 3],
+}
+
+pub(crate) const ARRAY_DESC_SIZE: i32 = 40;
+pub(crate) const ARRAY_PTR: i32 = 0;
+pub(crate) const ARRAY_LEN: i32 = 8;
+pub(crate) const ARRAY_SHAPE: i32 = 16;
+
+/// The launch context (`#[repr(C)]`; `CTX_*` are the offsets the code uses).
+#[repr(C)]
+pub(crate) struct Ctx {
+    pub arrays: *const ArrayDesc,
+    /// Set when any chunk faulted: the others stop early.
+    pub stop: *const AtomicU8,
+    pub state: *const LaunchState,
+}
+
+pub(crate) const CTX_ARRAYS: i32 = 0;
+pub(crate) const CTX_STOP: i32 = 8;
+
+/// Words at the start of a `prange` capture buffer: `lo, n` per dimension.
+pub(crate) const BOUNDS_WORDS: usize = 6;
+
+/// What the driver needs to know about one `prange` of a kernel.
+#[derive(Clone, Debug)]
+pub(crate) struct ParInfo {
+    pub rank: usize,
+    pub reductions: Vec<(ReduceOp, ScalarType)>,
+    /// The body contains a loop: chunks may be as small as one iteration.
+    pub heavy: bool,
+}
+
+/// `(ctx, captures, flat_start, flat_end, partials) -> status`.
+pub(crate) type ChunkFn = unsafe extern "C" fn(*const Ctx, *const u64, i64, i64, *mut u64) -> i32;
+
+/// A recorded fault: the site id and up to three integer operands (the index
+/// tuple of an access, the step of a `step_by`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct FaultRecord {
+    pub site: u32,
+    pub operands: [i64; 3],
+}
+
+/// Per-launch state behind `Ctx::state`.
+pub(crate) struct LaunchState {
+    pub chunks: Vec<ChunkFn>,
+    pub pars: Vec<ParInfo>,
+    pub fault: Mutex<Option<FaultRecord>>,
+    pub stop: AtomicU8,
+}
+
+// Generated code only reads the context and writes array elements through its
+// raw pointers; chunks run concurrently exactly as the language allows (data
+// races on array elements are unspecified but memory-safe: plain stores).
+struct SendPtr<T>(*const T);
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+impl<T> SendPtr<T> {
+    fn get(&self) -> *const T {
+        self.0
+    }
+}
+
+/// Records a fault (the first one wins) and raises the stop flag.
+pub(crate) extern "C" fn kiln_cpu_fault(ctx: *const Ctx, site: i64, a: i64, b: i64, c: i64) {
+    // SAFETY: generated code passes the context it was launched with.
+    let state = unsafe { &*(*ctx).state };
+    if let Ok(mut slot) = state.fault.lock() {
+        if slot.is_none() {
+            *slot = Some(FaultRecord {
+                site: site as u32,
+                operands: [a, b, c],
+            });
+        }
+    }
+    state.stop.store(1, Ordering::Relaxed);
+}
+
+/// Smallest chunk for a loop body without inner loops: below it the dispatch
+/// costs more than the work.
+const LIGHT_MIN_CHUNK: u64 = 4096;
+/// Below this many iterations a light loop runs on the calling thread.
+const LIGHT_SERIAL_BELOW: u64 = 32 * 1024;
+/// At most this many chunks per loop (partials stay small).
+const MAX_CHUNKS: u64 = 1024;
+
+/// Chunk length for `total` iterations: a function of `total` and the body
+/// kind only, so that reductions combine identically for any thread count.
+pub(crate) fn chunk_len(total: u64, heavy: bool) -> u64 {
+    let min = if heavy { 1 } else { LIGHT_MIN_CHUNK };
+    total.div_ceil(MAX_CHUNKS).max(min).max(1)
+}
+
+/// Runs one `prange`: called from generated serial code.
+///
+/// `caps` starts with `lo, n` per dimension (`BOUNDS_WORDS` words), then the
+/// captured scalars; `reds` holds the reduction variables' values before the
+/// loop on entry and their combined values on return. Returns 0, or 1 when a
+/// fault was recorded.
+pub(crate) extern "C" fn kiln_cpu_par(
+    ctx: *const Ctx,
+    loop_id: i64,
+    caps: *const u64,
+    reds: *mut u64,
+) -> i32 {
+    // SAFETY: generated code passes the context it was launched with and
+    // buffers of the sizes the lowering allocated for this loop.
+    let state = unsafe { &*(*ctx).state };
+    let info = &state.pars[loop_id as usize];
+    let chunk = state.chunks[loop_id as usize];
+    let mut total: u64 = 1;
+    for d in 0..info.rank {
+        let n = unsafe { *caps.add(2 * d + 1) } as i64;
+        total = total.saturating_mul(n.max(0) as u64);
+    }
+    let total = total.min(i64::MAX as u64);
+    if total == 0 {
+        return 0;
+    }
+    let len = chunk_len(total, info.heavy);
+    let n_chunks = total.div_ceil(len) as usize;
+    let nred = info.reductions.len();
+    let stride = nred.max(1);
+    let mut partials = vec![0u64; n_chunks * stride];
+    let run = |c: usize, out: &mut [u64]| -> i32 {
+        if state.stop.load(Ordering::Relaxed) != 0 {
+            return 2;
+        }
+        let start = c as u64 * len;
+        let end = (start + len).min(total);
+        // SAFETY: the chunk function was compiled for this loop's buffers.
+        unsafe { chunk(ctx, caps, start as i64, end as i64, out.as_mut_ptr()) }
+    };
+    let parallel = n_chunks > 1 && (info.heavy || total >= LIGHT_SERIAL_BELOW) && num_threads() > 1;
+    let failed = if parallel {
+        let ctx_p = SendPtr(ctx);
+        let caps_p = SendPtr(caps);
+        let pool = pool();
+        pool.install(|| {
+            partials
+                .par_chunks_mut(stride)
+                .enumerate()
+                .map(|(c, out)| {
+                    let _ = (&ctx_p, &caps_p);
+                    let start = c as u64 * len;
+                    let end = (start + len).min(total);
+                    if state.stop.load(Ordering::Relaxed) != 0 {
+                        return 2;
+                    }
+                    // SAFETY: as above.
+                    unsafe {
+                        chunk(
+                            ctx_p.get(),
+                            caps_p.get(),
+                            start as i64,
+                            end as i64,
+                            out.as_mut_ptr(),
+                        )
+                    }
+                })
+                .any(|s| s != 0)
+        })
+    } else {
+        partials
+            .chunks_mut(stride)
+            .enumerate()
+            .any(|(c, out)| run(c, out) != 0)
+    };
+    if failed || state.stop.load(Ordering::Relaxed) != 0 {
+        return 1;
+    }
+    for (r, &(op, ty)) in info.reductions.iter().enumerate() {
+        // SAFETY: `reds` has one word per reduction.
+        let mut acc = unsafe { *reds.add(r) };
+        for c in 0..n_chunks {
+            acc = combine(op, ty, acc, partials[c * stride + r]);
+        }
+        unsafe { *reds.add(r) = acc };
+    }
+    0
+}
+
+/// `a op b` on raw value bits, with the language's semantics (wrapping
+/// integers, NaN-ignoring float min/max).
+pub(crate) fn combine(op: ReduceOp, ty: ScalarType, a: u64, b: u64) -> u64 {
+    use ScalarType as T;
+    match ty {
+        T::F64 => {
+            let (x, y) = (f64::from_bits(a), f64::from_bits(b));
+            match op {
+                ReduceOp::Add => (x + y).to_bits(),
+                ReduceOp::Mul => (x * y).to_bits(),
+                ReduceOp::Min => float_min(x, y).to_bits(),
+                ReduceOp::Max => float_max(x, y).to_bits(),
+                // Bit operations are not defined on floats (the checker
+                // rejects them); keep the left operand.
+                _ => a,
+            }
+        }
+        T::F32 => {
+            let (x, y) = (f32::from_bits(a as u32), f32::from_bits(b as u32));
+            let r = match op {
+                ReduceOp::Add => x + y,
+                ReduceOp::Mul => x * y,
+                ReduceOp::Min => float_min(x as f64, y as f64) as f32,
+                ReduceOp::Max => float_max(x as f64, y as f64) as f32,
+                _ => x,
+            };
+            r.to_bits() as u64
+        }
+        T::Bool => {
+            let (x, y) = (a & 0xff != 0, b & 0xff != 0);
+            let r = match op {
+                ReduceOp::Add | ReduceOp::BitOr | ReduceOp::Max => x | y,
+                ReduceOp::BitXor => x ^ y,
+                ReduceOp::Mul | ReduceOp::BitAnd | ReduceOp::Min => x & y,
+            };
+            r as u64
+        }
+        T::I32 | T::U32 | T::I64 => {
+            let signed = ty != T::U32;
+            let bits = ty.bits();
+            let mask = if bits == 64 {
+                u64::MAX
+            } else {
+                (1u64 << bits) - 1
+            };
+            let sx = |v: u64| {
+                if bits == 32 {
+                    v as u32 as i32 as i64
+                } else {
+                    v as i64
+                }
+            };
+            let r = match op {
+                ReduceOp::Add => a.wrapping_add(b),
+                ReduceOp::Mul => a.wrapping_mul(b),
+                ReduceOp::BitAnd => a & b,
+                ReduceOp::BitOr => a | b,
+                ReduceOp::BitXor => a ^ b,
+                ReduceOp::Min if signed => sx(a).min(sx(b)) as u64,
+                ReduceOp::Max if signed => sx(a).max(sx(b)) as u64,
+                ReduceOp::Min => (a & mask).min(b & mask),
+                ReduceOp::Max => (a & mask).max(b & mask),
+            };
+            r & mask
+        }
+    }
+}
+
+// f32 min/max through f64 is exact (both operands widen exactly).
+fn float_min(x: f64, y: f64) -> f64 {
+    x.min(y)
+}
+
+fn float_max(x: f64, y: f64) -> f64 {
+    x.max(y)
+}
+
+static POOL: OnceLock<RwLock<Arc<rayon::ThreadPool>>> = OnceLock::new();
+
+fn threads_from_env() -> usize {
+    std::env::var("KILN_NUM_THREADS")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+}
+
+fn build_pool(n: usize) -> Arc<rayon::ThreadPool> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n.max(1))
+        .thread_name(|i| format!("kiln-cpu-{i}"))
+        .build()
+        .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build());
+    match pool {
+        Ok(p) => Arc::new(p),
+        // Thread creation failed twice: use a pool of whatever rayon can give.
+        Err(_) => Arc::new(rayon::ThreadPoolBuilder::new().build().expect("rayon pool")),
+    }
+}
+
+fn pool_lock() -> &'static RwLock<Arc<rayon::ThreadPool>> {
+    POOL.get_or_init(|| RwLock::new(build_pool(threads_from_env())))
+}
+
+pub(crate) fn pool() -> Arc<rayon::ThreadPool> {
+    match pool_lock().read() {
+        Ok(p) => p.clone(),
+        Err(e) => e.into_inner().clone(),
+    }
+}
+
+/// Threads the CPU backend runs parallel loops on.
+pub fn num_threads() -> usize {
+    pool().current_num_threads()
+}
+
+/// Sets the number of worker threads for parallel loops (0 restores the
+/// default: `KILN_NUM_THREADS`, else `available_parallelism()`). Results of
+/// reductions do not depend on it.
+pub fn set_num_threads(n: usize) {
+    let n = if n == 0 { threads_from_env() } else { n };
+    let new = build_pool(n);
+    match pool_lock().write() {
+        Ok(mut p) => *p = new,
+        Err(e) => *e.into_inner() = new,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_boundaries_ignore_thread_count() {
+        assert_eq!(chunk_len(10, false), 4096);
+        assert_eq!(chunk_len(10, true), 1);
+        assert_eq!(chunk_len(10_000_000, false), 9766);
+    }
+
+    #[test]
+    fn combine_follows_language_semantics() {
+        let f = |x: f64| x.to_bits();
+        assert_eq!(
+            combine(ReduceOp::Min, ScalarType::F64, f(f64::NAN), f(2.0)),
+            f(2.0)
+        );
+        assert_eq!(
+            combine(ReduceOp::Add, ScalarType::I32, i32::MAX as u32 as u64, 1),
+            i32::MIN as u32 as u64
+        );
+        assert_eq!(
+            combine(ReduceOp::Min, ScalarType::I32, (-5i32) as u32 as u64, 3),
+            (-5i32) as u32 as u64
+        );
+        assert_eq!(
+            combine(ReduceOp::Max, ScalarType::U32, u32::MAX as u64, 3),
+            u32::MAX as u64
+        );
+        assert_eq!(combine(ReduceOp::BitXor, ScalarType::Bool, 1, 1), 0);
+    }
+}

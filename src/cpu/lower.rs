@@ -1,0 +1,1377 @@
+//! IR → Cranelift IR.
+//!
+//! A kernel becomes one `main` function `(ctx, scalar args, result) -> status`
+//! for its serial code and one chunk function per `prange`
+//! `(ctx, captures, flat_start, flat_end, partials) -> status` (see
+//! `launch`). Helpers are inlined. Status 0 is success; any fault records
+//! itself through `kiln_cpu_fault` and returns 1, so generated code never
+//! traps: bounds checks, zero divisors and bad steps branch to cold exits,
+//! `MIN / -1` is steered to a non-trapping divisor, float → int conversions
+//! saturate.
+
+use super::checks::{self, access_key};
+use super::launch::{self, ParInfo, BOUNDS_WORDS};
+use super::math;
+use crate::error::{Error, Result};
+use crate::ir::{
+    self, Access, ArrayId, AtomicOp, BinOp, Builtin, Expr, ExprKind, ForLoop, FuncId, ParLoop,
+    ScalarType, Span, StmtKind, UnOp, Value, VarId,
+};
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
+use cranelift_codegen::ir::Value as CValue;
+use cranelift_codegen::ir::{
+    types, AbiParam, AtomicRmwOp, Block, BlockArg, FuncRef, InstBuilder, MemFlagsData, Signature,
+    StackSlotData, StackSlotKind, Type, UserFuncName,
+};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_jit::JITModule;
+use cranelift_module::{FuncId as ClifId, Linkage, Module as _};
+use std::collections::{HashMap, HashSet};
+
+const PTR: Type = types::I64;
+
+/// Where a fault can happen.
+#[derive(Clone, Debug)]
+pub(crate) struct Site {
+    pub span: Span,
+    pub kind: SiteKind,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SiteKind {
+    Index(ArrayId),
+    Div,
+    Rem,
+    Step,
+}
+
+/// A kernel lowered into a JIT module (not yet finalized).
+pub(crate) struct Lowered {
+    pub main: ClifId,
+    pub chunks: Vec<ClifId>,
+    pub pars: Vec<ParInfo>,
+    pub sites: Vec<Site>,
+    /// Printed Cranelift IR of every function, when asked for.
+    pub text: Vec<String>,
+}
+
+pub(crate) fn backend_err(message: impl std::fmt::Display) -> Error {
+    Error::Backend {
+        backend: "cpu".to_string(),
+        message: message.to_string(),
+    }
+}
+
+pub(crate) fn clif_type(t: ScalarType) -> Type {
+    match t {
+        ScalarType::Bool => types::I8,
+        ScalarType::I32 | ScalarType::U32 => types::I32,
+        ScalarType::I64 => types::I64,
+        ScalarType::F32 => types::F32,
+        ScalarType::F64 => types::F64,
+    }
+}
+
+fn flags() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+struct ChunkJob<'m> {
+    id: usize,
+    par: &'m ParLoop,
+    captures: Vec<VarId>,
+}
+
+/// State shared by the functions of one kernel.
+struct Shared<'m> {
+    module: &'m ir::Module,
+    kernel: &'m ir::Function,
+    sites: Vec<Site>,
+    pars: Vec<ParInfo>,
+    jobs: Vec<ChunkJob<'m>>,
+    imports: HashMap<&'static str, ClifId>,
+}
+
+impl<'m> Shared<'m> {
+    fn unsupported(&self, span: Span, message: &str) -> Error {
+        Error::Unsupported {
+            backend: "cpu".to_string(),
+            kernel: self.kernel.name.clone(),
+            file: self.module.file.clone(),
+            span,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Lowers kernel `kid` of `module` into `jit`.
+pub(crate) fn lower_kernel(
+    jit: &mut JITModule,
+    module: &ir::Module,
+    kid: FuncId,
+    keep_text: bool,
+) -> Result<Lowered> {
+    let kernel = module.function(kid);
+    let mut sh = Shared {
+        module,
+        kernel,
+        sites: Vec::new(),
+        pars: Vec::new(),
+        jobs: Vec::new(),
+        imports: HashMap::new(),
+    };
+    let mut cctx = jit.make_context();
+    let mut fctx = FunctionBuilderContext::new();
+    let mut text = Vec::new();
+
+    let mut sig = jit.make_signature();
+    sig.params.extend([AbiParam::new(PTR); 3]);
+    sig.returns.push(AbiParam::new(types::I32));
+    let main = jit
+        .declare_function("kiln_main", Linkage::Local, &sig)
+        .map_err(backend_err)?;
+    cctx.func.signature = sig;
+    cctx.func.name = UserFuncName::user(0, main.as_u32());
+    {
+        let b = FunctionBuilder::new(&mut cctx.func, &mut fctx);
+        let mut fx = Fx::new(b, jit, &mut sh, Mode::Main);
+        fx.build_main()?;
+        fx.b.finalize(jit.target_config());
+    }
+    define(
+        jit,
+        main,
+        &mut cctx,
+        keep_text.then_some(&mut text),
+        &format!("main of kernel `{}`", kernel.name),
+    )?;
+
+    let mut chunks = Vec::new();
+    let jobs = std::mem::take(&mut sh.jobs);
+    for job in &jobs {
+        let mut sig = jit.make_signature();
+        sig.params.extend([
+            AbiParam::new(PTR),
+            AbiParam::new(PTR),
+            AbiParam::new(types::I64),
+            AbiParam::new(types::I64),
+            AbiParam::new(PTR),
+        ]);
+        sig.returns.push(AbiParam::new(types::I32));
+        let id = jit
+            .declare_function(&format!("kiln_chunk_{}", job.id), Linkage::Local, &sig)
+            .map_err(backend_err)?;
+        cctx.func.signature = sig;
+        cctx.func.name = UserFuncName::user(0, id.as_u32());
+        {
+            let b = FunctionBuilder::new(&mut cctx.func, &mut fctx);
+            let mut fx = Fx::new(b, jit, &mut sh, Mode::Chunk);
+            fx.build_chunk(job)?;
+            fx.b.finalize(jit.target_config());
+        }
+        define(
+            jit,
+            id,
+            &mut cctx,
+            keep_text.then_some(&mut text),
+            &format!("prange {} of kernel `{}`", job.id, kernel.name),
+        )?;
+        chunks.push(id);
+    }
+    Ok(Lowered {
+        main,
+        chunks,
+        pars: sh.pars,
+        sites: sh.sites,
+        text,
+    })
+}
+
+fn define(
+    jit: &mut JITModule,
+    id: ClifId,
+    cctx: &mut cranelift_codegen::Context,
+    text: Option<&mut Vec<String>>,
+    what: &str,
+) -> Result<()> {
+    if let Some(t) = text {
+        t.push(format!("; {what}\n{}", cctx.func.display()));
+    }
+    jit.define_function(id, cctx)
+        .map_err(|e| backend_err(format!("{what}: {e:?}")))?;
+    jit.clear_context(cctx);
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Main,
+    Chunk,
+}
+
+/// An array's base pointer, length and shape, loaded once per function.
+#[derive(Clone, Copy)]
+struct ArrayVals {
+    ptr: CValue,
+    len: CValue,
+    shape: [CValue; 3],
+}
+
+/// One function body being inlined (the kernel itself, or a helper).
+struct Frame<'m> {
+    func: &'m ir::Function,
+    vars: HashMap<VarId, Variable>,
+    /// Where a helper's `return` jumps (block with the result parameter).
+    ret: Option<Block>,
+}
+
+struct Fx<'a, 'b, 'm> {
+    b: FunctionBuilder<'b>,
+    jit: &'a mut JITModule,
+    sh: &'a mut Shared<'m>,
+    mode: Mode,
+    ctx: CValue,
+    ret_ptr: Option<CValue>,
+    arrays: Vec<ArrayVals>,
+    frames: Vec<Frame<'m>>,
+    /// `(continue target, break target)` of the enclosing loops.
+    loops: Vec<(Block, Block)>,
+    funcs: HashMap<&'static str, FuncRef>,
+    /// `(access, dim)` pairs whose check a hoisted check covers.
+    proven: HashSet<(usize, usize)>,
+}
+
+impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
+    fn new(
+        b: FunctionBuilder<'b>,
+        jit: &'a mut JITModule,
+        sh: &'a mut Shared<'m>,
+        mode: Mode,
+    ) -> Self {
+        let kernel = sh.kernel;
+        Fx {
+            b,
+            jit,
+            sh,
+            mode,
+            ctx: CValue::from_u32(0),
+            ret_ptr: None,
+            arrays: Vec::new(),
+            frames: vec![Frame {
+                func: kernel,
+                vars: HashMap::new(),
+                ret: None,
+            }],
+            loops: Vec::new(),
+            funcs: HashMap::new(),
+            proven: HashSet::new(),
+        }
+    }
+
+    // ---- function shells -------------------------------------------------
+
+    fn entry(&mut self) -> Vec<CValue> {
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.b.switch_to_block(entry);
+        let params = self.b.block_params(entry).to_vec();
+        self.ctx = params[0];
+        self.load_arrays();
+        params
+    }
+
+    fn load_arrays(&mut self) {
+        let table = self
+            .b
+            .ins()
+            .load(PTR, flags(), self.ctx, launch::CTX_ARRAYS);
+        let kernel = self.sh.kernel;
+        for (i, a) in kernel.arrays.iter().enumerate() {
+            let base = i as i32 * launch::ARRAY_DESC_SIZE;
+            let ptr = self.b.ins().load(
+                PTR,
+                flags().with_readonly(),
+                table,
+                base + launch::ARRAY_PTR,
+            );
+            let len = self.b.ins().load(
+                types::I64,
+                flags().with_readonly(),
+                table,
+                base + launch::ARRAY_LEN,
+            );
+            let mut shape = [len; 3];
+            for (d, s) in shape.iter_mut().enumerate().take(a.rank as usize) {
+                *s = self.b.ins().load(
+                    types::I64,
+                    flags().with_readonly(),
+                    table,
+                    base + launch::ARRAY_SHAPE + 8 * d as i32,
+                );
+            }
+            self.arrays.push(ArrayVals { ptr, len, shape });
+        }
+    }
+
+    fn build_main(&mut self) -> Result<()> {
+        let params = self.entry();
+        let args = params[1];
+        self.ret_ptr = Some(params[2]);
+        let kernel = self.sh.kernel;
+        for (k, p) in kernel.params.iter().enumerate() {
+            if let ir::Param::Scalar(v) = p {
+                let ty = clif_type(kernel.var(*v).ty);
+                let val = self.b.ins().load(ty, flags(), args, 8 * k as i32);
+                let var = self.var(*v);
+                self.b.def_var(var, val);
+            }
+        }
+        self.block(&kernel.body)?;
+        let zero = self.b.ins().iconst(types::I32, 0);
+        self.b.ins().return_(&[zero]);
+        self.b.seal_all_blocks();
+        Ok(())
+    }
+
+    fn build_chunk(&mut self, job: &ChunkJob<'m>) -> Result<()> {
+        let params = self.entry();
+        let (caps, start, end, partials) = (params[1], params[2], params[3], params[4]);
+        let kernel = self.sh.kernel;
+        let rank = job.par.vars.len();
+        let mut lo = Vec::new();
+        let mut n = Vec::new();
+        for d in 0..rank {
+            lo.push(self.b.ins().load(types::I64, flags(), caps, 16 * d as i32));
+            n.push(
+                self.b
+                    .ins()
+                    .load(types::I64, flags(), caps, 16 * d as i32 + 8),
+            );
+        }
+        for (k, v) in job.captures.iter().enumerate() {
+            let ty = clif_type(kernel.var(*v).ty);
+            let val = self
+                .b
+                .ins()
+                .load(ty, flags(), caps, 8 * (BOUNDS_WORDS + k) as i32);
+            let var = self.var(*v);
+            self.b.def_var(var, val);
+        }
+        for r in &job.par.reductions {
+            let ty = kernel.var(r.var).ty;
+            let id = self.constant(r.op.identity(ty));
+            let var = self.var(r.var);
+            self.b.def_var(var, id);
+        }
+        let body = &job.par.body;
+        if rank == 1 {
+            let first = self.b.ins().iadd(lo[0], start);
+            let count = self.b.ins().isub(end, start);
+            let one = self.b.ins().iconst(types::I64, 1);
+            self.counted_loop(job.par.vars[0], first, count, one, body, true)?;
+        } else {
+            self.flat_loop(&job.par.vars, &lo, &n, start, end, body)?;
+        }
+        for (r, red) in job.par.reductions.iter().enumerate() {
+            let var = self.var(red.var);
+            let v = self.b.use_var(var);
+            self.b.ins().store(flags(), v, partials, 8 * r as i32);
+        }
+        let zero = self.b.ins().iconst(types::I32, 0);
+        self.b.ins().return_(&[zero]);
+        self.b.seal_all_blocks();
+        Ok(())
+    }
+
+    /// A 2-D/3-D chunk: walks `start..end` of the flattened space keeping
+    /// the per-dimension counters (no division per iteration).
+    fn flat_loop(
+        &mut self,
+        vars: &[VarId],
+        lo: &[CValue],
+        n: &[CValue],
+        start: CValue,
+        end: CValue,
+        body: &'m ir::Block,
+    ) -> Result<()> {
+        let rank = vars.len();
+        let mut idx = vec![start; rank];
+        let mut rest = start;
+        for d in (1..rank).rev() {
+            let q = self.b.ins().udiv(rest, n[d]);
+            let qn = self.b.ins().imul(q, n[d]);
+            idx[d] = self.b.ins().isub(rest, qn);
+            rest = q;
+        }
+        idx[0] = rest;
+        let counters: Vec<Variable> = (0..rank).map(|_| self.b.declare_var(types::I64)).collect();
+        for d in 0..rank {
+            self.b.def_var(counters[d], idx[d]);
+        }
+        let flat = self.b.declare_var(types::I64);
+        self.b.def_var(flat, start);
+        let header = self.b.create_block();
+        let body_blk = self.b.create_block();
+        let inc = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let f = self.b.use_var(flat);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, f, end);
+        self.b.ins().brif(more, body_blk, &[], exit, &[]);
+        self.b.switch_to_block(body_blk);
+        for d in 0..rank {
+            let c = self.b.use_var(counters[d]);
+            let v = self.b.ins().iadd(lo[d], c);
+            let var = self.var(vars[d]);
+            self.b.def_var(var, v);
+        }
+        self.loops.push((inc, exit));
+        self.block(body)?;
+        self.loops.pop();
+        self.b.ins().jump(inc, &[]);
+        self.b.switch_to_block(inc);
+        let f = self.b.use_var(flat);
+        let f1 = self.b.ins().iadd_imm_s(f, 1);
+        self.b.def_var(flat, f1);
+        // Increment the innermost counter and carry outwards.
+        let mut carry = self.b.ins().iconst(types::I8, 1);
+        for d in (0..rank).rev() {
+            let c = self.b.use_var(counters[d]);
+            let cx = self.b.ins().uextend(types::I64, carry);
+            let c1 = self.b.ins().iadd(c, cx);
+            if d > 0 {
+                let wrap = self.b.ins().icmp(IntCC::Equal, c1, n[d]);
+                let zero = self.b.ins().iconst(types::I64, 0);
+                let c2 = self.b.ins().select(wrap, zero, c1);
+                self.b.def_var(counters[d], c2);
+                carry = wrap;
+            } else {
+                self.b.def_var(counters[d], c1);
+            }
+        }
+        self.poll_stop(f1, header);
+        self.b.switch_to_block(exit);
+        Ok(())
+    }
+
+    /// At the end of an iteration of a chunk loop: every 4096 iterations,
+    /// returns early when another chunk faulted; otherwise jumps to `header`.
+    fn poll_stop(&mut self, counter: CValue, header: Block) {
+        let check = self.b.create_block();
+        let stop = self.b.create_block();
+        let low = self.b.ins().band_imm_s(counter, 4095);
+        self.b.ins().brif(low, header, &[], check, &[]);
+        self.b.switch_to_block(check);
+        let flag_ptr = self.b.ins().load(PTR, flags(), self.ctx, launch::CTX_STOP);
+        let flag = self.b.ins().atomic_load(types::I8, flags(), flag_ptr);
+        self.b.ins().brif(flag, stop, &[], header, &[]);
+        self.b.switch_to_block(stop);
+        self.b.set_cold_block(stop);
+        let two = self.b.ins().iconst(types::I32, 2);
+        self.b.ins().return_(&[two]);
+    }
+
+    // ---- variables and constants ------------------------------------------
+
+    fn frame(&self) -> &Frame<'m> {
+        self.frames.last().expect("a frame")
+    }
+
+    fn var(&mut self, id: VarId) -> Variable {
+        let ty = clif_type(self.frame().func.var(id).ty);
+        if let Some(v) = self.frame().vars.get(&id) {
+            return *v;
+        }
+        let v = self.b.declare_var(ty);
+        self.frames.last_mut().expect("a frame").vars.insert(id, v);
+        v
+    }
+
+    fn constant(&mut self, v: Value) -> CValue {
+        match v {
+            Value::Bool(x) => self.b.ins().iconst(types::I8, x as i64),
+            Value::I32(x) => self.b.ins().iconst(types::I32, x as u32 as i64),
+            Value::U32(x) => self.b.ins().iconst(types::I32, x as i64),
+            Value::I64(x) => self.b.ins().iconst(types::I64, x),
+            Value::F32(x) => self.b.ins().f32const(Ieee32::with_bits(x.to_bits())),
+            Value::F64(x) => self.b.ins().f64const(Ieee64::with_bits(x.to_bits())),
+        }
+    }
+
+    fn int_const(&mut self, ty: ScalarType, v: i64) -> CValue {
+        match ty {
+            ScalarType::I64 => self.b.ins().iconst(types::I64, v),
+            ScalarType::Bool => self.b.ins().iconst(types::I8, v & 0xff),
+            _ => self.b.ins().iconst(types::I32, v as u32 as i64),
+        }
+    }
+
+    /// Continues code generation in a fresh block after a terminator.
+    fn unreachable_block(&mut self) {
+        let blk = self.b.create_block();
+        self.b.switch_to_block(blk);
+    }
+
+    fn site(&mut self, span: Span, kind: SiteKind) -> i64 {
+        self.sh.sites.push(Site { span, kind });
+        (self.sh.sites.len() - 1) as i64
+    }
+
+    fn import(
+        &mut self,
+        name: &'static str,
+        params: &[Type],
+        ret: Option<Type>,
+    ) -> Result<FuncRef> {
+        if let Some(f) = self.funcs.get(name) {
+            return Ok(*f);
+        }
+        let id = match self.sh.imports.get(name) {
+            Some(id) => *id,
+            None => {
+                let mut sig: Signature = self.jit.make_signature();
+                sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
+                sig.returns.extend(ret.map(AbiParam::new));
+                let id = self
+                    .jit
+                    .declare_function(name, Linkage::Import, &sig)
+                    .map_err(backend_err)?;
+                self.sh.imports.insert(name, id);
+                id
+            }
+        };
+        let f = self.jit.declare_func_in_func(id, self.b.func);
+        self.funcs.insert(name, f);
+        Ok(f)
+    }
+
+    /// Branches to a cold exit recording fault `site` with `operands` when
+    /// `bad` is nonzero; continues in a fresh block otherwise.
+    fn fault_if(&mut self, bad: CValue, site: i64, operands: &[CValue]) -> Result<()> {
+        let fail = self.b.create_block();
+        let ok = self.b.create_block();
+        self.b.ins().brif(bad, fail, &[], ok, &[]);
+        self.b.switch_to_block(fail);
+        self.b.set_cold_block(fail);
+        let f = self.import(
+            "kiln_cpu_fault",
+            &[PTR, types::I64, types::I64, types::I64, types::I64],
+            None,
+        )?;
+        let site_v = self.b.ins().iconst(types::I64, site);
+        let mut args = vec![self.ctx, site_v];
+        for k in 0..3 {
+            let v = match operands.get(k) {
+                Some(v) => *v,
+                None => self.b.ins().iconst(types::I64, 0),
+            };
+            args.push(v);
+        }
+        self.b.ins().call(f, &args);
+        let one = self.b.ins().iconst(types::I32, 1);
+        self.b.ins().return_(&[one]);
+        self.b.switch_to_block(ok);
+        Ok(())
+    }
+
+    // ---- statements -------------------------------------------------------
+
+    fn block(&mut self, blk: &'m ir::Block) -> Result<()> {
+        for s in &blk.stmts {
+            self.stmt(s)?;
+        }
+        Ok(())
+    }
+
+    fn stmt(&mut self, s: &'m ir::Stmt) -> Result<()> {
+        match &s.kind {
+            StmtKind::Let { var, init: value } | StmtKind::Assign { var, value } => {
+                let v = self.expr(value)?;
+                let var = self.var(*var);
+                self.b.def_var(var, v);
+            }
+            StmtKind::Store { access, value } => {
+                let v = self.expr(value)?;
+                let addr = self.address(access, s.span)?;
+                self.b.ins().store(flags(), v, addr, 0);
+            }
+            StmtKind::Eval(e) => {
+                self.expr(e)?;
+            }
+            StmtKind::If { cond, then, els } => {
+                let c = self.expr(cond)?;
+                let (tb, eb, join) = (
+                    self.b.create_block(),
+                    self.b.create_block(),
+                    self.b.create_block(),
+                );
+                self.b.ins().brif(c, tb, &[], eb, &[]);
+                self.b.switch_to_block(tb);
+                self.block(then)?;
+                self.b.ins().jump(join, &[]);
+                self.b.switch_to_block(eb);
+                self.block(els)?;
+                self.b.ins().jump(join, &[]);
+                self.b.switch_to_block(join);
+            }
+            StmtKind::While { cond, body } => {
+                let (header, body_blk, exit) = (
+                    self.b.create_block(),
+                    self.b.create_block(),
+                    self.b.create_block(),
+                );
+                self.b.ins().jump(header, &[]);
+                self.b.switch_to_block(header);
+                let c = self.expr(cond)?;
+                self.b.ins().brif(c, body_blk, &[], exit, &[]);
+                self.b.switch_to_block(body_blk);
+                self.loops.push((header, exit));
+                self.block(body)?;
+                self.loops.pop();
+                self.b.ins().jump(header, &[]);
+                self.b.switch_to_block(exit);
+            }
+            StmtKind::For(f) => self.for_loop(f)?,
+            StmtKind::ParFor(p) => {
+                if self.mode != Mode::Main || self.frames.len() != 1 {
+                    return Err(self
+                        .sh
+                        .unsupported(s.span, "a `prange` inside another `prange`"));
+                }
+                self.par_call(p)?;
+            }
+            StmtKind::Break | StmtKind::Continue => {
+                let Some(&(cont, brk)) = self.loops.last() else {
+                    return Err(self
+                        .sh
+                        .unsupported(s.span, "`break`/`continue` outside a loop"));
+                };
+                let target = if matches!(s.kind, StmtKind::Break) {
+                    brk
+                } else {
+                    cont
+                };
+                self.b.ins().jump(target, &[]);
+                self.unreachable_block();
+            }
+            StmtKind::Return(value) => {
+                let v = match value {
+                    Some(e) => Some(self.expr(e)?),
+                    None => None,
+                };
+                if let Some(ret) = self.frame().ret {
+                    let v = v.ok_or_else(|| {
+                        self.sh
+                            .unsupported(s.span, "a helper `return` without a value")
+                    })?;
+                    self.b.ins().jump(ret, &[BlockArg::from(v)]);
+                } else {
+                    if self.mode != Mode::Main {
+                        return Err(self.sh.unsupported(s.span, "`return` inside a `prange`"));
+                    }
+                    if let (Some(v), Some(ptr)) = (v, self.ret_ptr) {
+                        self.b.ins().store(flags(), v, ptr, 0);
+                    }
+                    let zero = self.b.ins().iconst(types::I32, 0);
+                    self.b.ins().return_(&[zero]);
+                }
+                self.unreachable_block();
+            }
+            StmtKind::CheckStep(e) => {
+                let v = self.expr(e)?;
+                let bad = self.b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, v, 0);
+                let site = self.site(e.span, SiteKind::Step);
+                self.fault_if(bad, site, &[v])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn for_loop(&mut self, f: &'m ForLoop) -> Result<()> {
+        let start = self.expr(&f.start)?;
+        let count = self.expr(&f.count)?;
+        let stride = self.expr(&f.stride)?;
+        self.counted_loop(f.var, start, count, stride, &f.body, false)
+    }
+
+    /// `var` takes `start + k*stride` for `k` in `0..count`. Indices affine in
+    /// `var` are range-checked once before the loop; when that check passes
+    /// the loop runs without them, otherwise a fully checked copy runs (so a
+    /// fault is reported at the exact access and iteration).
+    fn counted_loop(
+        &mut self,
+        var: VarId,
+        start: CValue,
+        count: CValue,
+        stride: CValue,
+        body: &'m ir::Block,
+        poll: bool,
+    ) -> Result<()> {
+        let hoisted: Vec<_> = checks::hoistable(body, var)
+            .into_iter()
+            .filter(|h| !self.proven.contains(&(h.access, h.dim)))
+            .collect();
+        if hoisted.is_empty() {
+            return self.plain_loop(var, start, count, stride, body, poll);
+        }
+        let ok = self.hoisted_check(var, start, count, stride, &hoisted)?;
+        let (fast, slow, join) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.ins().brif(ok, fast, &[], slow, &[]);
+        self.b.switch_to_block(fast);
+        for h in &hoisted {
+            self.proven.insert((h.access, h.dim));
+        }
+        self.plain_loop(var, start, count, stride, body, poll)?;
+        for h in &hoisted {
+            self.proven.remove(&(h.access, h.dim));
+        }
+        self.b.ins().jump(join, &[]);
+        self.b.switch_to_block(slow);
+        self.plain_loop(var, start, count, stride, body, poll)?;
+        self.b.ins().jump(join, &[]);
+        self.b.switch_to_block(join);
+        Ok(())
+    }
+
+    /// Whether every hoisted index is in range for the first and the last
+    /// value of `var` (see `checks`).
+    fn hoisted_check(
+        &mut self,
+        var: VarId,
+        start: CValue,
+        count: CValue,
+        stride: CValue,
+        hoisted: &[checks::Hoisted],
+    ) -> Result<CValue> {
+        let cm1 = self.b.ins().iadd_imm_s(count, -1);
+        let span = self.b.ins().imul(cm1, stride);
+        let last = self.b.ins().iadd(start, span);
+        let first128 = self.b.ins().sextend(types::I128, start);
+        let last128 = self.b.ins().sextend(types::I128, last);
+        let mut ok = self.b.ins().iconst(types::I8, 1);
+        let loop_var = self.var(var);
+        for h in hoisted {
+            let zero = self.b.ins().iconst(types::I64, 0);
+            self.b.def_var(loop_var, zero);
+            let e0 = self.expr(&h.expr)?;
+            let one = self.b.ins().iconst(types::I64, 1);
+            self.b.def_var(loop_var, one);
+            let e1 = self.expr(&h.expr)?;
+            let c = self.b.ins().isub(e1, e0);
+            let e = self.b.ins().sextend(types::I128, e0);
+            let c = self.b.ins().sextend(types::I128, c);
+            let shape = self
+                .b
+                .ins()
+                .sextend(types::I128, self.arrays[h.array.index()].shape[h.dim]);
+            for v in [first128, last128] {
+                let cv = self.b.ins().imul(c, v);
+                let val = self.b.ins().iadd(e, cv);
+                let ge = self
+                    .b
+                    .ins()
+                    .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, val, 0);
+                let lt = self.b.ins().icmp(IntCC::SignedLessThan, val, shape);
+                let both = self.b.ins().band(ge, lt);
+                ok = self.b.ins().band(ok, both);
+            }
+        }
+        Ok(ok)
+    }
+
+    fn plain_loop(
+        &mut self,
+        var: VarId,
+        start: CValue,
+        count: CValue,
+        stride: CValue,
+        body: &'m ir::Block,
+        poll: bool,
+    ) -> Result<()> {
+        let k = self.b.declare_var(types::I64);
+        let cur = self.b.declare_var(types::I64);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.b.def_var(k, zero);
+        self.b.def_var(cur, start);
+        let (header, body_blk, inc, exit) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let kv = self.b.use_var(k);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, kv, count);
+        self.b.ins().brif(more, body_blk, &[], exit, &[]);
+        self.b.switch_to_block(body_blk);
+        let v = self.b.use_var(cur);
+        let loop_var = self.var(var);
+        self.b.def_var(loop_var, v);
+        self.loops.push((inc, exit));
+        self.block(body)?;
+        self.loops.pop();
+        self.b.ins().jump(inc, &[]);
+        self.b.switch_to_block(inc);
+        let kv = self.b.use_var(k);
+        let k1 = self.b.ins().iadd_imm_s(kv, 1);
+        self.b.def_var(k, k1);
+        let c = self.b.use_var(cur);
+        let c1 = self.b.ins().iadd(c, stride);
+        self.b.def_var(cur, c1);
+        if poll {
+            self.poll_stop(k1, header);
+        } else {
+            self.b.ins().jump(header, &[]);
+        }
+        self.b.switch_to_block(exit);
+        Ok(())
+    }
+
+    /// A `prange` in serial code: store bounds, captures and the reduction
+    /// variables in stack buffers, run the chunks, read the reductions back.
+    fn par_call(&mut self, p: &'m ParLoop) -> Result<()> {
+        let kernel = self.sh.kernel;
+        let mut exclude: Vec<VarId> = p.vars.clone();
+        exclude.extend(p.reductions.iter().map(|r| r.var));
+        let captures = checks::captures(&p.body, &exclude);
+        let words = BOUNDS_WORDS + captures.len();
+        let caps = self.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            8 * words as u32,
+            3,
+        ));
+        let caps_ptr = self.b.ins().stack_addr(PTR, caps, 0);
+        for (d, (lo, hi)) in p.ranges.iter().enumerate() {
+            let lo = self.expr(lo)?;
+            let hi = self.expr(hi)?;
+            let diff = self.b.ins().isub(hi, lo);
+            let nonempty = self.b.ins().icmp(IntCC::SignedGreaterThan, hi, lo);
+            let zero = self.b.ins().iconst(types::I64, 0);
+            let n = self.b.ins().select(nonempty, diff, zero);
+            self.b.ins().store(flags(), lo, caps_ptr, 16 * d as i32);
+            self.b.ins().store(flags(), n, caps_ptr, 16 * d as i32 + 8);
+        }
+        for (k, v) in captures.iter().enumerate() {
+            let var = self.var(*v);
+            let val = self.b.use_var(var);
+            self.b
+                .ins()
+                .store(flags(), val, caps_ptr, 8 * (BOUNDS_WORDS + k) as i32);
+        }
+        let nred = p.reductions.len().max(1);
+        let reds = self.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            8 * nred as u32,
+            3,
+        ));
+        let reds_ptr = self.b.ins().stack_addr(PTR, reds, 0);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        for r in 0..nred {
+            self.b.ins().store(flags(), zero, reds_ptr, 8 * r as i32);
+        }
+        for (r, red) in p.reductions.iter().enumerate() {
+            let var = self.var(red.var);
+            let val = self.b.use_var(var);
+            self.b.ins().store(flags(), val, reds_ptr, 8 * r as i32);
+        }
+        let id = self.sh.pars.len();
+        self.sh.pars.push(ParInfo {
+            rank: p.vars.len(),
+            reductions: p
+                .reductions
+                .iter()
+                .map(|r| (r.op, kernel.var(r.var).ty))
+                .collect(),
+            heavy: checks::has_loop(&p.body, self.sh.module, 0),
+        });
+        self.sh.jobs.push(ChunkJob {
+            id,
+            par: p,
+            captures,
+        });
+        let f = self.import(
+            "kiln_cpu_par",
+            &[PTR, types::I64, PTR, PTR],
+            Some(types::I32),
+        )?;
+        let id_v = self.b.ins().iconst(types::I64, id as i64);
+        let call = self.b.ins().call(f, &[self.ctx, id_v, caps_ptr, reds_ptr]);
+        let status = self.b.inst_results(call)[0];
+        let (fail, ok) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(status, fail, &[], ok, &[]);
+        self.b.switch_to_block(fail);
+        self.b.set_cold_block(fail);
+        let one = self.b.ins().iconst(types::I32, 1);
+        self.b.ins().return_(&[one]);
+        self.b.switch_to_block(ok);
+        for (r, red) in p.reductions.iter().enumerate() {
+            let ty = clif_type(kernel.var(red.var).ty);
+            let v = self.b.ins().load(ty, flags(), reds_ptr, 8 * r as i32);
+            let var = self.var(red.var);
+            self.b.def_var(var, v);
+        }
+        Ok(())
+    }
+
+    // ---- expressions ------------------------------------------------------
+
+    fn expr(&mut self, e: &Expr) -> Result<CValue> {
+        Ok(match &e.kind {
+            ExprKind::Const(v) => self.constant(*v),
+            ExprKind::Var(id) => {
+                let var = self.var(*id);
+                self.b.use_var(var)
+            }
+            ExprKind::Unary(op, a) => {
+                let x = self.expr(a)?;
+                match (op, a.ty) {
+                    (UnOp::Neg, t) if t.is_float() => self.b.ins().fneg(x),
+                    (UnOp::Neg, _) => self.b.ins().ineg(x),
+                    (UnOp::Not, ScalarType::Bool) => self.b.ins().bxor_imm_s(x, 1),
+                    (UnOp::Not, _) => self.b.ins().bnot(x),
+                }
+            }
+            ExprKind::Binary(BinOp::And, a, b) => self.short_circuit(a, b, true)?,
+            ExprKind::Binary(BinOp::Or, a, b) => self.short_circuit(a, b, false)?,
+            ExprKind::Binary(op, a, b) => {
+                let x = self.expr(a)?;
+                let y = self.expr(b)?;
+                self.binary(*op, a.ty, x, y, e.span)?
+            }
+            ExprKind::Cast(a) => {
+                let x = self.expr(a)?;
+                self.cast(x, a.ty, e.ty)
+            }
+            ExprKind::Builtin(f, args) => {
+                let mut vals = Vec::with_capacity(args.len());
+                for a in args {
+                    vals.push(self.expr(a)?);
+                }
+                let ty = args
+                    .get(1)
+                    .filter(|_| *f == Builtin::Select)
+                    .map_or(args[0].ty, |a| a.ty);
+                self.builtin(*f, ty, &vals)?
+            }
+            ExprKind::Call(fid, args) => self.inline_call(*fid, args)?,
+            ExprKind::If(c, a, b) => {
+                let cv = self.expr(c)?;
+                let (tb, eb, join) = (
+                    self.b.create_block(),
+                    self.b.create_block(),
+                    self.b.create_block(),
+                );
+                self.b.append_block_param(join, clif_type(e.ty));
+                self.b.ins().brif(cv, tb, &[], eb, &[]);
+                self.b.switch_to_block(tb);
+                let x = self.expr(a)?;
+                self.b.ins().jump(join, &[BlockArg::from(x)]);
+                self.b.switch_to_block(eb);
+                let y = self.expr(b)?;
+                self.b.ins().jump(join, &[BlockArg::from(y)]);
+                self.b.switch_to_block(join);
+                self.b.block_params(join)[0]
+            }
+            ExprKind::Load(acc) => {
+                let addr = self.address(acc, e.span)?;
+                let ty = clif_type(self.sh.kernel.array(acc.array).elem);
+                self.b.ins().load(ty, flags(), addr, 0)
+            }
+            ExprKind::Len(a) => self.arrays[a.index()].len,
+            ExprKind::Shape(a, d) => self.arrays[a.index()].shape[(*d as usize).min(2)],
+            ExprKind::Atomic { op, access, value } => {
+                // Arguments left to right: the element (checked), the value.
+                let addr = self.address(access, e.span)?;
+                let v = self.expr(value)?;
+                self.atomic(*op, e.ty, addr, v)
+            }
+        })
+    }
+
+    fn short_circuit(&mut self, a: &Expr, b: &Expr, is_and: bool) -> Result<CValue> {
+        let x = self.expr(a)?;
+        let (rhs, join) = (self.b.create_block(), self.b.create_block());
+        self.b.append_block_param(join, types::I8);
+        if is_and {
+            self.b.ins().brif(x, rhs, &[], join, &[BlockArg::from(x)]);
+        } else {
+            self.b.ins().brif(x, join, &[BlockArg::from(x)], rhs, &[]);
+        }
+        self.b.switch_to_block(rhs);
+        let y = self.expr(b)?;
+        self.b.ins().jump(join, &[BlockArg::from(y)]);
+        self.b.switch_to_block(join);
+        Ok(self.b.block_params(join)[0])
+    }
+
+    fn inline_call(&mut self, fid: FuncId, args: &[Expr]) -> Result<CValue> {
+        let callee = self.sh.module.function(fid);
+        if self.frames.len() > 64 {
+            return Err(self
+                .sh
+                .unsupported(callee.span, "helper calls nested too deeply"));
+        }
+        let mut vals = Vec::with_capacity(args.len());
+        for a in args {
+            vals.push(self.expr(a)?);
+        }
+        let ret_ty = callee.ret.unwrap_or(ScalarType::I32);
+        let join = self.b.create_block();
+        self.b.append_block_param(join, clif_type(ret_ty));
+        self.frames.push(Frame {
+            func: callee,
+            vars: HashMap::new(),
+            ret: Some(join),
+        });
+        let outer_loops = std::mem::take(&mut self.loops);
+        for (p, v) in callee.params.iter().zip(vals) {
+            if let ir::Param::Scalar(id) = p {
+                let var = self.var(*id);
+                self.b.def_var(var, v);
+            }
+        }
+        let body = self.block(&callee.body);
+        self.loops = outer_loops;
+        body?;
+        // Every path of a helper returns; this jump is unreachable.
+        let zero = self.constant(Value::zero(ret_ty));
+        self.b.ins().jump(join, &[BlockArg::from(zero)]);
+        self.frames.pop();
+        self.b.switch_to_block(join);
+        Ok(self.b.block_params(join)[0])
+    }
+
+    /// Address of an element, bounds-checked in every dimension that needs
+    /// it (one branch per access).
+    fn address(&mut self, acc: &Access, span: Span) -> Result<CValue> {
+        let arr = self.arrays[acc.array.index()];
+        let mut idx = Vec::with_capacity(acc.index.len());
+        for i in &acc.index {
+            idx.push(self.expr(i)?);
+        }
+        let key = access_key(acc);
+        let mut bad: Option<CValue> = None;
+        for (d, &i) in idx.iter().enumerate() {
+            if !acc.needs_check.get(d).copied().unwrap_or(true) || self.proven.contains(&(key, d)) {
+                continue;
+            }
+            let out = self
+                .b
+                .ins()
+                .icmp(IntCC::UnsignedGreaterThanOrEqual, i, arr.shape[d]);
+            bad = Some(match bad {
+                Some(b) => self.b.ins().bor(b, out),
+                None => out,
+            });
+        }
+        if let Some(bad) = bad {
+            let site = self.site(span, SiteKind::Index(acc.array));
+            self.fault_if(bad, site, &idx)?;
+        }
+        let mut flat = idx[0];
+        for d in 1..idx.len() {
+            let m = self.b.ins().imul(flat, arr.shape[d]);
+            flat = self.b.ins().iadd(m, idx[d]);
+        }
+        let size = self.sh.kernel.array(acc.array).elem.size_bytes();
+        let off = self.b.ins().ishl_imm_s(flat, size.trailing_zeros() as i64);
+        Ok(self.b.ins().iadd(arr.ptr, off))
+    }
+
+    fn atomic(&mut self, op: AtomicOp, ty: ScalarType, addr: CValue, v: CValue) -> CValue {
+        let f = flags();
+        if ty.is_int() {
+            let signed = ty.is_signed();
+            let rmw = match (op, signed) {
+                (AtomicOp::Add, _) => AtomicRmwOp::Add,
+                (AtomicOp::Min, true) => AtomicRmwOp::Smin,
+                (AtomicOp::Min, false) => AtomicRmwOp::Umin,
+                (AtomicOp::Max, true) => AtomicRmwOp::Smax,
+                (AtomicOp::Max, false) => AtomicRmwOp::Umax,
+            };
+            return self.b.ins().atomic_rmw(clif_type(ty), f, rmw, addr, v);
+        }
+        // Floats: compare-and-swap loop on the bits.
+        let fty = clif_type(ty);
+        let ity = if ty == ScalarType::F32 {
+            types::I32
+        } else {
+            types::I64
+        };
+        let init = self.b.ins().atomic_load(ity, f, addr);
+        let (retry, done) = (self.b.create_block(), self.b.create_block());
+        self.b.append_block_param(retry, ity);
+        self.b.append_block_param(done, ity);
+        self.b.ins().jump(retry, &[BlockArg::from(init)]);
+        self.b.switch_to_block(retry);
+        let cur = self.b.block_params(retry)[0];
+        let old = self.b.ins().bitcast(fty, MemFlagsData::new(), cur);
+        let new = match op {
+            AtomicOp::Add => self.b.ins().fadd(old, v),
+            AtomicOp::Min => self.float_minmax(old, v, true),
+            AtomicOp::Max => self.float_minmax(old, v, false),
+        };
+        let new_bits = self.b.ins().bitcast(ity, MemFlagsData::new(), new);
+        let seen = self.b.ins().atomic_cas(f, addr, cur, new_bits);
+        let same = self.b.ins().icmp(IntCC::Equal, seen, cur);
+        self.b.ins().brif(
+            same,
+            done,
+            &[BlockArg::from(cur)],
+            retry,
+            &[BlockArg::from(seen)],
+        );
+        self.b.switch_to_block(done);
+        let bits = self.b.block_params(done)[0];
+        self.b.ins().bitcast(fty, MemFlagsData::new(), bits)
+    }
+
+    fn binary(
+        &mut self,
+        op: BinOp,
+        ty: ScalarType,
+        x: CValue,
+        y: CValue,
+        span: Span,
+    ) -> Result<CValue> {
+        use BinOp as B;
+        let float = ty.is_float();
+        let signed = ty.is_signed() && !float;
+        Ok(match op {
+            B::Add if float => self.b.ins().fadd(x, y),
+            B::Sub if float => self.b.ins().fsub(x, y),
+            B::Mul if float => self.b.ins().fmul(x, y),
+            B::Div if float => self.b.ins().fdiv(x, y),
+            B::Rem if float => {
+                let name = if ty == ScalarType::F32 {
+                    "kiln_fmod_f32"
+                } else {
+                    "kiln_fmod_f64"
+                };
+                let t = clif_type(ty);
+                let f = self.import(name, &[t, t], Some(t))?;
+                let call = self.b.ins().call(f, &[x, y]);
+                self.b.inst_results(call)[0]
+            }
+            B::Add => self.b.ins().iadd(x, y),
+            B::Sub => self.b.ins().isub(x, y),
+            B::Mul => self.b.ins().imul(x, y),
+            B::Div | B::Rem => self.int_divrem(op == B::Div, ty, x, y, span)?,
+            B::BitAnd | B::And => self.b.ins().band(x, y),
+            B::BitOr | B::Or => self.b.ins().bor(x, y),
+            B::BitXor => self.b.ins().bxor(x, y),
+            B::Shl | B::Shr => {
+                let amt = self.b.ins().band_imm_s(y, ty.bits() as i64 - 1);
+                match (op, signed) {
+                    (B::Shl, _) => self.b.ins().ishl(x, amt),
+                    (_, true) => self.b.ins().sshr(x, amt),
+                    _ => self.b.ins().ushr(x, amt),
+                }
+            }
+            B::Eq | B::Ne | B::Lt | B::Le | B::Gt | B::Ge if float => {
+                let cc = match op {
+                    B::Eq => FloatCC::Equal,
+                    B::Ne => FloatCC::NotEqual,
+                    B::Lt => FloatCC::LessThan,
+                    B::Le => FloatCC::LessThanOrEqual,
+                    B::Gt => FloatCC::GreaterThan,
+                    _ => FloatCC::GreaterThanOrEqual,
+                };
+                self.b.ins().fcmp(cc, x, y)
+            }
+            B::Eq | B::Ne | B::Lt | B::Le | B::Gt | B::Ge => {
+                let cc = match (op, signed) {
+                    (B::Eq, _) => IntCC::Equal,
+                    (B::Ne, _) => IntCC::NotEqual,
+                    (B::Lt, true) => IntCC::SignedLessThan,
+                    (B::Le, true) => IntCC::SignedLessThanOrEqual,
+                    (B::Gt, true) => IntCC::SignedGreaterThan,
+                    (B::Ge, true) => IntCC::SignedGreaterThanOrEqual,
+                    (B::Lt, false) => IntCC::UnsignedLessThan,
+                    (B::Le, false) => IntCC::UnsignedLessThanOrEqual,
+                    (B::Gt, false) => IntCC::UnsignedGreaterThan,
+                    _ => IntCC::UnsignedGreaterThanOrEqual,
+                };
+                self.b.ins().icmp(cc, x, y)
+            }
+        })
+    }
+
+    /// Integer `/` and `%`: a zero divisor faults; `MIN / -1` divides by 1
+    /// instead (same quotient MIN after wrapping, remainder 0), so `sdiv`
+    /// never traps.
+    fn int_divrem(
+        &mut self,
+        div: bool,
+        ty: ScalarType,
+        x: CValue,
+        y: CValue,
+        span: Span,
+    ) -> Result<CValue> {
+        let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+        let site = self.site(span, if div { SiteKind::Div } else { SiteKind::Rem });
+        self.fault_if(zero, site, &[])?;
+        if ty == ScalarType::U32 {
+            return Ok(if div {
+                self.b.ins().udiv(x, y)
+            } else {
+                self.b.ins().urem(x, y)
+            });
+        }
+        let min = if ty == ScalarType::I32 {
+            i32::MIN as i64
+        } else {
+            i64::MIN
+        };
+        let minus_one = self.int_const(ty, -1);
+        let min_v = self.int_const(ty, min);
+        let is_m1 = self.b.ins().icmp(IntCC::Equal, y, minus_one);
+        let is_min = self.b.ins().icmp(IntCC::Equal, x, min_v);
+        let both = self.b.ins().band(is_m1, is_min);
+        let one = self.int_const(ty, 1);
+        let y = self.b.ins().select(both, one, y);
+        Ok(if div {
+            self.b.ins().sdiv(x, y)
+        } else {
+            self.b.ins().srem(x, y)
+        })
+    }
+
+    fn cast(&mut self, x: CValue, from: ScalarType, to: ScalarType) -> CValue {
+        use ScalarType as T;
+        let ins = self.b.ins();
+        match (from, to) {
+            _ if from == to => x,
+            (T::I32, T::U32) | (T::U32, T::I32) => x,
+            (T::Bool, T::I32 | T::U32 | T::I64) => ins.uextend(clif_type(to), x),
+            (T::Bool, T::F32 | T::F64) => {
+                let w = ins.uextend(types::I32, x);
+                self.b.ins().fcvt_from_uint(clif_type(to), w)
+            }
+            (T::I32, T::I64) => ins.sextend(types::I64, x),
+            (T::U32, T::I64) => ins.uextend(types::I64, x),
+            (T::I64, T::I32 | T::U32) => ins.ireduce(types::I32, x),
+            (T::I32 | T::I64, T::F32 | T::F64) => ins.fcvt_from_sint(clif_type(to), x),
+            (T::U32, T::F32 | T::F64) => ins.fcvt_from_uint(clif_type(to), x),
+            (T::F32 | T::F64, T::I32 | T::I64) => ins.fcvt_to_sint_sat(clif_type(to), x),
+            (T::F32 | T::F64, T::U32) => ins.fcvt_to_uint_sat(types::I32, x),
+            (T::F32, T::F64) => ins.fpromote(types::F64, x),
+            (T::F64, T::F32) => ins.fdemote(types::F32, x),
+            // Numbers never cast to bool (a compile error); nonzero is true.
+            (_, T::Bool) => {
+                if from.is_float() {
+                    let z = if from == T::F32 {
+                        ins.f32const(0.0)
+                    } else {
+                        ins.f64const(0.0)
+                    };
+                    self.b.ins().fcmp(FloatCC::NotEqual, x, z)
+                } else {
+                    ins.icmp_imm_s(IntCC::NotEqual, x, 0)
+                }
+            }
+            _ => x,
+        }
+    }
+
+    /// Rust's `f64::min`/`max`: a NaN operand yields the other one.
+    fn float_minmax(&mut self, a: CValue, b: CValue, min: bool) -> CValue {
+        let cc = if min {
+            FloatCC::LessThan
+        } else {
+            FloatCC::GreaterThan
+        };
+        let pick_a = self.b.ins().fcmp(cc, a, b);
+        let r = self.b.ins().select(pick_a, a, b);
+        let b_nan = self.b.ins().fcmp(FloatCC::Unordered, b, b);
+        self.b.ins().select(b_nan, a, r)
+    }
+
+    fn int_minmax(&mut self, ty: ScalarType, a: CValue, b: CValue, min: bool) -> CValue {
+        match (min, ty.is_signed()) {
+            (true, true) => self.b.ins().smin(a, b),
+            (true, false) => self.b.ins().umin(a, b),
+            (false, true) => self.b.ins().smax(a, b),
+            (false, false) => self.b.ins().umax(a, b),
+        }
+    }
+
+    fn minmax(&mut self, ty: ScalarType, a: CValue, b: CValue, min: bool) -> CValue {
+        if ty.is_float() {
+            self.float_minmax(a, b, min)
+        } else if ty == ScalarType::Bool {
+            if min {
+                self.b.ins().band(a, b)
+            } else {
+                self.b.ins().bor(a, b)
+            }
+        } else {
+            self.int_minmax(ty, a, b, min)
+        }
+    }
+
+    fn builtin(&mut self, f: Builtin, ty: ScalarType, a: &[CValue]) -> Result<CValue> {
+        if let Some(name) = math::symbol(f, ty) {
+            let t = clif_type(ty);
+            let params = vec![t; a.len()];
+            let fr = self.import(name, &params, Some(t))?;
+            let call = self.b.ins().call(fr, a);
+            return Ok(self.b.inst_results(call)[0]);
+        }
+        Ok(match f {
+            Builtin::Abs if ty.is_float() => self.b.ins().fabs(a[0]),
+            Builtin::Abs if ty == ScalarType::U32 || ty == ScalarType::Bool => a[0],
+            Builtin::Abs => self.b.ins().iabs(a[0]),
+            Builtin::Min => self.minmax(ty, a[0], a[1], true),
+            Builtin::Max => self.minmax(ty, a[0], a[1], false),
+            Builtin::Clamp => {
+                let m = self.minmax(ty, a[0], a[1], false);
+                self.minmax(ty, m, a[2], true)
+            }
+            Builtin::Sqrt => self.b.ins().sqrt(a[0]),
+            Builtin::Floor => self.b.ins().floor(a[0]),
+            Builtin::Ceil => self.b.ins().ceil(a[0]),
+            Builtin::Trunc => self.b.ins().trunc(a[0]),
+            Builtin::Round => {
+                // Half away from zero: trunc, then step away when the
+                // dropped fraction is at least one half (exact in floats).
+                let t = self.b.ins().trunc(a[0]);
+                let frac = self.b.ins().fsub(a[0], t);
+                let d = self.b.ins().fabs(frac);
+                let (half, one) = if ty == ScalarType::F32 {
+                    (self.b.ins().f32const(0.5), self.b.ins().f32const(1.0))
+                } else {
+                    (self.b.ins().f64const(0.5), self.b.ins().f64const(1.0))
+                };
+                let ge = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, d, half);
+                let step = self.b.ins().fcopysign(one, a[0]);
+                let away = self.b.ins().fadd(t, step);
+                self.b.ins().select(ge, away, t)
+            }
+            Builtin::IsNan => self.b.ins().fcmp(FloatCC::Unordered, a[0], a[0]),
+            Builtin::IsInf => {
+                let m = self.b.ins().fabs(a[0]);
+                let inf = if ty == ScalarType::F32 {
+                    self.b.ins().f32const(f32::INFINITY)
+                } else {
+                    self.b.ins().f64const(f64::INFINITY)
+                };
+                self.b.ins().fcmp(FloatCC::Equal, m, inf)
+            }
+            Builtin::Select => self.b.ins().select(a[0], a[1], a[2]),
+            other => {
+                return Err(self.sh.unsupported(
+                    self.sh.kernel.span,
+                    &format!("builtin `{}` on {ty}", other.name()),
+                ));
+            }
+        })
+    }
+}
