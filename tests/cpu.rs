@@ -543,11 +543,39 @@ fn emit_clif_prints_main_and_chunk_functions() {
 }
 
 #[test]
-fn inner_loop_checks_are_hoisted_in_matmul() {
-    let src = std::fs::read_to_string(common::root().join("kernels/matmul.kn")).unwrap();
-    let m = module(&src);
-    let text = emit_clif(&m, "matmul").unwrap();
-    // The hoisted range check computes in i128; the checked fallback copy
-    // keeps its per-access checks.
-    assert!(text.contains("i128"), "{text}");
+fn inner_loop_checks_are_hoisted_in_matmul_nbody_and_stencils() {
+    for stem in ["matmul", "nbody", "jacobi2d"] {
+        let src =
+            std::fs::read_to_string(common::root().join(format!("kernels/{stem}.kn"))).unwrap();
+        let m = module(&src);
+        let text = emit_clif(&m, stem).unwrap();
+        // The hoisted range check computes in i128; the checked fallback copy
+        // keeps its per-access checks.
+        assert!(text.contains("i128"), "{stem}: {text}");
+    }
+}
+
+const SHIFTED: &str = r#"
+kernel shifted(x: f64[:, :], y: mut f64[:, :], dj: i64) {
+    for (i, j) in prange(0..y.shape(0), 0..y.shape(1)) {
+        y[i, j] = x[i, j + dj] + 1.0;
+    }
+}
+"#;
+
+#[test]
+fn a_failed_hoisted_check_in_a_2d_prange_reports_the_exact_element() {
+    for dj in [0i64, 1, -1] {
+        let inputs = [
+            arr(
+                "x",
+                Data::F64((0..60).map(|v| v as f64).collect()),
+                &[6, 10],
+                false,
+            ),
+            arr("y", Data::F64(vec![0.0; 60]), &[6, 10], true),
+            sc("dj", Value::I64(dj)),
+        ];
+        let _ = same(SHIFTED, "shifted", &inputs);
+    }
 }

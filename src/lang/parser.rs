@@ -137,7 +137,7 @@ impl<'a> Parser<'a> {
                     lo: t.span.hi,
                     hi: t.span.hi,
                     line: t.span.line,
-                    col: t.span.col + chars as u32,
+                    col: t.span.col.saturating_add(chars as u32),
                 }
             }
             None => self.tok().span,
