@@ -561,6 +561,11 @@ fn deep_but_legal_code_compiles() {
             "if c { 1.0 } else { ".repeat(100),
             " }".repeat(100)
         ),
+        format!(
+            "kernel k(x: mut f64[:]) {{ {} x[0] += 1.0; {} }}",
+            "for i in 0..2 { while x[0] < 1.0 { ".repeat(50),
+            "} }".repeat(50)
+        ),
     ];
     for src in &cases {
         let (_, errors) = parse(src);

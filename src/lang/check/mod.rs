@@ -40,12 +40,21 @@ pub fn check(file: &str, ast: &SourceFile) -> Result<ir::Module, Vec<Diagnostic>
     for k in 0..items.functions.len() {
         let id = FuncId(k as u32);
         let facts = infer::infer_function(&items, &consts, id, &mut errors);
-        functions.push(lower::lower_function(&items, &consts, &facts, id, &mut errors));
+        functions.push(lower::lower_function(
+            &items,
+            &consts,
+            &facts,
+            id,
+            &mut errors,
+        ));
         call_graph.push(facts.calls);
     }
     calls::check_recursion(&items, &call_graph, &mut errors);
     if errors.is_empty() {
-        Ok(ir::Module { file: file.to_string(), functions })
+        Ok(ir::Module {
+            file: file.to_string(),
+            functions,
+        })
     } else {
         Err(errors)
     }

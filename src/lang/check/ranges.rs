@@ -34,13 +34,20 @@ impl Lower<'_, '_> {
             if let RangeAdapter::StepBy(k, _) = adapter {
                 let k_ir = self.index_expr(k);
                 let k_ir = self.once("step", k_ir, out);
-                out.push(ir::Stmt { kind: StmtKind::CheckStep(k_ir.clone()), span: k.span });
+                out.push(ir::Stmt {
+                    kind: StmtKind::CheckStep(k_ir.clone()),
+                    span: k.span,
+                });
                 steps.push(k_ir);
             }
         }
         let mut steps = steps.into_iter();
         let len = sub(b, a.clone(), span);
-        let len = if range.inclusive { add(len, c64(1, span), span) } else { len };
+        let len = if range.inclusive {
+            add(len, c64(1, span), span)
+        } else {
+            len
+        };
         let mut start = a;
         let mut count = max0(len, span);
         let mut stride = c64(1, span);
@@ -54,7 +61,11 @@ impl Lower<'_, '_> {
                 }
                 RangeAdapter::Rev(aspan) => {
                     count = self.once("count", count, out);
-                    let last = mul(sub(count.clone(), c64(1, *aspan), *aspan), stride.clone(), *aspan);
+                    let last = mul(
+                        sub(count.clone(), c64(1, *aspan), *aspan),
+                        stride.clone(),
+                        *aspan,
+                    );
                     start = add(start, last, *aspan);
                     stride = neg(stride, *aspan);
                 }
@@ -65,7 +76,11 @@ impl Lower<'_, '_> {
 }
 
 fn c64(v: i64, span: Span) -> ir::Expr {
-    ir::Expr { kind: ExprKind::Const(Value::I64(v)), ty: ScalarType::I64, span }
+    ir::Expr {
+        kind: ExprKind::Const(Value::I64(v)),
+        ty: ScalarType::I64,
+        span,
+    }
 }
 
 fn as_const(e: &ir::Expr) -> Option<i64> {
@@ -76,8 +91,16 @@ fn as_const(e: &ir::Expr) -> Option<i64> {
 }
 
 fn bin(op: BinOp, a: ir::Expr, b: ir::Expr, span: Span) -> ir::Expr {
-    let ty = if op.is_comparison() { ScalarType::Bool } else { ScalarType::I64 };
-    ir::Expr { kind: ExprKind::Binary(op, Box::new(a), Box::new(b)), ty, span }
+    let ty = if op.is_comparison() {
+        ScalarType::Bool
+    } else {
+        ScalarType::I64
+    };
+    ir::Expr {
+        kind: ExprKind::Binary(op, Box::new(a), Box::new(b)),
+        ty,
+        span,
+    }
 }
 
 // The helpers below fold constants (wrapping, as the IR computes) and drop
@@ -112,14 +135,22 @@ fn mul(a: ir::Expr, b: ir::Expr, span: Span) -> ir::Expr {
 fn neg(a: ir::Expr, span: Span) -> ir::Expr {
     match as_const(&a) {
         Some(x) => c64(x.wrapping_neg(), span),
-        None => ir::Expr { kind: ExprKind::Unary(UnOp::Neg, Box::new(a)), ty: ScalarType::I64, span },
+        None => ir::Expr {
+            kind: ExprKind::Unary(UnOp::Neg, Box::new(a)),
+            ty: ScalarType::I64,
+            span,
+        },
     }
 }
 
 fn max0(a: ir::Expr, span: Span) -> ir::Expr {
     match as_const(&a) {
         Some(x) => c64(x.max(0), span),
-        None => ir::Expr { kind: ExprKind::Builtin(Builtin::Max, vec![a, c64(0, span)]), ty: ScalarType::I64, span },
+        None => ir::Expr {
+            kind: ExprKind::Builtin(Builtin::Max, vec![a, c64(0, span)]),
+            ty: ScalarType::I64,
+            span,
+        },
     }
 }
 
@@ -135,7 +166,11 @@ fn ceil_div(count: ir::Expr, k: ir::Expr, span: Span) -> ir::Expr {
         return count;
     }
     let positive = bin(BinOp::Gt, count.clone(), c64(0, span), span);
-    let q = add(bin(BinOp::Div, sub(count, c64(1, span), span), k, span), c64(1, span), span);
+    let q = add(
+        bin(BinOp::Div, sub(count, c64(1, span), span), k, span),
+        c64(1, span),
+        span,
+    );
     ir::Expr {
         kind: ExprKind::If(Box::new(positive), Box::new(q), Box::new(c64(0, span))),
         ty: ScalarType::I64,

@@ -204,6 +204,9 @@ impl Parser<'_> {
                 self.found()
             );
             let span = self.tok().span;
+            if !self.is(Punct::Semi) {
+                return Err(self.error(span, msg));
+            }
             return Err(self.error_hint(
                 span,
                 msg,
@@ -225,6 +228,17 @@ impl Parser<'_> {
     fn parse_expr_or_assign(&mut self) -> PResult<StmtKind> {
         let target = self.parse_expr()?;
         let Some(op) = assign_op(&self.tok().tok) else {
+            if self.is(Punct::RBrace) {
+                // Likely a Rust-style tail expression, which this language
+                // does not have; the statement itself is fine.
+                let span = self.after_prev();
+                self.error_hint(
+                    span,
+                    "expected `;` after the statement, found `}`",
+                    "a block's last expression is not its value here: write `return …;`",
+                );
+                return Ok(StmtKind::Expr(target));
+            }
             self.expect_semi()?;
             return Ok(StmtKind::Expr(target));
         };

@@ -588,3 +588,28 @@ fn deep_nesting_is_an_error_not_a_crash() {
         ")".repeat(100)
     ));
 }
+
+#[test]
+fn lexer_errors_are_not_echoed_by_the_parser() {
+    assert_eq!(
+        kernel_errors("x = a @ b;\ny = 1 2;"),
+        vec![
+            "2:7 unknown character `@`",
+            "3:6 expected `;` after the statement, found `2`"
+        ]
+    );
+    assert_eq!(errors("kernel k() { x = 1; /* never closed }").len(), 1);
+}
+
+#[test]
+fn helpful_hints() {
+    let hint = |src: &str| {
+        let (_, errs) = parse(src);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        errs[0].hint.clone().unwrap_or_default()
+    };
+    assert!(hint("fn f(x: f64) -> f64 { x * 2.0 }").contains("return"));
+    assert!(hint("kernel k() { x = 1; }\n    y = 2;\n}").contains("extra `}`"));
+    assert!(hint("kernel k() { let x; }").contains("initial value"));
+    assert!(hint("kernel k() { while x = 1 { } }").contains("=="));
+}
