@@ -6,6 +6,7 @@
 //! as a backtrace.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use kiln::runtime::cases::Cases;
 use kiln::runtime::{engines, npy, values, Backend, HostValue, Kernel, ParamInfo};
 use kiln::{Error, Module, Value};
 use std::io::Write;
@@ -73,6 +74,10 @@ struct RunArgs {
     /// `range:SHAPE`, `rand:SHAPE`, SHAPE like `1000` or `512x512`).
     #[arg(long = "arg", value_name = "NAME=VALUE", value_parser = parse_assignment)]
     args: Vec<(String, String)>,
+    /// Take the arguments from the file's `//! args:` directive at this size
+    /// (`T`, `S`, `M`, `L` from `//! sizes:`); `--arg` overrides single ones.
+    #[arg(long, value_name = "LABEL")]
+    size: Option<String>,
     /// Write each `mut` array to DIR/NAME.npy.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -317,7 +322,11 @@ fn run(opts: &RunArgs) -> Result<ExitCode, Failure> {
     let module = Module::from_file(&opts.file)?;
     let kernel = module.kernel(&opts.kernel)?;
     let params = kernel.params();
-    let mut values = values::bind_args(kernel.name(), &params, &opts.args, opts.seed)?;
+    let pairs = match &opts.size {
+        Some(label) => directive_args(&module, kernel.name(), label, &opts.args)?,
+        None => opts.args.clone(),
+    };
+    let mut values = values::bind_args(kernel.name(), params, &pairs, opts.seed)?;
     let report = launch_repeatedly(&kernel, &params, &mut values, backend, opts.repeat).map_err(|error| Failure {
         error,
         source: Some(module.source().to_string()),
@@ -332,6 +341,41 @@ fn run(opts: &RunArgs) -> Result<ExitCode, Failure> {
         print_human(&kernel, &params, &values, &report, &written);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `//! args:` pairs at size `label`, with `overrides` replacing or
+/// adding single values.
+fn directive_args(
+    module: &Module,
+    kernel: &str,
+    label: &str,
+    overrides: &[(String, String)],
+) -> Result<Vec<(String, String)>, Error> {
+    let fail = |message: String| Error::Argument {
+        kernel: kernel.to_string(),
+        message,
+    };
+    let cases = Cases::parse(module.source()).map_err(|e| fail(format!("{}: {e}", module.file())))?;
+    let n = cases.size(label).ok_or_else(|| {
+        let labels: Vec<&str> = cases.sizes.iter().map(|(l, _)| l.as_str()).collect();
+        fail(format!(
+            "{} has no size `{label}` (its `//! sizes:` directive lists: {})",
+            module.file(),
+            if labels.is_empty() {
+                "none".to_string()
+            } else {
+                labels.join(", ")
+            }
+        ))
+    })?;
+    let mut pairs = cases.args_at(n);
+    for (name, value) in overrides {
+        match pairs.iter_mut().find(|(n, _)| n == name) {
+            Some(pair) => pair.1 = value.clone(),
+            None => pairs.push((name.clone(), value.clone())),
+        }
+    }
+    Ok(pairs)
 }
 
 /// Compiles (timed once), then launches `repeat` times, each from the

@@ -384,8 +384,10 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
         Ok(())
     }
 
-    /// A 2-D/3-D chunk: walks `start..end` of the flattened space keeping
-    /// the per-dimension counters (no division per iteration).
+    /// A 2-D/3-D chunk: walks `start..end` of the flattened space row by
+    /// row. Each row segment is a counted loop over the innermost variable,
+    /// so stencil-like indices get their checks hoisted like a serial loop's
+    /// (the outer variables are invariant inside it).
     fn flat_loop(
         &mut self,
         vars: &[VarId],
@@ -396,6 +398,7 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
         body: &'m ir::Block,
     ) -> Result<()> {
         let rank = vars.len();
+        let last = rank - 1;
         let mut idx = vec![start; rank];
         let mut rest = start;
         for d in (1..rank).rev() {
@@ -412,38 +415,40 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
         let flat = self.b.declare_var(types::I64);
         self.b.def_var(flat, start);
         let header = self.b.create_block();
-        let body_blk = self.b.create_block();
-        let inc = self.b.create_block();
+        let row = self.b.create_block();
         let exit = self.b.create_block();
         self.b.ins().jump(header, &[]);
         self.b.switch_to_block(header);
         let f = self.b.use_var(flat);
         let more = self.b.ins().icmp(IntCC::SignedLessThan, f, end);
-        self.b.ins().brif(more, body_blk, &[], exit, &[]);
-        self.b.switch_to_block(body_blk);
-        for d in 0..rank {
+        self.b.ins().brif(more, row, &[], exit, &[]);
+        self.b.switch_to_block(row);
+        for d in 0..last {
             let c = self.b.use_var(counters[d]);
             let v = self.b.ins().iadd(lo[d], c);
             let var = self.var(vars[d]);
             self.b.def_var(var, v);
         }
-        self.loops.push((inc, exit));
-        self.block(body)?;
-        self.loops.pop();
-        self.b.ins().jump(inc, &[]);
-        self.b.switch_to_block(inc);
+        let cj = self.b.use_var(counters[last]);
+        let row_left = self.b.ins().isub(n[last], cj);
+        let chunk_left = self.b.ins().isub(end, f);
+        let seg = self.b.ins().smin(row_left, chunk_left);
+        let first = self.b.ins().iadd(lo[last], cj);
+        let one = self.b.ins().iconst(types::I64, 1);
+        self.counted_loop(vars[last], first, seg, one, body, true)?;
         let f = self.b.use_var(flat);
-        let f1 = self.b.ins().iadd_imm_s(f, 1);
+        let f1 = self.b.ins().iadd(f, seg);
         self.b.def_var(flat, f1);
-        // Increment the innermost counter and carry outwards.
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.b.def_var(counters[last], zero);
+        // Next row: increment the next-inner counter and carry outwards.
         let mut carry = self.b.ins().iconst(types::I8, 1);
-        for d in (0..rank).rev() {
+        for d in (0..last).rev() {
             let c = self.b.use_var(counters[d]);
             let cx = self.b.ins().uextend(types::I64, carry);
             let c1 = self.b.ins().iadd(c, cx);
             if d > 0 {
                 let wrap = self.b.ins().icmp(IntCC::Equal, c1, n[d]);
-                let zero = self.b.ins().iconst(types::I64, 0);
                 let c2 = self.b.ins().select(wrap, zero, c1);
                 self.b.def_var(counters[d], c2);
                 carry = wrap;
@@ -451,7 +456,7 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
                 self.b.def_var(counters[d], c1);
             }
         }
-        self.poll_stop(f1, header);
+        self.b.ins().jump(header, &[]);
         self.b.switch_to_block(exit);
         Ok(())
     }
@@ -987,8 +992,9 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             ExprKind::Len(a) => self.arrays[a.index()].len,
             ExprKind::Shape(a, d) => self.arrays[a.index()].shape[(*d as usize).min(2)],
             ExprKind::Atomic { op, access, value } => {
-                let v = self.expr(value)?;
+                // Arguments left to right: the element (checked), the value.
                 let addr = self.address(access, e.span)?;
+                let v = self.expr(value)?;
                 self.atomic(*op, e.ty, addr, v)
             }
         })

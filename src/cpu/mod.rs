@@ -7,6 +7,8 @@
 //! - `launch`: the context, the rayon pool and the parallel-loop driver.
 
 mod checks;
+#[cfg(test)]
+mod ir_tests;
 mod launch;
 mod lower;
 mod math;

@@ -7,6 +7,7 @@
 
 pub mod compare;
 pub mod inputs;
+pub mod random_kernels;
 
 use inputs::Input;
 use kiln::runtime::cases::Cases;
