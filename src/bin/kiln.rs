@@ -328,7 +328,7 @@ fn run(opts: &RunArgs) -> Result<ExitCode, Failure> {
     let backend = default_backend(opts.backend)?;
     let module = Module::from_file(&opts.file)?;
     let kernel = module.kernel(&opts.kernel)?;
-    let params = kernel.params();
+    let params = kernel.param_slice();
     let pairs = match &opts.size {
         Some(label) => directive_args(&module, kernel.name(), label, &opts.args)?,
         None => opts.args.clone(),
