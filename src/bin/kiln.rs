@@ -52,6 +52,9 @@ enum Command {
     Run(RunArgs),
     /// List the backends of this build and whether they can run here.
     Devices,
+    /// Run the benchmark suite: kernels/ on the chosen backends against
+    /// hand-written Rust and Numba, validated, with the memory bandwidth.
+    Bench(kiln::bench::cli::BenchArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -140,6 +143,7 @@ fn execute(cli: Cli) -> ExitCode {
         Command::Emit { file, kernel, target } => emit(&file, &kernel, target),
         Command::Run(args) => run(&args),
         Command::Devices => devices(),
+        Command::Bench(args) => kiln::bench::cli::main(&args).map(|()| ExitCode::SUCCESS).map_err(Failure::from),
     };
     match outcome {
         Ok(code) => code,
@@ -266,7 +270,7 @@ fn emit(file: &Path, kernel: &str, target: Target) -> Result<ExitCode, Failure> 
     let k = module.kernel(kernel)?;
     let text = match target {
         Target::Ir => kiln::ir::print::print_function(module.ir(), k.function()),
-        Target::Clif => return Err(not_built("clif", Backend::Cpu).into()),
+        Target::Clif => kiln::cpu::emit_clif(module.ir(), kernel)?,
         Target::Cuda => return Err(not_built("cuda", Backend::Cuda).into()),
         Target::Wgsl => return Err(not_built("wgsl", Backend::Wgpu).into()),
     };
