@@ -29,6 +29,7 @@ struct Cli {
 enum Command {
     /// Parse and check kernel files; print diagnostics.
     Check {
+        /// Kernel files (.kn).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// Also compile every kernel for this backend.
@@ -37,11 +38,14 @@ enum Command {
     },
     /// Show what a backend generates for a kernel.
     Emit {
+        /// The kernel file (.kn).
         #[arg(value_name = "FILE")]
         file: PathBuf,
+        /// The kernel to show.
         #[arg(long, value_name = "K")]
         kernel: String,
-        #[arg(long, value_enum, default_value = "ir")]
+        /// What to show: the checked IR, Cranelift IR, CUDA C or WGSL.
+        #[arg(long, value_enum)]
         target: Target,
     },
     /// Run a kernel on arguments given as NAME=VALUE.
@@ -63,8 +67,10 @@ enum Target {
 
 #[derive(clap::Args)]
 struct RunArgs {
+    /// The kernel file (.kn).
     #[arg(value_name = "FILE")]
     file: PathBuf,
+    /// The kernel to run.
     #[arg(long, value_name = "K")]
     kernel: String,
     /// auto, cpu, cuda, wgpu or interp (default: $KILN_BACKEND, else auto).
@@ -222,8 +228,13 @@ fn check(files: &[PathBuf], backend: Option<Backend>) -> Result<ExitCode, Failur
         if let Some(backend) = backend {
             for name in &names {
                 if let Err(error) = module.kernel(name).and_then(|k| k.prepare(backend)) {
+                    // An absent backend fails every kernel alike: say it once.
+                    let absent = matches!(error, Error::BackendUnavailable { .. });
                     report(&error.into());
                     ok = false;
+                    if absent {
+                        break;
+                    }
                 }
             }
         }
@@ -321,24 +332,24 @@ fn run(opts: &RunArgs) -> Result<ExitCode, Failure> {
     let backend = default_backend(opts.backend)?;
     let module = Module::from_file(&opts.file)?;
     let kernel = module.kernel(&opts.kernel)?;
-    let params = kernel.params();
+    let params = kernel.param_slice();
     let pairs = match &opts.size {
         Some(label) => directive_args(&module, kernel.name(), label, &opts.args)?,
         None => opts.args.clone(),
     };
     let mut values = values::bind_args(kernel.name(), params, &pairs, opts.seed)?;
-    let report = launch_repeatedly(&kernel, &params, &mut values, backend, opts.repeat).map_err(|error| Failure {
+    let report = launch_repeatedly(&kernel, params, &mut values, backend, opts.repeat).map_err(|error| Failure {
         error,
         source: Some(module.source().to_string()),
     })?;
     let written = match &opts.out {
-        Some(dir) => write_outputs(dir, &params, &values)?,
+        Some(dir) => write_outputs(dir, params, &values)?,
         None => Vec::new(),
     };
     if opts.json {
         say!("{}", json_line(kernel.name(), &report));
     } else {
-        print_human(&kernel, &params, &values, &report, &written);
+        print_human(&kernel, params, &values, &report, &written);
     }
     Ok(ExitCode::SUCCESS)
 }
