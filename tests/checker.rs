@@ -180,9 +180,9 @@ kernel loops(x: mut f64[:], n: i32, k: i64) {
     let v10:$start: i64 = (v0:n as i64)
     let v11:$end: i64 = ((2i32 * v0:n) as i64)
     check_step v1:k
-    let v12:$count: i64 = max(v11:$end - v10:$start, 0i64)
-    let v13:$count: i64 = (if v12:$count > 0i64 then ((v12:$count - 1i64) / v1:k) + 1i64 else 0i64)
-    for v6:i start (v10:$start + ((v13:$count - 1i64) * v1:k)) count v13:$count stride -v1:k {
+    let v12:$last: i64 = (v11:$end - 1i64) - v10:$start
+    let v13:$last: i64 = (if v12:$last >= 0i64 then v12:$last / v1:k else ((((v12:$last >> 1i64) & 9223372036854775807i64) / v1:k) * 2i64) + ((((v12:$last - (((((v12:$last >> 1i64) & 9223372036854775807i64) / v1:k) * 2i64) * v1:k)) < 0i64) || ((v12:$last - (((((v12:$last >> 1i64) & 9223372036854775807i64) / v1:k) * 2i64) * v1:k)) >= v1:k)) as i64))
+    for v6:i start (v10:$start + (v13:$last * v1:k)) count (if v11:$end > v10:$start then (if (v13:$last < 0i64) || (v13:$last == 9223372036854775807i64) then 9223372036854775807i64 else v13:$last + 1i64) else 0i64) stride -v1:k {
         x[v6:i] = 4.0f64
     }
     check_step 3i64
@@ -990,4 +990,137 @@ fn diagnostics_render_with_caret_and_hint() {
     assert!(text.contains("t.kn:2:12"), "{text}");
     assert!(text.contains("^^^^^"), "{text}");
     assert!(text.contains("hint:"), "{text}");
+}
+
+/// The exact sequence Rust's iterators give (computed in i128), first 8
+/// elements and the length capped at `cap`.
+fn range_oracle(
+    a: i64,
+    b: i64,
+    inclusive: bool,
+    adapters: &[(bool, i64)],
+    cap: i128,
+) -> (Vec<i64>, i64) {
+    let (mut start, mut count, mut stride) = (
+        a as i128,
+        (b as i128 - a as i128 + i128::from(inclusive)).max(0),
+        1i128,
+    );
+    for &(is_step, k) in adapters {
+        if is_step {
+            count = (count + k as i128 - 1) / k as i128;
+            stride *= k as i128;
+        } else {
+            start += (count - 1) * stride;
+            stride = -stride;
+        }
+    }
+    let n = count.min(cap);
+    let first = (0..n.min(8)).map(|j| (start + j * stride) as i64).collect();
+    (first, n as i64)
+}
+
+#[test]
+fn range_normalisation_is_exact_at_the_extremes() {
+    use kiln::Arg;
+    use kiln::Value;
+    const MIN: i64 = i64::MIN;
+    const MAX: i64 = i64::MAX;
+    let bounds = [
+        (0, 10),
+        (-5, 5),
+        (10, 0),
+        (MIN, MAX),
+        (MIN, MIN + 3),
+        (MAX - 3, MAX),
+        (MIN, 0),
+        (-10, MAX),
+        (MAX, MIN),
+        (0, MAX),
+        (5, MIN),
+        (3, 3),
+    ];
+    let steps = [(1, 1), (3, 2), (1 << 62, 1), (MAX, 2)];
+    let chains: [&[bool]; 8] = [
+        &[],
+        &[false],
+        &[true],
+        &[true, false],
+        &[false, true],
+        &[true, true],
+        &[false, false],
+        &[true, false, true],
+    ];
+    let mut runs = 0;
+    for chain in chains {
+        for inclusive in [false, true] {
+            for zero_start in [false, true] {
+                let lo = if zero_start { "0" } else { "a" };
+                let op = if inclusive { "..=" } else { ".." };
+                let mut range = if chain.is_empty() {
+                    format!("{lo}{op}b")
+                } else {
+                    format!("({lo}{op}b)")
+                };
+                let mut nsteps = 0;
+                for &is_step in chain {
+                    if is_step {
+                        range.push_str(if nsteps == 0 {
+                            ".step_by(k)"
+                        } else {
+                            ".step_by(k2)"
+                        });
+                        nsteps += 1;
+                    } else {
+                        range.push_str(".rev()");
+                    }
+                }
+                let src = format!(
+                    "kernel r(out: mut i64[:], a: i64, b: i64, k: i64, k2: i64) -> i64 {{\n    let mut n = 0;\n    for i in {range} {{\n        if n < 8 {{ out[n] = i; }}\n        n += 1;\n        if n >= 1000 {{ break; }}\n    }}\n    return n;\n}}\n"
+                );
+                let m = module(&src);
+                let kernel = &m.functions[0];
+                for &(a, b) in &bounds {
+                    let a = if zero_start { 0 } else { a };
+                    for &(k, k2) in &steps {
+                        let mut ks = [k, k2].into_iter();
+                        let adapters: Vec<(bool, i64)> = chain
+                            .iter()
+                            .map(|&s| (s, if s { ks.next().unwrap_or(1) } else { 0 }))
+                            .collect();
+                        let (want_first, want_n) = range_oracle(a, b, inclusive, &adapters, 1000);
+                        let mut out = vec![0i64; 8];
+                        let mut args = [
+                            Arg::slice_mut(&mut out),
+                            Arg::Scalar(Value::I64(a)),
+                            Arg::Scalar(Value::I64(b)),
+                            Arg::Scalar(Value::I64(k)),
+                            Arg::Scalar(Value::I64(k2)),
+                        ];
+                        let got = kiln::interp::run(&m, kernel, &mut args).expect("runs");
+                        let ctx = format!("{range} with a={a} b={b} k={k} k2={k2}");
+                        assert_eq!(got, Some(Value::I64(want_n)), "count of {ctx}");
+                        assert_eq!(
+                            &out[..want_first.len()],
+                            &want_first[..],
+                            "elements of {ctx}"
+                        );
+                        runs += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(runs > 700);
+}
+
+#[test]
+fn unknown_method_on_an_array_is_one_error() {
+    one_error(
+        "kernel k(x: f32[:]) -> i64 {\n    return x.size();\n}\n",
+        2,
+        14,
+        "no method named `size`",
+        None,
+    );
 }
