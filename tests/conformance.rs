@@ -888,3 +888,5 @@ conformance_suite!(interp, Backend::Interp);
 conformance_suite!(cpu, Backend::Cpu);
 conformance_suite!(cuda, Backend::Cuda);
 conformance_suite!(wgpu, Backend::Wgpu);
+// `auto` picks a backend per kernel; whatever it picks must conform too.
+conformance_suite!(auto, Backend::Auto);
