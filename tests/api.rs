@@ -65,7 +65,10 @@ fn saxpy_runs_on_the_interpreter() {
     let m = module();
     let x = vec![1.0f32, 2.0, 3.0];
     let mut y = vec![10.0f32; 3];
-    let r = m.kernel("saxpy").unwrap().launch_on(Backend::Interp, &mut [2.0f32.into(), (&x).into(), (&mut y).into()]);
+    let r = m
+        .kernel("saxpy")
+        .unwrap()
+        .launch_on(Backend::Interp, &mut [2.0f32.into(), (&x).into(), (&mut y).into()]);
     assert_eq!(r.unwrap(), None);
     assert_eq!(y, [12.0, 14.0, 16.0]);
 }
@@ -74,7 +77,11 @@ fn saxpy_runs_on_the_interpreter() {
 fn a_result_is_returned() {
     let m = module();
     let x: Vec<f64> = (1..=4).map(f64::from).collect();
-    let r = m.kernel("total").unwrap().launch_on(Backend::Interp, &mut [Arg::slice(&x)]).unwrap();
+    let r = m
+        .kernel("total")
+        .unwrap()
+        .launch_on(Backend::Interp, &mut [Arg::slice(&x)])
+        .unwrap();
     assert_eq!(r, Some(Value::F64(10.0)));
 }
 
@@ -104,7 +111,10 @@ fn wrong_element_type() {
         .unwrap()
         .launch_on(Backend::Interp, &mut [2.0f32.into(), (&x).into(), (&mut y).into()])
         .unwrap_err();
-    assert_eq!(e.to_string(), "kernel `saxpy`: argument 2 `x`: expected `f32[:]`, got `f64[:]`");
+    assert_eq!(
+        e.to_string(),
+        "kernel `saxpy`: argument 2 `x`: expected `f32[:]`, got `f64[:]`"
+    );
 }
 
 #[test]
@@ -121,7 +131,10 @@ fn scalar_for_array_and_array_for_scalar() {
 fn wrong_rank() {
     let x = vec![1.0f32; 4];
     let mut y = vec![1.0f32; 4];
-    let x2 = Arg::Array { data: kiln::ArrayData::F32(&x), shape: vec![2, 2] };
+    let x2 = Arg::Array {
+        data: kiln::ArrayData::F32(&x),
+        shape: vec![2, 2],
+    };
     let msg = saxpy_error(&mut [2.0f32.into(), x2, (&mut y).into()]);
     assert_eq!(msg, "argument 2 `x`: expected `f32[:]`, got `f32[:, :]`");
 }
@@ -130,7 +143,10 @@ fn wrong_rank() {
 fn shape_must_match_data_length() {
     let x = vec![1.0f32; 4];
     let mut y = vec![1.0f32; 4];
-    let bad = Arg::Array { data: kiln::ArrayData::F32(&x), shape: vec![5] };
+    let bad = Arg::Array {
+        data: kiln::ArrayData::F32(&x),
+        shape: vec![5],
+    };
     let msg = saxpy_error(&mut [2.0f32.into(), bad, (&mut y).into()]);
     assert_eq!(msg, "argument 2 `x`: shape [5] holds 5 elements, but the data has 4");
 }
@@ -162,7 +178,10 @@ fn mutable_slice_for_read_only_parameter_is_fine() {
 fn aliasing_a_written_array_is_an_error_naming_both() {
     let v = vec![1.0f32; 3];
     let msg = saxpy_error(&mut [2.0f32.into(), (&v).into(), (&v).into()]);
-    assert!(msg.starts_with("arguments 2 `x` and 3 `y` share memory, and `y` is written"), "{msg}");
+    assert!(
+        msg.starts_with("arguments 2 `x` and 3 `y` share memory, and `y` is written"),
+        "{msg}"
+    );
     // Overlapping (not identical) ranges alias too.
     let msg = saxpy_error(&mut [2.0f32.into(), Arg::slice(&v[..2]), Arg::slice(&v[1..])]);
     assert!(msg.starts_with("arguments 2 `x` and 3 `y` share memory"), "{msg}");
@@ -172,7 +191,10 @@ fn aliasing_a_written_array_is_an_error_naming_both() {
 fn the_same_array_may_be_read_twice() {
     let m = module();
     let v = vec![1.0f64, 2.0];
-    let r = m.kernel("pair_sum").unwrap().launch_on(Backend::Interp, &mut [Arg::slice(&v), Arg::slice(&v)]);
+    let r = m
+        .kernel("pair_sum")
+        .unwrap()
+        .launch_on(Backend::Interp, &mut [Arg::slice(&v), Arg::slice(&v)]);
     assert_eq!(r.unwrap(), Some(Value::F64(6.0)));
 }
 
@@ -180,7 +202,11 @@ fn the_same_array_may_be_read_twice() {
 fn runtime_faults_are_errors() {
     let m = module();
     let mut x = vec![0i32; 3];
-    let e = m.kernel("poke").unwrap().launch_on(Backend::Interp, &mut [(&mut x).into(), 3i64.into()]).unwrap_err();
+    let e = m
+        .kernel("poke")
+        .unwrap()
+        .launch_on(Backend::Interp, &mut [(&mut x).into(), 3i64.into()])
+        .unwrap_err();
     match e {
         Error::Runtime(r) => {
             assert_eq!(r.kernel, "poke");
@@ -193,7 +219,13 @@ fn runtime_faults_are_errors() {
 
 #[test]
 fn backend_names_parse_case_insensitively() {
-    for (text, b) in [("auto", Backend::Auto), ("CPU", Backend::Cpu), ("Cuda", Backend::Cuda), ("wgpu", Backend::Wgpu), ("interp", Backend::Interp)] {
+    for (text, b) in [
+        ("auto", Backend::Auto),
+        ("CPU", Backend::Cpu),
+        ("Cuda", Backend::Cuda),
+        ("wgpu", Backend::Wgpu),
+        ("interp", Backend::Interp),
+    ] {
         assert_eq!(text.parse::<Backend>().unwrap(), b);
     }
     assert_eq!(Backend::Interp.to_string(), "interp");
@@ -209,6 +241,8 @@ fn backend_from_env() {
     std::env::set_var("KILN_BACKEND", "nope");
     let e = Backend::from_env().unwrap_err().to_string();
     assert!(e.contains("KILN_BACKEND") && e.contains("nope"), "{e}");
+    std::env::set_var("KILN_BACKEND", "");
+    assert_eq!(Backend::from_env().unwrap(), Backend::Auto);
     std::env::remove_var("KILN_BACKEND");
     assert_eq!(Backend::from_env().unwrap(), Backend::Auto);
 }
@@ -220,7 +254,11 @@ fn unavailable_backends_say_why() {
     assert!(e.to_string().contains("not built into this version of kiln"), "{e}");
     let m = module();
     let x = vec![1.0f64];
-    let e = m.kernel("total").unwrap().launch_on(Backend::Wgpu, &mut [Arg::slice(&x)]).unwrap_err();
+    let e = m
+        .kernel("total")
+        .unwrap()
+        .launch_on(Backend::Wgpu, &mut [Arg::slice(&x)])
+        .unwrap_err();
     assert!(matches!(e, Error::BackendUnavailable { .. }), "{e:?}");
 }
 
@@ -228,7 +266,11 @@ fn unavailable_backends_say_why() {
 fn auto_reports_the_backend_it_used() {
     let m = module();
     let x = vec![2.0f64; 5];
-    let (used, r) = m.kernel("total").unwrap().launch_on_reporting(Backend::Auto, &mut [Arg::slice(&x)]).unwrap();
+    let (used, r) = m
+        .kernel("total")
+        .unwrap()
+        .launch_on_reporting(Backend::Auto, &mut [Arg::slice(&x)])
+        .unwrap();
     assert!(matches!(used, Backend::Cpu | Backend::Interp), "{used}");
     assert_eq!(r, Some(Value::F64(10.0)));
 }
@@ -241,7 +283,14 @@ fn module_introspection() {
     assert_eq!(k.name(), "stamp");
     let p = k.params();
     assert_eq!(p[0].name, "m");
-    assert_eq!(p[0].ty, ParamType::Array { elem: ScalarType::F64, rank: 2, mutable: true });
+    assert_eq!(
+        p[0].ty,
+        ParamType::Array {
+            elem: ScalarType::F64,
+            rank: 2,
+            mutable: true
+        }
+    );
     assert_eq!(p[1].ty, ParamType::Scalar(ScalarType::F64));
     assert_eq!(k.signature(), "stamp(m: mut f64[:, :], s: f64)");
     let e = m.kernel("nope").err().unwrap().to_string();
@@ -257,7 +306,9 @@ fn from_file_errors_name_the_path() {
 
 #[test]
 fn compile_errors_are_diagnostics() {
-    let e = Module::from_source("bad.kn", "kernel k(x: f32[:]) { x[0] = 1.0; }").err().unwrap();
+    let e = Module::from_source("bad.kn", "kernel k(x: f32[:]) { x[0] = 1.0; }")
+        .err()
+        .unwrap();
     assert!(matches!(e, Error::Compile(_)), "{e:?}");
 }
 
@@ -267,11 +318,18 @@ fn ndarray_views_of_any_rank() {
     let mut a = Array2::<f64>::ones((2, 3));
     m.kernel("stamp")
         .unwrap()
-        .launch_on(Backend::Interp, &mut [Arg::from_ndarray_mut(a.view_mut()).unwrap(), 2.0f64.into()])
+        .launch_on(
+            Backend::Interp,
+            &mut [Arg::from_ndarray_mut(a.view_mut()).unwrap(), 2.0f64.into()],
+        )
         .unwrap();
     assert_eq!(a, ndarray::arr2(&[[2.0, 3.0, 4.0], [12.0, 13.0, 14.0]]));
     let v = Array1::from(vec![1.0f64, 2.0, 3.0]);
-    let r = m.kernel("total").unwrap().launch_on(Backend::Interp, &mut [Arg::try_from(&v).unwrap()]).unwrap();
+    let r = m
+        .kernel("total")
+        .unwrap()
+        .launch_on(Backend::Interp, &mut [Arg::try_from(&v).unwrap()])
+        .unwrap();
     assert_eq!(r, Some(Value::F64(6.0)));
 }
 
@@ -295,9 +353,33 @@ fn a_module_is_shared_between_threads() {
             let m = &m;
             scope.spawn(move || {
                 let x = vec![t as f64; 10];
-                let r = m.kernel("total").unwrap().launch_on(Backend::Interp, &mut [Arg::slice(&x)]).unwrap();
+                let r = m
+                    .kernel("total")
+                    .unwrap()
+                    .launch_on(Backend::Interp, &mut [Arg::slice(&x)])
+                    .unwrap();
                 assert_eq!(r, Some(Value::F64(10.0 * t as f64)));
             });
         }
     });
+}
+
+#[test]
+fn cpu_backend_agrees_with_the_interpreter_when_built_in() {
+    if let Err(e) = engine(Backend::Cpu) {
+        eprintln!("skipping: {e}");
+        return;
+    }
+    let m = module();
+    let k = m.kernel("saxpy").unwrap();
+    let x: Vec<f32> = (0..1000).map(|i| i as f32 * 0.5).collect();
+    let mut y_cpu = vec![1.0f32; 1000];
+    let mut y_ref = y_cpu.clone();
+    let (used, _) = k.launch_on_reporting(Backend::Auto, &mut [3.0f32.into(), (&x).into(), (&mut y_cpu).into()]).unwrap();
+    assert_eq!(used, Backend::Cpu, "auto prefers the JIT");
+    k.launch_on(Backend::Interp, &mut [3.0f32.into(), (&x).into(), (&mut y_ref).into()]).unwrap();
+    assert_eq!(y_cpu, y_ref);
+    let mut z = vec![0i32; 3];
+    let e = m.kernel("poke").unwrap().launch_on(Backend::Cpu, &mut [(&mut z).into(), 3i64.into()]).unwrap_err();
+    assert!(matches!(e, Error::Runtime(_)), "{e:?}");
 }

@@ -51,8 +51,11 @@ kernel poke(x: mut i32[:], at: i64) {
 /// A fresh directory under Cargo's per-test temporary directory.
 fn scratch() -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("cli-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst)));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "cli-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -98,7 +101,15 @@ fn run_json(file: &Path, kernel: &str, extra: &[&str]) -> serde_json::Value {
 
 /// The raw JSON text of the `result` field.
 fn raw_result(file: &Path, kernel: &str, arg: &str) -> String {
-    let o = kiln(&["run", file.to_str().unwrap(), "--kernel", kernel, "--json", "--arg", arg]);
+    let o = kiln(&[
+        "run",
+        file.to_str().unwrap(),
+        "--kernel",
+        kernel,
+        "--json",
+        "--arg",
+        arg,
+    ]);
     assert_eq!(code(&o), 0, "stderr: {}", stderr(&o));
     let line = stdout(&o);
     let start = line.find("\"result\": ").expect("result field") + "\"result\": ".len();
@@ -116,7 +127,13 @@ fn read_npy_f64(path: &Path) -> (Vec<u64>, Vec<f64>) {
 fn write_npy_f64(path: &Path, shape: &[u64], data: &[f64], order: npyz::Order) {
     use npyz::WriterBuilder;
     let file = std::fs::File::create(path).unwrap();
-    let mut w = npyz::WriteOptions::new().default_dtype().shape(shape).order(order).writer(file).begin_nd().unwrap();
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .order(order)
+        .writer(file)
+        .begin_nd()
+        .unwrap();
     w.extend(data.iter().copied()).unwrap();
     w.finish().unwrap();
 }
@@ -146,7 +163,16 @@ fn check_ok_and_errors() {
 #[test]
 fn run_with_generators_human_output() {
     let (_dir, file) = kernels();
-    let o = kiln(&["run", file.to_str().unwrap(), "--kernel", "total", "--arg", "x=range:5", "--backend", "interp"]);
+    let o = kiln(&[
+        "run",
+        file.to_str().unwrap(),
+        "--kernel",
+        "total",
+        "--arg",
+        "x=range:5",
+        "--backend",
+        "interp",
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("total on interp: 10.0 (f64)"), "{out}");
@@ -155,7 +181,11 @@ fn run_with_generators_human_output() {
 #[test]
 fn json_contract_line() {
     let (_dir, file) = kernels();
-    let v = run_json(&file, "total", &["--arg", "x=range:4", "--repeat", "3", "--backend", "interp"]);
+    let v = run_json(
+        &file,
+        "total",
+        &["--arg", "x=range:4", "--repeat", "3", "--backend", "interp"],
+    );
     let obj = v.as_object().unwrap();
     let keys: Vec<&str> = obj.keys().map(|k| k.as_str()).collect();
     for key in ["kernel", "backend", "result", "compile_seconds", "seconds", "runs"] {
@@ -183,7 +213,10 @@ fn json_results_are_exact() {
     let (_dir, file) = kernels();
     // Integers exactly, even past 2^53.
     assert_eq!(raw_result(&file, "same_i64", "v=9007199254740993"), "9007199254740993");
-    assert_eq!(raw_result(&file, "same_i64", "v=-9223372036854775808"), "-9223372036854775808");
+    assert_eq!(
+        raw_result(&file, "same_i64", "v=-9223372036854775808"),
+        "-9223372036854775808"
+    );
     // f32 printed as f32: shortest text that reads back as the same f32.
     assert_eq!(raw_result(&file, "same_f32", "v=0.1"), "0.1");
     assert_eq!(raw_result(&file, "same_f64", "v=1e-05"), "1e-5");
@@ -200,7 +233,14 @@ fn json_results_are_exact() {
 #[test]
 fn integer_values_out_of_range_are_errors() {
     let (_dir, file) = kernels();
-    let o = kiln(&["run", file.to_str().unwrap(), "--kernel", "same_i64", "--arg", "v=9223372036854775808"]);
+    let o = kiln(&[
+        "run",
+        file.to_str().unwrap(),
+        "--kernel",
+        "same_i64",
+        "--arg",
+        "v=9223372036854775808",
+    ]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("out of range for i64"), "{}", stderr(&o));
 }
@@ -209,7 +249,11 @@ fn integer_values_out_of_range_are_errors() {
 fn repeats_start_from_the_original_values() {
     let (dir, file) = kernels();
     let out = dir.join("out");
-    let v = run_json(&file, "bump", &["--arg", "x=range:4", "--repeat", "5", "--out", out.to_str().unwrap()]);
+    let v = run_json(
+        &file,
+        "bump",
+        &["--arg", "x=range:4", "--repeat", "5", "--out", out.to_str().unwrap()],
+    );
     assert_eq!(v["runs"], 5);
     let bytes = std::fs::read(out.join("x.npy")).unwrap();
     let x = npyz::NpyFile::new(&bytes[..]).unwrap().into_vec::<i64>().unwrap();
@@ -254,21 +298,51 @@ fn bad_npy_inputs_are_errors_naming_file_and_parameter() {
     let wrong = dir.join("wrong.npy");
     write_npy_f64(&wrong, &[6], &[0.0; 6], npyz::Order::C);
     let a = format!("a=@{}", wrong.display());
-    let o = kiln(&["run", file.to_str().unwrap(), "--kernel", "copy2", "--arg", &a, "--arg", "b=zeros:2x3"]);
+    let o = kiln(&[
+        "run",
+        file.to_str().unwrap(),
+        "--kernel",
+        "copy2",
+        "--arg",
+        &a,
+        "--arg",
+        "b=zeros:2x3",
+    ]);
     assert_eq!(code(&o), 1);
     let err = stderr(&o);
-    assert!(err.contains("wrong.npy") && err.contains("float64 with 1 dimension"), "{err}");
+    assert!(
+        err.contains("wrong.npy") && err.contains("float64 with 1 dimension"),
+        "{err}"
+    );
     assert!(err.contains("parameter `a` is `f64[:, :]`"), "{err}");
 
     let garbage = dir.join("garbage.npy");
     std::fs::write(&garbage, b"not numpy at all").unwrap();
     let a = format!("a=@{}", garbage.display());
-    let o = kiln(&["run", file.to_str().unwrap(), "--kernel", "copy2", "--arg", &a, "--arg", "b=zeros:2x3"]);
+    let o = kiln(&[
+        "run",
+        file.to_str().unwrap(),
+        "--kernel",
+        "copy2",
+        "--arg",
+        &a,
+        "--arg",
+        "b=zeros:2x3",
+    ]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("garbage.npy"), "{}", stderr(&o));
 
     let a = format!("a=@{}", dir.join("absent.npy").display());
-    let o = kiln(&["run", file.to_str().unwrap(), "--kernel", "copy2", "--arg", &a, "--arg", "b=zeros:2x3"]);
+    let o = kiln(&[
+        "run",
+        file.to_str().unwrap(),
+        "--kernel",
+        "copy2",
+        "--arg",
+        &a,
+        "--arg",
+        "b=zeros:2x3",
+    ]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("absent.npy"), "{}", stderr(&o));
 }
@@ -291,7 +365,16 @@ fn unknown_and_missing_args_exit_1_naming_them() {
 #[test]
 fn runtime_fault_exits_1_with_location() {
     let (_dir, file) = kernels();
-    let o = kiln(&["run", file.to_str().unwrap(), "--kernel", "poke", "--arg", "x=zeros:3", "--arg", "at=3"]);
+    let o = kiln(&[
+        "run",
+        file.to_str().unwrap(),
+        "--kernel",
+        "poke",
+        "--arg",
+        "x=zeros:3",
+        "--arg",
+        "at=3",
+    ]);
     assert_eq!(code(&o), 1);
     let err = stderr(&o);
     assert!(err.contains("run-time error in kernel `poke`"), "{err}");
@@ -313,6 +396,7 @@ fn usage_errors_exit_2() {
         vec!["run", f, "--kernel", "total", "--arg", "novalue"],
         vec!["run", f, "--kernel", "total", "--seed", "-1"],
         vec!["emit", f, "--kernel", "total", "--target", "ptx"],
+        vec!["emit", f, "--kernel", "total"],
         vec!["check"],
     ] {
         let o = kiln(&args);
@@ -323,7 +407,16 @@ fn usage_errors_exit_2() {
 #[test]
 fn forced_unavailable_backend_is_an_error() {
     let (_dir, file) = kernels();
-    let o = kiln(&["run", file.to_str().unwrap(), "--kernel", "total", "--arg", "x=range:3", "--backend", "cuda"]);
+    let o = kiln(&[
+        "run",
+        file.to_str().unwrap(),
+        "--kernel",
+        "total",
+        "--arg",
+        "x=range:3",
+        "--backend",
+        "cuda",
+    ]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("backend `cuda` is not available"), "{}", stderr(&o));
     let o = Command::new(env!("CARGO_BIN_EXE_kiln"))
@@ -339,7 +432,15 @@ fn forced_unavailable_backend_is_an_error() {
 fn kiln_backend_env_sets_the_default() {
     let (_dir, file) = kernels();
     let o = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(["run", file.to_str().unwrap(), "--kernel", "total", "--arg", "x=range:3", "--json"])
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--kernel",
+            "total",
+            "--arg",
+            "x=range:3",
+            "--json",
+        ])
         .env("KILN_BACKEND", "interp")
         .output()
         .unwrap();
@@ -354,13 +455,19 @@ fn emit_and_devices() {
     let o = kiln(&["emit", file.to_str().unwrap(), "--kernel", "total", "--target", "ir"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("total"), "{}", stdout(&o));
+    let o = kiln(&["emit", file.to_str().unwrap(), "--kernel", "total", "--target", "clif"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("function"), "{}", stdout(&o));
     let o = kiln(&["emit", file.to_str().unwrap(), "--kernel", "total", "--target", "wgsl"]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("wgsl"), "{}", stderr(&o));
     let o = kiln(&["devices"]);
     assert_eq!(code(&o), 0);
     let out = stdout(&o);
-    assert!(out.contains("interp") && out.contains("available") && out.contains("cpu threads:"), "{out}");
+    assert!(
+        out.contains("interp") && out.contains("available") && out.contains("cpu threads:"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -373,4 +480,26 @@ fn seeds_change_random_inputs_deterministically() {
     assert_ne!(a["result"], c["result"]);
     let r = a["result"].as_f64().unwrap();
     assert!(r > 400.0 && r < 600.0, "mean of uniform [0,1) draws: {r}");
+}
+
+#[test]
+fn size_takes_arguments_from_directives() {
+    let dir = scratch();
+    let file = dir.join("scale.kn");
+    std::fs::write(
+        &file,
+        "//! args: x=range:{n} s=2.0\n//! sizes: T=4 S=10\n\
+         kernel scale(x: mut f64[:], s: f64) -> f64 {\n    let mut t = 0.0;\n    \
+         for i in prange(0..x.len()) {\n        x[i] = x[i] * s;\n        t += x[i];\n    }\n    return t;\n}\n",
+    )
+    .unwrap();
+    // 2 * (0 + 1 + 2 + 3)
+    let v = run_json(&file, "scale", &["--size", "T"]);
+    assert_eq!(v["result"].as_f64(), Some(12.0));
+    // --arg overrides one value.
+    let v = run_json(&file, "scale", &["--size", "S", "--arg", "s=1"]);
+    assert_eq!(v["result"].as_f64(), Some(45.0));
+    let o = kiln(&["run", file.to_str().unwrap(), "--kernel", "scale", "--size", "XL"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("no size `XL`"), "{}", stderr(&o));
 }

@@ -8,6 +8,9 @@
 //!   fault, kernel, file, line and column as the interpreter, which are also
 //!   checked against the locations the language decisions prescribe.
 //!
+//! `KILN_CONFORMANCE_SIZE=S` (or M, L) runs the kernel files that define
+//! that size at it instead of T.
+//!
 //! A backend that answers `Error::BackendUnavailable` is skipped with its
 //! reason printed, unless the environment variable `KILN_REQUIRE` names it
 //! (comma-separated, e.g. `KILN_REQUIRE=cpu,wgpu`): then the test fails.
@@ -16,6 +19,7 @@ mod common;
 
 use common::compare::{compare_inputs, compare_result};
 use common::inputs::{as_args, Data, Input};
+use common::random_kernels::random_kernel;
 use common::Case;
 use kiln::{Backend, Error, Fault, Module, RuntimeError, Value};
 
@@ -27,8 +31,9 @@ macro_rules! for_each_kernel_file {
         $m! {
             kernels: blackscholes, dot, histogram, jacobi2d, mandelbrot, matmul, minmax, nbody, saxpy,
                 scale_inplace, softmax_rows, sum_of_squares_range, sum_sq, triad;
-            conformance: atomics, helpers_consts, inference, int_edges, loops, math_f32, math_f64,
-                prange_dims, reductions, scalar_types, shadowing, short_circuit;
+            conformance: atomics, guarded_access, helpers_consts, inference, int_edges, loops, math_f32,
+                math_f64, par_patterns, prange_dims, reductions, scalar_types, serial_result, shadowing,
+                short_circuit;
         }
     };
 }
@@ -88,11 +93,22 @@ fn available(backend: Backend) -> bool {
     }
 }
 
+/// The size the kernel files run at: T, or the label in
+/// `KILN_CONFORMANCE_SIZE` (e.g. `S`, to exercise a backend's parallel paths
+/// on larger inputs) for files whose header defines it.
+fn size_label(case: &Case) -> String {
+    match std::env::var("KILN_CONFORMANCE_SIZE") {
+        Ok(label) if case.directives.size(&label).is_some() => label,
+        _ => "T".to_string(),
+    }
+}
+
 /// Runs one kernel file on `backend` and on the interpreter from identical
 /// inputs and compares every array and the result.
 fn check_file(backend: Backend, dir: &str, name: &str) {
     let case = Case::load(dir, name);
-    let inputs = case.inputs("T");
+    let label = size_label(&case);
+    let inputs = case.inputs(&label);
     let mut expected = inputs.clone();
     let expected_result = case
         .launch(Backend::Interp, &mut expected)
@@ -101,7 +117,7 @@ fn check_file(backend: Backend, dir: &str, name: &str) {
     let actual_result = case
         .launch(backend, &mut actual)
         .unwrap_or_else(|e| panic!("{dir}/{name} fails on {}: {e}", backend_name(backend)));
-    let label = format!("{dir}/{name} on {}", backend_name(backend));
+    let label = format!("{dir}/{name} (size {label}) on {}", backend_name(backend));
     compare_result(&label, expected_result, actual_result).unwrap_or_else(|e| panic!("{e}"));
     compare_inputs(&label, &expected, &actual).unwrap_or_else(|e| panic!("{e}"));
 }
@@ -454,6 +470,172 @@ fn parallel(kernel: &'static str, inputs: Vec<Input>, fault: Fault, at: &'static
     }
 }
 
+/// Faults in atomics, nested indices, unsigned indices, conditions and
+/// helper loops.
+const MISC: &str = "kernel atomic_oob(bins: mut i32[:], x: i32[:]) {
+    for i in prange(0..x.len()) {
+        atomic_add(bins[x[i]], 1);
+    }
+}
+kernel nested_index(x: f64[:], idx: i64[:], k: i64) -> f64 {
+    return x[idx[k]];
+}
+kernel unsigned_index(x: f32[:], u: u32) -> f32 {
+    return x[u];
+}
+kernel while_cond(x: i64[:]) -> i64 {
+    let mut k = 0;
+    while x[k] >= 0 {
+        k += 1;
+    }
+    return k;
+}
+fn stepped(n: i64, k: i64) -> i64 {
+    let mut s = 0;
+    for i in (0..n).step_by(k) {
+        s += i;
+    }
+    return s;
+}
+kernel helper_step(out: mut i64[:]) {
+    for i in prange(0..out.len()) {
+        out[i] = stepped(10, 3 - i);
+    }
+}
+kernel first_fault(x: f64[:], y: f64[:], n: i64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..n {
+        s += x[i];
+        s += y[i * 2];
+    }
+    return s;
+}
+kernel big_par(x: mut f64[:], bad: i64) {
+    for i in prange(0..x.len()) {
+        x[i] = 1.0;
+        if i == bad {
+            x[i * 3] = 2.0;
+        }
+    }
+}
+kernel branch_fault(out: mut f64[:], x: f64[:]) {
+    for i in prange(0..out.len()) {
+        out[i] = if i == 2 { x[i + 40] } else { 1.0 };
+    }
+}
+";
+
+fn misc(kernel: &'static str, inputs: Vec<Input>, fault: Fault, at: &'static str) -> FaultCase {
+    FaultCase {
+        source: MISC,
+        kernel,
+        inputs,
+        fault,
+        at,
+    }
+}
+
+fn misc_cases() -> Vec<(&'static str, FaultCase)> {
+    let mut bins_x = vec![1i32; 100];
+    bins_x[77] = 8;
+    vec![
+        (
+            "atomic on an element out of range",
+            misc(
+                "atomic_oob",
+                vec![
+                    array("bins", Data::I32(vec![0; 8]), &[8], true),
+                    array("x", Data::I32(bins_x), &[100], false),
+                ],
+                oob("bins", &[8], &[8], 0),
+                // The implementation locates an atomic's fault at the call
+                // (the IR keeps no separate span for its element access).
+                "atomic_add(bins",
+            ),
+        ),
+        (
+            "the inner index of a nested access faults first",
+            misc(
+                "nested_index",
+                vec![
+                    array("x", Data::F64(vec![0.0; 3]), &[3], false),
+                    array("idx", Data::I64(vec![0, 1, 2]), &[3], false),
+                    scalar("k", Value::I64(3)),
+                ],
+                oob("idx", &[3], &[3], 0),
+                "idx[k]",
+            ),
+        ),
+        (
+            "a u32 index is zero-extended",
+            misc(
+                "unsigned_index",
+                vec![
+                    array("x", Data::F32(vec![0.0; 4]), &[4], false),
+                    scalar("u", Value::U32(u32::MAX)),
+                ],
+                oob("x", &[u32::MAX as i64], &[4], 0),
+                "x[u]",
+            ),
+        ),
+        (
+            "fault in a while condition",
+            misc(
+                "while_cond",
+                vec![array("x", Data::I64(vec![0, 1, 2, 3, 4]), &[5], false)],
+                oob("x", &[5], &[5], 0),
+                "x[k] >=",
+            ),
+        ),
+        (
+            "zero step_by in a helper called from a prange",
+            misc(
+                "helper_step",
+                vec![array("out", Data::I64(vec![0; 4]), &[4], true)],
+                Fault::StepNotPositive { step: 0 },
+                "step_by(|k)",
+            ),
+        ),
+        (
+            "the first fault in program order is reported (y[10] before x[10])",
+            misc(
+                "first_fault",
+                vec![
+                    array("x", Data::F64(vec![0.0; 10]), &[10], false),
+                    array("y", Data::F64(vec![0.0; 10]), &[10], false),
+                    scalar("n", Value::I64(20)),
+                ],
+                oob("y", &[10], &[10], 0),
+                "y[i * 2]",
+            ),
+        ),
+        (
+            "fault in one iteration of a large (multi-chunk) prange",
+            misc(
+                "big_par",
+                vec![
+                    array("x", Data::F64(vec![0.0; 100_000]), &[100_000], true),
+                    scalar("bad", Value::I64(77_777)),
+                ],
+                oob("x", &[233_331], &[100_000], 0),
+                "x[i * 3]",
+            ),
+        ),
+        (
+            "fault in the taken branch of an if-expression",
+            misc(
+                "branch_fault",
+                vec![
+                    array("out", Data::F64(vec![0.0; 5]), &[5], true),
+                    array("x", Data::F64(vec![0.0; 5]), &[5], false),
+                ],
+                oob("x", &[42], &[5], 0),
+                "x[i + 40]",
+            ),
+        ),
+    ]
+}
+
 fn fault_cases() -> Vec<(&'static str, FaultCase)> {
     let f64s = |n: usize, mutable| array("x", Data::F64(vec![1.0; n]), &[n], mutable);
     let i64s = |n: usize| array("x", Data::I64(vec![0; n]), &[n], true);
@@ -597,6 +779,55 @@ fn fault_cases() -> Vec<(&'static str, FaultCase)> {
             ),
         ),
     ]
+    .into_iter()
+    .chain(misc_cases())
+    .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Random kernels (differential testing).
+
+/// How many random kernels each backend runs (`KILN_RANDOM_KERNELS`
+/// overrides, e.g. for a longer soak).
+fn random_kernel_count() -> u64 {
+    std::env::var("KILN_RANDOM_KERNELS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
+}
+
+/// Random well-typed kernels on `backend` against the interpreter; reports
+/// every mismatch with the kernel's source.
+fn check_random_kernels(backend: Backend) {
+    let name = backend_name(backend);
+    let mut failures = Vec::new();
+    for k in 0..random_kernel_count() {
+        let rk = random_kernel(0x6B69_6C6E, k);
+        let outcome = (|| -> Result<(), String> {
+            let module = Module::from_source("random.kn", &rk.source)
+                .map_err(|e| format!("does not compile:\n{e}"))?;
+            let kernel = module.kernel(&rk.name).map_err(|e| e.to_string())?;
+            let mut expected = rk.inputs.clone();
+            let expected_result = kernel
+                .launch_on(Backend::Interp, &mut as_args(&mut expected))
+                .map_err(|e| format!("interp: {e}"))?;
+            let mut actual = rk.inputs.clone();
+            let actual_result = kernel
+                .launch_on(backend, &mut as_args(&mut actual))
+                .map_err(|e| format!("{name}: {e}"))?;
+            compare_result(name, expected_result, actual_result)?;
+            compare_inputs(name, &expected, &actual)
+        })();
+        if let Err(e) = outcome {
+            failures.push(format!("{}: {e}\n{}", rk.name, rk.source));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} random kernel(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// One test per kernel file and one for all fault cases, for one backend.
@@ -640,6 +871,13 @@ macro_rules! conformance_suite {
                     check_all_faults(BACKEND);
                 }
             }
+
+            #[test]
+            fn random_kernels() {
+                if available(BACKEND) {
+                    check_random_kernels(BACKEND);
+                }
+            }
         }
     };
 }
@@ -650,3 +888,5 @@ conformance_suite!(interp, Backend::Interp);
 conformance_suite!(cpu, Backend::Cpu);
 conformance_suite!(cuda, Backend::Cuda);
 conformance_suite!(wgpu, Backend::Wgpu);
+// `auto` picks a backend per kernel; whatever it picks must conform too.
+conformance_suite!(auto, Backend::Auto);

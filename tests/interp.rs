@@ -1507,4 +1507,146 @@ kernel scatter(keys: i64[:], counts: mut i32[:]) {
         // Iterations before the fault (in the interpreter's row-major order) took effect.
         assert_eq!(counts, [1, 1]);
     }
+
+    /// 400 helpers, each calling the next at the bottom of a 100-deep
+    /// expression: 40 000 levels of recursion, more than a test thread's
+    /// 2 MiB stack holds. The interpreter must not overflow.
+    #[test]
+    fn deep_helper_chains_do_not_overflow_the_stack() {
+        let (helpers, depth) = (400, 100);
+        let mut source = String::new();
+        for k in 0..helpers {
+            let mut e = if k + 1 < helpers {
+                format!("h{}(x)", k + 1)
+            } else {
+                "x".to_string()
+            };
+            for _ in 0..depth {
+                e.push_str(" + 1");
+            }
+            source.push_str(&format!("fn h{k}(x: i64) -> i64 {{ return {e}; }}\n"));
+        }
+        source.push_str("kernel deep(x: i64) -> i64 { return h0(x); }\n");
+        // Compiling is not what this test is about: give the front end room.
+        let m = std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(move || compile(&source))
+            .unwrap()
+            .join()
+            .unwrap();
+        let r = launch(&m, "deep", &mut [Arg::from(5i64)]).unwrap();
+        assert_eq!(r, Some(Value::I64(5 + helpers * depth)));
+    }
+
+    const EXTRA: &str = r#"
+kernel flags(x: f64[:]) -> i32 {
+    let mut any_big = false;
+    let mut all_pos = true;
+    let mut odd = false;
+    for i in prange(0..x.len()) {
+        any_big |= x[i] > 3.0;
+        all_pos &= x[i] > 0.0;
+        odd ^= x[i] < 0.0;
+    }
+    return (any_big as i32) * 100 + (all_pos as i32) * 10 + (odd as i32);
+}
+
+kernel narrow_index(x: f32[:], k: i32) -> f32 {
+    let x = x[k];
+    return x;
+}
+
+fn ratio(a: i32, b: i32) -> i32 {
+    return a / b;
+}
+
+kernel per_element(a: i32[:], b: i32[:], out: mut i32[:]) {
+    for i in prange(0..out.len()) {
+        out[i] = ratio(a[i], b[i]);
+    }
+}
+"#;
+
+    #[test]
+    fn bool_reductions() {
+        let m = compile(EXTRA);
+        let x = vec![1.0f64, 5.0, -2.0];
+        assert_eq!(
+            launch(&m, "flags", &mut [Arg::from(&x)]).unwrap(),
+            Some(Value::I32(101))
+        );
+        let y = vec![1.0f64, 2.0];
+        assert_eq!(
+            launch(&m, "flags", &mut [Arg::from(&y)]).unwrap(),
+            Some(Value::I32(10))
+        );
+        let empty: Vec<f64> = vec![];
+        assert_eq!(
+            launch(&m, "flags", &mut [Arg::from(&empty)]).unwrap(),
+            Some(Value::I32(10))
+        );
+    }
+
+    #[test]
+    fn narrow_indices_are_reported_as_i64() {
+        let m = compile(EXTRA);
+        let x = vec![1.5f32, 2.5];
+        assert_eq!(
+            launch(&m, "narrow_index", &mut [Arg::from(&x), Arg::from(1i32)]).unwrap(),
+            Some(Value::F32(2.5))
+        );
+        let err = launch(&m, "narrow_index", &mut [Arg::from(&x), Arg::from(-1i32)]).unwrap_err();
+        assert_eq!(
+            err.fault,
+            Fault::IndexOutOfBounds {
+                array: "x".into(),
+                index: vec![-1],
+                shape: vec![2],
+                dim: 0
+            }
+        );
+        assert_at(&err, EXTRA, "x[k]");
+    }
+
+    #[test]
+    fn helper_fault_inside_prange_is_located_in_the_helper() {
+        let m = compile(EXTRA);
+        let a = vec![10i32, 20, 30];
+        let b = vec![2i32, 5, 0];
+        let mut out = vec![0i32; 3];
+        let err = launch(
+            &m,
+            "per_element",
+            &mut [Arg::from(&a), Arg::from(&b), Arg::from(&mut out)],
+        )
+        .unwrap_err();
+        assert_eq!(err.fault, Fault::DivisionByZero);
+        assert_eq!(err.kernel, "per_element");
+        assert_at(&err, EXTRA, "a / b");
+        assert_eq!(out, [5, 4, 0]);
+    }
+}
+
+#[test]
+fn inconsistent_shapes_never_panic() {
+    // The runtime never passes these; the interpreter still must not panic.
+    let data = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+    for shape in [vec![], vec![usize::MAX, 2], vec![1, 1, 1, 6], vec![4, 4]] {
+        let arr = Arg::Array {
+            data: kiln::ArrayData::F32(&data),
+            shape,
+        };
+        let r = run1(load2(), &mut [arr, Arg::from(0i64), Arg::from(5i64)]);
+        assert!(matches!(
+            r,
+            Ok(Some(Value::F32(_)))
+                | Err(RuntimeError {
+                    fault: Fault::IndexOutOfBounds { .. },
+                    ..
+                })
+        ));
+    }
+    // Too few arguments: missing arrays are empty, missing scalars zero.
+    let err = run1(load2(), &mut []).unwrap_err();
+    assert!(matches!(err.fault, Fault::IndexOutOfBounds { .. }));
 }

@@ -6,6 +6,7 @@
 //! as a backtrace.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use kiln::runtime::cases::Cases;
 use kiln::runtime::{engines, npy, values, Backend, HostValue, Kernel, ParamInfo};
 use kiln::{Error, Module, Value};
 use std::io::Write;
@@ -28,6 +29,7 @@ struct Cli {
 enum Command {
     /// Parse and check kernel files; print diagnostics.
     Check {
+        /// Kernel files (.kn).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// Also compile every kernel for this backend.
@@ -36,17 +38,23 @@ enum Command {
     },
     /// Show what a backend generates for a kernel.
     Emit {
+        /// The kernel file (.kn).
         #[arg(value_name = "FILE")]
         file: PathBuf,
+        /// The kernel to show.
         #[arg(long, value_name = "K")]
         kernel: String,
-        #[arg(long, value_enum, default_value = "ir")]
+        /// What to show: the checked IR, Cranelift IR, CUDA C or WGSL.
+        #[arg(long, value_enum)]
         target: Target,
     },
     /// Run a kernel on arguments given as NAME=VALUE.
     Run(RunArgs),
     /// List the backends of this build and whether they can run here.
     Devices,
+    /// Run the benchmark suite: kernels/ on the chosen backends against
+    /// hand-written Rust and Numba, validated, with the memory bandwidth.
+    Bench(kiln::bench::cli::BenchArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -59,8 +67,10 @@ enum Target {
 
 #[derive(clap::Args)]
 struct RunArgs {
+    /// The kernel file (.kn).
     #[arg(value_name = "FILE")]
     file: PathBuf,
+    /// The kernel to run.
     #[arg(long, value_name = "K")]
     kernel: String,
     /// auto, cpu, cuda, wgpu or interp (default: $KILN_BACKEND, else auto).
@@ -70,6 +80,10 @@ struct RunArgs {
     /// `range:SHAPE`, `rand:SHAPE`, SHAPE like `1000` or `512x512`).
     #[arg(long = "arg", value_name = "NAME=VALUE", value_parser = parse_assignment)]
     args: Vec<(String, String)>,
+    /// Take the arguments from the file's `//! args:` directive at this size
+    /// (`T`, `S`, `M`, `L` from `//! sizes:`); `--arg` overrides single ones.
+    #[arg(long, value_name = "LABEL")]
+    size: Option<String>,
     /// Write each `mut` array to DIR/NAME.npy.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -129,6 +143,7 @@ fn execute(cli: Cli) -> ExitCode {
         Command::Emit { file, kernel, target } => emit(&file, &kernel, target),
         Command::Run(args) => run(&args),
         Command::Devices => devices(),
+        Command::Bench(args) => kiln::bench::cli::main(&args).map(|()| ExitCode::SUCCESS).map_err(Failure::from),
     };
     match outcome {
         Ok(code) => code,
@@ -213,8 +228,13 @@ fn check(files: &[PathBuf], backend: Option<Backend>) -> Result<ExitCode, Failur
         if let Some(backend) = backend {
             for name in &names {
                 if let Err(error) = module.kernel(name).and_then(|k| k.prepare(backend)) {
+                    // An absent backend fails every kernel alike: say it once.
+                    let absent = matches!(error, Error::BackendUnavailable { .. });
                     report(&error.into());
                     ok = false;
+                    if absent {
+                        break;
+                    }
                 }
             }
         }
@@ -250,7 +270,7 @@ fn emit(file: &Path, kernel: &str, target: Target) -> Result<ExitCode, Failure> 
     let k = module.kernel(kernel)?;
     let text = match target {
         Target::Ir => kiln::ir::print::print_function(module.ir(), k.function()),
-        Target::Clif => return Err(not_built("clif", Backend::Cpu).into()),
+        Target::Clif => kiln::cpu::emit_clif(module.ir(), kernel)?,
         Target::Cuda => return Err(not_built("cuda", Backend::Cuda).into()),
         Target::Wgsl => return Err(not_built("wgsl", Backend::Wgpu).into()),
     };
@@ -312,8 +332,12 @@ fn run(opts: &RunArgs) -> Result<ExitCode, Failure> {
     let backend = default_backend(opts.backend)?;
     let module = Module::from_file(&opts.file)?;
     let kernel = module.kernel(&opts.kernel)?;
-    let params = kernel.params();
-    let mut values = values::bind_args(kernel.name(), &params, &opts.args, opts.seed)?;
+    let params = kernel.param_slice();
+    let pairs = match &opts.size {
+        Some(label) => directive_args(&module, kernel.name(), label, &opts.args)?,
+        None => opts.args.clone(),
+    };
+    let mut values = values::bind_args(kernel.name(), params, &pairs, opts.seed)?;
     let report = launch_repeatedly(&kernel, &params, &mut values, backend, opts.repeat).map_err(|error| Failure {
         error,
         source: Some(module.source().to_string()),
@@ -328,6 +352,41 @@ fn run(opts: &RunArgs) -> Result<ExitCode, Failure> {
         print_human(&kernel, &params, &values, &report, &written);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `//! args:` pairs at size `label`, with `overrides` replacing or
+/// adding single values.
+fn directive_args(
+    module: &Module,
+    kernel: &str,
+    label: &str,
+    overrides: &[(String, String)],
+) -> Result<Vec<(String, String)>, Error> {
+    let fail = |message: String| Error::Argument {
+        kernel: kernel.to_string(),
+        message,
+    };
+    let cases = Cases::parse(module.source()).map_err(|e| fail(format!("{}: {e}", module.file())))?;
+    let n = cases.size(label).ok_or_else(|| {
+        let labels: Vec<&str> = cases.sizes.iter().map(|(l, _)| l.as_str()).collect();
+        fail(format!(
+            "{} has no size `{label}` (its `//! sizes:` directive lists: {})",
+            module.file(),
+            if labels.is_empty() {
+                "none".to_string()
+            } else {
+                labels.join(", ")
+            }
+        ))
+    })?;
+    let mut pairs = cases.args_at(n);
+    for (name, value) in overrides {
+        match pairs.iter_mut().find(|(n, _)| n == name) {
+            Some(pair) => pair.1 = value.clone(),
+            None => pairs.push((name.clone(), value.clone())),
+        }
+    }
+    Ok(pairs)
 }
 
 /// Compiles (timed once), then launches `repeat` times, each from the

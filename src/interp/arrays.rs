@@ -103,14 +103,18 @@ fn storage_len(storage: &Storage<'_>) -> usize {
 
 impl BoundArray<'_> {
     fn set_shape(&mut self, shape: &[usize]) {
-        self.rank = shape.len().clamp(1, MAX_RANK);
-        self.shape = [1; MAX_RANK];
-        self.shape[..self.rank].copy_from_slice(&shape[..self.rank]);
-        // A shape that disagrees with the data (never passed by the runtime)
-        // is replaced by the flat length, so addressing stays inside it.
-        if self.len() != storage_len(&self.storage) {
+        let data_len = storage_len(&self.storage);
+        let product = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+        if (1..=MAX_RANK).contains(&shape.len()) && product == Some(data_len) {
+            self.rank = shape.len();
+            self.shape = [1; MAX_RANK];
+            self.shape[..self.rank].copy_from_slice(shape);
+        } else {
+            // A shape that disagrees with the data (never passed by the
+            // runtime) is replaced by the flat length, so that addressing
+            // stays inside the data.
             self.rank = 1;
-            self.shape = [storage_len(&self.storage), 1, 1];
+            self.shape = [data_len, 1, 1];
         }
     }
 

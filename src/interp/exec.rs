@@ -29,6 +29,8 @@ pub struct Interp<'m, 'b, 'r> {
     module: &'m ir::Module,
     kernel: &'m ir::Function,
     arrays: &'b mut [BoundArray<'r>],
+    /// Helper frames no longer in use, kept for the next call.
+    spare_frames: Vec<Vec<Value>>,
 }
 
 impl<'m, 'b, 'r> Interp<'m, 'b, 'r> {
@@ -41,6 +43,7 @@ impl<'m, 'b, 'r> Interp<'m, 'b, 'r> {
             module,
             kernel,
             arrays,
+            spare_frames: Vec::new(),
         }
     }
 
@@ -314,18 +317,34 @@ impl<'m, 'b, 'r> Interp<'m, 'b, 'r> {
         let Some(callee) = module.functions.get(id.index()) else {
             return Ok(Value::zero(e.ty));
         };
-        let mut callee_frame = new_frame(callee);
-        for (param, arg) in callee.params.iter().zip(args) {
-            let v = self.eval(frame, arg)?;
-            if let ir::Param::Scalar(var) = param {
-                set(&mut callee_frame, *var, v);
-            }
-        }
-        match self.block(&mut callee_frame, &callee.body)? {
+        // Frames are recycled: a helper called once per element must not
+        // allocate once per element.
+        let mut callee_frame = self.spare_frames.pop().unwrap_or_default();
+        callee_frame.clear();
+        callee_frame.extend(callee.vars.iter().map(|v| Value::zero(v.ty)));
+        let result = self.call_in(frame, &mut callee_frame, callee, args);
+        self.spare_frames.push(callee_frame);
+        match result? {
             Flow::Return(Some(v)) => Ok(v),
             // Helpers always return a value (checked); defined fallback.
             _ => Ok(Value::zero(e.ty)),
         }
+    }
+
+    fn call_in(
+        &mut self,
+        frame: &mut [Value],
+        callee_frame: &mut [Value],
+        callee: &ir::Function,
+        args: &[Expr],
+    ) -> Res<Flow> {
+        for (param, arg) in callee.params.iter().zip(args) {
+            let v = self.eval(frame, arg)?;
+            if let ir::Param::Scalar(var) = param {
+                set(callee_frame, *var, v);
+            }
+        }
+        self.block(callee_frame, &callee.body)
     }
 }
 

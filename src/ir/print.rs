@@ -18,7 +18,8 @@
 //! - `let` shows the variable's type; a `parfor` lists its reductions.
 
 use super::{
-    Access, Block, Expr, ExprKind, ForLoop, Function, FunctionKind, Module, Param, ParLoop, StmtKind, UnOp, Value,
+    Access, Block, Expr, ExprKind, ForLoop, Function, FunctionKind, Module, ParLoop, Param,
+    StmtKind, UnOp, Value,
 };
 use std::fmt::Write;
 
@@ -48,7 +49,12 @@ pub fn print_function(m: &Module, f: &Function) -> String {
             Param::Array(a) => match f.arrays.get(a.index()) {
                 Some(ap) => {
                     let dims = vec![":"; ap.rank as usize].join(", ");
-                    format!("{}: {}{}[{dims}]", ap.name, if ap.mutable { "mut " } else { "" }, ap.elem)
+                    format!(
+                        "{}: {}{}[{dims}]",
+                        ap.name,
+                        if ap.mutable { "mut " } else { "" },
+                        ap.elem
+                    )
                 }
                 None => format!("?a{}", a.0),
             },
@@ -78,11 +84,19 @@ impl Printer<'_> {
     }
 
     fn var_ty(&self, v: super::VarId) -> String {
-        self.f.vars.get(v.index()).map(|var| var.ty.name().to_string()).unwrap_or_else(|| "?".into())
+        self.f
+            .vars
+            .get(v.index())
+            .map(|var| var.ty.name().to_string())
+            .unwrap_or_else(|| "?".into())
     }
 
     fn array(&self, a: super::ArrayId) -> String {
-        self.f.arrays.get(a.index()).map(|p| p.name.clone()).unwrap_or_else(|| format!("?a{}", a.0))
+        self.f
+            .arrays
+            .get(a.index())
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| format!("?a{}", a.0))
     }
 
     fn block(&self, b: &Block, depth: usize, out: &mut String) {
@@ -107,15 +121,24 @@ impl Printer<'_> {
     fn stmt(&self, s: &StmtKind, depth: usize, out: &mut String) {
         match s {
             StmtKind::Let { var, init } => {
-                let text = format!("let {}: {} = {}", self.var(*var), self.var_ty(*var), self.top(init));
+                let text = format!(
+                    "let {}: {} = {}",
+                    self.var(*var),
+                    self.var_ty(*var),
+                    self.top(init)
+                );
                 self.line(depth, &text, out);
             }
-            StmtKind::Assign { var, value } => {
-                self.line(depth, &format!("{} = {}", self.var(*var), self.top(value)), out)
-            }
-            StmtKind::Store { access, value } => {
-                self.line(depth, &format!("{} = {}", self.access(access), self.top(value)), out)
-            }
+            StmtKind::Assign { var, value } => self.line(
+                depth,
+                &format!("{} = {}", self.var(*var), self.top(value)),
+                out,
+            ),
+            StmtKind::Store { access, value } => self.line(
+                depth,
+                &format!("{} = {}", self.access(access), self.top(value)),
+                out,
+            ),
             StmtKind::Eval(e) => self.line(depth, &format!("eval {}", self.top(e)), out),
             StmtKind::If { cond, then, els } => {
                 self.nested(depth, format!("if {}", self.top(cond)), then, out);
@@ -128,7 +151,13 @@ impl Printer<'_> {
                 self.nested(depth, format!("while {}", self.top(cond)), body, out);
                 self.line(depth, "}", out);
             }
-            StmtKind::For(ForLoop { var, start, count, stride, body }) => {
+            StmtKind::For(ForLoop {
+                var,
+                start,
+                count,
+                stride,
+                body,
+            }) => {
                 let head = format!(
                     "for {} start {} count {} stride {}",
                     self.var(*var),
@@ -139,14 +168,23 @@ impl Printer<'_> {
                 self.nested(depth, head, body, out);
                 self.line(depth, "}", out);
             }
-            StmtKind::ParFor(ParLoop { vars, ranges, reductions, body }) => {
+            StmtKind::ParFor(ParLoop {
+                vars,
+                ranges,
+                reductions,
+                body,
+            }) => {
                 let vars: Vec<String> = vars.iter().map(|v| self.var(*v)).collect();
-                let ranges: Vec<String> =
-                    ranges.iter().map(|(lo, hi)| format!("{}..{}", self.expr(lo), self.expr(hi))).collect();
+                let ranges: Vec<String> = ranges
+                    .iter()
+                    .map(|(lo, hi)| format!("{}..{}", self.expr(lo), self.expr(hi)))
+                    .collect();
                 let mut head = format!("parfor ({}) in ({})", vars.join(", "), ranges.join(", "));
                 if !reductions.is_empty() {
-                    let r: Vec<String> =
-                        reductions.iter().map(|r| format!("{} {}", r.op.name(), self.var(r.var))).collect();
+                    let r: Vec<String> = reductions
+                        .iter()
+                        .map(|r| format!("{} {}", r.op.name(), self.var(r.var)))
+                        .collect();
                     let _ = write!(head, " reduce({})", r.join(", "));
                 }
                 self.nested(depth, head, body, out);
@@ -176,33 +214,57 @@ impl Printer<'_> {
     /// An expression at the top of a statement (no outer parentheses).
     fn top(&self, e: &Expr) -> String {
         match &e.kind {
-            ExprKind::Binary(op, a, b) => format!("{} {} {}", self.expr(a), op.symbol(), self.expr(b)),
+            ExprKind::Binary(op, a, b) => {
+                format!("{} {} {}", self.expr(a), op.symbol(), self.expr(b))
+            }
             _ => self.expr(e),
         }
     }
 
     fn expr(&self, e: &Expr) -> String {
-        let list = |args: &[Expr]| args.iter().map(|a| self.top(a)).collect::<Vec<_>>().join(", ");
+        let list = |args: &[Expr]| {
+            args.iter()
+                .map(|a| self.top(a))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         match &e.kind {
             ExprKind::Const(v) => constant(*v),
             ExprKind::Var(v) => self.var(*v),
             ExprKind::Unary(UnOp::Neg, a) => format!("-{}", self.expr(a)),
             ExprKind::Unary(UnOp::Not, a) => format!("!{}", self.expr(a)),
-            ExprKind::Binary(op, a, b) => format!("({} {} {})", self.expr(a), op.symbol(), self.expr(b)),
-            ExprKind::Cast(a) => format!("({} as {})", self.top(a), e.ty),
+            ExprKind::Binary(op, a, b) => {
+                format!("({} {} {})", self.expr(a), op.symbol(), self.expr(b))
+            }
+            ExprKind::Cast(a) => format!("({} as {})", self.expr(a), e.ty),
             ExprKind::Builtin(b, args) => format!("{}({})", b.name(), list(args)),
             ExprKind::Call(fid, args) => {
-                let name = self.m.functions.get(fid.index()).map(|f| f.name.as_str()).unwrap_or("?");
+                let name = self
+                    .m
+                    .functions
+                    .get(fid.index())
+                    .map(|f| f.name.as_str())
+                    .unwrap_or("?");
                 format!("{name}({})", list(args))
             }
             ExprKind::If(c, a, b) => {
-                format!("(if {} then {} else {})", self.top(c), self.top(a), self.top(b))
+                format!(
+                    "(if {} then {} else {})",
+                    self.top(c),
+                    self.top(a),
+                    self.top(b)
+                )
             }
             ExprKind::Load(a) => self.access(a),
             ExprKind::Len(a) => format!("len({})", self.array(*a)),
             ExprKind::Shape(a, d) => format!("shape({}, {d})", self.array(*a)),
             ExprKind::Atomic { op, access, value } => {
-                format!("{}({}, {})", op.name(), self.access(access), self.top(value))
+                format!(
+                    "{}({}, {})",
+                    op.name(),
+                    self.access(access),
+                    self.top(value)
+                )
             }
         }
     }

@@ -305,6 +305,11 @@ impl<'a> Lexer<'a> {
     }
 
     fn run(&mut self) {
+        // A byte-order mark, as some editors write, is not a character of
+        // the program (it still counts as a column, like every character).
+        if self.src.starts_with('\u{feff}') {
+            self.bump_n('\u{feff}'.len_utf8());
+        }
         while !self.at_end() {
             let b = self.peek(0);
             let m = self.mark();
@@ -331,19 +336,45 @@ impl<'a> Lexer<'a> {
                 self.bump_n(text.len());
                 self.push(Tok::Punct(p), m);
             } else {
-                // Skip one whole character (it may be several bytes).
-                let c = self
-                    .src
-                    .get(self.pos..)
-                    .and_then(|s| s.chars().next())
-                    .unwrap_or('\u{fffd}');
-                self.bump_n(c.len_utf8().max(1));
+                // A run of unknown characters (pasted symbols, binary
+                // junk) is one error, not one per character.
+                let mut run = String::new();
+                while !self.at_end() && self.unknown_here() {
+                    let c = self
+                        .src
+                        .get(self.pos..)
+                        .and_then(|s| s.chars().next())
+                        .unwrap_or('\u{fffd}');
+                    self.bump_n(c.len_utf8());
+                    if run.chars().count() < 16 {
+                        run.extend(c.escape_debug());
+                    }
+                }
                 let span = self.span_from(m);
-                self.error(span, format!("unknown character `{}`", c.escape_debug()));
+                let chars = self.text_from(m).chars().count();
+                let msg = if chars == 1 {
+                    format!("unknown character `{run}`")
+                } else {
+                    format!(
+                        "unknown characters `{run}{}`",
+                        if chars > 16 { "…" } else { "" }
+                    )
+                };
+                self.error(span, msg);
             }
         }
         let m = self.mark();
         self.push(Tok::Eof, m);
+    }
+
+    /// Whether the text here starts no token, comment or whitespace.
+    fn unknown_here(&self) -> bool {
+        let b = self.peek(0);
+        let rest = self.bytes.get(self.pos..).unwrap_or(&[]);
+        !(b.is_ascii_whitespace()
+            || is_ident_start(b)
+            || b.is_ascii_digit()
+            || PUNCTS.iter().any(|(s, _)| rest.starts_with(s.as_bytes())))
     }
 
     /// `/* … */`, nestable. An unterminated comment is reported at its opening.
@@ -717,6 +748,18 @@ mod tests {
         assert_eq!(e.len(), 3);
         assert_eq!(t.len(), 4); // a b c Eof
         assert_eq!((e[1].span.line, e[1].span.col), (1, 7));
+        assert_eq!(e[1].message, "unknown character `é`");
+        let (t, e) = lex("x = \u{3b1}\u{3b2}@#$ y");
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].message, "unknown characters `\u{3b1}\u{3b2}@#$`");
+        assert_eq!(e[0].span.hi - e[0].span.lo, 7);
+        assert_eq!(t.len(), 4);
+    }
+
+    #[test]
+    fn byte_order_mark_is_skipped() {
+        assert_eq!(toks("\u{feff}x"), vec![Tok::Ident("x".into())]);
+        assert_eq!(errors("x \u{feff}").len(), 1);
     }
 
     #[test]

@@ -26,12 +26,14 @@ pub const MAX_NESTING: u32 = 256;
 /// holds what could be parsed.
 pub fn parse(source: &str) -> (SourceFile, Vec<Diagnostic>) {
     let (tokens, lex_errors) = lex(source);
+    let lex_error_offsets = lex_errors.iter().map(|d| d.span.lo).collect();
     let mut p = Parser {
         src: source,
         toks: tokens,
         pos: 0,
         depth: 0,
         errors: lex_errors,
+        lex_error_offsets,
     };
     let file = p.parse_file();
     (file, p.errors)
@@ -62,6 +64,9 @@ pub(crate) struct Parser<'a> {
     /// Current recursion depth (blocks, nested expressions).
     depth: u32,
     errors: Vec<Diagnostic>,
+    /// Where the lexer reported errors (ascending): a parse error right
+    /// after one is its echo and is not reported.
+    lex_error_offsets: Vec<u32>,
 }
 
 impl<'a> Parser<'a> {
@@ -132,7 +137,7 @@ impl<'a> Parser<'a> {
                     lo: t.span.hi,
                     hi: t.span.hi,
                     line: t.span.line,
-                    col: t.span.col + chars as u32,
+                    col: t.span.col.saturating_add(chars as u32),
                 }
             }
             None => self.tok().span,
@@ -172,8 +177,7 @@ impl<'a> Parser<'a> {
     // ---- errors -------------------------------------------------------
 
     fn error(&mut self, span: Span, message: impl Into<String>) -> Reported {
-        self.errors.push(Diagnostic::new(span, message));
-        Reported
+        self.report(Diagnostic::new(span, message))
     }
 
     fn error_hint(
@@ -182,8 +186,23 @@ impl<'a> Parser<'a> {
         message: impl Into<String>,
         hint: impl Into<String>,
     ) -> Reported {
-        self.errors
-            .push(Diagnostic::new(span, message).with_hint(hint));
+        self.report(Diagnostic::new(span, message).with_hint(hint))
+    }
+
+    /// Records `d` unless a lexer error lies between the previous token and
+    /// the error: then the lexer's message already explains it (e.g. the
+    /// stray `@` in `x = a @ b;` need not also be "expected `;`").
+    fn report(&mut self, d: Diagnostic) -> Reported {
+        let lo = self.prev().map_or(0, |t| t.span.lo);
+        let hi = self.tok().span.hi.max(d.span.hi);
+        let first_at_or_after_lo = self.lex_error_offsets.partition_point(|&o| o < lo);
+        let echo = self
+            .lex_error_offsets
+            .get(first_at_or_after_lo)
+            .is_some_and(|&o| o <= hi);
+        if !echo {
+            self.errors.push(d);
+        }
         Reported
     }
 
@@ -274,6 +293,22 @@ impl<'a> Parser<'a> {
             Tok::Keyword(Keyword::Kernel) => Ok(Item::Kernel(self.parse_fn(true)?)),
             Tok::Keyword(Keyword::Fn) => Ok(Item::Fn(self.parse_fn(false)?)),
             Tok::Keyword(Keyword::Const) => Ok(Item::Const(self.parse_const()?)),
+            Tok::Ident(_)
+            | Tok::Punct(Punct::RBrace)
+            | Tok::Keyword(
+                Keyword::Let | Keyword::If | Keyword::While | Keyword::For | Keyword::Return,
+            ) => {
+                let msg = format!(
+                    "expected an item (`kernel`, `fn` or `const`), found {}",
+                    self.found()
+                );
+                let span = self.tok().span;
+                Err(self.error_hint(
+                    span,
+                    msg,
+                    "statements belong inside a function body; is there an extra `}` above?",
+                ))
+            }
             _ => Err(self.expected("an item (`kernel`, `fn` or `const`)")),
         }
     }

@@ -38,10 +38,12 @@ impl Backend {
         }
     }
 
-    /// `KILN_BACKEND` when set (a value that is not a backend name is an
-    /// error, not a silent default), `Auto` otherwise.
+    /// `KILN_BACKEND` when set and not empty (a value that is not a backend
+    /// name is an error, not a silent default), `Auto` otherwise.
     pub fn from_env() -> Result<Backend> {
         match std::env::var(BACKEND_ENV) {
+            // `KILN_BACKEND= cmd` (set but empty) means "not set".
+            Ok(value) if value.trim().is_empty() => Ok(Backend::Auto),
             Ok(value) => value.parse().map_err(|e: ParseBackendError| Error::BackendUnavailable {
                 backend: value.clone(),
                 reason: format!("{BACKEND_ENV}={value:?}: {e}"),

@@ -65,6 +65,16 @@ pub struct SplitMix64 {
 const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// SplitMix64's output function (a 64-bit finaliser).
+/// `n` elements `f(0), f(1), …`; a size the allocator refuses is an error
+/// instead of an abort.
+fn filled<T>(n: usize, f: impl FnMut(usize) -> T) -> Result<Vec<T>, String> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| format!("cannot allocate an array of {n} elements"))?;
+    v.extend((0..n).map(f));
+    Ok(v)
+}
+
 fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -147,21 +157,21 @@ pub fn generate(
     let mut rng = SplitMix64::stream(seed, stream);
     let data = match (gen, elem) {
         (_, ScalarType::Bool) => return Err("arrays cannot hold `bool`".to_string()),
-        (Generator::Zeros, ScalarType::I32) => HostData::I32(vec![0; n]),
-        (Generator::Zeros, ScalarType::U32) => HostData::U32(vec![0; n]),
-        (Generator::Zeros, ScalarType::I64) => HostData::I64(vec![0; n]),
-        (Generator::Zeros, ScalarType::F32) => HostData::F32(vec![0.0; n]),
-        (Generator::Zeros, ScalarType::F64) => HostData::F64(vec![0.0; n]),
-        (Generator::Range, ScalarType::I32) => HostData::I32((0..n).map(|i| i as i32).collect()),
-        (Generator::Range, ScalarType::U32) => HostData::U32((0..n).map(|i| i as u32).collect()),
-        (Generator::Range, ScalarType::I64) => HostData::I64((0..n).map(|i| i as i64).collect()),
-        (Generator::Range, ScalarType::F32) => HostData::F32((0..n).map(|i| i as f32).collect()),
-        (Generator::Range, ScalarType::F64) => HostData::F64((0..n).map(|i| i as f64).collect()),
-        (Generator::Rand, ScalarType::I32) => HostData::I32((0..n).map(|_| rng.below(100) as i32).collect()),
-        (Generator::Rand, ScalarType::U32) => HostData::U32((0..n).map(|_| rng.below(100)).collect()),
-        (Generator::Rand, ScalarType::I64) => HostData::I64((0..n).map(|_| rng.below(100) as i64).collect()),
-        (Generator::Rand, ScalarType::F32) => HostData::F32((0..n).map(|_| rng.next_f32()).collect()),
-        (Generator::Rand, ScalarType::F64) => HostData::F64((0..n).map(|_| rng.next_f64()).collect()),
+        (Generator::Zeros, ScalarType::I32) => HostData::I32(filled(n, |_| 0)?),
+        (Generator::Zeros, ScalarType::U32) => HostData::U32(filled(n, |_| 0)?),
+        (Generator::Zeros, ScalarType::I64) => HostData::I64(filled(n, |_| 0)?),
+        (Generator::Zeros, ScalarType::F32) => HostData::F32(filled(n, |_| 0.0)?),
+        (Generator::Zeros, ScalarType::F64) => HostData::F64(filled(n, |_| 0.0)?),
+        (Generator::Range, ScalarType::I32) => HostData::I32(filled(n, |i| i as i32)?),
+        (Generator::Range, ScalarType::U32) => HostData::U32(filled(n, |i| i as u32)?),
+        (Generator::Range, ScalarType::I64) => HostData::I64(filled(n, |i| i as i64)?),
+        (Generator::Range, ScalarType::F32) => HostData::F32(filled(n, |i| i as f32)?),
+        (Generator::Range, ScalarType::F64) => HostData::F64(filled(n, |i| i as f64)?),
+        (Generator::Rand, ScalarType::I32) => HostData::I32(filled(n, |_| rng.below(100) as i32)?),
+        (Generator::Rand, ScalarType::U32) => HostData::U32(filled(n, |_| rng.below(100))?),
+        (Generator::Rand, ScalarType::I64) => HostData::I64(filled(n, |_| rng.below(100) as i64)?),
+        (Generator::Rand, ScalarType::F32) => HostData::F32(filled(n, |_| rng.next_f32())?),
+        (Generator::Rand, ScalarType::F64) => HostData::F64(filled(n, |_| rng.next_f64())?),
     };
     HostArray::new(data, shape.to_vec()).map_err(|e| e.to_string())
 }

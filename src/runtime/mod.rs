@@ -53,6 +53,9 @@ struct CacheEntry {
 pub struct Module {
     ir: Arc<ir::Module>,
     source: String,
+    /// Parameters of every function, indexed by `FuncId`, computed once so
+    /// that checking a launch's arguments allocates nothing.
+    params: Vec<Vec<ParamInfo>>,
     /// Compiled kernels per (kernel, requested backend). Guarded by a mutex so
     /// one `Module` can be shared between threads; a kernel is compiled at
     /// most once per backend.
@@ -69,9 +72,11 @@ impl Module {
     /// Parses and checks `source`; `file` is the name diagnostics print.
     pub fn from_source(file: &str, source: &str) -> Result<Module> {
         let ir = crate::lang::compile(file, source)?;
+        let params = ir.functions.iter().map(params::params_of).collect();
         Ok(Module {
             ir: Arc::new(ir),
             source: source.to_string(),
+            params,
             cache: Mutex::new(HashMap::new()),
         })
     }
@@ -180,7 +185,17 @@ impl<'m> Kernel<'m> {
 
     /// The positional parameters with their declared types.
     pub fn params(&self) -> Vec<ParamInfo> {
-        params::params_of(self.function())
+        self.param_slice().to_vec()
+    }
+
+    /// The parameters without a copy (computed once per module).
+    pub fn param_slice(&self) -> &'m [ParamInfo] {
+        &self.module.params[self.id.index()]
+    }
+
+    /// The kernel's id in `module().ir()`.
+    pub fn id(&self) -> ir::FuncId {
+        self.id
     }
 
     /// The result type, `None` for a kernel that returns nothing.
@@ -208,7 +223,7 @@ impl<'m> Kernel<'m> {
     /// Like [`Kernel::launch_on`], also returning the backend that ran the
     /// kernel (the one `Auto` chose).
     pub fn launch_on_reporting(&self, backend: Backend, args: &mut [Arg]) -> Result<(Backend, Option<Value>)> {
-        check::check_args(self.name(), &self.params(), args)?;
+        check::check_args(self.name(), self.param_slice(), args)?;
         let entry = self.module.compiled(self.id, backend)?;
         let result = entry.compiled.launch(args)?;
         Ok((entry.used, result))

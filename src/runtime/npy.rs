@@ -7,7 +7,7 @@ use super::host::{each, HostArray, HostData};
 use super::params::{ParamInfo, ParamType};
 use crate::error::{Error, Result};
 use crate::ir::ScalarType;
-use npyz::{DType, NpyFile, Order, TypeChar, WriterBuilder};
+use npyz::{DType, NpyFile, NpyHeader, Order, TypeChar, WriterBuilder};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
@@ -100,7 +100,21 @@ fn read_checked(path: &Path, accept: impl FnOnce(&NpyInfo) -> Result<()>) -> Res
         path: shown.clone(),
         source,
     })?;
-    let npy = NpyFile::new(&bytes[..]).map_err(|e| invalid(&shown, format!("not a valid .npy file: {e}")))?;
+    parse_checked(&bytes, &shown, accept)
+}
+
+/// Reads an array from the bytes of a `.npy` file; `name` is the file name
+/// errors print.
+pub fn read_bytes(bytes: &[u8], name: &str) -> Result<HostArray> {
+    parse_checked(bytes, name, |_| Ok(()))
+}
+
+fn parse_checked(bytes: &[u8], shown: &str, accept: impl FnOnce(&NpyInfo) -> Result<()>) -> Result<HostArray> {
+    let shown = shown.to_string();
+    let mut data_bytes = bytes;
+    let header =
+        NpyHeader::from_reader(&mut data_bytes).map_err(|e| invalid(&shown, format!("not a valid .npy file: {e}")))?;
+    let npy = NpyFile::with_header(header, data_bytes);
     if npy.uses_pickled_array() {
         return Err(invalid(&shown, "holds Python objects (a pickled array), not numbers"));
     }
@@ -131,7 +145,7 @@ fn read_checked(path: &Path, accept: impl FnOnce(&NpyInfo) -> Result<()>) -> Res
     // make us allocate a huge vector before finding out.
     let count = info.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     match count.and_then(|n| n.checked_mul(elem.size_bytes())) {
-        Some(needed) if needed <= bytes.len() => {}
+        Some(needed) if needed <= data_bytes.len() => {}
         _ => {
             return Err(invalid(
                 &shown,
@@ -225,6 +239,78 @@ host_data_from!(f64, F64);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn npy_bytes<T: npyz::Serialize + Copy>(descr: &str, shape: &[u64], order: Order, data: &[T]) -> Vec<u8> {
+        let dtype = DType::Plain(descr.parse().unwrap());
+        let mut out = Vec::new();
+        let mut w = npyz::WriteOptions::<T>::new()
+            .dtype(dtype)
+            .shape(shape)
+            .order(order)
+            .writer(&mut out)
+            .begin_nd()
+            .unwrap();
+        w.extend(data.iter().copied()).unwrap();
+        w.finish().unwrap();
+        out
+    }
+
+    #[test]
+    fn reads_both_byte_orders_and_every_element_type() {
+        let be = npy_bytes(">f8", &[3], Order::C, &[1.5f64, -2.0, 3.25]);
+        let a = read_bytes(&be, "be.npy").unwrap();
+        assert_eq!(a.as_slice::<f64>().unwrap(), &[1.5, -2.0, 3.25]);
+        let a = read_bytes(&npy_bytes(">i4", &[2], Order::C, &[-7i32, 9]), "i.npy").unwrap();
+        assert_eq!(a.as_slice::<i32>().unwrap(), &[-7, 9]);
+        let a = read_bytes(&npy_bytes("<u4", &[1], Order::C, &[u32::MAX]), "u.npy").unwrap();
+        assert_eq!(a.as_slice::<u32>().unwrap(), &[u32::MAX]);
+        let a = read_bytes(&npy_bytes("<i8", &[1, 1, 1], Order::C, &[i64::MIN]), "l.npy").unwrap();
+        assert_eq!(
+            (a.as_slice::<i64>().unwrap(), a.shape()),
+            (&[i64::MIN][..], &[1, 1, 1][..])
+        );
+        let a = read_bytes(
+            &npy_bytes(">f4", &[2, 2], Order::Fortran, &[1.0f32, 3.0, 2.0, 4.0]),
+            "f.npy",
+        )
+        .unwrap();
+        assert_eq!(a.as_slice::<f32>().unwrap(), &[1.0, 2.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn unsupported_contents_are_errors_naming_the_file() {
+        let e = read_bytes(&npy_bytes("<i2", &[2], Order::C, &[1i16, 2]), "s.npy")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("s.npy: holds int16;"), "{e}");
+        let e = read_bytes(&npy_bytes("<f8", &[], Order::C, &[1.0f64]), "z.npy")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("float64 with 0 dimensions; kiln arrays have 1 to 3"), "{e}");
+        let e = read_bytes(&npy_bytes("<f8", &[1, 1, 1, 1], Order::C, &[1.0f64]), "4.npy")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("4 dimensions"), "{e}");
+        let mut cut = npy_bytes("<f8", &[4], Order::C, &[1.0f64; 4]);
+        cut.truncate(cut.len() - 8);
+        let e = read_bytes(&cut, "cut.npy").unwrap_err().to_string();
+        assert!(e.starts_with("cut.npy: the data is shorter"), "{e}");
+        assert!(read_bytes(b"\x93NUMPY garbage", "g.npy")
+            .unwrap_err()
+            .to_string()
+            .starts_with("g.npy: not a valid .npy"));
+    }
+
+    #[test]
+    fn written_files_read_back() {
+        let dir = std::env::temp_dir().join(format!("kiln-npy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("w.npy");
+        let a = HostArray::from_vec(vec![1u32, 2, 3, 4, 5, 6], vec![3, 2]).unwrap();
+        write(&path, &a).unwrap();
+        assert_eq!(read(&path).unwrap(), a);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn fortran_order_becomes_row_major() {

@@ -14,7 +14,11 @@ use crate::lang::diag::Diagnostic;
 /// reason has been reported).
 pub fn fold_all(items: &Items<'_>, errors: &mut Vec<Diagnostic>) -> Vec<Option<Value>> {
     let n = items.consts.len();
-    let deps: Vec<Vec<usize>> = items.consts.iter().map(|c| const_deps(items, &c.value)).collect();
+    let deps: Vec<Vec<usize>> = items
+        .consts
+        .iter()
+        .map(|c| const_deps(items, &c.value))
+        .collect();
     let mut values: Vec<Option<Value>> = vec![None; n];
     let mut failed = vec![false; n];
     #[derive(Clone, Copy, PartialEq)]
@@ -40,8 +44,10 @@ pub fn fold_all(items: &Items<'_>, errors: &mut Vec<Diagnostic>) -> Vec<Option<V
                     }
                     State::Active => {
                         let pos = stack.iter().position(|&(g, _)| g == d).unwrap_or(0);
-                        let mut names: Vec<String> =
-                            stack[pos..].iter().map(|&(g, _)| format!("`{}`", items.consts[g].name.name)).collect();
+                        let mut names: Vec<String> = stack[pos..]
+                            .iter()
+                            .map(|&(g, _)| format!("`{}`", items.consts[g].name.name))
+                            .collect();
                         names.push(format!("`{}`", items.consts[d].name.name));
                         for &(g, _) in &stack[pos..] {
                             failed[g] = true;
@@ -50,7 +56,11 @@ pub fn fold_all(items: &Items<'_>, errors: &mut Vec<Diagnostic>) -> Vec<Option<V
                         errors.push(
                             Diagnostic::new(
                                 first.name.span,
-                                format!("the const `{}` depends on itself: {}", first.name.name, names.join(" uses ")),
+                                format!(
+                                    "the const `{}` depends on itself: {}",
+                                    first.name.name,
+                                    names.join(" uses ")
+                                ),
                             )
                             .with_hint("give one of these consts a value that does not refer back"),
                         );
@@ -88,7 +98,10 @@ fn fold_one(
     match eval(&ir) {
         Ok(v) => Some(v),
         Err(msg) => {
-            errors.push(Diagnostic::new(c.value.span, format!("cannot evaluate the const `{}`: {msg}", c.name.name)));
+            errors.push(Diagnostic::new(
+                c.value.span,
+                format!("cannot evaluate the const `{}`: {msg}", c.name.name),
+            ));
             None
         }
     }
@@ -150,10 +163,12 @@ pub fn eval(e: &Expr) -> Result<Value, String> {
             Value::Bool(true) => Ok(Value::Bool(true)),
             _ => eval(b),
         },
-        ExprKind::Binary(op, a, b) => value::binary(*op, eval(a)?, eval(b)?).map_err(|err| match err {
-            ArithError::DivisionByZero => "division by zero".to_string(),
-            ArithError::RemainderByZero => "remainder by zero".to_string(),
-        }),
+        ExprKind::Binary(op, a, b) => {
+            value::binary(*op, eval(a)?, eval(b)?).map_err(|err| match err {
+                ArithError::DivisionByZero => "division by zero".to_string(),
+                ArithError::RemainderByZero => "remainder by zero".to_string(),
+            })
+        }
         ExprKind::Cast(a) => Ok(value::cast(eval(a)?, e.ty)),
         ExprKind::Builtin(b, args) => {
             let vals = args.iter().map(eval).collect::<Result<Vec<_>, _>>()?;

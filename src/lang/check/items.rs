@@ -18,7 +18,11 @@ pub enum ItemRef {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParamSig {
     Scalar(ScalarType),
-    Array { elem: ScalarType, rank: u8, mutable: bool },
+    Array {
+        elem: ScalarType,
+        rank: u8,
+        mutable: bool,
+    },
     /// Rejected (already reported); uses of the name do not add errors.
     Invalid,
 }
@@ -49,12 +53,20 @@ impl<'a> Items<'a> {
 
 /// Builds the table, reporting duplicate names and invalid signatures.
 pub fn collect<'a>(ast: &'a SourceFile, errors: &mut Vec<Diagnostic>) -> Items<'a> {
-    let mut items = Items { names: HashMap::new(), functions: Vec::new(), consts: Vec::new() };
+    let mut items = Items {
+        names: HashMap::new(),
+        functions: Vec::new(),
+        consts: Vec::new(),
+    };
     let mut first_span: HashMap<&str, Span> = HashMap::new();
     for item in &ast.items {
         let (name, entry) = match item {
             Item::Kernel(f) | Item::Fn(f) => {
-                let kind = if matches!(item, Item::Kernel(_)) { FunctionKind::Kernel } else { FunctionKind::Helper };
+                let kind = if matches!(item, Item::Kernel(_)) {
+                    FunctionKind::Kernel
+                } else {
+                    FunctionKind::Helper
+                };
                 let id = FuncId(items.functions.len() as u32);
                 items.functions.push(signature(f, kind, errors));
                 (&f.name, ItemRef::Func(id))
@@ -66,8 +78,14 @@ pub fn collect<'a>(ast: &'a SourceFile, errors: &mut Vec<Diagnostic>) -> Items<'
         };
         if let Some(first) = first_span.get(name.name.as_str()) {
             errors.push(
-                Diagnostic::new(name.span, format!("the name `{}` is defined more than once", name.name))
-                    .with_hint(format!("the first definition is at line {}; rename one of them", first.line)),
+                Diagnostic::new(
+                    name.span,
+                    format!("the name `{}` is defined more than once", name.name),
+                )
+                .with_hint(format!(
+                    "the first definition is at line {}; rename one of them",
+                    first.line
+                )),
             );
         } else {
             first_span.insert(&name.name, name.span);
@@ -84,7 +102,10 @@ fn signature<'a>(f: &'a FnItem, kind: FunctionKind, errors: &mut Vec<Diagnostic>
         if seen.insert(&p.name.name, p.name.span).is_some() {
             errors.push(Diagnostic::new(
                 p.name.span,
-                format!("the parameter `{}` is declared more than once in `{}`", p.name.name, f.name.name),
+                format!(
+                    "the parameter `{}` is declared more than once in `{}`",
+                    p.name.name, f.name.name
+                ),
             ));
         }
         params.push(param_sig(p, kind, errors));
@@ -92,11 +113,19 @@ fn signature<'a>(f: &'a FnItem, kind: FunctionKind, errors: &mut Vec<Diagnostic>
     let ret = f.ret.map(|(t, _)| t);
     if kind == FunctionKind::Helper && ret.is_none() {
         errors.push(
-            Diagnostic::new(f.name.span, format!("the helper `{}` has no result type", f.name.name))
-                .with_hint("helpers compute a value: declare it, e.g. `fn f(x: f64) -> f64`"),
+            Diagnostic::new(
+                f.name.span,
+                format!("the helper `{}` has no result type", f.name.name),
+            )
+            .with_hint("helpers compute a value: declare it, e.g. `fn f(x: f64) -> f64`"),
         );
     }
-    FnSig { ast: f, kind, params, ret }
+    FnSig {
+        ast: f,
+        kind,
+        params,
+        ret,
+    }
 }
 
 fn param_sig(p: &ast::Param, kind: FunctionKind, errors: &mut Vec<Diagnostic>) -> ParamSig {
@@ -104,29 +133,48 @@ fn param_sig(p: &ast::Param, kind: FunctionKind, errors: &mut Vec<Diagnostic>) -
         ParamType::Scalar(t) => ParamSig::Scalar(t),
         ParamType::Array { .. } if kind == FunctionKind::Helper => {
             errors.push(
-                Diagnostic::new(p.ty_span, format!("the helper parameter `{}` is an array", p.name.name))
-                    .with_hint("helpers take scalars only; index the array in the kernel and pass the element"),
+                Diagnostic::new(
+                    p.ty_span,
+                    format!("the helper parameter `{}` is an array", p.name.name),
+                )
+                .with_hint(
+                    "helpers take scalars only; index the array in the kernel and pass the element",
+                ),
             );
             ParamSig::Invalid
         }
-        ParamType::Array { elem, rank, mutable } => {
+        ParamType::Array {
+            elem,
+            rank,
+            mutable,
+        } => {
             if elem == ScalarType::Bool {
                 errors.push(
-                    Diagnostic::new(p.ty_span, format!("the array `{}` has element type `bool`", p.name.name))
-                        .with_hint("arrays hold numbers: use `u32` or `i32` with 0/1"),
+                    Diagnostic::new(
+                        p.ty_span,
+                        format!("the array `{}` has element type `bool`", p.name.name),
+                    )
+                    .with_hint("arrays hold numbers: use `u32` or `i32` with 0/1"),
                 );
                 ParamSig::Invalid
             } else if !(1..=3).contains(&rank) {
                 errors.push(
                     Diagnostic::new(
                         p.ty_span,
-                        format!("the array `{}` has {rank} dimensions; at most 3 are supported", p.name.name),
+                        format!(
+                            "the array `{}` has {rank} dimensions; at most 3 are supported",
+                            p.name.name
+                        ),
                     )
                     .with_hint("flatten the extra dimensions into one and compute the index"),
                 );
                 ParamSig::Invalid
             } else {
-                ParamSig::Array { elem, rank, mutable }
+                ParamSig::Array {
+                    elem,
+                    rank,
+                    mutable,
+                }
             }
         }
     }

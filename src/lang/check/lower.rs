@@ -10,8 +10,8 @@ use super::parallel::{self, ParState, UpdateForm};
 use super::returns::always_returns;
 use super::strip_parens;
 use crate::ir::{
-    self, Access, ArrayId, BinOp, FuncId, FunctionKind, ScalarType, Span, StmtKind as S, UnOp, Value,
-    VarId,
+    self, Access, ArrayId, BinOp, FuncId, FunctionKind, ScalarType, Span, StmtKind as S, UnOp,
+    Value, VarId,
 };
 use crate::lang::ast::{self, Block, Expr, ExprKind, ForIter, Ident, Place, Stmt, StmtKind};
 use crate::lang::diag::Diagnostic;
@@ -56,7 +56,10 @@ pub fn lower_function(
             cx.errors.push(
                 Diagnostic::new(
                     sig.ast.name.span,
-                    format!("`{}` may reach the end of its body without returning a `{rt}`", sig.ast.name.name),
+                    format!(
+                        "`{}` may reach the end of its body without returning a `{rt}`",
+                        sig.ast.name.name
+                    ),
                 )
                 .with_hint("add `return …;` on every path, e.g. at the end of the body"),
             );
@@ -75,16 +78,31 @@ pub fn lower_function(
 }
 
 /// Pass 2 over a const's initialiser.
-pub fn lower_const(consts: &[Option<Value>], facts: &Facts, e: &Expr, errors: &mut Vec<Diagnostic>) -> ir::Expr {
+pub fn lower_const(
+    consts: &[Option<Value>],
+    facts: &Facts,
+    e: &Expr,
+    errors: &mut Vec<Diagnostic>,
+) -> ir::Expr {
     Lower::new(consts, facts, errors, FunctionKind::Helper).expr(e)
 }
 
 impl<'a, 'e> Lower<'a, 'e> {
-    fn new(consts: &'a [Option<Value>], facts: &'a Facts, errors: &'e mut Vec<Diagnostic>, kind: FunctionKind) -> Self {
+    fn new(
+        consts: &'a [Option<Value>],
+        facts: &'a Facts,
+        errors: &'e mut Vec<Diagnostic>,
+        kind: FunctionKind,
+    ) -> Self {
         let vars = facts
             .vars
             .iter()
-            .map(|v| ir::Var { name: v.name.clone(), ty: v.ty, mutable: v.mutable, span: v.span })
+            .map(|v| ir::Var {
+                name: v.name.clone(),
+                ty: v.ty,
+                mutable: v.mutable,
+                span: v.span,
+            })
             .collect();
         Lower {
             consts,
@@ -102,20 +120,38 @@ impl<'a, 'e> Lower<'a, 'e> {
     /// A fresh immutable checker temporary.
     pub(super) fn temp(&mut self, name: &str, ty: ScalarType, span: Span) -> VarId {
         let v = VarId(self.vars.len() as u32);
-        self.vars.push(ir::Var { name: format!("${name}"), ty, mutable: false, span });
+        self.vars.push(ir::Var {
+            name: format!("${name}"),
+            ty,
+            mutable: false,
+            span,
+        });
         v
     }
 
-    /// `e` itself when it is a constant or variable (cheap and pure to
-    /// re-read), else a temporary bound to it by a `Let` pushed to `out`.
+    /// `e` itself when it is a constant, a variable or an array extent
+    /// (cheap and pure to re-read), else a temporary bound to it by a `Let` pushed to `out`.
     pub(super) fn once(&mut self, name: &str, e: ir::Expr, out: &mut Vec<ir::Stmt>) -> ir::Expr {
-        if matches!(e.kind, ir::ExprKind::Const(_) | ir::ExprKind::Var(_)) {
+        if matches!(
+            e.kind,
+            ir::ExprKind::Const(_)
+                | ir::ExprKind::Var(_)
+                | ir::ExprKind::Len(_)
+                | ir::ExprKind::Shape(..)
+        ) {
             return e;
         }
         let (ty, span) = (e.ty, e.span);
         let v = self.temp(name, ty, span);
-        out.push(ir::Stmt { kind: S::Let { var: v, init: e }, span });
-        ir::Expr { kind: ir::ExprKind::Var(v), ty, span }
+        out.push(ir::Stmt {
+            kind: S::Let { var: v, init: e },
+            span,
+        });
+        ir::Expr {
+            kind: ir::ExprKind::Var(v),
+            ty,
+            span,
+        }
     }
 
     // ---- statements -------------------------------------------------------
@@ -134,18 +170,37 @@ impl<'a, 'e> Lower<'a, 'e> {
         match &s.kind {
             StmtKind::Let { mutable, init, .. } => {
                 let init_ir = self.expr(init);
-                let Some(&v) = self.facts.bound(s).first() else { return };
+                let Some(&v) = self.facts.bound(s).first() else {
+                    return;
+                };
                 if !mutable {
                     if let Some(proof) = self.bound_proof(init) {
                         self.aliases.insert(v, proof);
                     }
                 }
-                push(out, S::Let { var: v, init: init_ir });
+                push(
+                    out,
+                    S::Let {
+                        var: v,
+                        init: init_ir,
+                    },
+                );
             }
-            StmtKind::Assign { target: Place::Var(id), op, value } => self.assign_var(id, *op, value, span, out),
-            StmtKind::Assign { target: Place::Index { array, index, span: place_span }, op, value } => {
-                self.store(array, index, *place_span, *op, value, span, out)
-            }
+            StmtKind::Assign {
+                target: Place::Var(id),
+                op,
+                value,
+            } => self.assign_var(id, *op, value, span, out),
+            StmtKind::Assign {
+                target:
+                    Place::Index {
+                        array,
+                        index,
+                        span: place_span,
+                    },
+                op,
+                value,
+            } => self.store(array, index, *place_span, *op, value, span, out),
             StmtKind::If { cond, then, els } => {
                 let cond = self.expr(cond);
                 let then = self.block(then);
@@ -159,22 +214,37 @@ impl<'a, 'e> Lower<'a, 'e> {
                 self.loops.pop();
                 push(out, S::While { cond, body });
             }
-            StmtKind::For { vars, iter: ForIter::Range { range, adapters }, body } => {
-                self.serial_for(s, vars, range, adapters, body, out)
-            }
-            StmtKind::For { vars, iter: ForIter::Prange { ranges, span: pspan }, body } => {
-                self.parallel_for(s, vars, ranges, *pspan, body, out)
-            }
+            StmtKind::For {
+                vars,
+                iter: ForIter::Range { range, adapters },
+                body,
+            } => self.serial_for(s, vars, range, adapters, body, out),
+            StmtKind::For {
+                vars,
+                iter:
+                    ForIter::Prange {
+                        ranges,
+                        span: pspan,
+                    },
+                body,
+            } => self.parallel_for(s, vars, ranges, *pspan, body, out),
             StmtKind::Break => match self.loops.last() {
-                None => self.errors.push(Diagnostic::new(span, "`break` outside of a loop")),
+                None => self
+                    .errors
+                    .push(Diagnostic::new(span, "`break` outside of a loop")),
                 Some(LoopKind::Parallel) => self.errors.push(
-                    Diagnostic::new(span, "`break` cannot leave a `prange` body: its iterations run in parallel")
-                        .with_hint("use `continue` to end this iteration"),
+                    Diagnostic::new(
+                        span,
+                        "`break` cannot leave a `prange` body: its iterations run in parallel",
+                    )
+                    .with_hint("use `continue` to end this iteration"),
                 ),
                 Some(LoopKind::Serial) => push(out, S::Break),
             },
             StmtKind::Continue => match self.loops.last() {
-                None => self.errors.push(Diagnostic::new(span, "`continue` outside of a loop")),
+                None => self
+                    .errors
+                    .push(Diagnostic::new(span, "`continue` outside of a loop")),
                 Some(_) => push(out, S::Continue),
             },
             StmtKind::Return(value) => {
@@ -203,22 +273,38 @@ impl<'a, 'e> Lower<'a, 'e> {
         }
     }
 
-    fn assign_var(&mut self, id: &Ident, op: Option<BinOp>, value: &Expr, span: Span, out: &mut Vec<ir::Stmt>) {
+    fn assign_var(
+        &mut self,
+        id: &Ident,
+        op: Option<BinOp>,
+        value: &Expr,
+        span: Span,
+        out: &mut Vec<ir::Stmt>,
+    ) {
         let v = match self.facts.name(id) {
             NameRes::Var(v) => v,
             NameRes::Const(_) => {
                 self.expr(value);
                 self.errors.push(
-                    Diagnostic::new(id.span, format!("cannot assign to `{}`, which is a const", id.name))
-                        .with_hint(format!("declare a variable instead: `let mut x = {};`", id.name)),
+                    Diagnostic::new(
+                        id.span,
+                        format!("cannot assign to `{}`, which is a const", id.name),
+                    )
+                    .with_hint(format!(
+                        "declare a variable instead: `let mut x = {};`",
+                        id.name
+                    )),
                 );
                 return;
             }
             NameRes::Array(_) => {
                 self.expr(value);
                 self.errors.push(
-                    Diagnostic::new(id.span, format!("cannot assign to the array `{}` itself", id.name))
-                        .with_hint(format!("assign to an element, e.g. `{}[i] = …`", id.name)),
+                    Diagnostic::new(
+                        id.span,
+                        format!("cannot assign to the array `{}` itself", id.name),
+                    )
+                    .with_hint(format!("assign to an element, e.g. `{}[i] = …`", id.name)),
                 );
                 return;
             }
@@ -231,9 +317,16 @@ impl<'a, 'e> Lower<'a, 'e> {
             self.expr(value);
             let name = &id.name;
             let d = match self.facts.vars[v.index()].kind {
-                VarKind::Param => Diagnostic::new(id.span, format!("cannot assign to the parameter `{name}`"))
-                    .with_hint(format!("parameters are immutable; copy it first: `let mut {name} = {name};`")),
-                VarKind::Loop => Diagnostic::new(id.span, format!("cannot assign to the loop variable `{name}`")),
+                VarKind::Param => {
+                    Diagnostic::new(id.span, format!("cannot assign to the parameter `{name}`"))
+                        .with_hint(format!(
+                            "parameters are immutable; copy it first: `let mut {name} = {name};`"
+                        ))
+                }
+                VarKind::Loop => Diagnostic::new(
+                    id.span,
+                    format!("cannot assign to the loop variable `{name}`"),
+                ),
                 VarKind::Let => Diagnostic::new(
                     id.span,
                     format!("cannot assign to `{name}`, which is not mutable"),
@@ -244,7 +337,11 @@ impl<'a, 'e> Lower<'a, 'e> {
             return;
         }
         let ty = self.vars[v.index()].ty;
-        let var_expr = ir::Expr { kind: ir::ExprKind::Var(v), ty, span: id.span };
+        let var_expr = ir::Expr {
+            kind: ir::ExprKind::Var(v),
+            ty,
+            span: id.span,
+        };
         let in_par_outer = self.par.as_ref().is_some_and(|p| p.is_outer(v));
         let value_ir = if in_par_outer {
             match parallel::classify(op, value, v, self.facts) {
@@ -259,7 +356,11 @@ impl<'a, 'e> Lower<'a, 'e> {
                         }
                         UpdateForm::MinMax(b, e) => {
                             let rhs = self.expr(e);
-                            ir::Expr { kind: ir::ExprKind::Builtin(b, vec![var_expr, rhs]), ty, span: value.span }
+                            ir::Expr {
+                                kind: ir::ExprKind::Builtin(b, vec![var_expr, rhs]),
+                                ty,
+                                span: value.span,
+                            }
                         }
                     }
                 }
@@ -276,7 +377,13 @@ impl<'a, 'e> Lower<'a, 'e> {
                 None => rhs,
             }
         };
-        out.push(ir::Stmt { kind: S::Assign { var: v, value: value_ir }, span });
+        out.push(ir::Stmt {
+            kind: S::Assign {
+                var: v,
+                value: value_ir,
+            },
+            span,
+        });
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -302,27 +409,50 @@ impl<'a, 'e> Lower<'a, 'e> {
             let elem = param.elem;
             let dims = vec![":"; param.rank as usize].join(", ");
             self.errors.push(
-                Diagnostic::new(place_span, format!("cannot write to `{}`: the array is not `mut`", array.name))
-                    .with_hint(format!("declare the parameter writable: `{}: mut {elem}[{dims}]`", array.name)),
+                Diagnostic::new(
+                    place_span,
+                    format!("cannot write to `{}`: the array is not `mut`", array.name),
+                )
+                .with_hint(format!(
+                    "declare the parameter writable: `{}: mut {elem}[{dims}]`",
+                    array.name
+                )),
             );
         }
-        let mut access = self.access(a, array, index);
+        let mut access = self.access(a, index);
         let value_ir = match op {
             None => self.expr(value),
             Some(bop) => {
                 // `a[i] op= e` reads and writes one element: evaluate each
                 // non-trivial index once.
                 for ix in access.index.iter_mut() {
-                    let e = std::mem::replace(ix, ir::Expr { kind: ir::ExprKind::Const(Value::I64(0)), ty: ScalarType::I64, span });
+                    let e = std::mem::replace(
+                        ix,
+                        ir::Expr {
+                            kind: ir::ExprKind::Const(Value::I64(0)),
+                            ty: ScalarType::I64,
+                            span,
+                        },
+                    );
                     *ix = self.once("idx", e, out);
                 }
                 let elem = self.facts.arrays[a.index()].elem;
-                let load = ir::Expr { kind: ir::ExprKind::Load(access.clone()), ty: elem, span: place_span };
+                let load = ir::Expr {
+                    kind: ir::ExprKind::Load(access.clone()),
+                    ty: elem,
+                    span: place_span,
+                };
                 let rhs = self.expr(value);
                 binary(bop, load, rhs, elem, place_span.to(value.span))
             }
         };
-        out.push(ir::Stmt { kind: S::Store { access, value: value_ir }, span });
+        out.push(ir::Stmt {
+            kind: S::Store {
+                access,
+                value: value_ir,
+            },
+            span,
+        });
     }
 
     fn serial_for(
@@ -341,7 +471,9 @@ impl<'a, 'e> Lower<'a, 'e> {
             );
         }
         let header = self.normalise_range(range, adapters, out);
-        let Some(&var) = self.facts.bound(s).first() else { return };
+        let Some(&var) = self.facts.bound(s).first() else {
+            return;
+        };
         if adapters.is_empty() && !range.inclusive && is_zero(&range.start) {
             if let Some(proof) = self.bound_proof(&range.end) {
                 self.proofs.insert(var, proof);
@@ -351,7 +483,16 @@ impl<'a, 'e> Lower<'a, 'e> {
         let body = self.block(body);
         self.loops.pop();
         let (start, count, stride) = header;
-        out.push(ir::Stmt { kind: S::For(ir::ForLoop { var, start, count, stride, body }), span: s.span });
+        out.push(ir::Stmt {
+            kind: S::For(ir::ForLoop {
+                var,
+                start,
+                count,
+                stride,
+                body,
+            }),
+            span: s.span,
+        });
     }
 
     fn parallel_for(
@@ -373,13 +514,21 @@ impl<'a, 'e> Lower<'a, 'e> {
         if nested {
             self.errors.push(
                 Diagnostic::new(pspan, "a `prange` cannot be nested inside another `prange`")
-                    .with_hint("use one loop over several dimensions: `for (i, j) in prange(a..b, c..d)`"),
+                    .with_hint(
+                        "use one loop over several dimensions: `for (i, j) in prange(a..b, c..d)`",
+                    ),
             );
         }
         if ranges.is_empty() || ranges.len() > 3 {
             self.errors.push(
-                Diagnostic::new(pspan, format!("`prange` takes 1 to 3 ranges, but {} were given", ranges.len()))
-                    .with_hint("flatten extra dimensions into one range and compute the indices"),
+                Diagnostic::new(
+                    pspan,
+                    format!(
+                        "`prange` takes 1 to 3 ranges, but {} were given",
+                        ranges.len()
+                    ),
+                )
+                .with_hint("flatten extra dimensions into one range and compute the indices"),
             );
         } else if vars.len() != ranges.len() {
             self.errors.push(Diagnostic::new(
@@ -397,8 +546,11 @@ impl<'a, 'e> Lower<'a, 'e> {
         for r in ranges {
             if r.inclusive {
                 self.errors.push(
-                    Diagnostic::new(r.span, "`prange` takes exclusive ranges `a..b`, not `a..=b`")
-                        .with_hint("write `a..b + 1`"),
+                    Diagnostic::new(
+                        r.span,
+                        "`prange` takes exclusive ranges `a..b`, not `a..=b`",
+                    )
+                    .with_hint("write `a..b + 1`"),
                 );
             }
             let lo = self.index_expr(&r.start);
@@ -414,7 +566,11 @@ impl<'a, 'e> Lower<'a, 'e> {
             }
         }
         let first_inner = bound.first().map(|v| v.0).unwrap_or(u32::MAX);
-        let outer_state = if nested { None } else { Some(ParState::new(first_inner)) };
+        let outer_state = if nested {
+            None
+        } else {
+            Some(ParState::new(first_inner))
+        };
         if let Some(st) = outer_state {
             self.par = Some(st);
         }
@@ -430,7 +586,12 @@ impl<'a, 'e> Lower<'a, 'e> {
             }
         };
         out.push(ir::Stmt {
-            kind: S::ParFor(ir::ParLoop { vars: bound, ranges: lowered, reductions, body: body_ir }),
+            kind: S::ParFor(ir::ParLoop {
+                vars: bound,
+                ranges: lowered,
+                reductions,
+                body: body_ir,
+            }),
             span: s.span,
         });
     }
@@ -461,7 +622,7 @@ impl<'a, 'e> Lower<'a, 'e> {
         cast_to(x, ScalarType::I64)
     }
 
-    fn access(&mut self, a: ArrayId, _array: &Ident, index: &[Expr]) -> Access {
+    fn access(&mut self, a: ArrayId, index: &[Expr]) -> Access {
         let mut idx = Vec::with_capacity(index.len());
         let mut needs_check = Vec::with_capacity(index.len());
         for (d, i) in index.iter().enumerate() {
@@ -475,14 +636,22 @@ impl<'a, 'e> Lower<'a, 'e> {
             needs_check.push(!proven);
             idx.push(self.index_expr(i));
         }
-        Access { array: a, index: idx, needs_check }
+        Access {
+            array: a,
+            index: idx,
+            needs_check,
+        }
     }
 
     pub(super) fn expr(&mut self, e: &Expr) -> ir::Expr {
         let ty = self.facts.ty(e);
         let span = e.span;
         let mk = |kind| ir::Expr { kind, ty, span };
-        let dummy = || ir::Expr { kind: ir::ExprKind::Const(Value::zero(ty)), ty, span };
+        let dummy = || ir::Expr {
+            kind: ir::ExprKind::Const(Value::zero(ty)),
+            ty,
+            span,
+        };
         match &e.kind {
             ExprKind::Int { value, .. } => mk(ir::ExprKind::Const(int_value(*value, false, ty))),
             ExprKind::Float { text, .. } => mk(ir::ExprKind::Const(float_value(text, false, ty))),
@@ -494,20 +663,33 @@ impl<'a, 'e> Lower<'a, 'e> {
                             p.note_read(v, id.span);
                         }
                     }
-                    ir::Expr { kind: ir::ExprKind::Var(v), ty: self.vars[v.index()].ty, span }
+                    ir::Expr {
+                        kind: ir::ExprKind::Var(v),
+                        ty: self.vars[v.index()].ty,
+                        span,
+                    }
                 }
                 NameRes::Const(c) => {
-                    let v = self.consts.get(c).copied().flatten().filter(|v| v.ty() == ty);
+                    let v = self
+                        .consts
+                        .get(c)
+                        .copied()
+                        .flatten()
+                        .filter(|v| v.ty() == ty);
                     mk(ir::ExprKind::Const(v.unwrap_or(Value::zero(ty))))
                 }
                 _ => dummy(),
             },
             ExprKind::Unary(UnOp::Neg, inner) if matches!(inner.kind, ExprKind::Int { .. }) => {
-                let ExprKind::Int { value, .. } = inner.kind else { return dummy() };
+                let ExprKind::Int { value, .. } = inner.kind else {
+                    return dummy();
+                };
                 mk(ir::ExprKind::Const(int_value(value, true, ty)))
             }
             ExprKind::Unary(UnOp::Neg, inner) if matches!(inner.kind, ExprKind::Float { .. }) => {
-                let ExprKind::Float { text, .. } = &inner.kind else { return dummy() };
+                let ExprKind::Float { text, .. } = &inner.kind else {
+                    return dummy();
+                };
                 mk(ir::ExprKind::Const(float_value(text, true, ty)))
             }
             ExprKind::Unary(op, inner) => {
@@ -555,7 +737,7 @@ impl<'a, 'e> Lower<'a, 'e> {
             ExprKind::Index { base, index } => match &strip_parens(base).kind {
                 ExprKind::Name(id) => match self.facts.name(id) {
                     NameRes::Array(a) => {
-                        let access = self.access(a, id, index);
+                        let access = self.access(a, index);
                         mk(ir::ExprKind::Load(access))
                     }
                     _ => dummy(),
@@ -572,20 +754,46 @@ impl<'a, 'e> Lower<'a, 'e> {
         }
     }
 
-    fn atomic(&mut self, op: ir::AtomicOp, args: &[Expr], ty: ScalarType, span: Span) -> Option<ir::Expr> {
+    fn atomic(
+        &mut self,
+        op: ir::AtomicOp,
+        args: &[Expr],
+        ty: ScalarType,
+        span: Span,
+    ) -> Option<ir::Expr> {
         let target = strip_parens(args.first()?);
-        let ExprKind::Index { base, index } = &target.kind else { return None };
-        let ExprKind::Name(id) = &strip_parens(base).kind else { return None };
-        let NameRes::Array(a) = self.facts.name(id) else { return None };
+        let ExprKind::Index { base, index } = &target.kind else {
+            return None;
+        };
+        let ExprKind::Name(id) = &strip_parens(base).kind else {
+            return None;
+        };
+        let NameRes::Array(a) = self.facts.name(id) else {
+            return None;
+        };
         if !self.facts.arrays[a.index()].mutable {
             self.errors.push(
-                Diagnostic::new(target.span, format!("`{}` on `{}`: the array is not `mut`", op.name(), id.name))
-                    .with_hint(format!("declare the parameter writable: `{}: mut …`", id.name)),
+                Diagnostic::new(
+                    target.span,
+                    format!("`{}` on `{}`: the array is not `mut`", op.name(), id.name),
+                )
+                .with_hint(format!(
+                    "declare the parameter writable: `{}: mut …`",
+                    id.name
+                )),
             );
         }
-        let access = self.access(a, id, index);
+        let access = self.access(a, index);
         let value = self.expr(args.get(1)?);
-        Some(ir::Expr { kind: ir::ExprKind::Atomic { op, access, value: Box::new(value) }, ty, span })
+        Some(ir::Expr {
+            kind: ir::ExprKind::Atomic {
+                op,
+                access,
+                value: Box::new(value),
+            },
+            ty,
+            span,
+        })
     }
 }
 
@@ -595,8 +803,16 @@ fn is_zero(e: &Expr) -> bool {
 
 /// `a op b` typed `ty`; a shift amount is cast to the left operand's type.
 fn binary(op: BinOp, a: ir::Expr, b: ir::Expr, ty: ScalarType, span: Span) -> ir::Expr {
-    let b = if matches!(op, BinOp::Shl | BinOp::Shr) { cast_to(b, a.ty) } else { b };
-    ir::Expr { kind: ir::ExprKind::Binary(op, Box::new(a), Box::new(b)), ty, span }
+    let b = if matches!(op, BinOp::Shl | BinOp::Shr) {
+        cast_to(b, a.ty)
+    } else {
+        b
+    };
+    ir::Expr {
+        kind: ir::ExprKind::Binary(op, Box::new(a), Box::new(b)),
+        ty,
+        span,
+    }
 }
 
 /// `e as to`, or `e` itself when it already has that type.
@@ -605,12 +821,20 @@ pub(super) fn cast_to(e: ir::Expr, to: ScalarType) -> ir::Expr {
         return e;
     }
     let span = e.span;
-    ir::Expr { kind: ir::ExprKind::Cast(Box::new(e)), ty: to, span }
+    ir::Expr {
+        kind: ir::ExprKind::Cast(Box::new(e)),
+        ty: to,
+        span,
+    }
 }
 
 /// An integer literal (already range-checked) at its inferred type.
 fn int_value(value: u64, negated: bool, ty: ScalarType) -> Value {
-    let v: i128 = if negated { -(value as i128) } else { value as i128 };
+    let v: i128 = if negated {
+        -(value as i128)
+    } else {
+        value as i128
+    };
     match ty {
         ScalarType::I32 => Value::I32(v as i32),
         ScalarType::U32 => Value::U32(v as u32),

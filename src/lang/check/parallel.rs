@@ -33,7 +33,11 @@ pub enum UpdateForm<'a> {
 
 impl ParState {
     pub fn new(first_inner: u32) -> ParState {
-        ParState { first_inner, updates: Vec::new(), reads: Vec::new() }
+        ParState {
+            first_inner,
+            updates: Vec::new(),
+            reads: Vec::new(),
+        }
     }
 
     pub fn is_outer(&self, v: VarId) -> bool {
@@ -49,7 +53,12 @@ impl ParState {
     }
 
     pub fn note_update(&mut self, var: VarId, op: ReduceOp, label: &'static str, span: Span) {
-        self.updates.push(Update { var, op, label, span });
+        self.updates.push(Update {
+            var,
+            op,
+            label,
+            span,
+        });
     }
 
     /// The loop's reductions, after checking that each variable uses one
@@ -58,7 +67,13 @@ impl ParState {
         let mut reductions: Vec<(Reduction, &'static str)> = Vec::new();
         for u in &self.updates {
             match reductions.iter().find(|(r, _)| r.var == u.var) {
-                None => reductions.push((Reduction { var: u.var, op: u.op }, u.label)),
+                None => reductions.push((
+                    Reduction {
+                        var: u.var,
+                        op: u.op,
+                    },
+                    u.label,
+                )),
                 Some((r, label)) if r.op != u.op => {
                     let name = &vars[u.var.index()].name;
                     errors.push(
@@ -131,7 +146,11 @@ pub fn classify<'a>(
     } else {
         return None;
     };
-    let (rop, label) = if b == Builtin::Min { (ReduceOp::Min, "min") } else { (ReduceOp::Max, "max") };
+    let (rop, label) = if b == Builtin::Min {
+        (ReduceOp::Min, "min")
+    } else {
+        (ReduceOp::Max, "max")
+    };
     Some((rop, label, UpdateForm::MinMax(b, e)))
 }
 

@@ -12,7 +12,9 @@ pub fn always_returns(b: &Block) -> bool {
     b.stmts.iter().any(|s| match &s.kind {
         StmtKind::Return(_) => true,
         StmtKind::If { then, els, .. } => always_returns(then) && always_returns(els),
-        StmtKind::While { cond, body } => matches!(cond.kind, ExprKind::Const(Value::Bool(true))) && !breaks(body),
+        StmtKind::While { cond, body } => {
+            matches!(cond.kind, ExprKind::Const(Value::Bool(true))) && !breaks(body)
+        }
         _ => false,
     })
 }

@@ -10,12 +10,16 @@
 //! here; the structural rules (mutability, `prange`, `break`, …) belong to
 //! the lowering pass.
 
-use super::builtins::{self, BuiltinSig};
+mod calls;
+
 use super::items::{ItemRef, Items, ParamSig};
 use super::suggest::similar;
 use super::types::{Class, Shape, Ty, TypeTable};
 use super::{addr, strip_parens};
-use crate::ir::{self, ArrayId, AtomicOp, BinOp, Builtin, FuncId, FunctionKind, ScalarType, Span, UnOp, Value, VarId};
+use crate::ir::{
+    self, ArrayId, AtomicOp, BinOp, Builtin, FuncId, FunctionKind, ScalarType, Span, UnOp, Value,
+    VarId,
+};
 use crate::lang::ast::{Block, Expr, ExprKind, ForIter, Ident, Place, Stmt, StmtKind};
 use crate::lang::diag::Diagnostic;
 use std::collections::HashMap;
@@ -88,7 +92,10 @@ impl Facts {
     pub fn ty(&self, e: &Expr) -> ScalarType {
         // A missing type only happens after a reported error; any type will
         // do then, since a module with errors is never returned.
-        self.expr_types.get(&addr(e)).copied().unwrap_or(ScalarType::I64)
+        self.expr_types
+            .get(&addr(e))
+            .copied()
+            .unwrap_or(ScalarType::I64)
     }
 
     pub fn name(&self, id: &Ident) -> NameRes {
@@ -100,14 +107,26 @@ impl Facts {
     }
 
     pub fn bound(&self, s: &Stmt) -> &[VarId] {
-        self.bindings.get(&addr(s)).map(|v| v.as_slice()).unwrap_or(&[])
+        self.bindings
+            .get(&addr(s))
+            .map(|v| v.as_slice())
+            .unwrap_or(&[])
     }
 }
 
 /// A literal whose range can only be checked once its type is solved.
 enum LitCheck {
-    Int { ty: Ty, value: u64, negated: bool, span: Span },
-    Float { ty: Ty, text: String, span: Span },
+    Int {
+        ty: Ty,
+        value: u64,
+        negated: bool,
+        span: Span,
+    },
+    Float {
+        ty: Ty,
+        text: String,
+        span: Span,
+    },
 }
 
 pub struct Infer<'a, 'e> {
@@ -133,7 +152,11 @@ pub fn infer_function(
     errors: &mut Vec<Diagnostic>,
 ) -> Facts {
     let sig = items.function(id);
-    let mode = if sig.kind == FunctionKind::Kernel { Mode::Kernel } else { Mode::Helper };
+    let mode = if sig.kind == FunctionKind::Kernel {
+        Mode::Kernel
+    } else {
+        Mode::Helper
+    };
     let mut cx = Infer::new(items, consts, errors, mode, sig.ret);
     for (p, ps) in sig.ast.params.iter().zip(&sig.params) {
         let res = match *ps {
@@ -143,7 +166,11 @@ pub fn infer_function(
                 cx.facts.params.push(ir::Param::Scalar(v));
                 NameRes::Var(v)
             }
-            ParamSig::Array { elem, rank, mutable } => {
+            ParamSig::Array {
+                elem,
+                rank,
+                mutable,
+            } => {
                 let a = ArrayId(cx.facts.arrays.len() as u32);
                 cx.facts.arrays.push(ir::ArrayParam {
                     name: p.name.name.clone(),
@@ -177,9 +204,13 @@ pub fn infer_const(
     if let Err((_, found)) = cx.tt.unify(want, t) {
         let d = Diagnostic::new(
             value.span,
-            format!("mismatched types: the const is declared `{declared}`, but its value is {}", found.describe()),
+            format!(
+                "mismatched types: the const is declared `{declared}`, but its value is {}",
+                found.describe()
+            ),
         );
-        cx.errors.push(d.with_hint(cast_hint(Shape::Known(declared), found)));
+        cx.errors
+            .push(d.with_hint(cast_hint(Shape::Known(declared), found)));
     }
     cx.finish()
 }
@@ -264,9 +295,18 @@ impl<'a, 'e> Infer<'a, 'e> {
 
     fn check_literal(&mut self, lit: LitCheck) {
         match lit {
-            LitCheck::Int { ty, value, negated, span } => {
+            LitCheck::Int {
+                ty,
+                value,
+                negated,
+                span,
+            } => {
                 let Some(t) = self.tt.resolve(ty) else { return };
-                let v = if negated { -(value as i128) } else { value as i128 };
+                let v = if negated {
+                    -(value as i128)
+                } else {
+                    value as i128
+                };
                 let (lo, hi): (i128, i128) = match t {
                     ScalarType::I32 => (i32::MIN.into(), i32::MAX.into()),
                     // `-5` as u32 is reported as a negation of an unsigned value.
@@ -276,10 +316,19 @@ impl<'a, 'e> Infer<'a, 'e> {
                     _ => return,
                 };
                 if v < lo || v > hi {
-                    let shown = if negated { format!("-{value}") } else { value.to_string() };
+                    let shown = if negated {
+                        format!("-{value}")
+                    } else {
+                        value.to_string()
+                    };
                     self.errors.push(
-                        Diagnostic::new(span, format!("the literal `{shown}` is out of range for `{t}`"))
-                            .with_hint(format!("`{t}` holds {lo} to {hi}; use a wider type, e.g. `{shown}i64`")),
+                        Diagnostic::new(
+                            span,
+                            format!("the literal `{shown}` is out of range for `{t}`"),
+                        )
+                        .with_hint(format!(
+                            "`{t}` holds {lo} to {hi}; use a wider type, e.g. `{shown}i64`"
+                        )),
                     );
                 }
             }
@@ -295,7 +344,10 @@ impl<'a, 'e> Infer<'a, 'e> {
                         span,
                         format!("the literal `{text}` is out of range for `{t}`"),
                     )),
-                    Err(_) => self.errors.push(Diagnostic::new(span, format!("invalid float literal `{text}`"))),
+                    Err(_) => self.errors.push(Diagnostic::new(
+                        span,
+                        format!("invalid float literal `{text}`"),
+                    )),
                 }
             }
         }
@@ -313,7 +365,12 @@ impl<'a, 'e> Infer<'a, 'e> {
 
     fn stmt(&mut self, s: &Stmt) {
         match &s.kind {
-            StmtKind::Let { mutable, name, ty, init } => {
+            StmtKind::Let {
+                mutable,
+                name,
+                ty,
+                init,
+            } => {
                 let t = self.expr(init);
                 let vt = match ty {
                     Some((decl, _)) => {
@@ -327,7 +384,8 @@ impl<'a, 'e> Infer<'a, 'e> {
                                     found.describe()
                                 ),
                             );
-                            self.errors.push(d.with_hint(cast_hint(Shape::Known(*decl), found)));
+                            self.errors
+                                .push(d.with_hint(cast_hint(Shape::Known(*decl), found)));
                         }
                         k
                     }
@@ -395,22 +453,34 @@ impl<'a, 'e> Infer<'a, 'e> {
                 if let Err((_, found)) = self.tt.unify(want, t) {
                     let d = Diagnostic::new(
                         e.span,
-                        format!("mismatched types: the result type is `{rt}`, but this value is {}", found.describe()),
+                        format!(
+                            "mismatched types: the result type is `{rt}`, but this value is {}",
+                            found.describe()
+                        ),
                     );
-                    self.errors.push(d.with_hint(cast_hint(Shape::Known(rt), found)));
+                    self.errors
+                        .push(d.with_hint(cast_hint(Shape::Known(rt), found)));
                 }
             }
             (Some(e), None) => {
                 self.expr(e);
                 self.errors.push(
-                    Diagnostic::new(span, "`return` with a value in a kernel that has no result type")
-                        .with_hint("declare the result type, e.g. `kernel k(…) -> f64`, or write `return;`"),
+                    Diagnostic::new(
+                        span,
+                        "`return` with a value in a kernel that has no result type",
+                    )
+                    .with_hint(
+                        "declare the result type, e.g. `kernel k(…) -> f64`, or write `return;`",
+                    ),
                 );
             }
             (None, Some(rt)) => {
                 self.errors.push(
-                    Diagnostic::new(span, format!("`return;` without a value in a function returning `{rt}`"))
-                        .with_hint("return a value: `return e;`"),
+                    Diagnostic::new(
+                        span,
+                        format!("`return;` without a value in a function returning `{rt}`"),
+                    )
+                    .with_hint("return a value: `return e;`"),
                 );
             }
             (None, None) => {}
@@ -436,13 +506,24 @@ impl<'a, 'e> Infer<'a, 'e> {
                 if let Err((want, found)) = self.tt.unify(tp, tv) {
                     let d = Diagnostic::new(
                         span,
-                        format!("mismatched types: assigning {} to a place of type {}", found.describe(), want.describe()),
+                        format!(
+                            "mismatched types: assigning {} to a place of type {}",
+                            found.describe(),
+                            want.describe()
+                        ),
                     );
                     self.errors.push(d.with_hint(cast_hint(want, found)));
                 }
             }
             Some(op) => {
-                self.binary_types(op, tp, tv, place_span(target), span, place_span(target).to(span));
+                self.binary_types(
+                    op,
+                    tp,
+                    tv,
+                    place_span(target),
+                    span,
+                    place_span(target).to(span),
+                );
             }
         }
     }
@@ -493,16 +574,25 @@ impl<'a, 'e> Infer<'a, 'e> {
             ExprKind::Cast(inner, to) => {
                 let t = self.expr(inner);
                 let from = self.tt.shape(t);
-                if *to == ScalarType::Bool && !matches!(from, Shape::Known(ScalarType::Bool) | Shape::Error) {
+                if *to == ScalarType::Bool
+                    && !matches!(from, Shape::Known(ScalarType::Bool) | Shape::Error)
+                {
                     self.errors.push(
-                        Diagnostic::new(e.span, format!("cannot cast {} to `bool`", from.describe()))
-                            .with_hint("compare instead, e.g. `x != 0`"),
+                        Diagnostic::new(
+                            e.span,
+                            format!("cannot cast {} to `bool`", from.describe()),
+                        )
+                        .with_hint("compare instead, e.g. `x != 0`"),
                     );
                 }
                 self.tt.known(*to)
             }
             ExprKind::Call { name, args } => self.call(e, name, args),
-            ExprKind::MethodCall { receiver, method, args } => self.method_call(e, receiver, method, args),
+            ExprKind::MethodCall {
+                receiver,
+                method,
+                args,
+            } => self.method_call(e, receiver, method, args),
             ExprKind::Index { base, index } => match &strip_parens(base).kind {
                 ExprKind::Name(id) => self.element(id, index, e.span),
                 _ => {
@@ -510,7 +600,10 @@ impl<'a, 'e> Infer<'a, 'e> {
                     for i in index {
                         self.expr(i);
                     }
-                    self.err(Diagnostic::new(base.span, "only array parameters can be indexed"))
+                    self.err(Diagnostic::new(
+                        base.span,
+                        "only array parameters can be indexed",
+                    ))
                 }
             },
             ExprKind::If { cond, then, els } => {
@@ -520,7 +613,11 @@ impl<'a, 'e> Infer<'a, 'e> {
                 if let Err((a, b)) = self.tt.unify(tt, te) {
                     let d = Diagnostic::new(
                         e.span,
-                        format!("`if` and `else` have different types: {} and {}", a.describe(), b.describe()),
+                        format!(
+                            "`if` and `else` have different types: {} and {}",
+                            a.describe(),
+                            b.describe()
+                        ),
                     );
                     return self.err(d.with_hint(cast_hint(a, b)));
                 }
@@ -530,17 +627,31 @@ impl<'a, 'e> Infer<'a, 'e> {
         }
     }
 
-    fn int_literal(&mut self, value: u64, suffix: Option<ScalarType>, negated: bool, span: Span) -> Ty {
+    fn int_literal(
+        &mut self,
+        value: u64,
+        suffix: Option<ScalarType>,
+        negated: bool,
+        span: Span,
+    ) -> Ty {
         let ty = match suffix {
             None => self.tt.int_lit(),
             Some(ScalarType::Bool) => {
-                return self.err(Diagnostic::new(span, "invalid suffix `bool` on a number literal"));
+                return self.err(Diagnostic::new(
+                    span,
+                    "invalid suffix `bool` on a number literal",
+                ));
             }
             // `1f32` is a float literal written without a point.
             Some(t) if t.is_float() => return self.tt.known(t),
             Some(t) => self.tt.known(t),
         };
-        self.lits.push(LitCheck::Int { ty, value, negated, span });
+        self.lits.push(LitCheck::Int {
+            ty,
+            value,
+            negated,
+            span,
+        });
         ty
     }
 
@@ -550,12 +661,19 @@ impl<'a, 'e> Infer<'a, 'e> {
             Some(t) if t.is_float() => self.tt.known(t),
             Some(t) => {
                 return self.err(
-                    Diagnostic::new(span, format!("a float literal cannot have the suffix `{t}`"))
-                        .with_hint("drop the fractional part for an integer, or use `f32`/`f64`"),
+                    Diagnostic::new(
+                        span,
+                        format!("a float literal cannot have the suffix `{t}`"),
+                    )
+                    .with_hint("drop the fractional part for an integer, or use `f32`/`f64`"),
                 );
             }
         };
-        self.lits.push(LitCheck::Float { ty, text: text.to_string(), span });
+        self.lits.push(LitCheck::Float {
+            ty,
+            text: text.to_string(),
+            span,
+        });
         ty
     }
 
@@ -599,13 +717,20 @@ impl<'a, 'e> Infer<'a, 'e> {
             }
             _ => {
                 if let Err((a, b)) = self.tt.unify(ta, tb) {
-                    let d = Diagnostic::new(span, format!("mismatched types: {} and {}", a.describe(), b.describe()));
+                    let d = Diagnostic::new(
+                        span,
+                        format!("mismatched types: {} and {}", a.describe(), b.describe()),
+                    );
                     return self.err(d.with_hint(cast_hint(a, b)));
                 }
                 if op.is_comparison() {
                     return self.tt.known(ScalarType::Bool);
                 }
-                let class = if matches!(op, BitAnd | BitOr | BitXor) { Class::BoolOrInt } else { Class::Numeric };
+                let class = if matches!(op, BitAnd | BitOr | BitXor) {
+                    Class::BoolOrInt
+                } else {
+                    Class::Numeric
+                };
                 if !self.require(ta, class, span, &format!("the operands of `{sym}`")) {
                     return self.tt.error();
                 }
@@ -621,7 +746,11 @@ impl<'a, 'e> Infer<'a, 'e> {
             Err(found) => {
                 let mut d = Diagnostic::new(
                     span,
-                    format!("{what} must be {}, but it is {}", class.describe(), found.describe()),
+                    format!(
+                        "{what} must be {}, but it is {}",
+                        class.describe(),
+                        found.describe()
+                    ),
                 );
                 if class == Class::Float && found == Shape::IntLit {
                     d = d.with_hint("write the literal with a decimal point, e.g. `2.0`");
@@ -656,10 +785,13 @@ impl<'a, 'e> Infer<'a, 'e> {
                 None
             }
             None => {
-                let mut d = Diagnostic::new(id.span, format!("cannot find `{}` in this scope", id.name));
-                let locals: Vec<String> = self.scopes.iter().flat_map(|s| s.keys().cloned()).collect();
+                let mut d =
+                    Diagnostic::new(id.span, format!("cannot find `{}` in this scope", id.name));
+                let locals: Vec<String> =
+                    self.scopes.iter().flat_map(|s| s.keys().cloned()).collect();
                 let consts = self.items.consts.iter().map(|c| c.name.name.as_str());
-                if let Some(s) = similar(&id.name, locals.iter().map(|s| s.as_str()).chain(consts)) {
+                if let Some(s) = similar(&id.name, locals.iter().map(|s| s.as_str()).chain(consts))
+                {
                     d = d.with_hint(format!("a similar name exists: `{s}`"));
                 }
                 self.errors.push(d);
@@ -713,7 +845,11 @@ impl<'a, 'e> Infer<'a, 'e> {
                             array.name,
                             if rank == 1 { "" } else { "s" },
                             index.len(),
-                            if index.len() == 1 { "ex was" } else { "ices were" }
+                            if index.len() == 1 {
+                                "ex was"
+                            } else {
+                                "ices were"
+                            }
                         ),
                     );
                     return self.err(d);
@@ -726,274 +862,12 @@ impl<'a, 'e> Infer<'a, 'e> {
             }
             Some(_) => {
                 self.facts.names.insert(addr(array), NameRes::Error);
-                self.err(Diagnostic::new(array.span, format!("`{}` is not an array, so it cannot be indexed", array.name)))
+                self.err(Diagnostic::new(
+                    array.span,
+                    format!("`{}` is not an array, so it cannot be indexed", array.name),
+                ))
             }
         }
-    }
-
-    fn call(&mut self, e: &Expr, name: &Ident, args: &[Expr]) -> Ty {
-        let n = name.name.as_str();
-        let callee_err = |this: &mut Self, d: Diagnostic| {
-            for a in args {
-                this.expr(a);
-            }
-            this.facts.callees.insert(addr(e), Callee::Error);
-            this.err(d)
-        };
-        if let Some(op) = builtins::atomic(n) {
-            return self.atomic(e, op, args);
-        }
-        match self.items.lookup(n) {
-            Some(ItemRef::Func(fid)) => {
-                let sig = self.items.function(fid);
-                if sig.kind == FunctionKind::Kernel {
-                    return callee_err(
-                        self,
-                        Diagnostic::new(name.span, format!("`{n}` is a kernel; kernels cannot be called"))
-                            .with_hint("move the shared code into a `fn` helper and call that"),
-                    );
-                }
-                if self.mode == Mode::Const {
-                    return callee_err(self, const_only(name.span));
-                }
-                self.facts.calls.push((fid, name.span));
-                let params = sig.params.clone();
-                let ret = sig.ret;
-                if params.len() != args.len() {
-                    return callee_err(self, arity(name, params.len(), args.len()));
-                }
-                for (k, (a, p)) in args.iter().zip(&params).enumerate() {
-                    let ta = self.expr(a);
-                    if let ParamSig::Scalar(pt) = *p {
-                        let want = self.tt.known(pt);
-                        if let Err((_, found)) = self.tt.unify(want, ta) {
-                            let d = Diagnostic::new(
-                                a.span,
-                                format!(
-                                    "mismatched types: argument {} of `{n}` is `{pt}`, but this value is {}",
-                                    k + 1,
-                                    found.describe()
-                                ),
-                            );
-                            self.errors.push(d.with_hint(cast_hint(Shape::Known(pt), found)));
-                        }
-                    }
-                }
-                self.facts.callees.insert(addr(e), Callee::Helper(fid));
-                match ret {
-                    Some(t) => self.tt.known(t),
-                    None => self.tt.error(),
-                }
-            }
-            Some(ItemRef::Const(_)) => {
-                callee_err(self, Diagnostic::new(name.span, format!("`{n}` is a const, not a function")))
-            }
-            None => match Builtin::from_name(n) {
-                Some(b) => {
-                    let arg_refs: Vec<&Expr> = args.iter().collect();
-                    self.builtin(e, b, &arg_refs, name)
-                }
-                None => {
-                    let mut d = if self.local(n).is_some() {
-                        Diagnostic::new(name.span, format!("`{n}` is a variable, not a function"))
-                    } else {
-                        Diagnostic::new(name.span, format!("cannot find function `{n}`"))
-                    };
-                    let helpers = self.items.functions.iter().map(|f| f.ast.name.name.as_str());
-                    let candidates = helpers.chain(Builtin::ALL.iter().map(|b| b.name())).chain(builtins::ATOMICS);
-                    if let Some(s) = similar(n, candidates) {
-                        d = d.with_hint(format!("a similar function exists: `{s}`"));
-                    }
-                    callee_err(self, d)
-                }
-            },
-        }
-    }
-
-    fn builtin(&mut self, e: &Expr, b: Builtin, args: &[&Expr], name: &Ident) -> Ty {
-        let tys: Vec<Ty> = args.iter().map(|a| self.expr(a)).collect();
-        if args.len() != b.arity() {
-            self.facts.callees.insert(addr(e), Callee::Error);
-            return self.err(arity(name, b.arity(), args.len()));
-        }
-        self.facts.callees.insert(addr(e), Callee::Builtin(b));
-        let n = b.name();
-        let what = format!("the argument of `{n}`");
-        let sig = builtins::signature(b);
-        // Arguments that must share one type.
-        let same: &[usize] = match sig {
-            BuiltinSig::Select => &[1, 2],
-            _ => &[0, 1, 2],
-        };
-        let first = same[0];
-        for &k in &same[1..] {
-            if k < tys.len() {
-                if let Err((x, y)) = self.tt.unify(tys[first], tys[k]) {
-                    let d = Diagnostic::new(
-                        e.span,
-                        format!("mismatched types in the arguments of `{n}`: {} and {}", x.describe(), y.describe()),
-                    );
-                    return self.err(d.with_hint(cast_hint(x, y)));
-                }
-            }
-        }
-        match sig {
-            BuiltinSig::Numeric => {
-                self.require(tys[0], Class::Numeric, args[0].span, &what);
-                tys[0]
-            }
-            BuiltinSig::Float => {
-                self.require(tys[0], Class::Float, args[0].span, &what);
-                tys[0]
-            }
-            BuiltinSig::FloatPredicate => {
-                self.require(tys[0], Class::Float, args[0].span, &what);
-                self.tt.known(ScalarType::Bool)
-            }
-            BuiltinSig::Select => {
-                self.require(tys[0], Class::Bool, args[0].span, "the first argument of `select`");
-                tys[1]
-            }
-        }
-    }
-
-    fn method_call(&mut self, e: &Expr, receiver: &Expr, method: &Ident, args: &[Expr]) -> Ty {
-        let m = method.name.as_str();
-        if m == "len" || m == "shape" {
-            return self.array_query(e, receiver, method, args);
-        }
-        if let Some(b) = Builtin::from_name(m) {
-            let mut all: Vec<&Expr> = vec![receiver];
-            all.extend(args.iter());
-            return self.builtin(e, b, &all, method);
-        }
-        self.expr(receiver);
-        for a in args {
-            self.expr(a);
-        }
-        self.facts.callees.insert(addr(e), Callee::Error);
-        let mut d = Diagnostic::new(method.span, format!("no method named `{m}`"));
-        let candidates = Builtin::ALL.iter().map(|b| b.name()).chain(["len", "shape"]);
-        if let Some(s) = similar(m, candidates) {
-            d = d.with_hint(format!("a similar method exists: `{s}`"));
-        }
-        self.err(d)
-    }
-
-    /// `a.len()` and `a.shape(d)`.
-    fn array_query(&mut self, e: &Expr, receiver: &Expr, method: &Ident, args: &[Expr]) -> Ty {
-        let m = method.name.as_str();
-        self.facts.callees.insert(addr(e), Callee::Error);
-        let array = match &strip_parens(receiver).kind {
-            ExprKind::Name(id) => match self.local(&id.name) {
-                Some(NameRes::Array(a)) => {
-                    self.facts.names.insert(addr(id), NameRes::Array(a));
-                    Some(a)
-                }
-                Some(NameRes::Error) => return self.tt.error(),
-                _ => None,
-            },
-            _ => None,
-        };
-        let Some(a) = array else {
-            let t = self.expr(receiver);
-            if !self.tt.shape(t).is_error() {
-                self.errors.push(Diagnostic::new(
-                    receiver.span,
-                    format!("`{m}()` needs an array parameter as its receiver"),
-                ));
-            }
-            return self.tt.error();
-        };
-        let rank = self.facts.arrays[a.index()].rank;
-        let callee = if m == "len" {
-            if !args.is_empty() {
-                return self.err(arity(method, 0, args.len()));
-            }
-            Callee::Len(a)
-        } else {
-            if args.len() != 1 {
-                return self.err(arity(method, 1, args.len()));
-            }
-            let Some(d) = self.constant_index(&args[0]) else {
-                return self.err(
-                    Diagnostic::new(args[0].span, "the dimension given to `shape` must be a constant integer")
-                        .with_hint("write it as a literal, e.g. `a.shape(0)`"),
-                );
-            };
-            if d >= rank as u64 {
-                return self.err(Diagnostic::new(
-                    args[0].span,
-                    format!(
-                        "dimension {d} is out of range: `{}` has {rank} dimension{}",
-                        self.facts.arrays[a.index()].name,
-                        if rank == 1 { "" } else { "s" }
-                    ),
-                ));
-            }
-            Callee::Shape(a, d as u8)
-        };
-        self.facts.callees.insert(addr(e), callee);
-        self.tt.known(ScalarType::I64)
-    }
-
-    /// A non-negative integer literal or integer const (for `shape(d)`).
-    fn constant_index(&mut self, e: &Expr) -> Option<u64> {
-        self.expr(e);
-        match &strip_parens(e).kind {
-            ExprKind::Int { value, .. } => Some(*value),
-            ExprKind::Name(id) => match self.facts.names.get(&addr(id)) {
-                Some(NameRes::Const(c)) => match self.consts.get(*c).copied().flatten()? {
-                    Value::I32(v) => u64::try_from(v).ok(),
-                    Value::U32(v) => Some(v as u64),
-                    Value::I64(v) => u64::try_from(v).ok(),
-                    _ => None,
-                },
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-
-    fn atomic(&mut self, e: &Expr, op: AtomicOp, args: &[Expr]) -> Ty {
-        let n = op.name();
-        self.facts.callees.insert(addr(e), Callee::Error);
-        if self.mode == Mode::Const {
-            for a in args {
-                self.expr(a);
-            }
-            return self.err(const_only(e.span));
-        }
-        if args.len() != 2 {
-            for a in args {
-                self.expr(a);
-            }
-            return self.err(
-                Diagnostic::new(e.span, format!("`{n}` takes 2 arguments, but {} were given", args.len()))
-                    .with_hint(format!("write `{n}(a[i], value)`")),
-            );
-        }
-        let is_element = matches!(&strip_parens(&args[0]).kind, ExprKind::Index { .. });
-        let te = self.expr(&args[0]);
-        let tv = self.expr(&args[1]);
-        if !is_element {
-            return self.err(
-                Diagnostic::new(args[0].span, format!("the first argument of `{n}` must be an array element"))
-                    .with_hint(format!("write `{n}(a[i], value)`")),
-            );
-        }
-        if let Shape::Known(ScalarType::Bool) = self.tt.shape(te) {
-            return self.err(Diagnostic::new(args[0].span, format!("`{n}` does not work on `bool` elements")));
-        }
-        if let Err((want, found)) = self.tt.unify(te, tv) {
-            let d = Diagnostic::new(
-                args[1].span,
-                format!("mismatched types: the element is {}, but the value is {}", want.describe(), found.describe()),
-            );
-            return self.err(d.with_hint(cast_hint(want, found)));
-        }
-        self.facts.callees.insert(addr(e), Callee::Atomic(op));
-        te
     }
 }
 
@@ -1002,22 +876,6 @@ fn place_span(p: &Place) -> Span {
         Place::Var(id) => id.span,
         Place::Index { span, .. } => *span,
     }
-}
-
-fn arity(name: &Ident, want: usize, given: usize) -> Diagnostic {
-    Diagnostic::new(
-        name.span,
-        format!(
-            "`{}` takes {want} argument{}, but {given} {} given",
-            name.name,
-            if want == 1 { "" } else { "s" },
-            if given == 1 { "was" } else { "were" }
-        ),
-    )
-}
-
-fn const_only(span: Span) -> Diagnostic {
-    Diagnostic::new(span, "a const can only use literals, other consts, operators, casts and builtin math")
 }
 
 /// A hint for a type mismatch: which cast (or literal spelling) fixes it.

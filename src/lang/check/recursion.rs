@@ -6,7 +6,11 @@ use crate::lang::diag::Diagnostic;
 
 /// `graph[f]` lists the calls function `f` makes. Reports each cycle once,
 /// at the call that closes it, naming every function on it.
-pub fn check_recursion(items: &Items<'_>, graph: &[Vec<(FuncId, Span)>], errors: &mut Vec<Diagnostic>) {
+pub fn check_recursion(
+    items: &Items<'_>,
+    graph: &[Vec<(FuncId, Span)>],
+    errors: &mut Vec<Diagnostic>,
+) {
     #[derive(Clone, Copy, PartialEq)]
     enum State {
         New,
@@ -39,11 +43,16 @@ pub fn check_recursion(items: &Items<'_>, graph: &[Vec<(FuncId, Span)>], errors:
                 }
                 State::Active => {
                     let pos = stack.iter().position(|&(g, _)| g == c).unwrap_or(0);
-                    let mut names: Vec<String> =
-                        stack[pos..].iter().map(|&(g, _)| format!("`{}`", name(items, g))).collect();
+                    let mut names: Vec<String> = stack[pos..]
+                        .iter()
+                        .map(|&(g, _)| format!("`{}`", name(items, g)))
+                        .collect();
                     names.push(format!("`{}`", name(items, c)));
                     let msg = if names.len() == 2 {
-                        format!("the helper `{}` calls itself; recursion is not allowed", name(items, c))
+                        format!(
+                            "the helper `{}` calls itself; recursion is not allowed",
+                            name(items, c)
+                        )
                     } else {
                         format!("recursion is not allowed: {}", names.join(" calls "))
                     };
