@@ -20,6 +20,7 @@
 //! assert_eq!(y, [12.0, 14.0, 16.0]);
 //! ```
 
+pub mod bench;
 pub mod cpu;
 pub mod error;
 pub mod interp;

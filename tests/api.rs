@@ -363,3 +363,23 @@ fn a_module_is_shared_between_threads() {
         }
     });
 }
+
+#[test]
+fn cpu_backend_agrees_with_the_interpreter_when_built_in() {
+    if let Err(e) = engine(Backend::Cpu) {
+        eprintln!("skipping: {e}");
+        return;
+    }
+    let m = module();
+    let k = m.kernel("saxpy").unwrap();
+    let x: Vec<f32> = (0..1000).map(|i| i as f32 * 0.5).collect();
+    let mut y_cpu = vec![1.0f32; 1000];
+    let mut y_ref = y_cpu.clone();
+    let (used, _) = k.launch_on_reporting(Backend::Auto, &mut [3.0f32.into(), (&x).into(), (&mut y_cpu).into()]).unwrap();
+    assert_eq!(used, Backend::Cpu, "auto prefers the JIT");
+    k.launch_on(Backend::Interp, &mut [3.0f32.into(), (&x).into(), (&mut y_ref).into()]).unwrap();
+    assert_eq!(y_cpu, y_ref);
+    let mut z = vec![0i32; 3];
+    let e = m.kernel("poke").unwrap().launch_on(Backend::Cpu, &mut [(&mut z).into(), 3i64.into()]).unwrap_err();
+    assert!(matches!(e, Error::Runtime(_)), "{e:?}");
+}

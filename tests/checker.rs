@@ -180,9 +180,9 @@ kernel loops(x: mut f64[:], n: i32, k: i64) {
     let v10:$start: i64 = (v0:n as i64)
     let v11:$end: i64 = ((2i32 * v0:n) as i64)
     check_step v1:k
-    let v12:$count: i64 = max(v11:$end - v10:$start, 0i64)
-    let v13:$count: i64 = (if v12:$count > 0i64 then ((v12:$count - 1i64) / v1:k) + 1i64 else 0i64)
-    for v6:i start (v10:$start + ((v13:$count - 1i64) * v1:k)) count v13:$count stride -v1:k {
+    let v12:$last: i64 = (v11:$end - 1i64) - v10:$start
+    let v13:$last: i64 = (if v12:$last >= 0i64 then v12:$last / v1:k else ((((v12:$last >> 1i64) & 9223372036854775807i64) / v1:k) * 2i64) + ((((v12:$last - (((((v12:$last >> 1i64) & 9223372036854775807i64) / v1:k) * 2i64) * v1:k)) < 0i64) || ((v12:$last - (((((v12:$last >> 1i64) & 9223372036854775807i64) / v1:k) * 2i64) * v1:k)) >= v1:k)) as i64))
+    for v6:i start (v10:$start + (v13:$last * v1:k)) count (if v11:$end > v10:$start then (if (v13:$last < 0i64) || (v13:$last == 9223372036854775807i64) then 9223372036854775807i64 else v13:$last + 1i64) else 0i64) stride -v1:k {
         x[v6:i] = 4.0f64
     }
     check_step 3i64
@@ -842,4 +842,285 @@ fn printer_marks_checked_and_proven_indices() {
     ));
     assert!(text.contains("x[v1:i!] = y[v1:i]"), "{text}");
     assert!(text.contains("x[v2:i] = 0.0f32"), "{text}");
+}
+
+#[test]
+fn err_float_literal_never_becomes_an_integer() {
+    one_error(
+        "kernel k() {\n    let x = 1.0;\n    let y: i32 = x;\n}\n",
+        3,
+        18,
+        "`y` is declared `i32`, but its value is `{float}`",
+        None,
+    );
+    one_error(
+        "kernel k() {\n    let v: f32 = 1e39;\n}\n",
+        2,
+        18,
+        "the literal `1e39` is out of range for `f32`",
+        None,
+    );
+}
+
+#[test]
+fn err_names_of_the_wrong_kind() {
+    one_error(
+        "kernel k(x: f32[:]) -> f32 {\n    return x;\n}\n",
+        2,
+        12,
+        "`x` is an array, not a scalar",
+        Some("x[i]"),
+    );
+    one_error(
+        "const C: i32 = 1;\nkernel k() {\n    C = 2;\n}\n",
+        3,
+        5,
+        "cannot assign to `C`, which is a const",
+        None,
+    );
+    one_error(
+        "kernel k(x: mut f32[:]) {\n    x = 1.0;\n}\n",
+        2,
+        5,
+        "cannot assign to the array `x` itself",
+        Some("x[i]"),
+    );
+    one_error(
+        "kernel k(n: i64) -> i64 {\n    return n.len();\n}\n",
+        2,
+        12,
+        "`len()` needs an array parameter",
+        None,
+    );
+    one_error(
+        "kernel k(a: f64) -> f64 {\n    return a.sqrtt();\n}\n",
+        2,
+        14,
+        "no method named `sqrtt`",
+        Some("`sqrt`"),
+    );
+    one_error(
+        "kernel k(n: i64) -> i64 {\n    return n[0];\n}\n",
+        2,
+        12,
+        "`n` is not an array",
+        None,
+    );
+}
+
+#[test]
+fn err_return_without_value() {
+    one_error(
+        "kernel k() -> i32 {\n    return;\n}\n",
+        2,
+        5,
+        "`return;` without a value in a function returning `i32`",
+        None,
+    );
+}
+
+#[test]
+fn err_prange_shapes() {
+    one_error(
+        "kernel k(n: i64) {\n    for (i, j) in prange(0..n) { }\n}\n",
+        2,
+        5,
+        "this `prange` has 1 range but the loop binds 2 variables",
+        None,
+    );
+    one_error(
+        "kernel k(n: i64) {\n    for (a, b, c, d) in prange(0..n, 0..n, 0..n, 0..n) { }\n}\n",
+        2,
+        25,
+        "`prange` takes 1 to 3 ranges, but 4 were given",
+        None,
+    );
+}
+
+#[test]
+fn err_bounds_and_indices_must_be_integers() {
+    one_error(
+        "kernel k(x: f32[:]) {\n    for i in 0..2.5 { }\n}\n",
+        2,
+        17,
+        "a range bound must be an integer type",
+        None,
+    );
+    one_error(
+        "kernel k(x: f32[:], f: f32) -> f32 {\n    return x[f];\n}\n",
+        2,
+        14,
+        "an array index must be an integer type",
+        Some("as i64"),
+    );
+}
+
+#[test]
+fn mixed_integer_bound_types_are_fine() {
+    let text = print_module(&module(
+        "kernel k(x: mut f32[:], steps: i32, m: u32) {\n    for i in 0..steps { x[i] = 1.0; }\n    for i in m..steps { x[i] = 2.0; }\n    for i in prange(m..x.len()) { x[i] = 3.0; }\n    let j: u32 = 2;\n    x[j] = 0.0;\n}\n",
+    ));
+    assert!(
+        text.contains("for v2:i start 0i64 count max(v6:$end, 0i64)"),
+        "{text}"
+    );
+    assert!(text.contains("x[(v5:j as i64)] = 0.0f32"), "{text}");
+}
+
+#[test]
+fn helpers_may_call_later_helpers_and_kernels_call_helpers() {
+    let m = module(
+        "kernel k(x: mut f64[:]) {\n    x[0] = f(x[0]);\n}\nfn f(a: f64) -> f64 { return g(a) + 1.0; }\nfn g(a: f64) -> f64 { return a.abs(); }\n",
+    );
+    assert_eq!(m.functions.len(), 3);
+    assert_eq!(m.functions[1].kind, kiln::ir::FunctionKind::Helper);
+    let text = print_module(&m);
+    assert!(text.contains("x[0i64] = f(x[0i64])"), "{text}");
+    assert!(text.contains("return g(v0:a) + 1.0f64"), "{text}");
+}
+
+#[test]
+fn diagnostics_render_with_caret_and_hint() {
+    let d = compile(
+        "t.kn",
+        "kernel k(a: f32, b: f64) -> f32 {\n    return a + b;\n}\n",
+    )
+    .unwrap_err();
+    let text = d.to_string();
+    assert!(text.contains("t.kn:2:12"), "{text}");
+    assert!(text.contains("^^^^^"), "{text}");
+    assert!(text.contains("hint:"), "{text}");
+}
+
+/// The exact sequence Rust's iterators give (computed in i128), first 8
+/// elements and the length capped at `cap`.
+fn range_oracle(
+    a: i64,
+    b: i64,
+    inclusive: bool,
+    adapters: &[(bool, i64)],
+    cap: i128,
+) -> (Vec<i64>, i64) {
+    let (mut start, mut count, mut stride) = (
+        a as i128,
+        (b as i128 - a as i128 + i128::from(inclusive)).max(0),
+        1i128,
+    );
+    for &(is_step, k) in adapters {
+        if is_step {
+            count = (count + k as i128 - 1) / k as i128;
+            stride *= k as i128;
+        } else {
+            start += (count - 1) * stride;
+            stride = -stride;
+        }
+    }
+    let n = count.min(cap);
+    let first = (0..n.min(8)).map(|j| (start + j * stride) as i64).collect();
+    (first, n as i64)
+}
+
+#[test]
+fn range_normalisation_is_exact_at_the_extremes() {
+    use kiln::Arg;
+    use kiln::Value;
+    const MIN: i64 = i64::MIN;
+    const MAX: i64 = i64::MAX;
+    let bounds = [
+        (0, 10),
+        (-5, 5),
+        (10, 0),
+        (MIN, MAX),
+        (MIN, MIN + 3),
+        (MAX - 3, MAX),
+        (MIN, 0),
+        (-10, MAX),
+        (MAX, MIN),
+        (0, MAX),
+        (5, MIN),
+        (3, 3),
+    ];
+    let steps = [(1, 1), (3, 2), (1 << 62, 1), (MAX, 2)];
+    let chains: [&[bool]; 8] = [
+        &[],
+        &[false],
+        &[true],
+        &[true, false],
+        &[false, true],
+        &[true, true],
+        &[false, false],
+        &[true, false, true],
+    ];
+    let mut runs = 0;
+    for chain in chains {
+        for inclusive in [false, true] {
+            for zero_start in [false, true] {
+                let lo = if zero_start { "0" } else { "a" };
+                let op = if inclusive { "..=" } else { ".." };
+                let mut range = if chain.is_empty() {
+                    format!("{lo}{op}b")
+                } else {
+                    format!("({lo}{op}b)")
+                };
+                let mut nsteps = 0;
+                for &is_step in chain {
+                    if is_step {
+                        range.push_str(if nsteps == 0 {
+                            ".step_by(k)"
+                        } else {
+                            ".step_by(k2)"
+                        });
+                        nsteps += 1;
+                    } else {
+                        range.push_str(".rev()");
+                    }
+                }
+                let src = format!(
+                    "kernel r(out: mut i64[:], a: i64, b: i64, k: i64, k2: i64) -> i64 {{\n    let mut n = 0;\n    for i in {range} {{\n        if n < 8 {{ out[n] = i; }}\n        n += 1;\n        if n >= 1000 {{ break; }}\n    }}\n    return n;\n}}\n"
+                );
+                let m = module(&src);
+                let kernel = &m.functions[0];
+                for &(a, b) in &bounds {
+                    let a = if zero_start { 0 } else { a };
+                    for &(k, k2) in &steps {
+                        let mut ks = [k, k2].into_iter();
+                        let adapters: Vec<(bool, i64)> = chain
+                            .iter()
+                            .map(|&s| (s, if s { ks.next().unwrap_or(1) } else { 0 }))
+                            .collect();
+                        let (want_first, want_n) = range_oracle(a, b, inclusive, &adapters, 1000);
+                        let mut out = vec![0i64; 8];
+                        let mut args = [
+                            Arg::slice_mut(&mut out),
+                            Arg::Scalar(Value::I64(a)),
+                            Arg::Scalar(Value::I64(b)),
+                            Arg::Scalar(Value::I64(k)),
+                            Arg::Scalar(Value::I64(k2)),
+                        ];
+                        let got = kiln::interp::run(&m, kernel, &mut args).expect("runs");
+                        let ctx = format!("{range} with a={a} b={b} k={k} k2={k2}");
+                        assert_eq!(got, Some(Value::I64(want_n)), "count of {ctx}");
+                        assert_eq!(
+                            &out[..want_first.len()],
+                            &want_first[..],
+                            "elements of {ctx}"
+                        );
+                        runs += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(runs > 700);
+}
+
+#[test]
+fn unknown_method_on_an_array_is_one_error() {
+    one_error(
+        "kernel k(x: f32[:]) -> i64 {\n    return x.size();\n}\n",
+        2,
+        14,
+        "no method named `size`",
+        None,
+    );
 }

@@ -396,6 +396,7 @@ fn usage_errors_exit_2() {
         vec!["run", f, "--kernel", "total", "--arg", "novalue"],
         vec!["run", f, "--kernel", "total", "--seed", "-1"],
         vec!["emit", f, "--kernel", "total", "--target", "ptx"],
+        vec!["emit", f, "--kernel", "total"],
         vec!["check"],
     ] {
         let o = kiln(&args);
@@ -454,6 +455,9 @@ fn emit_and_devices() {
     let o = kiln(&["emit", file.to_str().unwrap(), "--kernel", "total", "--target", "ir"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("total"), "{}", stdout(&o));
+    let o = kiln(&["emit", file.to_str().unwrap(), "--kernel", "total", "--target", "clif"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("function"), "{}", stdout(&o));
     let o = kiln(&["emit", file.to_str().unwrap(), "--kernel", "total", "--target", "wgsl"]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("wgsl"), "{}", stderr(&o));

@@ -30,6 +30,15 @@ kernel mandelbrot(out: mut i32[:, :], max_iter: i32, x: f32[:]) -> f64 {
 }
 "#;
 
+/// 512 cases per property by default; set `FUZZ_CASES` for a longer run.
+fn config() -> ProptestConfig {
+    let cases = std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(512);
+    ProptestConfig::with_cases(cases)
+}
+
 const TOKENS: &[&str] = &[
     "kernel",
     "fn",
@@ -412,7 +421,7 @@ fn typed_program() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(config())]
 
     #[test]
     fn compile_never_panics_on_tokens(src in token_program()) {
@@ -480,7 +489,7 @@ fn seed_program_parses_and_compiles() {
 }
 
 #[test]
-fn library_kernels_parse_without_errors() {
+fn library_kernels_parse_and_check_without_errors() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kernels");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return;
@@ -494,6 +503,9 @@ fn library_kernels_parse_without_errors() {
         let (file, errors) = parse(&source);
         assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
         assert!(!file.items.is_empty(), "{}: no items", path.display());
+        if let Err(d) = compile(&path.display().to_string(), &source) {
+            panic!("{d}");
+        }
     }
 }
 

@@ -1508,6 +1508,36 @@ kernel scatter(keys: i64[:], counts: mut i32[:]) {
         assert_eq!(counts, [1, 1]);
     }
 
+    /// 400 helpers, each calling the next at the bottom of a 100-deep
+    /// expression: 40 000 levels of recursion, more than a test thread's
+    /// 2 MiB stack holds. The interpreter must not overflow.
+    #[test]
+    fn deep_helper_chains_do_not_overflow_the_stack() {
+        let (helpers, depth) = (400, 100);
+        let mut source = String::new();
+        for k in 0..helpers {
+            let mut e = if k + 1 < helpers {
+                format!("h{}(x)", k + 1)
+            } else {
+                "x".to_string()
+            };
+            for _ in 0..depth {
+                e.push_str(" + 1");
+            }
+            source.push_str(&format!("fn h{k}(x: i64) -> i64 {{ return {e}; }}\n"));
+        }
+        source.push_str("kernel deep(x: i64) -> i64 { return h0(x); }\n");
+        // Compiling is not what this test is about: give the front end room.
+        let m = std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(move || compile(&source))
+            .unwrap()
+            .join()
+            .unwrap();
+        let r = launch(&m, "deep", &mut [Arg::from(5i64)]).unwrap();
+        assert_eq!(r, Some(Value::I64(5 + helpers * depth)));
+    }
+
     const EXTRA: &str = r#"
 kernel flags(x: f64[:]) -> i32 {
     let mut any_big = false;

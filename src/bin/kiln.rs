@@ -29,6 +29,7 @@ struct Cli {
 enum Command {
     /// Parse and check kernel files; print diagnostics.
     Check {
+        /// Kernel files (.kn).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// Also compile every kernel for this backend.
@@ -37,17 +38,23 @@ enum Command {
     },
     /// Show what a backend generates for a kernel.
     Emit {
+        /// The kernel file (.kn).
         #[arg(value_name = "FILE")]
         file: PathBuf,
+        /// The kernel to show.
         #[arg(long, value_name = "K")]
         kernel: String,
-        #[arg(long, value_enum, default_value = "ir")]
+        /// What to show: the checked IR, Cranelift IR, CUDA C or WGSL.
+        #[arg(long, value_enum)]
         target: Target,
     },
     /// Run a kernel on arguments given as NAME=VALUE.
     Run(RunArgs),
     /// List the backends of this build and whether they can run here.
     Devices,
+    /// Run the benchmark suite: kernels/ on the chosen backends against
+    /// hand-written Rust and Numba, validated, with the memory bandwidth.
+    Bench(kiln::bench::cli::BenchArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -60,8 +67,10 @@ enum Target {
 
 #[derive(clap::Args)]
 struct RunArgs {
+    /// The kernel file (.kn).
     #[arg(value_name = "FILE")]
     file: PathBuf,
+    /// The kernel to run.
     #[arg(long, value_name = "K")]
     kernel: String,
     /// auto, cpu, cuda, wgpu or interp (default: $KILN_BACKEND, else auto).
@@ -134,6 +143,7 @@ fn execute(cli: Cli) -> ExitCode {
         Command::Emit { file, kernel, target } => emit(&file, &kernel, target),
         Command::Run(args) => run(&args),
         Command::Devices => devices(),
+        Command::Bench(args) => kiln::bench::cli::main(&args).map(|()| ExitCode::SUCCESS).map_err(Failure::from),
     };
     match outcome {
         Ok(code) => code,
@@ -218,8 +228,13 @@ fn check(files: &[PathBuf], backend: Option<Backend>) -> Result<ExitCode, Failur
         if let Some(backend) = backend {
             for name in &names {
                 if let Err(error) = module.kernel(name).and_then(|k| k.prepare(backend)) {
+                    // An absent backend fails every kernel alike: say it once.
+                    let absent = matches!(error, Error::BackendUnavailable { .. });
                     report(&error.into());
                     ok = false;
+                    if absent {
+                        break;
+                    }
                 }
             }
         }
@@ -255,7 +270,7 @@ fn emit(file: &Path, kernel: &str, target: Target) -> Result<ExitCode, Failure> 
     let k = module.kernel(kernel)?;
     let text = match target {
         Target::Ir => kiln::ir::print::print_function(module.ir(), k.function()),
-        Target::Clif => return Err(not_built("clif", Backend::Cpu).into()),
+        Target::Clif => kiln::cpu::emit_clif(module.ir(), kernel)?,
         Target::Cuda => return Err(not_built("cuda", Backend::Cuda).into()),
         Target::Wgsl => return Err(not_built("wgsl", Backend::Wgpu).into()),
     };
@@ -317,24 +332,24 @@ fn run(opts: &RunArgs) -> Result<ExitCode, Failure> {
     let backend = default_backend(opts.backend)?;
     let module = Module::from_file(&opts.file)?;
     let kernel = module.kernel(&opts.kernel)?;
-    let params = kernel.params();
+    let params = kernel.param_slice();
     let pairs = match &opts.size {
         Some(label) => directive_args(&module, kernel.name(), label, &opts.args)?,
         None => opts.args.clone(),
     };
     let mut values = values::bind_args(kernel.name(), params, &pairs, opts.seed)?;
-    let report = launch_repeatedly(&kernel, &params, &mut values, backend, opts.repeat).map_err(|error| Failure {
+    let report = launch_repeatedly(&kernel, params, &mut values, backend, opts.repeat).map_err(|error| Failure {
         error,
         source: Some(module.source().to_string()),
     })?;
     let written = match &opts.out {
-        Some(dir) => write_outputs(dir, &params, &values)?,
+        Some(dir) => write_outputs(dir, params, &values)?,
         None => Vec::new(),
     };
     if opts.json {
         say!("{}", json_line(kernel.name(), &report));
     } else {
-        print_human(&kernel, &params, &values, &report, &written);
+        print_human(&kernel, params, &values, &report, &written);
     }
     Ok(ExitCode::SUCCESS)
 }

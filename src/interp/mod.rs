@@ -6,6 +6,14 @@
 //! is bounds-checked, including those the checker marked as proven
 //! (`needs_check == false`): the oracle must not trust the analysis it is
 //! used to test.
+//!
+//! Orders the language leaves to backends, fixed here:
+//! - `a[i] = e` evaluates `e`, then the indices, then checks them (Rust's
+//!   order for assignments); an atomic evaluates and checks its element
+//!   first, then the value (arguments left to right).
+//! - A `prange` runs its iterations sequentially in row-major order, so the
+//!   first faulting iteration in that order is the one reported; each
+//!   reduction variable is one private partial for the whole loop.
 
 mod arrays;
 mod exec;
@@ -14,6 +22,13 @@ use crate::error::RuntimeError;
 use crate::ir::{self, Value};
 use crate::runtime::args::Arg;
 
+/// Stack for launches of modules with helpers. The interpreter recurses on
+/// the IR; within one function the parser bounds nesting (256 levels), but a
+/// chain of helpers, each calling the next from deep inside an expression,
+/// multiplies that depth (400 helpers of 100 levels overflow an 8 MiB main
+/// stack). The reservation is virtual: only the pages used are committed.
+const DEEP_STACK_BYTES: usize = 256 << 20;
+
 /// Runs `kernel` of `module` on arguments already checked against its
 /// parameters (count, kinds, element types, ranks, writability).
 ///
@@ -21,6 +36,43 @@ use crate::runtime::args::Arg;
 /// missing scalar reads as zero, a missing array has shape `[0]`, so every
 /// access to it is an out-of-bounds fault.
 pub fn run(
+    module: &ir::Module,
+    kernel: &ir::Function,
+    args: &mut [Arg],
+) -> Result<Option<Value>, RuntimeError> {
+    if !module
+        .functions
+        .iter()
+        .any(|f| f.kind == ir::FunctionKind::Helper)
+    {
+        return run_here(module, kernel, args);
+    }
+    // The arguments are handed over through a slot so that, should no
+    // thread be had, they are still here to run on this one (deep enough for
+    // all but pathological helper chains).
+    let slot = std::sync::Mutex::new(Some(args));
+    let take = || slot.lock().ok().and_then(|mut s| s.take());
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("kiln-interp".into())
+            .stack_size(DEEP_STACK_BYTES)
+            .spawn_scoped(scope, || take().map(|args| run_here(module, kernel, args)));
+        let outcome = match worker {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => None,
+        };
+        match (outcome, take()) {
+            (Some(result), _) => result,
+            (None, Some(args)) => run_here(module, kernel, args),
+            // Unreachable: the worker either ran with the arguments or left them.
+            (None, None) => Ok(kernel.ret.map(Value::zero)),
+        }
+    })
+}
+
+fn run_here(
     module: &ir::Module,
     kernel: &ir::Function,
     args: &mut [Arg],

@@ -305,6 +305,11 @@ impl<'a> Lexer<'a> {
     }
 
     fn run(&mut self) {
+        // A byte-order mark, as some editors write, is not a character of
+        // the program (it still counts as a column, like every character).
+        if self.src.starts_with('\u{feff}') {
+            self.bump_n('\u{feff}'.len_utf8());
+        }
         while !self.at_end() {
             let b = self.peek(0);
             let m = self.mark();
@@ -749,6 +754,12 @@ mod tests {
         assert_eq!(e[0].message, "unknown characters `\u{3b1}\u{3b2}@#$`");
         assert_eq!(e[0].span.hi - e[0].span.lo, 7);
         assert_eq!(t.len(), 4);
+    }
+
+    #[test]
+    fn byte_order_mark_is_skipped() {
+        assert_eq!(toks("\u{feff}x"), vec![Tok::Ident("x".into())]);
+        assert_eq!(errors("x \u{feff}").len(), 1);
     }
 
     #[test]

@@ -134,18 +134,12 @@ impl ArrayDataMut<'_> {
 impl<'a> Arg<'a> {
     /// A read-only 1-D array.
     pub fn slice<T: Element>(s: &'a [T]) -> Arg<'a> {
-        Arg::Array {
-            shape: vec![s.len()],
-            data: T::data(s),
-        }
+        Arg::Array { shape: vec![s.len()], data: T::data(s) }
     }
 
     /// A writable 1-D array.
     pub fn slice_mut<T: Element>(s: &'a mut [T]) -> Arg<'a> {
-        Arg::ArrayMut {
-            shape: vec![s.len()],
-            data: T::data_mut(s),
-        }
+        Arg::ArrayMut { shape: vec![s.len()], data: T::data_mut(s) }
     }
 
     /// How the argument prints in error messages: `f32`, `mut f64[:, :]`.

@@ -40,12 +40,13 @@ fn interp_engine() -> Arc<dyn Engine> {
     ENGINE.get_or_init(|| Arc::new(InterpEngine)).clone()
 }
 
-// The lead wires `crate::cpu::CpuEngine` here once the cpu branch lands.
+/// The CPU JIT, created once per process (it owns the rayon pool).
 fn cpu_engine() -> Result<Arc<dyn Engine>> {
-    Err(Error::BackendUnavailable {
-        backend: "cpu".into(),
-        reason: "the cpu (Cranelift JIT) backend is not built into this version of kiln".into(),
-    })
+    static ENGINE: OnceLock<std::result::Result<Arc<dyn Engine>, String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| crate::cpu::CpuEngine::new().map(|e| Arc::new(e) as Arc<dyn Engine>).map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|reason| Error::BackendUnavailable { backend: "cpu".into(), reason })
 }
 
 /// The reference interpreter as an engine: "compiling" remembers the

@@ -184,8 +184,18 @@ impl<'m> Kernel<'m> {
     }
 
     /// The positional parameters with their declared types.
-    pub fn params(&self) -> &'m [ParamInfo] {
+    pub fn params(&self) -> Vec<ParamInfo> {
+        self.param_slice().to_vec()
+    }
+
+    /// The parameters without a copy (computed once per module).
+    pub fn param_slice(&self) -> &'m [ParamInfo] {
         &self.module.params[self.id.index()]
+    }
+
+    /// The kernel's id in `module().ir()`.
+    pub fn id(&self) -> ir::FuncId {
+        self.id
     }
 
     /// The result type, `None` for a kernel that returns nothing.
@@ -213,7 +223,7 @@ impl<'m> Kernel<'m> {
     /// Like [`Kernel::launch_on`], also returning the backend that ran the
     /// kernel (the one `Auto` chose).
     pub fn launch_on_reporting(&self, backend: Backend, args: &mut [Arg]) -> Result<(Backend, Option<Value>)> {
-        check::check_args(self.name(), self.params(), args)?;
+        check::check_args(self.name(), self.param_slice(), args)?;
         let entry = self.module.compiled(self.id, backend)?;
         let result = entry.compiled.launch(args)?;
         Ok((entry.used, result))

@@ -419,7 +419,7 @@ impl<'a, 'e> Lower<'a, 'e> {
                 )),
             );
         }
-        let mut access = self.access(a, array, index);
+        let mut access = self.access(a, index);
         let value_ir = match op {
             None => self.expr(value),
             Some(bop) => {
@@ -622,7 +622,7 @@ impl<'a, 'e> Lower<'a, 'e> {
         cast_to(x, ScalarType::I64)
     }
 
-    fn access(&mut self, a: ArrayId, _array: &Ident, index: &[Expr]) -> Access {
+    fn access(&mut self, a: ArrayId, index: &[Expr]) -> Access {
         let mut idx = Vec::with_capacity(index.len());
         let mut needs_check = Vec::with_capacity(index.len());
         for (d, i) in index.iter().enumerate() {
@@ -737,7 +737,7 @@ impl<'a, 'e> Lower<'a, 'e> {
             ExprKind::Index { base, index } => match &strip_parens(base).kind {
                 ExprKind::Name(id) => match self.facts.name(id) {
                     NameRes::Array(a) => {
-                        let access = self.access(a, id, index);
+                        let access = self.access(a, index);
                         mk(ir::ExprKind::Load(access))
                     }
                     _ => dummy(),
@@ -783,7 +783,7 @@ impl<'a, 'e> Lower<'a, 'e> {
                 )),
             );
         }
-        let access = self.access(a, id, index);
+        let access = self.access(a, index);
         let value = self.expr(args.get(1)?);
         Some(ir::Expr {
             kind: ir::ExprKind::Atomic {

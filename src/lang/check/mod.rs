@@ -3,25 +3,26 @@
 //!
 //! - `items`: the file's symbol table and signature rules;
 //! - `consts`: const ordering, cycles and folding;
-//! - `infer` (pass 1): names and types, with `types` (union-find) and
-//!   `builtins` (call signatures);
+//! - `infer` (pass 1): names and types, with `infer::calls` (helpers,
+//!   builtins, methods, atomics), `types` (union-find) and `builtins`
+//!   (call signatures);
 //! - `lower` (pass 2): IR construction and the structural rules, with
 //!   `ranges` (serial loop normalisation), `parallel` (`prange` and
 //!   reductions) and `returns` (every path returns);
-//! - `calls`: no recursion among helpers.
+//! - `recursion`: no recursion among helpers.
 //!
 //! Every error is collected; checking continues past each one, and types
 //! that could not be determined are an error sentinel that absorbs further
 //! constraints, so one mistake yields one message.
 
 mod builtins;
-mod calls;
 mod consts;
 mod infer;
 mod items;
 mod lower;
 mod parallel;
 mod ranges;
+mod recursion;
 mod returns;
 mod suggest;
 mod types;
@@ -49,7 +50,7 @@ pub fn check(file: &str, ast: &SourceFile) -> Result<ir::Module, Vec<Diagnostic>
         ));
         call_graph.push(facts.calls);
     }
-    calls::check_recursion(&items, &call_graph, &mut errors);
+    recursion::check_recursion(&items, &call_graph, &mut errors);
     if errors.is_empty() {
         Ok(ir::Module {
             file: file.to_string(),

@@ -143,13 +143,7 @@ impl TypeTable {
         // Which root survives: the more specific one.
         let keep_a = match (sa, sb) {
             (Slot::Error, _) | (_, Slot::Error) => return Ok(()),
-            (Slot::Known(x), Slot::Known(y)) => {
-                if x == y {
-                    true
-                } else {
-                    return Err((self.shape(a), self.shape(b)));
-                }
-            }
+            (Slot::Known(x), Slot::Known(y)) if x == y => true,
             (Slot::Known(x), Slot::IntLit) if x.is_int() => true,
             (Slot::Known(x), Slot::FloatLit) if x.is_float() => true,
             (Slot::IntLit, Slot::Known(y)) if y.is_int() => false,

@@ -63,7 +63,7 @@ impl Parser<'_> {
                 let start = p.pos;
                 match p.parse_stmt() {
                     Ok(s) => stmts.push(s),
-                    Err(Reported) => p.recover_stmt(),
+                    Err(Reported) => p.recover_stmt(start),
                 }
                 if p.pos == start && !p.is(Punct::RBrace) {
                     p.bump();
@@ -72,11 +72,20 @@ impl Parser<'_> {
         })
     }
 
-    /// Skips the rest of a broken statement: through the next `;` at this
-    /// level, through the `}` closing a block the statement opened (and an
-    /// `else` after it), or up to the `}` closing the enclosing block.
-    fn recover_stmt(&mut self) {
+    /// Skips the rest of a broken statement that began at token `start`:
+    /// through the next `;` at its level, through the `}` closing a block the
+    /// statement opened (and an `else` after it), or up to the `}` closing
+    /// the enclosing block. Braces the statement already opened before the
+    /// error count, so `if c { 1 + } else { 2 }` is skipped whole.
+    fn recover_stmt(&mut self, start: usize) {
         let mut depth = 0u32;
+        for t in self.toks.get(start..self.pos).unwrap_or(&[]) {
+            match t.tok {
+                Tok::Punct(Punct::LBrace) => depth += 1,
+                Tok::Punct(Punct::RBrace) => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
         loop {
             match self.tok().tok {
                 Tok::Eof | Tok::Keyword(Keyword::Kernel | Keyword::Fn) => return,
@@ -242,7 +251,7 @@ impl Parser<'_> {
             self.expect_semi()?;
             return Ok(StmtKind::Expr(target));
         };
-        let target = self.to_place(target)?;
+        let target = self.place_of(target)?;
         self.bump();
         let value = self.parse_expr()?;
         self.expect_semi()?;
@@ -250,7 +259,7 @@ impl Parser<'_> {
     }
 
     /// The left side of an assignment: a name or `name[i, …]`.
-    fn to_place(&mut self, e: Expr) -> PResult<Place> {
+    fn place_of(&mut self, e: Expr) -> PResult<Place> {
         match e.kind {
             ExprKind::Name(id) => Ok(Place::Var(id)),
             ExprKind::Index { base, index } => match base.kind {
@@ -367,6 +376,14 @@ impl Parser<'_> {
     fn parse_prange(&mut self) -> PResult<ForIter> {
         let start = self.bump().span;
         self.expect(Punct::LParen, "after `prange`")?;
+        if self.is(Punct::RParen) {
+            let span = self.tok().span;
+            return Err(self.error_hint(
+                span,
+                "`prange` needs at least one range",
+                "write `prange(0..n)`, or `prange(0..n, 0..m)` for two dimensions",
+            ));
+        }
         let mut ranges = Vec::new();
         loop {
             if self.is(Punct::RParen) && !ranges.is_empty() {

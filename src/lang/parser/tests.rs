@@ -548,6 +548,8 @@ fn other_errors() {
     assert!(first("x.len = 1;").contains("expected `(` after the method name `len`"));
     assert!(first("let r = if c { 1 };").contains("expected `else`"));
     assert!(first("let r = prange(0..n);").contains("`prange` is only allowed"));
+    assert!(first("for i in prange() {}").contains("at least one range"));
+    assert!(first("for i in 0 {}").contains("expected a range"));
     assert!(first("for i in (0..n).skip(1) {}").contains("unknown range adapter `skip`"));
     assert!(first("const X: i32 = 1;").contains("top level"));
     assert!(first("else { }").contains("without a matching `if`"));
@@ -612,4 +614,65 @@ fn helpful_hints() {
     assert!(hint("kernel k() { x = 1; }\n    y = 2;\n}").contains("extra `}`"));
     assert!(hint("kernel k() { let x; }").contains("initial value"));
     assert!(hint("kernel k() { while x = 1 { } }").contains("=="));
+}
+
+#[test]
+fn recovery_counts_braces_opened_before_the_error() {
+    let src = "kernel a() {\n    let v = if c { 1 + } else { 2 };\n    w = 3;\n    if x == { y = 1; } else { y = 2; }\n    z = 4;\n}";
+    let (file, errs) = parse(src);
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    let its: Vec<String> = file.items.iter().map(item).collect();
+    assert_eq!(its, vec!["(kernel a () {(= w 3) (= z 4)})"]);
+}
+
+#[test]
+fn spans_of_places_ranges_and_adapters() {
+    let src = "kernel k(a: mut f32[:]) {\n  a[i + 1] += 2.0;\n  for i in (0..n).rev().step_by(3) {}\n  for (i, j) in prange(0..n, 1..=m) {}\n}";
+    let file = ok(src);
+    let Item::Kernel(f) = &file.items[0] else {
+        panic!()
+    };
+    let text = |s: Span| &src[s.lo as usize..s.hi as usize];
+    let StmtKind::Assign {
+        target: Place::Index { span, array, .. },
+        ..
+    } = &f.body.stmts[0].kind
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (text(*span), span.line, span.col, array.span.col),
+        ("a[i + 1]", 2, 3, 3)
+    );
+    let StmtKind::For {
+        iter: ForIter::Range { range, adapters },
+        ..
+    } = &f.body.stmts[1].kind
+    else {
+        panic!()
+    };
+    assert_eq!(text(range.span), "0..n");
+    let spans: Vec<&str> = adapters
+        .iter()
+        .map(|a| match a {
+            RangeAdapter::Rev(s) | RangeAdapter::StepBy(_, s) => text(*s),
+        })
+        .collect();
+    assert_eq!(spans, vec!["rev()", "step_by(3)"]);
+    let StmtKind::For {
+        vars,
+        iter: ForIter::Prange { ranges, span },
+        ..
+    } = &f.body.stmts[2].kind
+    else {
+        panic!()
+    };
+    assert_eq!(text(*span), "prange(0..n, 1..=m)");
+    assert_eq!((vars[1].span.line, vars[1].span.col), (4, 11));
+    assert_eq!((text(ranges[1].span), ranges[1].inclusive), ("1..=m", true));
+    assert_eq!(
+        text(f.body.stmts[2].span),
+        "for (i, j) in prange(0..n, 1..=m) {}"
+    );
+    assert_eq!(text(f.body.stmts[0].span), "a[i + 1] += 2.0;");
 }

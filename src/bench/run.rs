@@ -1,0 +1,349 @@
+//! Runs the suite: every kernel of kernels/ at the chosen sizes on the chosen
+//! backends, plus the hand-written Rust baselines and the Numba peer. Every
+//! result is validated before it is timed; an invalid one is reported, not
+//! timed.
+
+use super::baseline::{self, Flavour};
+use super::measure::{self, Budget};
+use super::peers;
+use super::report::{Machine, Outcome, Report, Row};
+use crate::error::{Error, Result};
+use crate::ir::{self, ScalarType, Value};
+use crate::runtime::cases::Cases;
+use crate::runtime::params::ParamInfo;
+use crate::runtime::values::HostValue;
+use crate::runtime::{engines, Backend, Module};
+use std::path::{Path, PathBuf};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// kiln backends to time (`interp` is allowed but slow).
+    pub backends: Vec<Backend>,
+    /// Size labels of the kernels' `//! sizes:` directives (S, M, L, T).
+    pub sizes: Vec<String>,
+    /// Kernel names to run; all of `dir` when `None`.
+    pub kernels: Option<Vec<String>>,
+    /// Where the kernel files are.
+    pub dir: PathBuf,
+    /// Time the hand-written Rust baselines.
+    pub baselines: bool,
+    /// Time Numba through `python3` when it is installed.
+    pub peers: bool,
+    pub budget: Budget,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// Above this many operations per launch the interpreter is too slow to be
+/// the reference, and the hand-written Rust version is used instead.
+const INTERP_REFERENCE_LIMIT: f64 = 2e7;
+
+/// The kernel files of `dir` (sorted), restricted to `wanted` when given.
+pub fn kernel_files(dir: &Path, wanted: Option<&[String]>) -> Result<Vec<(String, PathBuf)>> {
+    let io = |source: std::io::Error| Error::Io { path: dir.display().to_string(), source };
+    let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "kn"))
+        .filter_map(|p| Some((p.file_stem()?.to_str()?.to_string(), p)))
+        .collect();
+    found.sort();
+    if let Some(wanted) = wanted {
+        for w in wanted {
+            if !found.iter().any(|(n, _)| n == w) {
+                let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+                return Err(Error::Argument {
+                    kernel: w.clone(),
+                    message: format!("no kernel file `{w}.kn` in {} (kernels: {})", dir.display(), names.join(", ")),
+                });
+            }
+        }
+        found.retain(|(n, _)| wanted.contains(n));
+    }
+    Ok(found)
+}
+
+/// The outputs of one run: the result and every `mut` array.
+struct Outputs {
+    result: Option<Value>,
+    arrays: Vec<(String, HostValue)>,
+}
+
+fn outputs(params: &[ParamInfo], args: Vec<HostValue>, result: Option<Value>) -> Outputs {
+    let arrays = params.iter().zip(args).filter(|(p, _)| p.ty.is_mut_array()).map(|(p, a)| (p.name.clone(), a)).collect();
+    Outputs { result, arrays }
+}
+
+/// Relative tolerance of a float comparison: reductions may sum in another
+/// order, and libm and the platform's math library may differ by an ulp.
+fn tolerance(t: ScalarType) -> f64 {
+    if t == ScalarType::F32 {
+        1e-4
+    } else {
+        1e-9
+    }
+}
+
+fn as_f64(v: Value) -> Option<f64> {
+    match v {
+        Value::F32(x) => Some(x as f64),
+        Value::F64(x) => Some(x),
+        _ => None,
+    }
+}
+
+/// `None` when `got` matches `want`; otherwise why not. Integers must be
+/// equal; floats must agree in NaN positions and within `tolerance` in the
+/// norm of the difference relative to the norm of the reference.
+fn mismatch(want: &Outputs, got: &Outputs) -> Option<String> {
+    match (want.result, got.result) {
+        (Some(w), Some(g)) => match (as_f64(w), as_f64(g)) {
+            (Some(a), Some(b)) => {
+                let close = (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= tolerance(w.ty()) * a.abs().max(1e-300);
+                if !close {
+                    return Some(format!("result {g} differs from the reference {w}"));
+                }
+            }
+            _ if w != g => return Some(format!("result {g} differs from the reference {w}")),
+            _ => {}
+        },
+        (w, g) if w.is_some() != g.is_some() => return Some("result missing".into()),
+        _ => {}
+    }
+    for ((name, w), (_, g)) in want.arrays.iter().zip(&got.arrays) {
+        let (Some(w), Some(g)) = (w.as_array(), g.as_array()) else { continue };
+        let (mut diff2, mut norm2) = (0.0f64, 0.0f64);
+        for i in 0..w.len() {
+            let (a, b) = (w.get(i), g.get(i));
+            match (a.and_then(as_f64), b.and_then(as_f64)) {
+                (Some(x), Some(y)) => {
+                    if x.is_nan() != y.is_nan() {
+                        return Some(format!("`{name}`[{i}] is {y}, the reference has {x}"));
+                    }
+                    if x.is_finite() && y.is_finite() {
+                        diff2 += (x - y) * (x - y);
+                        norm2 += x * x;
+                    } else if x != y && !x.is_nan() {
+                        return Some(format!("`{name}`[{i}] is {y}, the reference has {x}"));
+                    }
+                }
+                _ if a != b => {
+                    return Some(format!(
+                        "`{name}`[{i}] is {}, the reference has {}",
+                        b.map(|v| v.to_string()).unwrap_or_default(),
+                        a.map(|v| v.to_string()).unwrap_or_default()
+                    ))
+                }
+                _ => {}
+            }
+        }
+        let rel = diff2.sqrt() / norm2.sqrt().max(1e-300);
+        if rel > tolerance(w.elem()) {
+            return Some(format!("`{name}` differs from the reference by {rel:.2e} (relative norm)"));
+        }
+    }
+    None
+}
+
+/// One kernel at one size: its inputs and what it should produce.
+struct Case<'m> {
+    module: &'m Module,
+    id: ir::FuncId,
+    name: String,
+    label: String,
+    n: u64,
+    params: Vec<ParamInfo>,
+    inputs: Vec<HostValue>,
+    bytes: Option<f64>,
+    flops: Option<f64>,
+}
+
+impl Case<'_> {
+    fn row(&self, runner: &str, outcome: Outcome) -> Row {
+        Row {
+            kernel: self.name.clone(),
+            size: self.label.clone(),
+            n: self.n,
+            runner: runner.to_string(),
+            bytes: self.bytes,
+            flops: self.flops,
+            outcome,
+        }
+    }
+
+    /// Runs `f` on a fresh copy of the inputs and returns the outputs.
+    fn once(&self, f: &mut dyn FnMut(&mut [crate::Arg]) -> Result<Option<Value>, String>) -> Result<Outputs, String> {
+        let mut work = self.inputs.clone();
+        let result = {
+            let mut args: Vec<crate::Arg> = work.iter_mut().zip(&self.params).map(|(v, p)| v.as_arg_for(p.ty)).collect();
+            f(&mut args)?
+        };
+        Ok(outputs(&self.params, work, result))
+    }
+
+    /// Validates `f` against `reference`, then times it; each timed run starts
+    /// from the original inputs (restoring them is not timed).
+    fn measure(
+        &self,
+        budget: Budget,
+        reference: &Outputs,
+        compile_s: Option<f64>,
+        f: &mut dyn FnMut(&mut [crate::Arg]) -> Result<Option<Value>, String>,
+    ) -> Outcome {
+        match self.once(f) {
+            Err(e) => return Outcome::Failed(e),
+            Ok(got) => {
+                if let Some(why) = mismatch(reference, &got) {
+                    return Outcome::Invalid(why);
+                }
+            }
+        }
+        let mut work = self.inputs.clone();
+        let times = measure::repeat(budget, || {
+            for (w, o) in work.iter_mut().zip(&self.inputs) {
+                w.restore_from(o);
+            }
+            let mut args: Vec<crate::Arg> = work.iter_mut().zip(&self.params).map(|(v, p)| v.as_arg_for(p.ty)).collect();
+            let (t, r) = measure::timed(|| f(&mut args));
+            r.map(|_| t)
+        });
+        match times {
+            Ok(times) => Outcome::Timed { compile_s, median_s: measure::median(&times), runs: times.len(), transfer_s: None },
+            Err(e) => Outcome::Failed(e),
+        }
+    }
+}
+
+fn interp_run(case: &Case, args: &mut [crate::Arg]) -> Result<Option<Value>, String> {
+    let ir = case.module.ir();
+    crate::interp::run(ir, ir.function(case.id), args).map_err(|e| e.to_string())
+}
+
+/// Runs the whole suite.
+pub fn run(opts: &Options) -> Result<Report> {
+    let files = kernel_files(&opts.dir, opts.kernels.as_deref())?;
+    let baselines = if opts.baselines { vec![Flavour::Serial, Flavour::Rayon] } else { vec![] };
+    let numba = if opts.peers { peers::Numba::detect() } else { Err("peers not requested".into()) };
+    let runners = opts.backends.len() + baselines.len() + usize::from(numba.is_ok()) * 2;
+    let total = (files.len() * opts.sizes.len() * runners) as u64;
+    let bar = if opts.progress { indicatif::ProgressBar::new(total) } else { indicatif::ProgressBar::hidden() };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message("measuring memory bandwidth");
+    let stream = measure::stream_copy_gbps(256 << 20, Budget { min_runs: 5, max_runs: 10, ..Budget::default() });
+    let mut rows = Vec::new();
+    for (name, path) in &files {
+        let module = Module::from_file(path)?;
+        let kernel = module.kernel(name)?;
+        let id = ir::FuncId(module.ir().functions.iter().position(|f| std::ptr::eq(f, kernel.function())).unwrap_or(0) as u32);
+        let cases = Cases::parse(module.source()).map_err(|e| Error::Argument {
+            kernel: name.clone(),
+            message: format!("{}: {e}", path.display()),
+        })?;
+        let params = kernel.params();
+        for label in &opts.sizes {
+            let Some(n) = cases.size(label) else {
+                bar.inc(runners as u64);
+                continue;
+            };
+            bar.set_message(format!("{name} {label}"));
+            let inputs = cases.build_args(name, &params, label, 0)?;
+            let case = Case {
+                module: &module,
+                id,
+                name: name.clone(),
+                label: label.clone(),
+                n,
+                params: params.clone(),
+                inputs,
+                bytes: cases.bytes_at(n),
+                flops: cases.flops_at(n),
+            };
+            let work = case.flops.or(case.bytes).unwrap_or(n as f64);
+            let base = baseline::find(name);
+            let reference = match base {
+                Some(b) if work > INTERP_REFERENCE_LIMIT => case.once(&mut |a| b(Flavour::Serial, a)),
+                _ => case.once(&mut |a| interp_run(&case, a)),
+            };
+            let reference = match reference {
+                Ok(r) => r,
+                Err(e) => {
+                    rows.push(case.row("reference", Outcome::Failed(e)));
+                    bar.inc(runners as u64);
+                    continue;
+                }
+            };
+            for &backend in &opts.backends {
+                // Rows name the backend actually used (`auto` resolves to one).
+                let mut runner = backend.name().to_string();
+                let outcome = match engines::engine(backend) {
+                    Err(e) => Outcome::Skipped(e.to_string()),
+                    Ok(engine) => match measure::timed(|| {
+                        runner = engine.backend().name().to_string();
+                        engine.compile(module.ir(), id)
+                    }) {
+                        (_, Err(e)) => Outcome::Failed(e.to_string()),
+                        (compile_s, Ok(compiled)) => {
+                            case.measure(opts.budget, &reference, Some(compile_s), &mut |a| {
+                                compiled.launch(a).map_err(|e| e.to_string())
+                            })
+                        }
+                    },
+                };
+                rows.push(case.row(&runner, outcome));
+                bar.inc(1);
+            }
+            for &fl in &baselines {
+                let outcome = match base {
+                    None => Outcome::Skipped("no hand-written baseline".into()),
+                    Some(b) => case.measure(opts.budget, &reference, None, &mut |a| b(fl, a)),
+                };
+                rows.push(case.row(fl.runner_name(), outcome));
+                bar.inc(1);
+            }
+            if let Ok(numba) = &numba {
+                for peer in numba.measure(name, &case.params, &case.inputs, opts.budget.target.as_secs_f64()) {
+                    let outcome = match peer.result {
+                        Err(e) => Outcome::Failed(e),
+                        Ok(t) => {
+                            let result = match (reference.result, t.result) {
+                                (Some(Value::F32(_)), Some(x)) => Some(Value::F32(x as f32)),
+                                (Some(Value::F64(_)), Some(x)) => Some(Value::F64(x)),
+                                (Some(Value::I32(_)), Some(x)) => Some(Value::I32(x as i32)),
+                                (Some(Value::I64(_)), Some(x)) => Some(Value::I64(x as i64)),
+                                (r, _) => r,
+                            };
+                            match mismatch(&reference, &Outputs { result, arrays: t.arrays }) {
+                                Some(why) => Outcome::Invalid(why),
+                                None => Outcome::Timed {
+                                    compile_s: Some(t.first_call_s),
+                                    median_s: t.median_s,
+                                    runs: t.runs,
+                                    transfer_s: None,
+                                },
+                            }
+                        }
+                    };
+                    rows.push(case.row(&peer.runner, outcome));
+                    bar.inc(1);
+                }
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let mut devices = Vec::new();
+    for b in [Backend::Cuda, Backend::Wgpu] {
+        if let Err(why) = engines::availability(b) {
+            devices.push(format!("{}: {why}", b.name()));
+        }
+    }
+    let mut machine = Machine::describe(stream, devices);
+    if let Err(why) = numba {
+        machine.devices.push(format!("numba: {why}"));
+    }
+    Ok(Report { machine, rows })
+}
+
