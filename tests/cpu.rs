@@ -579,3 +579,11 @@ fn a_failed_hoisted_check_in_a_2d_prange_reports_the_exact_element() {
         let _ = same(SHIFTED, "shifted", &inputs);
     }
 }
+
+#[test]
+#[ignore = "prints the CLIF of a library kernel: KILN_DUMP=saxpy cargo test --test cpu dump -- --ignored --nocapture"]
+fn dump() {
+    let stem = std::env::var("KILN_DUMP").unwrap_or_else(|_| "saxpy".into());
+    let src = std::fs::read_to_string(common::root().join(format!("kernels/{stem}.kn"))).unwrap();
+    println!("{}", emit_clif(&module(&src), &stem).unwrap());
+}

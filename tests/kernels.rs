@@ -379,6 +379,9 @@ mod language {
     }
 
     #[test]
+    // Mutating `lim` inside its own loop mirrors the kernel's check that
+    // bounds are evaluated once.
+    #[allow(clippy::mut_range_bound)]
     fn loops_follow_rust_iterators() {
         let r = run_conformance("loops");
         let mut v: Vec<i64> = Vec::new();
@@ -442,6 +445,8 @@ mod language {
     }
 
     #[test]
+    // `clamp(lmin, 3, 2)` with lo > hi is a deliberate edge case of the kernel.
+    #[allow(clippy::min_max)]
     fn integer_edges_follow_rust() {
         let r = run_conformance("int_edges");
         let (imin, imax, lmin, neg1, umax) = (i32::MIN, i32::MAX, i64::MIN, -1i32, u32::MAX);

@@ -34,7 +34,7 @@ pub(crate) struct Ctx {
     pub arrays: *const ArrayDesc,
     /// Set when any chunk faulted: the others stop early.
     pub stop: *const AtomicU8,
-    pub state: *const LaunchState,
+    pub state: *const LaunchState<'static>,
 }
 
 pub(crate) const CTX_ARRAYS: i32 = 0;
@@ -64,9 +64,9 @@ pub(crate) struct FaultRecord {
 }
 
 /// Per-launch state behind `Ctx::state`.
-pub(crate) struct LaunchState {
-    pub chunks: Vec<ChunkFn>,
-    pub pars: Vec<ParInfo>,
+pub(crate) struct LaunchState<'k> {
+    pub chunks: &'k [ChunkFn],
+    pub pars: &'k [ParInfo],
     pub fault: Mutex<Option<FaultRecord>>,
     pub stop: AtomicU8,
 }

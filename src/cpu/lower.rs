@@ -31,6 +31,10 @@ use std::collections::{HashMap, HashSet};
 
 const PTR: Type = types::I64;
 
+/// Nesting depth of loops with a hoisted-check copy (each level doubles the
+/// code below it).
+const MAX_HOIST_DEPTH: u32 = 3;
+
 /// Where a fault can happen.
 #[derive(Clone, Debug)]
 pub(crate) struct Site {
@@ -240,6 +244,9 @@ struct Fx<'a, 'b, 'm> {
     funcs: HashMap<&'static str, FuncRef>,
     /// `(access, dim)` pairs whose check a hoisted check covers.
     proven: HashSet<(usize, usize)>,
+    /// Loops lowered twice (hoisted + checked copy) around the current
+    /// point; bounded so that deep nests do not grow code exponentially.
+    hoist_depth: u32,
 }
 
 impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
@@ -266,6 +273,7 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             loops: Vec::new(),
             funcs: HashMap::new(),
             proven: HashSet::new(),
+            hoist_depth: 0,
         }
     }
 
@@ -718,7 +726,7 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             .into_iter()
             .filter(|h| !self.proven.contains(&(h.access, h.dim)))
             .collect();
-        if hoisted.is_empty() {
+        if hoisted.is_empty() || self.hoist_depth >= MAX_HOIST_DEPTH {
             return self.plain_loop(var, start, count, stride, body, poll);
         }
         let ok = self.hoisted_check(var, start, count, stride, &hoisted)?;
@@ -729,16 +737,21 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
         );
         self.b.ins().brif(ok, fast, &[], slow, &[]);
         self.b.switch_to_block(fast);
+        self.hoist_depth += 1;
         for h in &hoisted {
             self.proven.insert((h.access, h.dim));
         }
-        self.plain_loop(var, start, count, stride, body, poll)?;
+        let fast_loop = self.plain_loop(var, start, count, stride, body, poll);
         for h in &hoisted {
             self.proven.remove(&(h.access, h.dim));
         }
-        self.b.ins().jump(join, &[]);
-        self.b.switch_to_block(slow);
-        self.plain_loop(var, start, count, stride, body, poll)?;
+        let slow_loop = fast_loop.and_then(|_| {
+            self.b.ins().jump(join, &[]);
+            self.b.switch_to_block(slow);
+            self.plain_loop(var, start, count, stride, body, poll)
+        });
+        self.hoist_depth -= 1;
+        slow_loop?;
         self.b.ins().jump(join, &[]);
         self.b.switch_to_block(join);
         Ok(())

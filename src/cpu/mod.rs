@@ -284,15 +284,17 @@ impl CompiledKernel for CpuKernel {
     fn launch(&self, args: &mut [Arg]) -> Result<Option<Value>> {
         let (scalars, arrays, shapes) = self.marshal(args)?;
         let state = LaunchState {
-            chunks: self.chunks.clone(),
-            pars: self.pars.clone(),
+            chunks: &self.chunks,
+            pars: &self.pars,
             fault: Mutex::new(None),
             stop: AtomicU8::new(0),
         };
         let ctx = Ctx {
             arrays: arrays.as_ptr(),
             stop: &state.stop,
-            state: &state,
+            // The lifetime is erased in the raw pointer; `state` outlives
+            // the call that uses it.
+            state: &state as *const LaunchState as *const LaunchState<'static>,
         };
         let mut ret = 0u64;
         // SAFETY: the context, argument slots and arrays outlive the call;
