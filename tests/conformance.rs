@@ -33,7 +33,7 @@ macro_rules! for_each_kernel_file {
                 scale_inplace, softmax_rows, sum_of_squares_range, sum_sq, triad;
             conformance: atomics, guarded_access, helpers_consts, inference, int_edges, loops, math_f32,
                 math_f64, par_patterns, prange_dims, reductions, scalar_types, serial_result, shadowing,
-                short_circuit;
+                short_circuit, signed_zero;
         }
     };
 }
@@ -548,9 +548,9 @@ fn misc_cases() -> Vec<(&'static str, FaultCase)> {
                     array("x", Data::I32(bins_x), &[100], false),
                 ],
                 oob("bins", &[8], &[8], 0),
-                // The implementation locates an atomic's fault at the call
-                // (the IR keeps no separate span for its element access).
-                "atomic_add(bins",
+                // An atomic's fault is located at its element's array,
+                // like a load's or a store's.
+                "bins[x[i]], 1)",
             ),
         ),
         (

@@ -8,7 +8,7 @@
 //! count), runs the chunk function on each, and combines the per-chunk
 //! reduction partials in chunk order: the same bits for any number of threads.
 
-use crate::ir::{ReduceOp, ScalarType};
+use crate::ir::{ReduceOp, ScalarType, Value};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -202,81 +202,10 @@ pub(crate) extern "C" fn kiln_cpu_par(
     0
 }
 
-/// `a op b` on raw value bits, with the language's semantics (wrapping
-/// integers, NaN-ignoring float min/max).
+/// `a op b` on raw value bits, with the language's semantics (defined once,
+/// in `ReduceOp::combine`).
 pub(crate) fn combine(op: ReduceOp, ty: ScalarType, a: u64, b: u64) -> u64 {
-    use ScalarType as T;
-    match ty {
-        T::F64 => {
-            let (x, y) = (f64::from_bits(a), f64::from_bits(b));
-            match op {
-                ReduceOp::Add => (x + y).to_bits(),
-                ReduceOp::Mul => (x * y).to_bits(),
-                ReduceOp::Min => float_min(x, y).to_bits(),
-                ReduceOp::Max => float_max(x, y).to_bits(),
-                // Bit operations are not defined on floats (the checker
-                // rejects them); keep the left operand.
-                _ => a,
-            }
-        }
-        T::F32 => {
-            let (x, y) = (f32::from_bits(a as u32), f32::from_bits(b as u32));
-            let r = match op {
-                ReduceOp::Add => x + y,
-                ReduceOp::Mul => x * y,
-                ReduceOp::Min => float_min(x as f64, y as f64) as f32,
-                ReduceOp::Max => float_max(x as f64, y as f64) as f32,
-                _ => x,
-            };
-            r.to_bits() as u64
-        }
-        T::Bool => {
-            let (x, y) = (a & 0xff != 0, b & 0xff != 0);
-            let r = match op {
-                ReduceOp::Add | ReduceOp::BitOr | ReduceOp::Max => x | y,
-                ReduceOp::BitXor => x ^ y,
-                ReduceOp::Mul | ReduceOp::BitAnd | ReduceOp::Min => x & y,
-            };
-            r as u64
-        }
-        T::I32 | T::U32 | T::I64 => {
-            let signed = ty != T::U32;
-            let bits = ty.bits();
-            let mask = if bits == 64 {
-                u64::MAX
-            } else {
-                (1u64 << bits) - 1
-            };
-            let sx = |v: u64| {
-                if bits == 32 {
-                    v as u32 as i32 as i64
-                } else {
-                    v as i64
-                }
-            };
-            let r = match op {
-                ReduceOp::Add => a.wrapping_add(b),
-                ReduceOp::Mul => a.wrapping_mul(b),
-                ReduceOp::BitAnd => a & b,
-                ReduceOp::BitOr => a | b,
-                ReduceOp::BitXor => a ^ b,
-                ReduceOp::Min if signed => sx(a).min(sx(b)) as u64,
-                ReduceOp::Max if signed => sx(a).max(sx(b)) as u64,
-                ReduceOp::Min => (a & mask).min(b & mask),
-                ReduceOp::Max => (a & mask).max(b & mask),
-            };
-            r & mask
-        }
-    }
-}
-
-// f32 min/max through f64 is exact (both operands widen exactly).
-fn float_min(x: f64, y: f64) -> f64 {
-    x.min(y)
-}
-
-fn float_max(x: f64, y: f64) -> f64 {
-    x.max(y)
+    op.combine(Value::from_bits(ty, a), Value::from_bits(ty, b)).to_bits()
 }
 
 static POOL: OnceLock<RwLock<Arc<rayon::ThreadPool>>> = OnceLock::new();

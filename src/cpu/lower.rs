@@ -1308,6 +1308,16 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
         };
         let pick_a = self.b.ins().fcmp(cc, a, b);
         let r = self.b.ins().select(pick_a, a, b);
+        // Equal operands: only ±0 differ in bits, and -0 < +0 (as in
+        // `value::min_max`): or the bits for min, and them for max.
+        let fty = self.b.func.dfg.value_type(a);
+        let ity = if fty == types::F32 { types::I32 } else { types::I64 };
+        let (ai, bi) =
+            (self.b.ins().bitcast(ity, MemFlagsData::new(), a), self.b.ins().bitcast(ity, MemFlagsData::new(), b));
+        let zi = if min { self.b.ins().bor(ai, bi) } else { self.b.ins().band(ai, bi) };
+        let z = self.b.ins().bitcast(fty, MemFlagsData::new(), zi);
+        let equal = self.b.ins().fcmp(FloatCC::Equal, a, b);
+        let r = self.b.ins().select(equal, z, r);
         let b_nan = self.b.ins().fcmp(FloatCC::Unordered, b, b);
         self.b.ins().select(b_nan, a, r)
     }

@@ -330,6 +330,23 @@ impl ReduceOp {
         }
     }
 
+    /// `a OP b`: how two partial results combine (Add/Mul/bit ops wrap like
+    /// the language's operators; Min/Max are the builtins, NaN-ignoring and
+    /// with -0 < +0). Both operands have the reduction's type.
+    pub fn combine(self, a: Value, b: Value) -> Value {
+        let op = match self {
+            ReduceOp::Add => BinOp::Add,
+            ReduceOp::Mul => BinOp::Mul,
+            ReduceOp::BitAnd => BinOp::BitAnd,
+            ReduceOp::BitOr => BinOp::BitOr,
+            ReduceOp::BitXor => BinOp::BitXor,
+            ReduceOp::Min => return value::builtin(Builtin::Min, &[a, b]),
+            ReduceOp::Max => return value::builtin(Builtin::Max, &[a, b]),
+        };
+        // None of these operators can fail (only `/` and `%` can).
+        value::binary(op, a, b).unwrap_or(a)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             ReduceOp::Add => "add",

@@ -52,6 +52,19 @@ impl Value {
         }
     }
 
+    /// The value of type `ty` whose `to_bits` are `bits` (higher bits are
+    /// ignored; a bool is its low byte being non-zero).
+    pub fn from_bits(ty: ScalarType, bits: u64) -> Value {
+        match ty {
+            ScalarType::Bool => Value::Bool(bits & 0xff != 0),
+            ScalarType::I32 => Value::I32(bits as u32 as i32),
+            ScalarType::U32 => Value::U32(bits as u32),
+            ScalarType::I64 => Value::I64(bits as i64),
+            ScalarType::F32 => Value::F32(f32::from_bits(bits as u32)),
+            ScalarType::F64 => Value::F64(f64::from_bits(bits)),
+        }
+    }
+
     /// The raw bits, zero-extended to 64 (for hashing and bit-exact compares).
     pub fn to_bits(self) -> u64 {
         match self {
@@ -277,16 +290,39 @@ fn float2(a: Value, b: Value, f32op: fn(f32, f32) -> f32, f64op: fn(f64, f64) ->
     }
 }
 
-/// `min`/`max`: Rust's float `min`/`max` (a NaN operand yields the other),
-/// ordinary integer order, and `false < true` for bools.
+/// Float `min`/`max` as IEEE 754-2019 `minimumNumber`/`maximumNumber`: a
+/// NaN operand yields the other (as Rust's `f64::min`), and `-0.0` counts as
+/// less than `+0.0` (where Rust leaves the sign unspecified), so every
+/// backend gives the same bits. Equal operands otherwise have equal bits, so
+/// or-ing (min) or and-ing (max) them only decides the sign of zero.
+macro_rules! float_min_max {
+    ($name:ident, $t:ty) => {
+        fn $name(max: bool, x: $t, y: $t) -> $t {
+            if x.is_nan() {
+                y
+            } else if y.is_nan() || (if max { x > y } else { x < y }) {
+                x
+            } else if x == y {
+                <$t>::from_bits(if max { x.to_bits() & y.to_bits() } else { x.to_bits() | y.to_bits() })
+            } else {
+                y
+            }
+        }
+    };
+}
+float_min_max!(min_max_f32, f32);
+float_min_max!(min_max_f64, f64);
+
+/// `min`/`max`: floats per `float_min_max!`, ordinary integer order, and
+/// `false < true` for bools.
 fn min_max(max: bool, a: Value, b: Value) -> Value {
     use Value as V;
     match (a, b) {
         (V::I32(x), V::I32(y)) => V::I32(if max { x.max(y) } else { x.min(y) }),
         (V::U32(x), V::U32(y)) => V::U32(if max { x.max(y) } else { x.min(y) }),
         (V::I64(x), V::I64(y)) => V::I64(if max { x.max(y) } else { x.min(y) }),
-        (V::F32(x), V::F32(y)) => V::F32(if max { x.max(y) } else { x.min(y) }),
-        (V::F64(x), V::F64(y)) => V::F64(if max { x.max(y) } else { x.min(y) }),
+        (V::F32(x), V::F32(y)) => V::F32(min_max_f32(max, x, y)),
+        (V::F64(x), V::F64(y)) => V::F64(min_max_f64(max, x, y)),
         (V::Bool(x), V::Bool(y)) => V::Bool(if max { x | y } else { x & y }),
         _ => a,
     }
@@ -505,6 +541,14 @@ mod tests {
             V::F32(-1.0)
         );
         assert_eq!(builtin(Builtin::Max, &[V::I32(-3), V::I32(2)]), V::I32(2));
+        // The sign of zero is defined: -0 < +0, in either operand order.
+        for (a, b) in [(0.0f64, -0.0f64), (-0.0, 0.0)] {
+            assert_eq!(builtin(Builtin::Min, &[V::F64(a), V::F64(b)]).to_bits(), (-0.0f64).to_bits());
+            assert_eq!(builtin(Builtin::Max, &[V::F64(a), V::F64(b)]).to_bits(), 0.0f64.to_bits());
+            let (a, b) = (a as f32, b as f32);
+            assert_eq!(builtin(Builtin::Min, &[V::F32(a), V::F32(b)]).to_bits(), (-0.0f32).to_bits() as u64);
+            assert_eq!(builtin(Builtin::Max, &[V::F32(a), V::F32(b)]).to_bits(), 0);
+        }
         assert_eq!(
             builtin(Builtin::Min, &[V::U32(u32::MAX), V::U32(2)]),
             V::U32(2)

@@ -716,7 +716,7 @@ impl<'a, 'e> Lower<'a, 'e> {
                     let args = args.iter().map(|a| self.expr(a)).collect();
                     mk(ir::ExprKind::Call(f, args))
                 }
-                Callee::Atomic(op) => self.atomic(op, args, ty, span).unwrap_or_else(dummy),
+                Callee::Atomic(op) => self.atomic(op, args, ty).unwrap_or_else(dummy),
                 _ => {
                     for a in args {
                         self.expr(a);
@@ -759,7 +759,6 @@ impl<'a, 'e> Lower<'a, 'e> {
         op: ir::AtomicOp,
         args: &[Expr],
         ty: ScalarType,
-        span: Span,
     ) -> Option<ir::Expr> {
         let target = strip_parens(args.first()?);
         let ExprKind::Index { base, index } = &target.kind else {
@@ -792,7 +791,9 @@ impl<'a, 'e> Lower<'a, 'e> {
                 value: Box::new(value),
             },
             ty,
-            span,
+            // A fault of the element access is located at the array, like
+            // the faults of loads and stores.
+            span: target.span,
         })
     }
 }

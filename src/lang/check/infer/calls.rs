@@ -1,7 +1,7 @@
 //! Pass 1 for calls: helpers, builtins (and their method-call sugar),
 //! `len`/`shape`, and atomics.
 
-use super::{cast_hint, Callee, Infer, Mode, NameRes};
+use super::{cast_hint, cast_to_hint, Callee, Infer, Mode, NameRes};
 use crate::ir::{AtomicOp, Builtin, FunctionKind, ScalarType, Span, Value};
 use crate::lang::ast::{Expr, ExprKind, Ident};
 use crate::lang::check::builtins::{self, BuiltinSig};
@@ -60,7 +60,7 @@ impl Infer<'_, '_> {
                                 ),
                             );
                             self.errors
-                                .push(d.with_hint(cast_hint(Shape::Known(pt), found)));
+                                .push(d.with_hint(cast_to_hint(Shape::Known(pt), found)));
                         }
                     }
                 }
@@ -321,7 +321,7 @@ impl Infer<'_, '_> {
                     found.describe()
                 ),
             );
-            return self.err(d.with_hint(cast_hint(want, found)));
+            return self.err(d.with_hint(cast_to_hint(want, found)));
         }
         self.facts.callees.insert(addr(e), Callee::Atomic(op));
         te

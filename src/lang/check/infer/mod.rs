@@ -210,7 +210,7 @@ pub fn infer_const(
             ),
         );
         cx.errors
-            .push(d.with_hint(cast_hint(Shape::Known(declared), found)));
+            .push(d.with_hint(cast_to_hint(Shape::Known(declared), found)));
     }
     cx.finish()
 }
@@ -385,7 +385,7 @@ impl<'a, 'e> Infer<'a, 'e> {
                                 ),
                             );
                             self.errors
-                                .push(d.with_hint(cast_hint(Shape::Known(*decl), found)));
+                                .push(d.with_hint(cast_to_hint(Shape::Known(*decl), found)));
                         }
                         k
                     }
@@ -459,7 +459,7 @@ impl<'a, 'e> Infer<'a, 'e> {
                         ),
                     );
                     self.errors
-                        .push(d.with_hint(cast_hint(Shape::Known(rt), found)));
+                        .push(d.with_hint(cast_to_hint(Shape::Known(rt), found)));
                 }
             }
             (Some(e), None) => {
@@ -512,7 +512,7 @@ impl<'a, 'e> Infer<'a, 'e> {
                             want.describe()
                         ),
                     );
-                    self.errors.push(d.with_hint(cast_hint(want, found)));
+                    self.errors.push(d.with_hint(cast_to_hint(want, found)));
                 }
             }
             Some(op) => {
@@ -878,7 +878,19 @@ fn place_span(p: &Place) -> Span {
     }
 }
 
-/// A hint for a type mismatch: which cast (or literal spelling) fixes it.
+/// A hint for a value of type `found` where `want` is required (an
+/// assignment, an argument, a return): cast the value to the required type.
+pub fn cast_to_hint(want: Shape, found: Shape) -> String {
+    match (want, found) {
+        (Shape::Known(t), Shape::Known(f)) if f != ScalarType::Bool && !(t == ScalarType::Bool) => {
+            format!("there are no implicit conversions; convert the value with `as`, e.g. `(…) as {t}`")
+        }
+        _ => cast_hint(want, found),
+    }
+}
+
+/// A hint for a type mismatch between two operands: which cast (or literal
+/// spelling) fixes it.
 pub fn cast_hint(a: Shape, b: Shape) -> String {
     use ScalarType as T;
     match (a, b) {
