@@ -6,8 +6,9 @@
 mod common;
 
 use common::compare::{compare_data, compare_result};
-use common::inputs::{array, f32s, f64s, i32s, i64s, scalar, Data, Input};
+use common::inputs::{as_args, i64s, Input};
 use common::Case;
+use kiln::bench::baseline::{self, Flavour};
 use kiln::{Backend, Value};
 
 /// Every file of kernels/ has a test below; this list keeps it honest.
@@ -46,8 +47,9 @@ struct Run {
     result: Option<Value>,
 }
 
-fn run(name: &str) -> Run {
-    let case = Case::load("kernels", name);
+/// Runs `dir/name.kn` on the interpreter at size T.
+fn run_interp(dir: &str, name: &str) -> Run {
+    let case = Case::load(dir, name);
     let before = case.inputs("T");
     let mut after = before.clone();
     let result = case
@@ -60,32 +62,57 @@ fn run(name: &str) -> Run {
     }
 }
 
-fn expect_array(run: &Run, name: &str, expected: Data) {
-    compare_data(
-        &format!("array `{name}`"),
-        &expected,
-        array(&run.after, name).0,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-}
-
-fn expect_result(run: &Run, expected: Option<Value>) {
-    compare_result("result", expected, run.result).unwrap_or_else(|e| panic!("{e}"));
-}
-
-fn f32_arg(inputs: &[Input], name: &str) -> f32 {
-    match scalar(inputs, name) {
-        Value::F32(v) => v,
-        other => panic!("`{name}` is {other:?}, expected f32"),
+/// A library kernel on the interpreter against its hand-written Rust
+/// version (`kiln::bench::baseline`, serial: the same Rust the benchmark
+/// suite times and validates with) on the same inputs: every array and the
+/// result must agree (exact integers, relative tolerance for floats).
+fn check_against_baseline(name: &str) {
+    let r = run_interp("kernels", name);
+    let reference = baseline::find(name).unwrap_or_else(|| panic!("no Rust baseline for `{name}`"));
+    let mut expected = r.before.clone();
+    let expected_result = reference(Flavour::Serial, &mut as_args(&mut expected))
+        .unwrap_or_else(|e| panic!("{name}: the Rust baseline failed: {e}"));
+    compare_result("result", expected_result, r.result).unwrap_or_else(|e| panic!("{name}: {e}"));
+    for (want, got) in expected.iter().zip(&r.after) {
+        if let (Input::Array { name: arg, data: w, .. }, Input::Array { data: g, .. }) = (want, got) {
+            compare_data(&format!("{name}: array `{arg}`"), w, g).unwrap_or_else(|e| panic!("{e}"));
+        }
     }
+    // The baseline is not vacuous: some output differs from its input, or
+    // the kernel returns a value.
+    assert!(
+        r.result.is_some() || r.before != r.after,
+        "{name}: the kernel changed nothing at size T"
+    );
 }
 
-fn f64_arg(inputs: &[Input], name: &str) -> f64 {
-    match scalar(inputs, name) {
-        Value::F64(v) => v,
-        other => panic!("`{name}` is {other:?}, expected f64"),
-    }
+macro_rules! library_tests {
+    ($($name:ident),*) => {
+        $(
+            #[test]
+            fn $name() {
+                check_against_baseline(stringify!($name));
+            }
+        )*
+    };
 }
+
+library_tests!(
+    blackscholes,
+    dot,
+    histogram,
+    jacobi2d,
+    mandelbrot,
+    matmul,
+    minmax,
+    nbody,
+    saxpy,
+    scale_inplace,
+    softmax_rows,
+    sum_of_squares_range,
+    sum_sq,
+    triad
+);
 
 #[test]
 fn every_library_file_is_tested_and_has_a_complete_header() {
@@ -118,245 +145,6 @@ fn every_library_file_is_tested_and_has_a_complete_header() {
     }
 }
 
-#[test]
-fn saxpy() {
-    let r = run("saxpy");
-    let a = f32_arg(&r.before, "a");
-    let (x, y) = (f32s(&r.before, "x"), f32s(&r.before, "y"));
-    expect_array(
-        &r,
-        "y",
-        Data::F32(x.iter().zip(y).map(|(x, y)| a * x + y).collect()),
-    );
-    expect_result(&r, None);
-}
-
-#[test]
-fn triad() {
-    let r = run("triad");
-    let s = f64_arg(&r.before, "s");
-    let (b, c) = (f64s(&r.before, "b"), f64s(&r.before, "c"));
-    expect_array(
-        &r,
-        "a",
-        Data::F64(b.iter().zip(c).map(|(b, c)| b + s * c).collect()),
-    );
-}
-
-#[test]
-fn scale_inplace() {
-    let r = run("scale_inplace");
-    let s = f64_arg(&r.before, "s");
-    expect_array(
-        &r,
-        "x",
-        Data::F64(f64s(&r.before, "x").iter().map(|x| x * s).collect()),
-    );
-}
-
-#[test]
-fn sum_sq() {
-    let r = run("sum_sq");
-    let total: f64 = f64s(&r.before, "x").iter().map(|x| x * x).sum();
-    expect_result(&r, Some(Value::F64(total)));
-}
-
-#[test]
-fn dot() {
-    let r = run("dot");
-    let total: f64 = f64s(&r.before, "x")
-        .iter()
-        .zip(f64s(&r.before, "y"))
-        .map(|(x, y)| x * y)
-        .sum();
-    expect_result(&r, Some(Value::F64(total)));
-}
-
-#[test]
-fn minmax() {
-    let r = run("minmax");
-    let x = f32s(&r.before, "x");
-    let lo = x.iter().copied().fold(f32::INFINITY, f32::min);
-    let hi = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    // min and max are exact: the output must match bit for bit.
-    assert_eq!(f32s(&r.after, "out"), [lo, hi]);
-    assert_eq!(r.result, Some(Value::F32(hi - lo)));
-}
-
-#[test]
-fn sum_of_squares_range() {
-    let r = run("sum_of_squares_range");
-    let iters = match scalar(&r.before, "iters") {
-        Value::I64(v) => v,
-        other => panic!("iters is {other:?}"),
-    };
-    let n = i64s(&r.before, "out").len() as i64;
-    let expected: Vec<i64> = (0..n)
-        .map(|k| (0..(k * 7919) % iters).fold(0i64, |s, i| s.wrapping_add(i.wrapping_mul(i))))
-        .collect();
-    expect_array(&r, "out", Data::I64(expected));
-}
-
-#[test]
-fn mandelbrot() {
-    let r = run("mandelbrot");
-    let max_iter = match scalar(&r.before, "max_iter") {
-        Value::I32(v) => v,
-        other => panic!("max_iter is {other:?}"),
-    };
-    let shape = array(&r.before, "out").1;
-    let (h, w) = (shape[0], shape[1]);
-    let mut expected = vec![0i32; h * w];
-    for py in 0..h {
-        for px in 0..w {
-            let cr = -2.0 + 3.0 * (px as f64) / (w as f64);
-            let ci = -1.5 + 3.0 * (py as f64) / (h as f64);
-            let (mut zr, mut zi, mut n) = (0.0f64, 0.0f64, 0i32);
-            while n < max_iter && zr * zr + zi * zi <= 4.0 {
-                let t = zr * zr - zi * zi + cr;
-                zi = 2.0 * zr * zi + ci;
-                zr = t;
-                n += 1;
-            }
-            expected[py * w + px] = n;
-        }
-    }
-    // Both interior (max_iter) and escaping points must be present, or the
-    // test would not exercise the loop's two exits.
-    assert!(expected.contains(&max_iter) && expected.iter().any(|&n| n < 5));
-    expect_array(&r, "out", Data::I32(expected));
-}
-
-fn cnd(d: f64) -> f64 {
-    0.5 * (1.0 + libm::erf(d / 2f64.sqrt()))
-}
-
-#[test]
-fn blackscholes() {
-    let r = run("blackscholes");
-    let (rate, vol) = (f64_arg(&r.before, "rate"), f64_arg(&r.before, "vol"));
-    let (spot, strike, years) = (
-        f64s(&r.before, "spot"),
-        f64s(&r.before, "strike"),
-        f64s(&r.before, "years"),
-    );
-    let mut call = Vec::new();
-    let mut put = Vec::new();
-    for i in 0..spot.len() {
-        let s = 10.0 + 90.0 * spot[i];
-        let k = 10.0 + 90.0 * strike[i];
-        let t = 0.1 + 1.9 * years[i];
-        let vol_sqrt_t = vol * t.sqrt();
-        let d1 = ((s / k).ln() + (rate + 0.5 * vol * vol) * t) / vol_sqrt_t;
-        let d2 = d1 - vol_sqrt_t;
-        let disc = k * (-rate * t).exp();
-        call.push(s * cnd(d1) - disc * cnd(d2));
-        put.push(disc * cnd(-d2) - s * cnd(-d1));
-    }
-    // Put-call parity holds for the reference itself: C - P = S - K e^{-rt}.
-    expect_array(&r, "call", Data::F64(call));
-    expect_array(&r, "put", Data::F64(put));
-}
-
-#[test]
-fn nbody() {
-    let r = run("nbody");
-    let softening = f32_arg(&r.before, "softening");
-    let (pos, mass) = (f32s(&r.before, "pos"), f32s(&r.before, "mass"));
-    let n = mass.len();
-    let eps2 = softening * softening;
-    let mut acc = vec![0f32; n * 3];
-    for i in 0..n {
-        let (xi, yi, zi) = (pos[3 * i], pos[3 * i + 1], pos[3 * i + 2]);
-        let (mut ax, mut ay, mut az) = (0f32, 0f32, 0f32);
-        for j in 0..n {
-            let (dx, dy, dz) = (pos[3 * j] - xi, pos[3 * j + 1] - yi, pos[3 * j + 2] - zi);
-            let r2 = dx * dx + dy * dy + dz * dz + eps2;
-            let inv_r = 1.0 / r2.sqrt();
-            let s = mass[j] * inv_r * inv_r * inv_r;
-            ax += s * dx;
-            ay += s * dy;
-            az += s * dz;
-        }
-        acc[3 * i..3 * i + 3].copy_from_slice(&[ax, ay, az]);
-    }
-    expect_array(&r, "acc", Data::F32(acc));
-}
-
-#[test]
-fn matmul() {
-    let r = run("matmul");
-    let (a, ashape) = (f32s(&r.before, "a"), array(&r.before, "a").1);
-    let (b, bshape) = (f32s(&r.before, "b"), array(&r.before, "b").1);
-    let (m, p, q) = (ashape[0], ashape[1], bshape[1]);
-    let mut c = vec![0f32; m * q];
-    for i in 0..m {
-        for j in 0..q {
-            c[i * q + j] = (0..p).fold(0f32, |acc, k| acc + a[i * p + k] * b[k * q + j]);
-        }
-    }
-    expect_array(&r, "c", Data::F32(c));
-}
-
-#[test]
-fn jacobi2d() {
-    let r = run("jacobi2d");
-    let iters = match scalar(&r.before, "iters") {
-        Value::I32(v) => v,
-        other => panic!("iters is {other:?}"),
-    };
-    let (a0, shape) = (f64s(&r.before, "a"), array(&r.before, "a").1);
-    let (h, w) = (shape[0], shape[1]);
-    let mut a = a0.to_vec();
-    let mut b = a0.to_vec();
-    let sweep = |src: &[f64], dst: &mut [f64]| {
-        for i in 1..h - 1 {
-            for j in 1..w - 1 {
-                dst[i * w + j] = 0.25
-                    * (src[(i - 1) * w + j]
-                        + src[(i + 1) * w + j]
-                        + src[i * w + j - 1]
-                        + src[i * w + j + 1]);
-            }
-        }
-    };
-    for _ in 0..iters {
-        sweep(&a, &mut b);
-        sweep(&b, &mut a);
-    }
-    expect_array(&r, "a", Data::F64(a));
-    expect_array(&r, "b", Data::F64(b));
-}
-
-#[test]
-fn histogram() {
-    let r = run("histogram");
-    let x = f32s(&r.before, "x");
-    let nbins = i32s(&r.before, "bins").len();
-    let mut bins = vec![0i32; nbins];
-    for &v in x {
-        let b = ((v * nbins as f32) as i64).clamp(0, nbins as i64 - 1);
-        bins[b as usize] += 1;
-    }
-    assert_eq!(bins.iter().sum::<i32>() as usize, x.len());
-    expect_array(&r, "bins", Data::I32(bins));
-}
-
-#[test]
-fn softmax_rows() {
-    let r = run("softmax_rows");
-    let (x, shape) = (f32s(&r.before, "x"), array(&r.before, "x").1);
-    let cols = shape[1];
-    let mut out = Vec::with_capacity(x.len());
-    for row in x.chunks(cols) {
-        let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let e: Vec<f32> = row.iter().map(|v| (v - m).exp()).collect();
-        let inv = 1.0 / e.iter().sum::<f32>();
-        out.extend(e.iter().map(|v| v * inv));
-    }
-    expect_array(&r, "out", Data::F32(out));
-}
-
 /// Two of the language-coverage kernels (tests/conformance/) whose every
 /// output is spelled out here in Rust, so the interpreter itself is held to
 /// Rust's semantics for loops and integer edge cases (the conformance suite
@@ -365,17 +153,7 @@ mod language {
     use super::*;
 
     fn run_conformance(name: &str) -> Run {
-        let case = Case::load("tests/conformance", name);
-        let before = case.inputs("T");
-        let mut after = before.clone();
-        let result = case
-            .launch(Backend::Interp, &mut after)
-            .unwrap_or_else(|e| panic!("{name} failed: {e}"));
-        Run {
-            before,
-            after,
-            result,
-        }
+        run_interp("tests/conformance", name)
     }
 
     #[test]
