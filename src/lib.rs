@@ -29,6 +29,11 @@ pub mod lang;
 pub mod runtime;
 
 pub use error::{Error, Fault, Result, RuntimeError};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 pub use ir::{ScalarType, Value};
 pub use runtime::args::{Arg, ArrayData, ArrayDataMut, Element};
 pub use runtime::{Backend, Kernel, Module};
