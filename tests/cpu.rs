@@ -580,6 +580,46 @@ fn a_failed_hoisted_check_in_a_2d_prange_reports_the_exact_element() {
     }
 }
 
+const GATHER: &str = r#"
+kernel gather(x: f64[:], idx: i64[:], y: mut f64[:]) {
+    for i in prange(0..y.len()) { y[i] = x[idx[i]]; }
+}
+"#;
+
+#[test]
+fn a_prange_with_many_faults_reports_the_first_for_any_thread_count() {
+    let _guard = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    let m = module(GATHER);
+    let n = 400_000;
+    let mut idx: Vec<i64> = (0..n as i64).map(|i| i % 1000).collect();
+    for (k, bad) in [
+        (123_457usize, 5000i64),
+        (200_001, -3),
+        (399_999, 1 << 40),
+        (300_000, 7777),
+    ] {
+        idx[k] = bad;
+    }
+    let inputs = [
+        arr("x", Data::F64(vec![1.0; 1000]), &[1000], false),
+        arr("idx", Data::I64(idx), &[n], false),
+        arr("y", Data::F64(vec![0.0; n]), &[n], true),
+    ];
+    let (expected, _) = run_interp(&m, "gather", &inputs);
+    assert!(format!("{expected:?}").contains("5000"), "{expected:?}");
+    for threads in [1, 2, 3] {
+        set_num_threads(threads);
+        for _ in 0..3 {
+            assert_eq!(
+                run_cpu(&m, "gather", &inputs).0,
+                expected,
+                "{threads} threads"
+            );
+        }
+    }
+    set_num_threads(0);
+}
+
 #[test]
 #[ignore = "prints the CLIF of a library kernel: KILN_DUMP=saxpy cargo test --test cpu dump -- --ignored --nocapture"]
 fn dump() {

@@ -247,6 +247,8 @@ struct Fx<'a, 'b, 'm> {
     /// Loops lowered twice (hoisted + checked copy) around the current
     /// point; bounded so that deep nests do not grow code exponentially.
     hoist_depth: u32,
+    /// In a chunk function: its flat start (to poll the stop mark).
+    chunk_start: Option<CValue>,
 }
 
 impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
@@ -274,6 +276,7 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             funcs: HashMap::new(),
             proven: HashSet::new(),
             hoist_depth: 0,
+            chunk_start: None,
         }
     }
 
@@ -345,6 +348,7 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
     fn build_chunk(&mut self, job: &ChunkJob<'m>) -> Result<()> {
         let params = self.entry();
         let (caps, start, end, partials) = (params[1], params[2], params[3], params[4]);
+        self.chunk_start = Some(start);
         let kernel = self.sh.kernel;
         let rank = job.par.vars.len();
         let mut lo = Vec::new();
@@ -470,16 +474,28 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
     }
 
     /// At the end of an iteration of a chunk loop: every 4096 iterations,
-    /// returns early when another chunk faulted; otherwise jumps to `header`.
+    /// returns early when a chunk that starts earlier faulted; otherwise
+    /// jumps to `header`.
     fn poll_stop(&mut self, counter: CValue, header: Block) {
+        let Some(chunk_start) = self.chunk_start else {
+            self.b.ins().jump(header, &[]);
+            return;
+        };
         let check = self.b.create_block();
         let stop = self.b.create_block();
         let low = self.b.ins().band_imm_s(counter, 4095);
         self.b.ins().brif(low, header, &[], check, &[]);
         self.b.switch_to_block(check);
-        let flag_ptr = self.b.ins().load(PTR, flags(), self.ctx, launch::CTX_STOP);
-        let flag = self.b.ins().atomic_load(types::I8, flags(), flag_ptr);
-        self.b.ins().brif(flag, stop, &[], header, &[]);
+        let ptr = self
+            .b
+            .ins()
+            .load(PTR, flags(), self.ctx, launch::CTX_STOP_BEFORE);
+        let stop_before = self.b.ins().atomic_load(types::I64, flags(), ptr);
+        let later = self
+            .b
+            .ins()
+            .icmp(IntCC::SignedLessThan, stop_before, chunk_start);
+        self.b.ins().brif(later, stop, &[], header, &[]);
         self.b.switch_to_block(stop);
         self.b.set_cold_block(stop);
         let two = self.b.ins().iconst(types::I32, 2);

@@ -23,7 +23,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_jit::{JITBuilder, JITModule};
 use launch::{ArrayDesc, ChunkFn, Ctx, LaunchState};
 use lower::{backend_err, Site, SiteKind};
-use std::sync::atomic::AtomicU8;
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 
 /// The Cranelift + rayon engine.
@@ -287,11 +287,11 @@ impl CompiledKernel for CpuKernel {
             chunks: &self.chunks,
             pars: &self.pars,
             fault: Mutex::new(None),
-            stop: AtomicU8::new(0),
+            stop_before: AtomicI64::new(i64::MAX),
         };
         let ctx = Ctx {
             arrays: arrays.as_ptr(),
-            stop: &state.stop,
+            stop_before: &state.stop_before,
             // The lifetime is erased in the raw pointer; `state` outlives
             // the call that uses it.
             state: &state as *const LaunchState as *const LaunchState<'static>,
@@ -301,7 +301,7 @@ impl CompiledKernel for CpuKernel {
         // the code checks every access against the shapes passed here.
         let status = unsafe { (self.main)(&ctx, scalars.as_ptr(), &mut ret) };
         if status != 0 {
-            let rec = state.fault.lock().ok().and_then(|g| *g);
+            let rec = state.fault.lock().ok().and_then(|g| *g).map(|(_, r)| r);
             return Err(match rec {
                 Some(rec) => self.runtime_error(rec, &shapes),
                 None => backend_err("a launch stopped without recording a fault"),
