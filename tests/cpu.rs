@@ -580,6 +580,55 @@ fn a_failed_hoisted_check_in_a_2d_prange_reports_the_exact_element() {
     }
 }
 
+const STRAIGHT: &str = r#"
+kernel straight64(x: f64[:], y: mut f64[:], z: mut f64[:], a: f64) {
+    for i in prange(0..y.len()) {
+        let t = x[i] * a - y[i] / 3.0;
+        let u = sqrt(abs(t)) + -x[i];
+        y[i] = t * u + 0.5;
+        z[i] = u / (t + 1.0e-3);
+    }
+}
+kernel straight32(x: f32[:], y: mut f32[:], a: f32) {
+    for i in prange(0..x.len()) {
+        y[i] = sqrt(abs(x[i] * a - y[i])) / (x[i] + 2.0);
+    }
+}
+"#;
+
+#[test]
+fn vectorized_straight_line_bodies_match_bit_for_bit() {
+    for n in [0usize, 1, 3, 5, 1001, 40_003] {
+        let x: Vec<f64> = (0..n).map(|i| ((i * 31 % 97) as f64) - 40.5).collect();
+        let inputs = [
+            arr("x", Data::F64(x.clone()), &[n], false),
+            arr(
+                "y",
+                Data::F64((0..n).map(|i| i as f64 * 0.25).collect()),
+                &[n],
+                true,
+            ),
+            arr("z", Data::F64(vec![0.0; n]), &[n], true),
+            sc("a", Value::F64(1.75)),
+        ];
+        let _ = same(STRAIGHT, "straight64", &inputs);
+        let x32: Vec<f32> = x.iter().map(|v| *v as f32).collect();
+        let inputs = [
+            arr("x", Data::F32(x32), &[n], false),
+            arr(
+                "y",
+                Data::F32((0..n).map(|i| i as f32 * 0.5).collect()),
+                &[n],
+                true,
+            ),
+            sc("a", Value::F32(-2.5)),
+        ];
+        let _ = same(STRAIGHT, "straight32", &inputs);
+    }
+    let text = emit_clif(&module(STRAIGHT), "straight32").unwrap();
+    assert!(text.contains("f32x4"), "{text}");
+}
+
 const GATHER: &str = r#"
 kernel gather(x: f64[:], idx: i64[:], y: mut f64[:]) {
     for i in prange(0..y.len()) { y[i] = x[idx[i]]; }

@@ -12,6 +12,7 @@
 use super::checks::{self, access_key};
 use super::launch::{self, ParInfo, BOUNDS_WORDS};
 use super::math;
+use super::vector;
 use crate::error::{Error, Result};
 use crate::ir::{
     self, Access, ArrayId, AtomicOp, BinOp, Builtin, Expr, ExprKind, ForLoop, FuncId, ParLoop,
@@ -828,6 +829,12 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
         body: &'m ir::Block,
         poll: bool,
     ) -> Result<()> {
+        // Chunk loops (the only ones that poll) have unit stride.
+        let (start, count) = if poll {
+            self.vector_loop(var, start, count, body)?
+        } else {
+            (start, count)
+        };
         let k = self.b.declare_var(types::I64);
         let cur = self.b.declare_var(types::I64);
         let zero = self.b.ins().iconst(types::I64, 0);
@@ -866,6 +873,142 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
         }
         self.b.switch_to_block(exit);
         Ok(())
+    }
+
+    /// Runs the largest multiple of the vector width of `count` iterations
+    /// with vector instructions when `vector::plan` allows it; returns the
+    /// `(start, count)` left for the scalar loop.
+    fn vector_loop(
+        &mut self,
+        var: VarId,
+        start: CValue,
+        count: CValue,
+        body: &'m ir::Block,
+    ) -> Result<(CValue, CValue)> {
+        let kernel = self.sh.kernel;
+        let proven = &self.proven;
+        let unchecked = |a: &Access| {
+            let key = access_key(a);
+            a.needs_check
+                .iter()
+                .enumerate()
+                .all(|(d, &c)| !c || proven.contains(&(key, d)))
+        };
+        let Some(ty) = vector::plan(body, var, kernel, &unchecked) else {
+            return Ok((start, count));
+        };
+        let (vty, lanes) = if ty == ScalarType::F32 {
+            (types::F32X4, 4i64)
+        } else {
+            (types::F64X2, 2i64)
+        };
+        let nvec = self.b.ins().band_imm_s(count, !(lanes - 1));
+        let k = self.b.declare_var(types::I64);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.b.def_var(k, zero);
+        let (header, body_blk, exit) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let kv = self.b.use_var(k);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, kv, nvec);
+        self.b.ins().brif(more, body_blk, &[], exit, &[]);
+        self.b.switch_to_block(body_blk);
+        let i = self.b.ins().iadd(start, kv);
+        let mut lets: HashMap<VarId, CValue> = HashMap::new();
+        for s in &body.stmts {
+            match &s.kind {
+                StmtKind::Let { var: v, init } => {
+                    let x = self.vexpr(init, vty, i, &lets)?;
+                    lets.insert(*v, x);
+                }
+                StmtKind::Store { access, value } => {
+                    let x = self.vexpr(value, vty, i, &lets)?;
+                    let addr = self.unit_address(access, i);
+                    self.b
+                        .ins()
+                        .store(MemFlagsData::new().with_notrap(), x, addr, 0);
+                }
+                _ => {
+                    return Err(self
+                        .sh
+                        .unsupported(s.span, "a statement the vector plan excludes"))
+                }
+            }
+        }
+        let k1 = self.b.ins().iadd_imm_s(kv, lanes);
+        self.b.def_var(k, k1);
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(exit);
+        let rest_start = self.b.ins().iadd(start, nvec);
+        let rest = self.b.ins().isub(count, nvec);
+        Ok((rest_start, rest))
+    }
+
+    fn unit_address(&mut self, acc: &Access, i: CValue) -> CValue {
+        let base = self.arrays[acc.array.index()].ptr;
+        let size = self.sh.kernel.array(acc.array).elem.size_bytes();
+        let off = self.b.ins().ishl_imm_s(i, size.trailing_zeros() as i64);
+        self.b.ins().iadd(base, off)
+    }
+
+    fn vexpr(
+        &mut self,
+        e: &Expr,
+        vty: Type,
+        i: CValue,
+        lets: &HashMap<VarId, CValue>,
+    ) -> Result<CValue> {
+        Ok(match &e.kind {
+            ExprKind::Const(v) => {
+                let x = self.constant(*v);
+                self.b.ins().splat(vty, x)
+            }
+            ExprKind::Var(v) => match lets.get(v) {
+                Some(x) => *x,
+                None => {
+                    let var = self.var(*v);
+                    let x = self.b.use_var(var);
+                    self.b.ins().splat(vty, x)
+                }
+            },
+            ExprKind::Unary(UnOp::Neg, a) => {
+                let x = self.vexpr(a, vty, i, lets)?;
+                self.b.ins().fneg(x)
+            }
+            ExprKind::Binary(op, a, b) => {
+                let x = self.vexpr(a, vty, i, lets)?;
+                let y = self.vexpr(b, vty, i, lets)?;
+                match op {
+                    BinOp::Add => self.b.ins().fadd(x, y),
+                    BinOp::Sub => self.b.ins().fsub(x, y),
+                    BinOp::Mul => self.b.ins().fmul(x, y),
+                    _ => self.b.ins().fdiv(x, y),
+                }
+            }
+            ExprKind::Builtin(f, args) => {
+                let x = self.vexpr(&args[0], vty, i, lets)?;
+                if *f == Builtin::Sqrt {
+                    self.b.ins().sqrt(x)
+                } else {
+                    self.b.ins().fabs(x)
+                }
+            }
+            ExprKind::Load(acc) => {
+                let addr = self.unit_address(acc, i);
+                self.b
+                    .ins()
+                    .load(vty, MemFlagsData::new().with_notrap(), addr, 0)
+            }
+            _ => {
+                return Err(self
+                    .sh
+                    .unsupported(e.span, "an expression the vector plan excludes"))
+            }
+        })
     }
 
     /// A `prange` in serial code: store bounds, captures and the reduction

@@ -12,6 +12,7 @@ mod ir_tests;
 mod launch;
 mod lower;
 mod math;
+mod vector;
 
 pub use launch::{num_threads, set_num_threads};
 
