@@ -629,6 +629,43 @@ fn vectorized_straight_line_bodies_match_bit_for_bit() {
     assert!(text.contains("f32x4"), "{text}");
 }
 
+const VSUMS: &str = r#"
+kernel vsums(x: f64[:], y: mut f64[:]) -> f64 {
+    let mut s = 1.0;
+    let mut d = 0.0;
+    for i in prange(0..x.len()) {
+        let t = x[i] * 2.0;
+        s += t * x[i];
+        d -= sqrt(abs(t));
+        y[i] = t;
+    }
+    return s + d * 1000.0;
+}
+"#;
+
+#[test]
+fn vectorized_sums_match_within_rounding_and_keep_their_writes() {
+    let m = module(VSUMS);
+    assert!(emit_clif(&m, "vsums").unwrap().contains("f64x2"));
+    for n in [0usize, 1, 2, 3, 7, 4097, 100_001] {
+        let x: Vec<f64> = (0..n).map(|i| ((i * 13 % 29) as f64) * 0.1 - 1.0).collect();
+        let inputs = [
+            arr("x", Data::F64(x), &[n], false),
+            arr("y", Data::F64(vec![0.0; n]), &[n], true),
+        ];
+        let (r1, out1) = run_cpu(&m, "vsums", &inputs);
+        let (r2, out2) = run_interp(&m, "vsums", &inputs);
+        assert_eq!(format!("{out1:?}"), format!("{out2:?}"));
+        let (Ok(Some(Value::F64(a))), Ok(Some(Value::F64(b)))) = (r1.clone(), r2.clone()) else {
+            panic!("{r1:?} {r2:?}")
+        };
+        assert!(
+            (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+            "n={n}: {a} vs {b}"
+        );
+    }
+}
+
 const GATHER: &str = r#"
 kernel gather(x: f64[:], idx: i64[:], y: mut f64[:]) {
     for i in prange(0..y.len()) { y[i] = x[idx[i]]; }

@@ -250,6 +250,8 @@ struct Fx<'a, 'b, 'm> {
     hoist_depth: u32,
     /// In a chunk function: its flat start (to poll the stop mark).
     chunk_start: Option<CValue>,
+    /// In a chunk function: its float `Add` reduction variables.
+    chunk_sums: Vec<VarId>,
 }
 
 impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
@@ -278,6 +280,7 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             proven: HashSet::new(),
             hoist_depth: 0,
             chunk_start: None,
+            chunk_sums: Vec::new(),
         }
     }
 
@@ -350,6 +353,13 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
         let params = self.entry();
         let (caps, start, end, partials) = (params[1], params[2], params[3], params[4]);
         self.chunk_start = Some(start);
+        self.chunk_sums = job
+            .par
+            .reductions
+            .iter()
+            .filter(|r| r.op == ir::ReduceOp::Add && self.sh.kernel.var(r.var).ty.is_float())
+            .map(|r| r.var)
+            .collect();
         let kernel = self.sh.kernel;
         let rank = job.par.vars.len();
         let mut lo = Vec::new();
@@ -894,7 +904,7 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
                 .enumerate()
                 .all(|(d, &c)| !c || proven.contains(&(key, d)))
         };
-        let Some(ty) = vector::plan(body, var, kernel, &unchecked) else {
+        let Some(ty) = vector::plan(body, var, kernel, &unchecked, &self.chunk_sums) else {
             return Ok((start, count));
         };
         let (vty, lanes) = if ty == ScalarType::F32 {
@@ -903,6 +913,19 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             (types::F64X2, 2i64)
         };
         let nvec = self.b.ins().band_imm_s(count, !(lanes - 1));
+        // One vector accumulator per updated sum, starting at -0.0 lanes.
+        let mut accs: HashMap<VarId, Variable> = HashMap::new();
+        for st in &body.stmts {
+            if let StmtKind::Assign { var: r, .. } = &st.kind {
+                if !accs.contains_key(r) {
+                    let acc = self.b.declare_var(vty);
+                    let id = self.constant(ir::ReduceOp::Add.identity(ty));
+                    let init = self.b.ins().splat(vty, id);
+                    self.b.def_var(acc, init);
+                    accs.insert(*r, acc);
+                }
+            }
+        }
         let k = self.b.declare_var(types::I64);
         let zero = self.b.ins().iconst(types::I64, 0);
         self.b.def_var(k, zero);
@@ -932,6 +955,20 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
                         .ins()
                         .store(MemFlagsData::new().with_notrap(), x, addr, 0);
                 }
+                StmtKind::Assign { var: r, value } => {
+                    let (Some(&acc), Some(e)) = (accs.get(r), vector::sum_update(*r, value)) else {
+                        return Err(self
+                            .sh
+                            .unsupported(s.span, "an update the vector plan excludes"));
+                    };
+                    let x = self.vexpr(e, vty, i, &lets)?;
+                    let a = self.b.use_var(acc);
+                    let sum = match &value.kind {
+                        ExprKind::Binary(BinOp::Sub, ..) => self.b.ins().fsub(a, x),
+                        _ => self.b.ins().fadd(a, x),
+                    };
+                    self.b.def_var(acc, sum);
+                }
                 _ => {
                     return Err(self
                         .sh
@@ -943,6 +980,18 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
         self.b.def_var(k, k1);
         self.b.ins().jump(header, &[]);
         self.b.switch_to_block(exit);
+        let mut sums: Vec<_> = accs.into_iter().collect();
+        sums.sort_by_key(|(r, _)| *r);
+        for (r, acc) in sums {
+            let var = self.var(r);
+            let mut total = self.b.use_var(var);
+            let lanes_v = self.b.use_var(acc);
+            for lane in 0..lanes as u8 {
+                let x = self.b.ins().extractlane(lanes_v, lane);
+                total = self.b.ins().fadd(total, x);
+            }
+            self.b.def_var(var, total);
+        }
         let rest_start = self.b.ins().iadd(start, nvec);
         let rest = self.b.ins().isub(count, nvec);
         Ok((rest_start, rest))

@@ -14,11 +14,17 @@ use crate::ir::{Access, BinOp, Builtin, Expr, ExprKind, ScalarType, StmtKind, Un
 use std::collections::HashSet;
 
 /// The element type of a vectorizable body, or `None`.
+///
+/// `sums` are the enclosing `prange`'s `Add` reduction variables: an update
+/// `s = s + e` / `s = s - e` of one of them is allowed too; it accumulates
+/// per lane and the lanes are added to `s` in lane order after the vector
+/// loop (a fixed order: the result is deterministic).
 pub(crate) fn plan(
     body: &crate::ir::Block,
     var: VarId,
     kernel: &crate::ir::Function,
     unchecked: &dyn Fn(&Access) -> bool,
+    sums: &[VarId],
 ) -> Option<ScalarType> {
     let mut ty = None;
     let mut lets = HashSet::new();
@@ -30,6 +36,15 @@ pub(crate) fn plan(
                     return None;
                 }
                 lets.insert(*v);
+            }
+            StmtKind::Assign { var: r, value } if sums.contains(r) => {
+                let t = *ty.get_or_insert(value.ty);
+                let Some(e) = sum_update(*r, value) else {
+                    return None;
+                };
+                if !expr_ok(e, t, var, kernel, unchecked) {
+                    return None;
+                }
             }
             StmtKind::Store { access, value } => {
                 let t = *ty.get_or_insert(value.ty);
@@ -76,5 +91,15 @@ fn expr_ok(
         ExprKind::Builtin(Builtin::Sqrt | Builtin::Abs, args) => args.len() == 1 && ok(&args[0]),
         ExprKind::Load(a) => access_ok(a, ty, var, kernel, unchecked),
         _ => false,
+    }
+}
+
+/// The contribution `e` of a reduction update `r = r + e` or `r = r - e`.
+pub(crate) fn sum_update(r: VarId, value: &Expr) -> Option<&Expr> {
+    match &value.kind {
+        ExprKind::Binary(BinOp::Add | BinOp::Sub, a, e) if matches!(a.kind, ExprKind::Var(v) if v == r) => {
+            Some(e)
+        }
+        _ => None,
     }
 }
