@@ -4,6 +4,7 @@
 //!   `prange`, helpers inlined, faults as branches to cold exits).
 //! - `checks`: which bounds checks one range check before a loop can cover.
 //! - `math`: the host symbols for math builtins.
+//! - `vector`: which straight-line `prange` bodies run 128-bit vectors.
 //! - `launch`: the context, the rayon pool and the parallel-loop driver.
 
 mod checks;
