@@ -1113,3 +1113,14 @@ fn range_normalisation_is_exact_at_the_extremes() {
     }
     assert!(runs > 700);
 }
+
+#[test]
+fn unknown_method_on_an_array_is_one_error() {
+    one_error(
+        "kernel k(x: f32[:]) -> i64 {\n    return x.size();\n}\n",
+        2,
+        14,
+        "no method named `size`",
+        None,
+    );
+}

@@ -338,18 +338,18 @@ fn run(opts: &RunArgs) -> Result<ExitCode, Failure> {
         None => opts.args.clone(),
     };
     let mut values = values::bind_args(kernel.name(), params, &pairs, opts.seed)?;
-    let report = launch_repeatedly(&kernel, &params, &mut values, backend, opts.repeat).map_err(|error| Failure {
+    let report = launch_repeatedly(&kernel, params, &mut values, backend, opts.repeat).map_err(|error| Failure {
         error,
         source: Some(module.source().to_string()),
     })?;
     let written = match &opts.out {
-        Some(dir) => write_outputs(dir, &params, &values)?,
+        Some(dir) => write_outputs(dir, params, &values)?,
         None => Vec::new(),
     };
     if opts.json {
         say!("{}", json_line(kernel.name(), &report));
     } else {
-        print_human(&kernel, &params, &values, &report, &written);
+        print_human(&kernel, params, &values, &report, &written);
     }
     Ok(ExitCode::SUCCESS)
 }

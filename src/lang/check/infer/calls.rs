@@ -174,7 +174,12 @@ impl Infer<'_, '_> {
             all.extend(args.iter());
             return self.builtin(e, b, &all, method);
         }
-        self.expr(receiver);
+        // An unknown method on an array is one mistake, not two.
+        let on_array = matches!(&strip_parens(receiver).kind,
+            ExprKind::Name(id) if matches!(self.local(&id.name), Some(NameRes::Array(_))));
+        if !on_array {
+            self.expr(receiver);
+        }
         for a in args {
             self.expr(a);
         }
