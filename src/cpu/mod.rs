@@ -296,7 +296,7 @@ impl CompiledKernel for CpuKernel {
             stop_before: &state.stop_before,
             // The lifetime is erased in the raw pointer; `state` outlives
             // the call that uses it.
-            state: &state as *const LaunchState as *const LaunchState<'static>,
+            state: (&state as *const LaunchState).cast(),
         };
         let mut ret = 0u64;
         // SAFETY: the context, argument slots and arrays outlive the call;

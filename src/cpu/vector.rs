@@ -39,9 +39,7 @@ pub(crate) fn plan(
             }
             StmtKind::Assign { var: r, value } if sums.contains(r) => {
                 let t = *ty.get_or_insert(value.ty);
-                let Some(e) = sum_update(*r, value) else {
-                    return None;
-                };
+                let e = sum_update(*r, value)?;
                 if !expr_ok(e, t, var, kernel, unchecked) {
                     return None;
                 }
