@@ -24,12 +24,20 @@ fn load(stem: &str) -> Arc<ir::Module> {
 }
 
 fn kernel_id(m: &ir::Module, name: &str) -> ir::FuncId {
-    ir::FuncId(m.functions.iter().position(|f| f.name == name).expect("kernel") as u32)
+    ir::FuncId(
+        m.functions
+            .iter()
+            .position(|f| f.name == name)
+            .expect("kernel") as u32,
+    )
 }
 
 fn compiled(stem: &str) -> Arc<dyn CompiledKernel> {
     let m = load(stem);
-    CpuEngine::new().unwrap().compile(&m, kernel_id(&m, stem)).unwrap()
+    CpuEngine::new()
+        .unwrap()
+        .compile(&m, kernel_id(&m, stem))
+        .unwrap()
 }
 
 fn compile_latency(c: &mut Criterion) {
@@ -44,7 +52,9 @@ fn compile_latency(c: &mut Criterion) {
     for stem in stems {
         let m = load(&stem);
         let id = kernel_id(&m, &stem);
-        g.bench_function(BenchmarkId::from_parameter(&stem), |b| b.iter(|| engine.compile(&m, id).unwrap()));
+        g.bench_function(BenchmarkId::from_parameter(&stem), |b| {
+            b.iter(|| engine.compile(&m, id).unwrap())
+        });
     }
     g.finish();
 }
@@ -54,7 +64,14 @@ fn launch_overhead(c: &mut Criterion) {
     let x = vec![1.0f32; 1000];
     let mut y = vec![2.0f32; 1000];
     c.bench_function("launch/saxpy_1000", |b| {
-        b.iter(|| k.launch(&mut [Arg::from(black_box(2.0f32)), Arg::from(&x), Arg::from(&mut y)]).unwrap())
+        b.iter(|| {
+            k.launch(&mut [
+                Arg::from(black_box(2.0f32)),
+                Arg::from(&x),
+                Arg::from(&mut y),
+            ])
+            .unwrap()
+        })
     });
 }
 
@@ -67,23 +84,45 @@ fn throughput(c: &mut Criterion) {
     let sum_sq = compiled("sum_sq");
 
     let mut g = c.benchmark_group("saxpy_1e7");
-    g.sample_size(10).measurement_time(Duration::from_secs(3)).throughput(Throughput::Bytes(12 * N as u64));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Bytes(12 * N as u64));
     g.bench_function("kiln_cpu", |b| {
-        b.iter(|| saxpy.launch(&mut [Arg::from(2.0f32), Arg::from(&x), Arg::from(&mut y)]).unwrap())
+        b.iter(|| {
+            saxpy
+                .launch(&mut [Arg::from(2.0f32), Arg::from(&x), Arg::from(&mut y)])
+                .unwrap()
+        })
     });
+    // `a` goes through `black_box` once per launch (not per element, which
+    // would stop LLVM from vectorizing the loop).
     g.bench_function("rust_serial", |b| {
-        b.iter(|| y.iter_mut().zip(&x).for_each(|(y, x)| *y = black_box(2.0f32) * x + *y))
+        b.iter(|| {
+            let a = black_box(2.0f32);
+            y.iter_mut().zip(&x).for_each(|(y, x)| *y = a * x + *y)
+        })
     });
     g.bench_function("rust_rayon", |b| {
-        b.iter(|| y.par_iter_mut().zip(&x).for_each(|(y, x)| *y = black_box(2.0f32) * x + *y))
+        b.iter(|| {
+            let a = black_box(2.0f32);
+            y.par_iter_mut().zip(&x).for_each(|(y, x)| *y = a * x + *y)
+        })
     });
     g.finish();
 
     let mut g = c.benchmark_group("sum_sq_1e7");
-    g.sample_size(10).measurement_time(Duration::from_secs(3)).throughput(Throughput::Bytes(8 * N as u64));
-    g.bench_function("kiln_cpu", |b| b.iter(|| sum_sq.launch(&mut [Arg::from(&xd)]).unwrap()));
-    g.bench_function("rust_serial", |b| b.iter(|| black_box(xd.iter().map(|v| v * v).sum::<f64>())));
-    g.bench_function("rust_rayon", |b| b.iter(|| black_box(xd.par_iter().map(|v| v * v).sum::<f64>())));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Bytes(8 * N as u64));
+    g.bench_function("kiln_cpu", |b| {
+        b.iter(|| sum_sq.launch(&mut [Arg::from(&xd)]).unwrap())
+    });
+    g.bench_function("rust_serial", |b| {
+        b.iter(|| black_box(xd.iter().map(|v| v * v).sum::<f64>()))
+    });
+    g.bench_function("rust_rayon", |b| {
+        b.iter(|| black_box(xd.par_iter().map(|v| v * v).sum::<f64>()))
+    });
     g.finish();
 }
 

@@ -580,6 +580,132 @@ fn a_failed_hoisted_check_in_a_2d_prange_reports_the_exact_element() {
     }
 }
 
+const STRAIGHT: &str = r#"
+kernel straight64(x: f64[:], y: mut f64[:], z: mut f64[:], a: f64) {
+    for i in prange(0..y.len()) {
+        let t = x[i] * a - y[i] / 3.0;
+        let u = sqrt(abs(t)) + -x[i];
+        y[i] = t * u + 0.5;
+        z[i] = u / (t + 1.0e-3);
+    }
+}
+kernel straight32(x: f32[:], y: mut f32[:], a: f32) {
+    for i in prange(0..x.len()) {
+        y[i] = sqrt(abs(x[i] * a - y[i])) / (x[i] + 2.0);
+    }
+}
+"#;
+
+#[test]
+fn vectorized_straight_line_bodies_match_bit_for_bit() {
+    for n in [0usize, 1, 3, 5, 1001, 40_003] {
+        let x: Vec<f64> = (0..n).map(|i| ((i * 31 % 97) as f64) - 40.5).collect();
+        let inputs = [
+            arr("x", Data::F64(x.clone()), &[n], false),
+            arr(
+                "y",
+                Data::F64((0..n).map(|i| i as f64 * 0.25).collect()),
+                &[n],
+                true,
+            ),
+            arr("z", Data::F64(vec![0.0; n]), &[n], true),
+            sc("a", Value::F64(1.75)),
+        ];
+        let _ = same(STRAIGHT, "straight64", &inputs);
+        let x32: Vec<f32> = x.iter().map(|v| *v as f32).collect();
+        let inputs = [
+            arr("x", Data::F32(x32), &[n], false),
+            arr(
+                "y",
+                Data::F32((0..n).map(|i| i as f32 * 0.5).collect()),
+                &[n],
+                true,
+            ),
+            sc("a", Value::F32(-2.5)),
+        ];
+        let _ = same(STRAIGHT, "straight32", &inputs);
+    }
+    let text = emit_clif(&module(STRAIGHT), "straight32").unwrap();
+    assert!(text.contains("f32x4"), "{text}");
+}
+
+const VSUMS: &str = r#"
+kernel vsums(x: f64[:], y: mut f64[:]) -> f64 {
+    let mut s = 1.0;
+    let mut d = 0.0;
+    for i in prange(0..x.len()) {
+        let t = x[i] * 2.0;
+        s += t * x[i];
+        d -= sqrt(abs(t));
+        y[i] = t;
+    }
+    return s + d * 1000.0;
+}
+"#;
+
+#[test]
+fn vectorized_sums_match_within_rounding_and_keep_their_writes() {
+    let m = module(VSUMS);
+    assert!(emit_clif(&m, "vsums").unwrap().contains("f64x2"));
+    for n in [0usize, 1, 2, 3, 7, 4097, 100_001] {
+        let x: Vec<f64> = (0..n).map(|i| ((i * 13 % 29) as f64) * 0.1 - 1.0).collect();
+        let inputs = [
+            arr("x", Data::F64(x), &[n], false),
+            arr("y", Data::F64(vec![0.0; n]), &[n], true),
+        ];
+        let (r1, out1) = run_cpu(&m, "vsums", &inputs);
+        let (r2, out2) = run_interp(&m, "vsums", &inputs);
+        assert_eq!(format!("{out1:?}"), format!("{out2:?}"));
+        let (Ok(Some(Value::F64(a))), Ok(Some(Value::F64(b)))) = (r1.clone(), r2.clone()) else {
+            panic!("{r1:?} {r2:?}")
+        };
+        assert!(
+            (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+            "n={n}: {a} vs {b}"
+        );
+    }
+}
+
+const GATHER: &str = r#"
+kernel gather(x: f64[:], idx: i64[:], y: mut f64[:]) {
+    for i in prange(0..y.len()) { y[i] = x[idx[i]]; }
+}
+"#;
+
+#[test]
+fn a_prange_with_many_faults_reports_the_first_for_any_thread_count() {
+    let _guard = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    let m = module(GATHER);
+    let n = 400_000;
+    let mut idx: Vec<i64> = (0..n as i64).map(|i| i % 1000).collect();
+    for (k, bad) in [
+        (123_457usize, 5000i64),
+        (200_001, -3),
+        (399_999, 1 << 40),
+        (300_000, 7777),
+    ] {
+        idx[k] = bad;
+    }
+    let inputs = [
+        arr("x", Data::F64(vec![1.0; 1000]), &[1000], false),
+        arr("idx", Data::I64(idx), &[n], false),
+        arr("y", Data::F64(vec![0.0; n]), &[n], true),
+    ];
+    let (expected, _) = run_interp(&m, "gather", &inputs);
+    assert!(format!("{expected:?}").contains("5000"), "{expected:?}");
+    for threads in [1, 2, 3] {
+        set_num_threads(threads);
+        for _ in 0..3 {
+            assert_eq!(
+                run_cpu(&m, "gather", &inputs).0,
+                expected,
+                "{threads} threads"
+            );
+        }
+    }
+    set_num_threads(0);
+}
+
 #[test]
 #[ignore = "prints the CLIF of a library kernel: KILN_DUMP=saxpy cargo test --test cpu dump -- --ignored --nocapture"]
 fn dump() {

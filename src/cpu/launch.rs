@@ -10,7 +10,8 @@
 
 use crate::ir::{ReduceOp, ScalarType, Value};
 use rayon::prelude::*;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// One array as the generated code sees it (`#[repr(C)]`: offsets are baked
@@ -32,13 +33,14 @@ pub(crate) const ARRAY_SHAPE: i32 = 16;
 #[repr(C)]
 pub(crate) struct Ctx {
     pub arrays: *const ArrayDesc,
-    /// Set when any chunk faulted: the others stop early.
-    pub stop: *const AtomicU8,
+    /// The smallest flat start of a chunk that faulted (`i64::MAX` while
+    /// none has): chunks that start after it stop early.
+    pub stop_before: *const AtomicI64,
     pub state: *const LaunchState<'static>,
 }
 
 pub(crate) const CTX_ARRAYS: i32 = 0;
-pub(crate) const CTX_STOP: i32 = 8;
+pub(crate) const CTX_STOP_BEFORE: i32 = 8;
 
 /// Words at the start of a `prange` capture buffer: `lo, n` per dimension.
 pub(crate) const BOUNDS_WORDS: usize = 6;
@@ -67,8 +69,9 @@ pub(crate) struct FaultRecord {
 pub(crate) struct LaunchState<'k> {
     pub chunks: &'k [ChunkFn],
     pub pars: &'k [ParInfo],
-    pub fault: Mutex<Option<FaultRecord>>,
-    pub stop: AtomicU8,
+    /// The fault of the earliest chunk (by flat start) that faulted.
+    pub fault: Mutex<Option<(i64, FaultRecord)>>,
+    pub stop_before: AtomicI64,
 }
 
 // Generated code only reads the context and writes array elements through its
@@ -83,19 +86,30 @@ impl<T> SendPtr<T> {
     }
 }
 
-/// Records a fault (the first one wins) and raises the stop flag.
+thread_local! {
+    /// Flat start of the chunk this thread runs (`i64::MIN` in serial code).
+    static CHUNK_START: Cell<i64> = const { Cell::new(i64::MIN) };
+}
+
+/// Records a fault and stops the chunks after the faulting one. Chunks before
+/// it run to completion, and a chunk stops at its first fault, so the fault
+/// kept (the earliest chunk's) is the first faulting iteration in flat
+/// order: the one the interpreter reports, whatever the thread count.
 pub(crate) extern "C" fn kiln_cpu_fault(ctx: *const Ctx, site: i64, a: i64, b: i64, c: i64) {
     // SAFETY: generated code passes the context it was launched with.
     let state = unsafe { &*(*ctx).state };
+    let start = CHUNK_START.with(|s| s.get());
+    let rec = FaultRecord {
+        site: site as u32,
+        operands: [a, b, c],
+    };
     if let Ok(mut slot) = state.fault.lock() {
-        if slot.is_none() {
-            *slot = Some(FaultRecord {
-                site: site as u32,
-                operands: [a, b, c],
-            });
+        match *slot {
+            Some((earlier, _)) if earlier <= start => {}
+            _ => *slot = Some((start, rec)),
         }
     }
-    state.stop.store(1, Ordering::Relaxed);
+    state.stop_before.fetch_min(start, Ordering::Relaxed);
 }
 
 /// Smallest chunk for a loop body without inner loops: below it the dispatch
@@ -144,51 +158,44 @@ pub(crate) extern "C" fn kiln_cpu_par(
     let nred = info.reductions.len();
     let stride = nred.max(1);
     let mut partials = vec![0u64; n_chunks * stride];
-    let run = |c: usize, out: &mut [u64]| -> i32 {
-        if state.stop.load(Ordering::Relaxed) != 0 {
-            return 2;
-        }
+    let (ctx_p, caps_p) = (SendPtr(ctx), SendPtr(caps));
+    let run = |c: usize, out: &mut [u64]| {
         let start = c as u64 * len;
+        if state.stop_before.load(Ordering::Relaxed) < start as i64 {
+            return;
+        }
         let end = (start + len).min(total);
-        // SAFETY: the chunk function was compiled for this loop's buffers.
-        unsafe { chunk(ctx, caps, start as i64, end as i64, out.as_mut_ptr()) }
+        let outer = CHUNK_START.with(|s| s.replace(start as i64));
+        // SAFETY: the chunk function was compiled for this loop's buffers;
+        // its status is also visible as the recorded fault.
+        unsafe {
+            chunk(
+                ctx_p.get(),
+                caps_p.get(),
+                start as i64,
+                end as i64,
+                out.as_mut_ptr(),
+            )
+        };
+        CHUNK_START.with(|s| s.set(outer));
     };
     let parallel = n_chunks > 1 && (info.heavy || total >= LIGHT_SERIAL_BELOW) && num_threads() > 1;
-    let failed = if parallel {
-        let ctx_p = SendPtr(ctx);
-        let caps_p = SendPtr(caps);
-        let pool = pool();
-        pool.install(|| {
+    if parallel {
+        // Every chunk is visited (no short-circuit): chunks before a faulting
+        // one must still run for the reported fault to be the first.
+        pool().install(|| {
             partials
                 .par_chunks_mut(stride)
                 .enumerate()
-                .map(|(c, out)| {
-                    let _ = (&ctx_p, &caps_p);
-                    let start = c as u64 * len;
-                    let end = (start + len).min(total);
-                    if state.stop.load(Ordering::Relaxed) != 0 {
-                        return 2;
-                    }
-                    // SAFETY: as above.
-                    unsafe {
-                        chunk(
-                            ctx_p.get(),
-                            caps_p.get(),
-                            start as i64,
-                            end as i64,
-                            out.as_mut_ptr(),
-                        )
-                    }
-                })
-                .any(|s| s != 0)
-        })
+                .for_each(|(c, out)| run(c, out))
+        });
     } else {
         partials
             .chunks_mut(stride)
             .enumerate()
-            .any(|(c, out)| run(c, out) != 0)
-    };
-    if failed || state.stop.load(Ordering::Relaxed) != 0 {
+            .for_each(|(c, out)| run(c, out));
+    }
+    if state.stop_before.load(Ordering::Relaxed) != i64::MAX {
         return 1;
     }
     for (r, &(op, ty)) in info.reductions.iter().enumerate() {

@@ -12,6 +12,7 @@
 use super::checks::{self, access_key};
 use super::launch::{self, ParInfo, BOUNDS_WORDS};
 use super::math;
+use super::vector;
 use crate::error::{Error, Result};
 use crate::ir::{
     self, Access, ArrayId, AtomicOp, BinOp, Builtin, Expr, ExprKind, ForLoop, FuncId, ParLoop,
@@ -247,6 +248,10 @@ struct Fx<'a, 'b, 'm> {
     /// Loops lowered twice (hoisted + checked copy) around the current
     /// point; bounded so that deep nests do not grow code exponentially.
     hoist_depth: u32,
+    /// In a chunk function: its flat start (to poll the stop mark).
+    chunk_start: Option<CValue>,
+    /// In a chunk function: its float `Add` reduction variables.
+    chunk_sums: Vec<VarId>,
 }
 
 impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
@@ -274,6 +279,8 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             funcs: HashMap::new(),
             proven: HashSet::new(),
             hoist_depth: 0,
+            chunk_start: None,
+            chunk_sums: Vec::new(),
         }
     }
 
@@ -345,6 +352,14 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
     fn build_chunk(&mut self, job: &ChunkJob<'m>) -> Result<()> {
         let params = self.entry();
         let (caps, start, end, partials) = (params[1], params[2], params[3], params[4]);
+        self.chunk_start = Some(start);
+        self.chunk_sums = job
+            .par
+            .reductions
+            .iter()
+            .filter(|r| r.op == ir::ReduceOp::Add && self.sh.kernel.var(r.var).ty.is_float())
+            .map(|r| r.var)
+            .collect();
         let kernel = self.sh.kernel;
         let rank = job.par.vars.len();
         let mut lo = Vec::new();
@@ -470,16 +485,28 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
     }
 
     /// At the end of an iteration of a chunk loop: every 4096 iterations,
-    /// returns early when another chunk faulted; otherwise jumps to `header`.
+    /// returns early when a chunk that starts earlier faulted; otherwise
+    /// jumps to `header`.
     fn poll_stop(&mut self, counter: CValue, header: Block) {
+        let Some(chunk_start) = self.chunk_start else {
+            self.b.ins().jump(header, &[]);
+            return;
+        };
         let check = self.b.create_block();
         let stop = self.b.create_block();
         let low = self.b.ins().band_imm_s(counter, 4095);
         self.b.ins().brif(low, header, &[], check, &[]);
         self.b.switch_to_block(check);
-        let flag_ptr = self.b.ins().load(PTR, flags(), self.ctx, launch::CTX_STOP);
-        let flag = self.b.ins().atomic_load(types::I8, flags(), flag_ptr);
-        self.b.ins().brif(flag, stop, &[], header, &[]);
+        let ptr = self
+            .b
+            .ins()
+            .load(PTR, flags(), self.ctx, launch::CTX_STOP_BEFORE);
+        let stop_before = self.b.ins().atomic_load(types::I64, flags(), ptr);
+        let later = self
+            .b
+            .ins()
+            .icmp(IntCC::SignedLessThan, stop_before, chunk_start);
+        self.b.ins().brif(later, stop, &[], header, &[]);
         self.b.switch_to_block(stop);
         self.b.set_cold_block(stop);
         let two = self.b.ins().iconst(types::I32, 2);
@@ -812,6 +839,12 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
         body: &'m ir::Block,
         poll: bool,
     ) -> Result<()> {
+        // Chunk loops (the only ones that poll) have unit stride.
+        let (start, count) = if poll {
+            self.vector_loop(var, start, count, body)?
+        } else {
+            (start, count)
+        };
         let k = self.b.declare_var(types::I64);
         let cur = self.b.declare_var(types::I64);
         let zero = self.b.ins().iconst(types::I64, 0);
@@ -850,6 +883,181 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
         }
         self.b.switch_to_block(exit);
         Ok(())
+    }
+
+    /// Runs the largest multiple of the vector width of `count` iterations
+    /// with vector instructions when `vector::plan` allows it; returns the
+    /// `(start, count)` left for the scalar loop.
+    fn vector_loop(
+        &mut self,
+        var: VarId,
+        start: CValue,
+        count: CValue,
+        body: &'m ir::Block,
+    ) -> Result<(CValue, CValue)> {
+        let kernel = self.sh.kernel;
+        let proven = &self.proven;
+        let unchecked = |a: &Access| {
+            let key = access_key(a);
+            a.needs_check
+                .iter()
+                .enumerate()
+                .all(|(d, &c)| !c || proven.contains(&(key, d)))
+        };
+        let Some(ty) = vector::plan(body, var, kernel, &unchecked, &self.chunk_sums) else {
+            return Ok((start, count));
+        };
+        let (vty, lanes) = if ty == ScalarType::F32 {
+            (types::F32X4, 4i64)
+        } else {
+            (types::F64X2, 2i64)
+        };
+        let nvec = self.b.ins().band_imm_s(count, !(lanes - 1));
+        // One vector accumulator per updated sum, starting at -0.0 lanes.
+        let mut accs: HashMap<VarId, Variable> = HashMap::new();
+        for st in &body.stmts {
+            if let StmtKind::Assign { var: r, .. } = &st.kind {
+                if !accs.contains_key(r) {
+                    let acc = self.b.declare_var(vty);
+                    let id = self.constant(ir::ReduceOp::Add.identity(ty));
+                    let init = self.b.ins().splat(vty, id);
+                    self.b.def_var(acc, init);
+                    accs.insert(*r, acc);
+                }
+            }
+        }
+        let k = self.b.declare_var(types::I64);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.b.def_var(k, zero);
+        let (header, body_blk, exit) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let kv = self.b.use_var(k);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, kv, nvec);
+        self.b.ins().brif(more, body_blk, &[], exit, &[]);
+        self.b.switch_to_block(body_blk);
+        let i = self.b.ins().iadd(start, kv);
+        let mut lets: HashMap<VarId, CValue> = HashMap::new();
+        for s in &body.stmts {
+            match &s.kind {
+                StmtKind::Let { var: v, init } => {
+                    let x = self.vexpr(init, vty, i, &lets)?;
+                    lets.insert(*v, x);
+                }
+                StmtKind::Store { access, value } => {
+                    let x = self.vexpr(value, vty, i, &lets)?;
+                    let addr = self.unit_address(access, i);
+                    self.b
+                        .ins()
+                        .store(MemFlagsData::new().with_notrap(), x, addr, 0);
+                }
+                StmtKind::Assign { var: r, value } => {
+                    let (Some(&acc), Some(e)) = (accs.get(r), vector::sum_update(*r, value)) else {
+                        return Err(self
+                            .sh
+                            .unsupported(s.span, "an update the vector plan excludes"));
+                    };
+                    let x = self.vexpr(e, vty, i, &lets)?;
+                    let a = self.b.use_var(acc);
+                    let sum = match &value.kind {
+                        ExprKind::Binary(BinOp::Sub, ..) => self.b.ins().fsub(a, x),
+                        _ => self.b.ins().fadd(a, x),
+                    };
+                    self.b.def_var(acc, sum);
+                }
+                _ => {
+                    return Err(self
+                        .sh
+                        .unsupported(s.span, "a statement the vector plan excludes"))
+                }
+            }
+        }
+        let k1 = self.b.ins().iadd_imm_s(kv, lanes);
+        self.b.def_var(k, k1);
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(exit);
+        let mut sums: Vec<_> = accs.into_iter().collect();
+        sums.sort_by_key(|(r, _)| *r);
+        for (r, acc) in sums {
+            let var = self.var(r);
+            let mut total = self.b.use_var(var);
+            let lanes_v = self.b.use_var(acc);
+            for lane in 0..lanes as u8 {
+                let x = self.b.ins().extractlane(lanes_v, lane);
+                total = self.b.ins().fadd(total, x);
+            }
+            self.b.def_var(var, total);
+        }
+        let rest_start = self.b.ins().iadd(start, nvec);
+        let rest = self.b.ins().isub(count, nvec);
+        Ok((rest_start, rest))
+    }
+
+    fn unit_address(&mut self, acc: &Access, i: CValue) -> CValue {
+        let base = self.arrays[acc.array.index()].ptr;
+        let size = self.sh.kernel.array(acc.array).elem.size_bytes();
+        let off = self.b.ins().ishl_imm_s(i, size.trailing_zeros() as i64);
+        self.b.ins().iadd(base, off)
+    }
+
+    fn vexpr(
+        &mut self,
+        e: &Expr,
+        vty: Type,
+        i: CValue,
+        lets: &HashMap<VarId, CValue>,
+    ) -> Result<CValue> {
+        Ok(match &e.kind {
+            ExprKind::Const(v) => {
+                let x = self.constant(*v);
+                self.b.ins().splat(vty, x)
+            }
+            ExprKind::Var(v) => match lets.get(v) {
+                Some(x) => *x,
+                None => {
+                    let var = self.var(*v);
+                    let x = self.b.use_var(var);
+                    self.b.ins().splat(vty, x)
+                }
+            },
+            ExprKind::Unary(UnOp::Neg, a) => {
+                let x = self.vexpr(a, vty, i, lets)?;
+                self.b.ins().fneg(x)
+            }
+            ExprKind::Binary(op, a, b) => {
+                let x = self.vexpr(a, vty, i, lets)?;
+                let y = self.vexpr(b, vty, i, lets)?;
+                match op {
+                    BinOp::Add => self.b.ins().fadd(x, y),
+                    BinOp::Sub => self.b.ins().fsub(x, y),
+                    BinOp::Mul => self.b.ins().fmul(x, y),
+                    _ => self.b.ins().fdiv(x, y),
+                }
+            }
+            ExprKind::Builtin(f, args) => {
+                let x = self.vexpr(&args[0], vty, i, lets)?;
+                if *f == Builtin::Sqrt {
+                    self.b.ins().sqrt(x)
+                } else {
+                    self.b.ins().fabs(x)
+                }
+            }
+            ExprKind::Load(acc) => {
+                let addr = self.unit_address(acc, i);
+                self.b
+                    .ins()
+                    .load(vty, MemFlagsData::new().with_notrap(), addr, 0)
+            }
+            _ => {
+                return Err(self
+                    .sh
+                    .unsupported(e.span, "an expression the vector plan excludes"))
+            }
+        })
     }
 
     /// A `prange` in serial code: store bounds, captures and the reduction

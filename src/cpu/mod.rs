@@ -4,6 +4,7 @@
 //!   `prange`, helpers inlined, faults as branches to cold exits).
 //! - `checks`: which bounds checks one range check before a loop can cover.
 //! - `math`: the host symbols for math builtins.
+//! - `vector`: which straight-line `prange` bodies run 128-bit vectors.
 //! - `launch`: the context, the rayon pool and the parallel-loop driver.
 
 mod checks;
@@ -12,6 +13,7 @@ mod ir_tests;
 mod launch;
 mod lower;
 mod math;
+mod vector;
 
 pub use launch::{num_threads, set_num_threads};
 
@@ -23,7 +25,7 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_jit::{JITBuilder, JITModule};
 use launch::{ArrayDesc, ChunkFn, Ctx, LaunchState};
 use lower::{backend_err, Site, SiteKind};
-use std::sync::atomic::AtomicU8;
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 
 /// The Cranelift + rayon engine.
@@ -287,21 +289,21 @@ impl CompiledKernel for CpuKernel {
             chunks: &self.chunks,
             pars: &self.pars,
             fault: Mutex::new(None),
-            stop: AtomicU8::new(0),
+            stop_before: AtomicI64::new(i64::MAX),
         };
         let ctx = Ctx {
             arrays: arrays.as_ptr(),
-            stop: &state.stop,
+            stop_before: &state.stop_before,
             // The lifetime is erased in the raw pointer; `state` outlives
             // the call that uses it.
-            state: &state as *const LaunchState as *const LaunchState<'static>,
+            state: (&state as *const LaunchState).cast(),
         };
         let mut ret = 0u64;
         // SAFETY: the context, argument slots and arrays outlive the call;
         // the code checks every access against the shapes passed here.
         let status = unsafe { (self.main)(&ctx, scalars.as_ptr(), &mut ret) };
         if status != 0 {
-            let rec = state.fault.lock().ok().and_then(|g| *g);
+            let rec = state.fault.lock().ok().and_then(|g| *g).map(|(_, r)| r);
             return Err(match rec {
                 Some(rec) => self.runtime_error(rec, &shapes),
                 None => backend_err("a launch stopped without recording a fault"),

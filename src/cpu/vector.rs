@@ -1,0 +1,103 @@
+//! 128-bit vector lowering of straight-line `prange` bodies.
+//!
+//! A 1-D chunk loop whose body is only `let`s and stores of one float type,
+//! built from `+ - * /`, negation, `sqrt`, `abs`, constants, invariant
+//! scalars and unit-stride accesses `a[i]` whose checks are dropped or
+//! hoisted, runs 4 (`f32`) or 2 (`f64`) iterations per step with Cranelift
+//! vector instructions; the remainder runs the scalar loop. Each lane does
+//! exactly the scalar IEEE operations, so results are bit-identical. Arrays
+//! written and read in one iteration are at the same index, and a writable
+//! array is never passed twice (checked at launch), so doing a few
+//! iterations' loads before their stores changes nothing.
+
+use crate::ir::{Access, BinOp, Builtin, Expr, ExprKind, ScalarType, StmtKind, UnOp, VarId};
+use std::collections::HashSet;
+
+/// The element type of a vectorizable body, or `None`.
+///
+/// `sums` are the enclosing `prange`'s `Add` reduction variables: an update
+/// `s = s + e` / `s = s - e` of one of them is allowed too; it accumulates
+/// per lane and the lanes are added to `s` in lane order after the vector
+/// loop (a fixed order: the result is deterministic).
+pub(crate) fn plan(
+    body: &crate::ir::Block,
+    var: VarId,
+    kernel: &crate::ir::Function,
+    unchecked: &dyn Fn(&Access) -> bool,
+    sums: &[VarId],
+) -> Option<ScalarType> {
+    let mut ty = None;
+    let mut lets = HashSet::new();
+    for s in &body.stmts {
+        match &s.kind {
+            StmtKind::Let { var: v, init } => {
+                let t = *ty.get_or_insert(init.ty);
+                if kernel.var(*v).ty != t || !expr_ok(init, t, var, kernel, unchecked) {
+                    return None;
+                }
+                lets.insert(*v);
+            }
+            StmtKind::Assign { var: r, value } if sums.contains(r) => {
+                let t = *ty.get_or_insert(value.ty);
+                let e = sum_update(*r, value)?;
+                if !expr_ok(e, t, var, kernel, unchecked) {
+                    return None;
+                }
+            }
+            StmtKind::Store { access, value } => {
+                let t = *ty.get_or_insert(value.ty);
+                if !access_ok(access, t, var, kernel, unchecked)
+                    || !expr_ok(value, t, var, kernel, unchecked)
+                {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+    ty.filter(|t| t.is_float())
+}
+
+fn access_ok(
+    a: &Access,
+    ty: ScalarType,
+    var: VarId,
+    kernel: &crate::ir::Function,
+    unchecked: &dyn Fn(&Access) -> bool,
+) -> bool {
+    kernel.array(a.array).elem == ty
+        && a.index.len() == 1
+        && matches!(a.index[0].kind, ExprKind::Var(v) if v == var)
+        && unchecked(a)
+}
+
+fn expr_ok(
+    e: &Expr,
+    ty: ScalarType,
+    var: VarId,
+    kernel: &crate::ir::Function,
+    unchecked: &dyn Fn(&Access) -> bool,
+) -> bool {
+    if e.ty != ty {
+        return false;
+    }
+    let ok = |x: &Expr| expr_ok(x, ty, var, kernel, unchecked);
+    match &e.kind {
+        ExprKind::Const(_) | ExprKind::Var(_) => true,
+        ExprKind::Unary(UnOp::Neg, a) => ok(a),
+        ExprKind::Binary(BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, a, b) => ok(a) && ok(b),
+        ExprKind::Builtin(Builtin::Sqrt | Builtin::Abs, args) => args.len() == 1 && ok(&args[0]),
+        ExprKind::Load(a) => access_ok(a, ty, var, kernel, unchecked),
+        _ => false,
+    }
+}
+
+/// The contribution `e` of a reduction update `r = r + e` or `r = r - e`.
+pub(crate) fn sum_update(r: VarId, value: &Expr) -> Option<&Expr> {
+    match &value.kind {
+        ExprKind::Binary(BinOp::Add | BinOp::Sub, a, e) if matches!(a.kind, ExprKind::Var(v) if v == r) => {
+            Some(e)
+        }
+        _ => None,
+    }
+}
