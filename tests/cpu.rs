@@ -713,3 +713,77 @@ fn dump() {
     let src = std::fs::read_to_string(common::root().join(format!("kernels/{stem}.kn"))).unwrap();
     println!("{}", emit_clif(&module(&src), &stem).unwrap());
 }
+
+const VMINMAX: &str = r#"
+kernel vminmax64(x: f64[:], out: mut f64[:]) -> f64 {
+    let mut lo = 1.0 / 0.0;
+    let mut hi = -1.0 / 0.0;
+    for i in prange(0..x.len()) {
+        lo = min(lo, x[i]);
+        hi = x[i].max(hi);
+    }
+    out[0] = lo;
+    out[1] = hi;
+    return 1.0 / lo + 1.0 / hi;
+}
+kernel vminmax32(x: f32[:], out: mut f32[:]) -> f32 {
+    let mut lo = 0.0f32;
+    let mut hi = -0.0f32;
+    for i in prange(0..x.len()) {
+        let v = x[i] * 2.0;
+        lo = lo.min(v);
+        hi = max(hi, v);
+    }
+    out[0] = lo;
+    out[1] = hi;
+    return 1.0 / lo + 1.0 / hi;
+}
+"#;
+
+/// Float min/max reductions take the vector path (per-lane accumulators,
+/// lanes combined in order) and must keep the scalar semantics bit for bit:
+/// NaNs are ignored, -0 < +0 (the results' reciprocals expose the zero's
+/// sign), every remainder length, any thread count.
+#[test]
+fn vectorized_min_max_reductions_match_bit_for_bit() {
+    let _guard = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    let pattern = |i: usize| -> f64 {
+        match i % 7 {
+            0 => f64::NAN,
+            1 => -0.0,
+            2 => 0.0,
+            3 => ((i * 37 % 101) as f64) - 50.0,
+            4 => -0.0,
+            5 => f64::NAN,
+            _ => 0.0,
+        }
+    };
+    for threads in [1, 3] {
+        set_num_threads(threads);
+        for n in [0usize, 1, 2, 3, 5, 6, 7, 9, 1001, 40_003, 70_001] {
+            // Only zeros and NaNs (the sign of the result's zero matters), and
+            // the full pattern.
+            for zeros_only in [true, false] {
+                let x: Vec<f64> = (0..n)
+                    .map(|i| {
+                        let v = pattern(i);
+                        if zeros_only && v != 0.0 && !v.is_nan() { -0.0 } else { v }
+                    })
+                    .collect();
+                let inputs = [
+                    arr("x", Data::F64(x.clone()), &[n], false),
+                    arr("out", Data::F64(vec![7.0; 2]), &[2], true),
+                ];
+                let _ = same(VMINMAX, "vminmax64", &inputs);
+                let inputs = [
+                    arr("x", Data::F32(x.iter().map(|&v| v as f32).collect()), &[n], false),
+                    arr("out", Data::F32(vec![7.0; 2]), &[2], true),
+                ];
+                let _ = same(VMINMAX, "vminmax32", &inputs);
+            }
+        }
+    }
+    set_num_threads(0);
+    let text = emit_clif(&module(VMINMAX), "vminmax32").unwrap();
+    assert!(text.contains("f32x4"), "the min/max reduction is not vectorized:\n{text}");
+}

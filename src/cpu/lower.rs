@@ -250,8 +250,9 @@ struct Fx<'a, 'b, 'm> {
     hoist_depth: u32,
     /// In a chunk function: its flat start (to poll the stop mark).
     chunk_start: Option<CValue>,
-    /// In a chunk function: its float `Add` reduction variables.
-    chunk_sums: Vec<VarId>,
+    /// The float Add/Min/Max reductions of the chunk being built (the ones
+    /// the vector lowering can accumulate per lane).
+    chunk_reductions: Vec<(VarId, ir::ReduceOp)>,
 }
 
 impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
@@ -280,7 +281,7 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             proven: HashSet::new(),
             hoist_depth: 0,
             chunk_start: None,
-            chunk_sums: Vec::new(),
+            chunk_reductions: Vec::new(),
         }
     }
 
@@ -353,12 +354,15 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
         let params = self.entry();
         let (caps, start, end, partials) = (params[1], params[2], params[3], params[4]);
         self.chunk_start = Some(start);
-        self.chunk_sums = job
+        self.chunk_reductions = job
             .par
             .reductions
             .iter()
-            .filter(|r| r.op == ir::ReduceOp::Add && self.sh.kernel.var(r.var).ty.is_float())
-            .map(|r| r.var)
+            .filter(|r| {
+                matches!(r.op, ir::ReduceOp::Add | ir::ReduceOp::Min | ir::ReduceOp::Max)
+                    && self.sh.kernel.var(r.var).ty.is_float()
+            })
+            .map(|r| (r.var, r.op))
             .collect();
         let kernel = self.sh.kernel;
         let rank = job.par.vars.len();
@@ -904,7 +908,7 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
                 .enumerate()
                 .all(|(d, &c)| !c || proven.contains(&(key, d)))
         };
-        let Some(ty) = vector::plan(body, var, kernel, &unchecked, &self.chunk_sums) else {
+        let Some(ty) = vector::plan(body, var, kernel, &unchecked, &self.chunk_reductions) else {
             return Ok((start, count));
         };
         let (vty, lanes) = if ty == ScalarType::F32 {
@@ -913,16 +917,18 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             (types::F64X2, 2i64)
         };
         let nvec = self.b.ins().band_imm_s(count, !(lanes - 1));
-        // One vector accumulator per updated sum, starting at -0.0 lanes.
-        let mut accs: HashMap<VarId, Variable> = HashMap::new();
+        // One vector accumulator per updated reduction, starting at its
+        // identity in every lane.
+        let mut accs: HashMap<VarId, (Variable, ir::ReduceOp)> = HashMap::new();
         for st in &body.stmts {
             if let StmtKind::Assign { var: r, .. } = &st.kind {
                 if !accs.contains_key(r) {
+                    let op = self.chunk_reductions.iter().find(|(v, _)| v == r).map_or(ir::ReduceOp::Add, |x| x.1);
                     let acc = self.b.declare_var(vty);
-                    let id = self.constant(ir::ReduceOp::Add.identity(ty));
+                    let id = self.constant(op.identity(ty));
                     let init = self.b.ins().splat(vty, id);
                     self.b.def_var(acc, init);
-                    accs.insert(*r, acc);
+                    accs.insert(*r, (acc, op));
                 }
             }
         }
@@ -956,18 +962,22 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
                         .store(MemFlagsData::new().with_notrap(), x, addr, 0);
                 }
                 StmtKind::Assign { var: r, value } => {
-                    let (Some(&acc), Some(e)) = (accs.get(r), vector::sum_update(*r, value)) else {
+                    let Some((&(acc, op), e)) =
+                        accs.get(r).and_then(|a| Some((a, vector::update(*r, a.1, value)?)))
+                    else {
                         return Err(self
                             .sh
                             .unsupported(s.span, "an update the vector plan excludes"));
                     };
                     let x = self.vexpr(e, vty, i, &lets)?;
                     let a = self.b.use_var(acc);
-                    let sum = match &value.kind {
-                        ExprKind::Binary(BinOp::Sub, ..) => self.b.ins().fsub(a, x),
+                    let next = match (&value.kind, op) {
+                        (_, ir::ReduceOp::Min) => self.float_minmax(a, x, true),
+                        (_, ir::ReduceOp::Max) => self.float_minmax(a, x, false),
+                        (ExprKind::Binary(BinOp::Sub, ..), _) => self.b.ins().fsub(a, x),
                         _ => self.b.ins().fadd(a, x),
                     };
-                    self.b.def_var(acc, sum);
+                    self.b.def_var(acc, next);
                 }
                 _ => {
                     return Err(self
@@ -982,13 +992,17 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
         self.b.switch_to_block(exit);
         let mut sums: Vec<_> = accs.into_iter().collect();
         sums.sort_by_key(|(r, _)| *r);
-        for (r, acc) in sums {
+        for (r, (acc, op)) in sums {
             let var = self.var(r);
             let mut total = self.b.use_var(var);
             let lanes_v = self.b.use_var(acc);
             for lane in 0..lanes as u8 {
                 let x = self.b.ins().extractlane(lanes_v, lane);
-                total = self.b.ins().fadd(total, x);
+                total = match op {
+                    ir::ReduceOp::Min => self.float_minmax(total, x, true),
+                    ir::ReduceOp::Max => self.float_minmax(total, x, false),
+                    _ => self.b.ins().fadd(total, x),
+                };
             }
             self.b.def_var(var, total);
         }
@@ -1508,26 +1522,36 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
     }
 
     /// Rust's `f64::min`/`max`: a NaN operand yields the other one.
+    /// SPEC `min`/`max` on floats or float vectors, lane by lane: a NaN
+    /// `b` yields `a` (and a NaN `a` yields `b`), and -0 < +0 (as in
+    /// `value::min_max`: or the bits of equal operands for min, and them for
+    /// max). The selects work on the integer view, where `fcmp` masks live.
     fn float_minmax(&mut self, a: CValue, b: CValue, min: bool) -> CValue {
         let cc = if min {
             FloatCC::LessThan
         } else {
             FloatCC::GreaterThan
         };
-        let pick_a = self.b.ins().fcmp(cc, a, b);
-        let r = self.b.ins().select(pick_a, a, b);
-        // Equal operands: only ±0 differ in bits, and -0 < +0 (as in
-        // `value::min_max`): or the bits for min, and them for max.
         let fty = self.b.func.dfg.value_type(a);
-        let ity = if fty == types::F32 { types::I32 } else { types::I64 };
-        let (ai, bi) =
-            (self.b.ins().bitcast(ity, MemFlagsData::new(), a), self.b.ins().bitcast(ity, MemFlagsData::new(), b));
+        let ity = fty.as_int();
+        let flags = MemFlagsData::new();
+        let (ai, bi) = (self.b.ins().bitcast(ity, flags, a), self.b.ins().bitcast(ity, flags, b));
         let zi = if min { self.b.ins().bor(ai, bi) } else { self.b.ins().band(ai, bi) };
-        let z = self.b.ins().bitcast(fty, MemFlagsData::new(), zi);
-        let equal = self.b.ins().fcmp(FloatCC::Equal, a, b);
-        let r = self.b.ins().select(equal, z, r);
-        let b_nan = self.b.ins().fcmp(FloatCC::Unordered, b, b);
-        self.b.ins().select(b_nan, a, r)
+        let (pick_a, equal, b_nan) = (
+            self.b.ins().fcmp(cc, a, b),
+            self.b.ins().fcmp(FloatCC::Equal, a, b),
+            self.b.ins().fcmp(FloatCC::Unordered, b, b),
+        );
+        let r = if fty.is_vector() {
+            let r = self.b.ins().bitselect(pick_a, ai, bi);
+            let r = self.b.ins().bitselect(equal, zi, r);
+            self.b.ins().bitselect(b_nan, ai, r)
+        } else {
+            let r = self.b.ins().select(pick_a, ai, bi);
+            let r = self.b.ins().select(equal, zi, r);
+            self.b.ins().select(b_nan, ai, r)
+        };
+        self.b.ins().bitcast(fty, flags, r)
     }
 
     fn int_minmax(&mut self, ty: ScalarType, a: CValue, b: CValue, min: bool) -> CValue {

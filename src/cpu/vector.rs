@@ -10,21 +10,22 @@
 //! array is never passed twice (checked at launch), so doing a few
 //! iterations' loads before their stores changes nothing.
 
-use crate::ir::{Access, BinOp, Builtin, Expr, ExprKind, ScalarType, StmtKind, UnOp, VarId};
+use crate::ir::{Access, BinOp, Builtin, Expr, ExprKind, ReduceOp, ScalarType, StmtKind, UnOp, VarId};
 use std::collections::HashSet;
 
 /// The element type of a vectorizable body, or `None`.
 ///
-/// `sums` are the enclosing `prange`'s `Add` reduction variables: an update
-/// `s = s + e` / `s = s - e` of one of them is allowed too; it accumulates
-/// per lane and the lanes are added to `s` in lane order after the vector
+/// `reductions` are the enclosing `prange`'s float `Add`, `Min` and `Max`
+/// reductions: an update `s = s + e` / `s = s - e` / `m = min(m, e)` /
+/// `m = max(m, e)` of one of them is allowed too; it accumulates per lane and
+/// the lanes are combined into the variable in lane order after the vector
 /// loop (a fixed order: the result is deterministic).
 pub(crate) fn plan(
     body: &crate::ir::Block,
     var: VarId,
     kernel: &crate::ir::Function,
     unchecked: &dyn Fn(&Access) -> bool,
-    sums: &[VarId],
+    reductions: &[(VarId, ReduceOp)],
 ) -> Option<ScalarType> {
     let mut ty = None;
     let mut lets = HashSet::new();
@@ -37,9 +38,10 @@ pub(crate) fn plan(
                 }
                 lets.insert(*v);
             }
-            StmtKind::Assign { var: r, value } if sums.contains(r) => {
+            StmtKind::Assign { var: r, value } => {
+                let &(_, op) = reductions.iter().find(|(v, _)| v == r)?;
                 let t = *ty.get_or_insert(value.ty);
-                let e = sum_update(*r, value)?;
+                let e = update(*r, op, value)?;
                 if !expr_ok(e, t, var, kernel, unchecked) {
                     return None;
                 }
@@ -92,11 +94,22 @@ fn expr_ok(
     }
 }
 
-/// The contribution `e` of a reduction update `r = r + e` or `r = r - e`.
-pub(crate) fn sum_update(r: VarId, value: &Expr) -> Option<&Expr> {
-    match &value.kind {
-        ExprKind::Binary(BinOp::Add | BinOp::Sub, a, e) if matches!(a.kind, ExprKind::Var(v) if v == r) => {
-            Some(e)
+/// The contribution `e` of a reduction update of `r` with `op`: `r = r + e`
+/// or `r = r - e` (`Add`), `r = min(r, e)` or `min(e, r)` (`Min`), likewise
+/// `Max`.
+pub(crate) fn update(r: VarId, op: ReduceOp, value: &Expr) -> Option<&Expr> {
+    let is_r = |x: &Expr| matches!(x.kind, ExprKind::Var(v) if v == r);
+    match (&value.kind, op) {
+        (ExprKind::Binary(BinOp::Add | BinOp::Sub, a, e), ReduceOp::Add) if is_r(a) => Some(e),
+        (ExprKind::Builtin(Builtin::Min, args), ReduceOp::Min)
+        | (ExprKind::Builtin(Builtin::Max, args), ReduceOp::Max)
+            if args.len() == 2 =>
+        {
+            match (is_r(&args[0]), is_r(&args[1])) {
+                (true, false) => Some(&args[1]),
+                (false, true) => Some(&args[0]),
+                _ => None,
+            }
         }
         _ => None,
     }
