@@ -143,7 +143,13 @@ fn execute(cli: Cli) -> ExitCode {
         Command::Emit { file, kernel, target } => emit(&file, &kernel, target),
         Command::Run(args) => run(&args),
         Command::Devices => devices(),
-        Command::Bench(args) => kiln::bench::cli::main(&args).map(|()| ExitCode::SUCCESS).map_err(Failure::from),
+        Command::Bench(args) => {
+            if let Some(message) = bench_usage_error(&args) {
+                eprintln!("error: {message}\n\nFor more information, try '--help'.");
+                return ExitCode::from(2);
+            }
+            bench(&args)
+        }
     };
     match outcome {
         Ok(code) => code,
@@ -286,6 +292,51 @@ fn not_built(target: &str, backend: Backend) -> Error {
         backend: backend.to_string(),
         reason: format!("cannot emit `{target}`: {reason}"),
     }
+}
+
+/// A `kiln bench` option value that is not one the command accepts (exit 2,
+/// like clap's own usage errors): an unknown backend name or size label.
+fn bench_usage_error(args: &kiln::bench::cli::BenchArgs) -> Option<String> {
+    if let Some(b) = args.backend.as_deref().filter(|&b| b != "all") {
+        if let Err(e) = b.parse::<Backend>() {
+            return Some(format!("invalid value '{b}' for '--backend <B>': {e} or all"));
+        }
+    }
+    const SIZES: [&str; 4] = ["S", "M", "L", "T"];
+    if let Some(label) = args.size.split(',').map(str::trim).find(|l| !l.is_empty() && !SIZES.contains(l)) {
+        return Some(format!(
+            "invalid value '{}' for '--size <S|M|L>': unknown size `{label}` (valid: S, M, L, T, comma-separated)",
+            args.size
+        ));
+    }
+    if !(args.seconds.is_finite() && args.seconds >= 0.0) {
+        return Some(format!(
+            "invalid value '{}' for '--seconds <SECONDS>': expected a non-negative number",
+            args.seconds
+        ));
+    }
+    None
+}
+
+/// `kiln bench`. One forced backend (`--backend B` or `KILN_BACKEND`) that
+/// cannot run here is an error saying why, not a table of baselines with
+/// the backend skipped; `--backend all` lists absent backends as skipped.
+fn bench(args: &kiln::bench::cli::BenchArgs) -> Result<ExitCode, Failure> {
+    let forced = match args.backend.as_deref() {
+        Some("all") => None,
+        Some(b) => b.parse::<Backend>().ok(),
+        None => Some(Backend::from_env()?),
+    };
+    if let Some(backend) = forced {
+        if let Err(reason) = engines::availability(backend) {
+            return Err(Error::BackendUnavailable {
+                backend: backend.to_string(),
+                reason,
+            }
+            .into());
+        }
+    }
+    kiln::bench::cli::main(args).map(|()| ExitCode::SUCCESS).map_err(Failure::from)
 }
 
 fn devices() -> Result<ExitCode, Failure> {
