@@ -277,21 +277,19 @@ pub fn run(opts: &Options) -> Result<Report> {
                 }
             };
             for &backend in &opts.backends {
-                // Rows name the backend actually used (`auto` resolves to one).
+                // As a launch would: `auto` resolves per kernel (the CPU JIT,
+                // else the interpreter), and rows name the backend used. The
+                // timed launches include argument checking, as a user's do.
                 let mut runner = backend.name().to_string();
-                let outcome = match engines::engine(backend) {
-                    Err(e) => Outcome::Skipped(e.to_string()),
-                    Ok(engine) => match measure::timed(|| {
-                        runner = engine.backend().name().to_string();
-                        engine.compile(module.ir(), id)
-                    }) {
-                        (_, Err(e)) => Outcome::Failed(e.to_string()),
-                        (compile_s, Ok(compiled)) => {
-                            case.measure(opts.budget, &reference, Some(compile_s), &mut |a| {
-                                compiled.launch(a).map_err(|e| e.to_string())
-                            })
-                        }
-                    },
+                let outcome = match measure::timed(|| kernel.prepare(backend)) {
+                    (_, Err(e @ Error::BackendUnavailable { .. })) => Outcome::Skipped(e.to_string()),
+                    (_, Err(e)) => Outcome::Failed(e.to_string()),
+                    (compile_s, Ok(used)) => {
+                        runner = used.name().to_string();
+                        case.measure(opts.budget, &reference, Some(compile_s), &mut |a| {
+                            kernel.launch_on(used, a).map_err(|e| e.to_string())
+                        })
+                    }
                 };
                 rows.push(case.row(&runner, outcome));
                 bar.inc(1);
