@@ -18,7 +18,7 @@ mod vector;
 pub use launch::{num_threads, set_num_threads};
 
 use crate::error::{Error, Fault, Result, RuntimeError};
-use crate::ir::{self, ScalarType, Value};
+use crate::ir::{self, Value};
 use crate::runtime::args::Arg;
 use crate::runtime::{Backend, CompiledKernel, Engine};
 use cranelift_codegen::settings::{self, Configurable};
@@ -309,17 +309,7 @@ impl CompiledKernel for CpuKernel {
                 None => backend_err("a launch stopped without recording a fault"),
             });
         }
-        Ok(self.function().ret.map(|t| value_from_bits(t, ret)))
+        Ok(self.function().ret.map(|t| Value::from_bits(t, ret)))
     }
 }
 
-fn value_from_bits(t: ScalarType, bits: u64) -> Value {
-    match t {
-        ScalarType::Bool => Value::Bool(bits & 0xff != 0),
-        ScalarType::I32 => Value::I32(bits as u32 as i32),
-        ScalarType::U32 => Value::U32(bits as u32),
-        ScalarType::I64 => Value::I64(bits as i64),
-        ScalarType::F32 => Value::F32(f32::from_bits(bits as u32)),
-        ScalarType::F64 => Value::F64(f64::from_bits(bits)),
-    }
-}
