@@ -43,3 +43,14 @@ fn number_where_bool_is_required_hints_a_comparison_not_a_cast() {
     let d = one_error("kernel k(x: bool) -> f32 { return x; }", 1, 35);
     assert!(d.hint.as_deref().unwrap_or("").contains("as f32"), "{:?}", d.hint);
 }
+
+/// `atomic_add(x, v)` with a whole array `x` is one mistake: one error at
+/// `x` (not a second one for the same place).
+#[test]
+fn atomic_on_a_whole_array_reports_one_error() {
+    let d = one_error("kernel k(x: mut f32[:]) { atomic_add(x, 1.0); }", 1, 38);
+    assert!(d.message.contains("array"), "{}", d.message);
+    // Not an array element and not an array: still reported once.
+    let d = one_error("kernel k(x: mut f32[:]) { let y = 1.0; atomic_add(y, 1.0); }", 1, 51);
+    assert!(d.message.contains("must be an array element"), "{}", d.message);
+}

@@ -298,6 +298,10 @@ impl Infer<'_, '_> {
         let te = self.expr(&args[0]);
         let tv = self.expr(&args[1]);
         if !is_element {
+            if self.tt.shape(te).is_error() {
+                // Already reported (e.g. a whole array `a`): one error each.
+                return self.tt.error();
+            }
             return self.err(
                 Diagnostic::new(
                     args[0].span,
