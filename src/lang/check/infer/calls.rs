@@ -24,7 +24,19 @@ impl Infer<'_, '_> {
         if let Some(op) = builtins::atomic(n) {
             return self.atomic(e, op, args);
         }
-        match self.items.lookup(n) {
+        // A kernel or const named like a builtin (`kernel round(…)`) does not
+        // hide it: kernels and consts are never called.
+        let item = match self.items.lookup(n) {
+            Some(ItemRef::Func(fid))
+                if self.items.function(fid).kind == FunctionKind::Kernel
+                    && Builtin::from_name(n).is_some() =>
+            {
+                None
+            }
+            Some(ItemRef::Const(_)) if Builtin::from_name(n).is_some() => None,
+            other => other,
+        };
+        match item {
             Some(ItemRef::Func(fid)) => {
                 let sig = self.items.function(fid);
                 if sig.kind == FunctionKind::Kernel {
