@@ -1,7 +1,8 @@
 //! The file-level symbol table: every kernel, helper and const, their
 //! signatures, and the item-level rules (unique names, parameter types).
 
-use crate::ir::{FuncId, FunctionKind, ScalarType, Span};
+use crate::ir::{Builtin, FuncId, FunctionKind, ScalarType, Span};
+use crate::lang::check::builtins;
 use crate::lang::ast::{self, ConstItem, FnItem, Item, ParamType, SourceFile};
 use crate::lang::diag::Diagnostic;
 use std::collections::HashMap;
@@ -67,6 +68,21 @@ pub fn collect<'a>(ast: &'a SourceFile, errors: &mut Vec<Diagnostic>) -> Items<'
                 } else {
                     FunctionKind::Helper
                 };
+                if kind == FunctionKind::Helper
+                    && (Builtin::from_name(&f.name.name).is_some()
+                        || builtins::atomic(&f.name.name).is_some())
+                {
+                    errors.push(
+                        Diagnostic::new(
+                            f.name.span,
+                            format!("the helper `{}` has the name of a builtin function", f.name.name),
+                        )
+                        .with_hint(format!(
+                            "rename the helper, e.g. `my_{}`: `{0}(…)` always means the builtin",
+                            f.name.name
+                        )),
+                    );
+                }
                 let id = FuncId(items.functions.len() as u32);
                 items.functions.push(signature(f, kind, errors));
                 (&f.name, ItemRef::Func(id))

@@ -24,7 +24,19 @@ impl Infer<'_, '_> {
         if let Some(op) = builtins::atomic(n) {
             return self.atomic(e, op, args);
         }
-        match self.items.lookup(n) {
+        // A kernel or const named like a builtin (`kernel round(…)`) does not
+        // hide it: kernels and consts are never called.
+        let item = match self.items.lookup(n) {
+            Some(ItemRef::Func(fid))
+                if self.items.function(fid).kind == FunctionKind::Kernel
+                    && Builtin::from_name(n).is_some() =>
+            {
+                None
+            }
+            Some(ItemRef::Const(_)) if Builtin::from_name(n).is_some() => None,
+            other => other,
+        };
+        match item {
             Some(ItemRef::Func(fid)) => {
                 let sig = self.items.function(fid);
                 if sig.kind == FunctionKind::Kernel {
@@ -298,6 +310,10 @@ impl Infer<'_, '_> {
         let te = self.expr(&args[0]);
         let tv = self.expr(&args[1]);
         if !is_element {
+            if self.tt.shape(te).is_error() {
+                // Already reported (e.g. a whole array `a`): one error each.
+                return self.tt.error();
+            }
             return self.err(
                 Diagnostic::new(
                     args[0].span,
