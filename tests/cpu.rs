@@ -787,3 +787,34 @@ fn vectorized_min_max_reductions_match_bit_for_bit() {
     let text = emit_clif(&module(VMINMAX), "vminmax32").unwrap();
     assert!(text.contains("f32x4"), "the min/max reduction is not vectorized:\n{text}");
 }
+
+const STEPPED: &str = r#"
+kernel stepped(lo: i64, hi: i64, k: i64, out: mut i64[:]) {
+    let mut p = 0;
+    for i in (lo..hi).step_by(2) { out[p] = i; p += 1; }
+    for i in (lo..hi).step_by(k) { out[p] = i; p += 1; }
+    for i in (lo..=hi).step_by(k).rev() { out[p] = i; p += 1; }
+    for i in (lo..=hi).rev().step_by(k) { out[p] = i; p += 1; }
+    for i in (lo..hi).rev().step_by(2) { out[p] = i; p += 1; }
+    for j in lo..hi {
+        for i in (j..=hi).step_by(3) { out[p] = i * 100 + j; p += 1; }
+    }
+    out[p] = -1;
+}
+"#;
+
+/// Stepped ranges with bounds known only at run time (the checker's exact
+/// trip-count arithmetic, with its `||` and `as i64`) compile and count like
+/// the interpreter.
+#[test]
+fn stepped_ranges_with_runtime_bounds_match() {
+    for (lo, hi, k) in [(1i64, 10i64, 2i64), (-7, 9, 3), (5, 5, 1), (9, 1, 4), (-3, 4, 7)] {
+        let inputs = [
+            sc("lo", Value::I64(lo)),
+            sc("hi", Value::I64(hi)),
+            sc("k", Value::I64(k)),
+            arr("out", Data::I64(vec![0; 400]), &[400], true),
+        ];
+        let _ = same(STEPPED, "stepped", &inputs);
+    }
+}

@@ -346,7 +346,7 @@ fn bin(op: BinOp, a: ir::Expr, b: ir::Expr, span: Span) -> ir::Expr {
             };
         }
     }
-    let ty = if op.is_comparison() {
+    let ty = if op.is_comparison() || matches!(op, BinOp::And | BinOp::Or) {
         ScalarType::Bool
     } else {
         ScalarType::I64
