@@ -420,36 +420,42 @@ fn typed_program() -> impl Strategy<Value = String> {
         })
 }
 
+/// Compiles `src`: it must not panic, its diagnostics must render, and none
+/// may be an internal error (e.g. the IR verifier rejecting what the checker
+/// produced).
+fn no_internal_error(src: &str) -> Result<(), TestCaseError> {
+    if let Err(diags) = compile("fuzz.kn", src) {
+        let text = diags.to_string();
+        prop_assert!(!text.contains("internal error"), "{text}\n{src}");
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(config())]
 
     #[test]
     fn compile_never_panics_on_tokens(src in token_program()) {
-        let _ = compile("fuzz.kn", &src);
+        no_internal_error(&src)?;
     }
 
     #[test]
     fn compile_never_panics_on_mutations(src in mutated_seed()) {
-        let _ = compile("fuzz.kn", &src);
+        no_internal_error(&src)?;
     }
 
     #[test]
     fn compile_never_panics_on_typed_programs(src in typed_program()) {
         let (_, errors) = parse(&src);
         prop_assert!(errors.is_empty(), "generated program does not parse: {errors:?}\n{src}");
-        if let Err(diags) = compile("fuzz.kn", &src) {
-            let _ = diags.to_string();
-        }
+        no_internal_error(&src)?;
     }
 
     #[test]
     fn compile_never_panics_on_generated_programs(src in gen_program()) {
         let (_, errors) = parse(&src);
         prop_assert!(errors.is_empty(), "generated program does not parse: {errors:?}\n{src}");
-        if let Err(diags) = compile("fuzz.kn", &src) {
-            // Rendering must not panic either.
-            let _ = diags.to_string();
-        }
+        no_internal_error(&src)?;
     }
 
     #[test]

@@ -26,6 +26,7 @@
 
 pub mod print;
 pub mod value;
+pub mod verify;
 
 pub use value::Value;
 
