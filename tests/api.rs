@@ -56,7 +56,11 @@ fn argument_error(e: Error, kernel: &str) -> String {
 
 fn saxpy_error(args: &mut [Arg]) -> String {
     let m = module();
-    let e = m.kernel("saxpy").unwrap().launch_on(Backend::Interp, args).unwrap_err();
+    let e = m
+        .kernel("saxpy")
+        .unwrap()
+        .launch_on(Backend::Interp, args)
+        .unwrap_err();
     argument_error(e, "saxpy")
 }
 
@@ -65,10 +69,10 @@ fn saxpy_runs_on_the_interpreter() {
     let m = module();
     let x = vec![1.0f32, 2.0, 3.0];
     let mut y = vec![10.0f32; 3];
-    let r = m
-        .kernel("saxpy")
-        .unwrap()
-        .launch_on(Backend::Interp, &mut [2.0f32.into(), (&x).into(), (&mut y).into()]);
+    let r = m.kernel("saxpy").unwrap().launch_on(
+        Backend::Interp,
+        &mut [2.0f32.into(), (&x).into(), (&mut y).into()],
+    );
     assert_eq!(r.unwrap(), None);
     assert_eq!(y, [12.0, 14.0, 16.0]);
 }
@@ -89,7 +93,10 @@ fn a_result_is_returned() {
 fn wrong_argument_count() {
     let x = vec![1.0f32];
     let msg = saxpy_error(&mut [2.0f32.into(), (&x).into()]);
-    assert_eq!(msg, "expected 3 arguments (a: f32, x: f32[:], y: mut f32[:]), got 2");
+    assert_eq!(
+        msg,
+        "expected 3 arguments (a: f32, x: f32[:], y: mut f32[:]), got 2"
+    );
 }
 
 #[test]
@@ -109,7 +116,10 @@ fn wrong_element_type() {
     let e = module()
         .kernel("saxpy")
         .unwrap()
-        .launch_on(Backend::Interp, &mut [2.0f32.into(), (&x).into(), (&mut y).into()])
+        .launch_on(
+            Backend::Interp,
+            &mut [2.0f32.into(), (&x).into(), (&mut y).into()],
+        )
         .unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -148,7 +158,10 @@ fn shape_must_match_data_length() {
         shape: vec![5],
     };
     let msg = saxpy_error(&mut [2.0f32.into(), bad, (&mut y).into()]);
-    assert_eq!(msg, "argument 2 `x`: shape [5] holds 5 elements, but the data has 4");
+    assert_eq!(
+        msg,
+        "argument 2 `x`: shape [5] holds 5 elements, but the data has 4"
+    );
 }
 
 #[test]
@@ -169,7 +182,10 @@ fn mutable_slice_for_read_only_parameter_is_fine() {
     let mut y = vec![0.0f32; 2];
     m.kernel("saxpy")
         .unwrap()
-        .launch_on(Backend::Interp, &mut [1.0f32.into(), (&mut x).into(), (&mut y).into()])
+        .launch_on(
+            Backend::Interp,
+            &mut [1.0f32.into(), (&mut x).into(), (&mut y).into()],
+        )
         .unwrap();
     assert_eq!(y, [1.0, 2.0]);
 }
@@ -184,7 +200,10 @@ fn aliasing_a_written_array_is_an_error_naming_both() {
     );
     // Overlapping (not identical) ranges alias too.
     let msg = saxpy_error(&mut [2.0f32.into(), Arg::slice(&v[..2]), Arg::slice(&v[1..])]);
-    assert!(msg.starts_with("arguments 2 `x` and 3 `y` share memory"), "{msg}");
+    assert!(
+        msg.starts_with("arguments 2 `x` and 3 `y` share memory"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -211,7 +230,11 @@ fn runtime_faults_are_errors() {
         Error::Runtime(r) => {
             assert_eq!(r.kernel, "poke");
             assert_eq!(r.file, "api.kn");
-            assert!(matches!(r.fault, Fault::IndexOutOfBounds { .. }), "{:?}", r.fault);
+            assert!(
+                matches!(r.fault, Fault::IndexOutOfBounds { .. }),
+                "{:?}",
+                r.fault
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -251,7 +274,11 @@ fn backend_from_env() {
 fn unavailable_backends_say_why() {
     let e = engine(Backend::Cuda).err().expect("cuda is not built in");
     assert!(matches!(e, Error::BackendUnavailable { .. }));
-    assert!(e.to_string().contains("not built into this version of kiln"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("not built into this version of kiln"),
+        "{e}"
+    );
     let m = module();
     let x = vec![1.0f64];
     let e = m
@@ -278,7 +305,10 @@ fn auto_reports_the_backend_it_used() {
 #[test]
 fn module_introspection() {
     let m = module();
-    assert_eq!(m.kernel_names(), ["saxpy", "total", "pair_sum", "stamp", "poke"]);
+    assert_eq!(
+        m.kernel_names(),
+        ["saxpy", "total", "pair_sum", "stamp", "poke"]
+    );
     let k = m.kernel("stamp").unwrap();
     assert_eq!(k.name(), "stamp");
     let p = k.params();
@@ -294,14 +324,20 @@ fn module_introspection() {
     assert_eq!(p[1].ty, ParamType::Scalar(ScalarType::F64));
     assert_eq!(k.signature(), "stamp(m: mut f64[:, :], s: f64)");
     let e = m.kernel("nope").err().unwrap().to_string();
-    assert!(e.starts_with("no kernel named `nope` in api.kn (kernels: saxpy"), "{e}");
+    assert!(
+        e.starts_with("no kernel named `nope` in api.kn (kernels: saxpy"),
+        "{e}"
+    );
 }
 
 #[test]
 fn from_file_errors_name_the_path() {
     let e = Module::from_file("/definitely/not/here.kn").err().unwrap();
     assert!(matches!(e, Error::Io { .. }));
-    assert!(e.to_string().starts_with("/definitely/not/here.kn: "), "{e}");
+    assert!(
+        e.to_string().starts_with("/definitely/not/here.kn: "),
+        "{e}"
+    );
 }
 
 #[test]
@@ -375,11 +411,24 @@ fn cpu_backend_agrees_with_the_interpreter_when_built_in() {
     let x: Vec<f32> = (0..1000).map(|i| i as f32 * 0.5).collect();
     let mut y_cpu = vec![1.0f32; 1000];
     let mut y_ref = y_cpu.clone();
-    let (used, _) = k.launch_on_reporting(Backend::Auto, &mut [3.0f32.into(), (&x).into(), (&mut y_cpu).into()]).unwrap();
+    let (used, _) = k
+        .launch_on_reporting(
+            Backend::Auto,
+            &mut [3.0f32.into(), (&x).into(), (&mut y_cpu).into()],
+        )
+        .unwrap();
     assert_eq!(used, Backend::Cpu, "auto prefers the JIT");
-    k.launch_on(Backend::Interp, &mut [3.0f32.into(), (&x).into(), (&mut y_ref).into()]).unwrap();
+    k.launch_on(
+        Backend::Interp,
+        &mut [3.0f32.into(), (&x).into(), (&mut y_ref).into()],
+    )
+    .unwrap();
     assert_eq!(y_cpu, y_ref);
     let mut z = vec![0i32; 3];
-    let e = m.kernel("poke").unwrap().launch_on(Backend::Cpu, &mut [(&mut z).into(), 3i64.into()]).unwrap_err();
+    let e = m
+        .kernel("poke")
+        .unwrap()
+        .launch_on(Backend::Cpu, &mut [(&mut z).into(), 3i64.into()])
+        .unwrap_err();
     assert!(matches!(e, Error::Runtime(_)), "{e:?}");
 }

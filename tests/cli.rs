@@ -153,7 +153,10 @@ fn check_ok_and_errors() {
     assert!(err.contains("error: "), "{err}");
     assert!(err.contains("bad.kn:2:"), "{err}");
     assert!(err.contains('^'), "{err}");
-    assert!(stdout(&o).contains("k.kn: ok"), "the good file is still reported");
+    assert!(
+        stdout(&o).contains("k.kn: ok"),
+        "the good file is still reported"
+    );
 
     let o = kiln(&["check", dir.join("missing.kn").to_str().unwrap()]);
     assert_eq!(code(&o), 1);
@@ -188,7 +191,14 @@ fn json_contract_line() {
     );
     let obj = v.as_object().unwrap();
     let keys: Vec<&str> = obj.keys().map(|k| k.as_str()).collect();
-    for key in ["kernel", "backend", "result", "compile_seconds", "seconds", "runs"] {
+    for key in [
+        "kernel",
+        "backend",
+        "result",
+        "compile_seconds",
+        "seconds",
+        "runs",
+    ] {
         assert!(keys.contains(&key), "missing {key} in {v}");
     }
     assert_eq!(obj.len(), 6);
@@ -212,7 +222,10 @@ fn auto_reports_a_concrete_backend() {
 fn json_results_are_exact() {
     let (_dir, file) = kernels();
     // Integers exactly, even past 2^53.
-    assert_eq!(raw_result(&file, "same_i64", "v=9007199254740993"), "9007199254740993");
+    assert_eq!(
+        raw_result(&file, "same_i64", "v=9007199254740993"),
+        "9007199254740993"
+    );
     assert_eq!(
         raw_result(&file, "same_i64", "v=-9223372036854775808"),
         "-9223372036854775808"
@@ -242,7 +255,11 @@ fn integer_values_out_of_range_are_errors() {
         "v=9223372036854775808",
     ]);
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("out of range for i64"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("out of range for i64"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -252,11 +269,21 @@ fn repeats_start_from_the_original_values() {
     let v = run_json(
         &file,
         "bump",
-        &["--arg", "x=range:4", "--repeat", "5", "--out", out.to_str().unwrap()],
+        &[
+            "--arg",
+            "x=range:4",
+            "--repeat",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+        ],
     );
     assert_eq!(v["runs"], 5);
     let bytes = std::fs::read(out.join("x.npy")).unwrap();
-    let x = npyz::NpyFile::new(&bytes[..]).unwrap().into_vec::<i64>().unwrap();
+    let x = npyz::NpyFile::new(&bytes[..])
+        .unwrap()
+        .into_vec::<i64>()
+        .unwrap();
     assert_eq!(x, [1, 2, 3, 4], "one bump, not five");
 }
 
@@ -265,11 +292,24 @@ fn npy_in_c_and_fortran_order_round_trips() {
     let (dir, file) = kernels();
     // a = [[0, 1, 2], [3, 4, 5]]
     let c_path = dir.join("a_c.npy");
-    write_npy_f64(&c_path, &[2, 3], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0], npyz::Order::C);
+    write_npy_f64(
+        &c_path,
+        &[2, 3],
+        &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+        npyz::Order::C,
+    );
     let f_path = dir.join("a_f.npy");
-    write_npy_f64(&f_path, &[2, 3], &[0.0, 3.0, 1.0, 4.0, 2.0, 5.0], npyz::Order::Fortran);
+    write_npy_f64(
+        &f_path,
+        &[2, 3],
+        &[0.0, 3.0, 1.0, 4.0, 2.0, 5.0],
+        npyz::Order::Fortran,
+    );
     for input in [&c_path, &f_path] {
-        let out = dir.join(format!("out_{}", input.file_stem().unwrap().to_str().unwrap()));
+        let out = dir.join(format!(
+            "out_{}",
+            input.file_stem().unwrap().to_str().unwrap()
+        ));
         let a = format!("a=@{}", input.display());
         let o = kiln(&[
             "run",
@@ -288,7 +328,10 @@ fn npy_in_c_and_fortran_order_round_trips() {
         let (shape, data) = read_npy_f64(&out.join("b.npy"));
         assert_eq!(shape, [2, 3]);
         assert_eq!(data, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "{}", input.display());
-        assert!(!out.join("a.npy").exists(), "read-only arrays are not written");
+        assert!(
+            !out.join("a.npy").exists(),
+            "read-only arrays are not written"
+        );
     }
 }
 
@@ -351,7 +394,16 @@ fn bad_npy_inputs_are_errors_naming_file_and_parameter() {
 fn unknown_and_missing_args_exit_1_naming_them() {
     let (_dir, file) = kernels();
     let f = file.to_str().unwrap();
-    let o = kiln(&["run", f, "--kernel", "total", "--arg", "x=range:3", "--arg", "z=1"]);
+    let o = kiln(&[
+        "run",
+        f,
+        "--kernel",
+        "total",
+        "--arg",
+        "x=range:3",
+        "--arg",
+        "z=1",
+    ]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("`z`"), "{}", stderr(&o));
     let o = kiln(&["run", f, "--kernel", "total"]);
@@ -359,7 +411,11 @@ fn unknown_and_missing_args_exit_1_naming_them() {
     assert!(stderr(&o).contains("`x: f64[:]`"), "{}", stderr(&o));
     let o = kiln(&["run", f, "--kernel", "nope"]);
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("no kernel named `nope`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no kernel named `nope`"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -418,9 +474,20 @@ fn forced_unavailable_backend_is_an_error() {
         "cuda",
     ]);
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("backend `cuda` is not available"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("backend `cuda` is not available"),
+        "{}",
+        stderr(&o)
+    );
     let o = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(["run", file.to_str().unwrap(), "--kernel", "total", "--arg", "x=range:3"])
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--kernel",
+            "total",
+            "--arg",
+            "x=range:3",
+        ])
         .env("KILN_BACKEND", "bogus")
         .output()
         .unwrap();
@@ -452,13 +519,34 @@ fn kiln_backend_env_sets_the_default() {
 #[test]
 fn emit_and_devices() {
     let (_dir, file) = kernels();
-    let o = kiln(&["emit", file.to_str().unwrap(), "--kernel", "total", "--target", "ir"]);
+    let o = kiln(&[
+        "emit",
+        file.to_str().unwrap(),
+        "--kernel",
+        "total",
+        "--target",
+        "ir",
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("total"), "{}", stdout(&o));
-    let o = kiln(&["emit", file.to_str().unwrap(), "--kernel", "total", "--target", "clif"]);
+    let o = kiln(&[
+        "emit",
+        file.to_str().unwrap(),
+        "--kernel",
+        "total",
+        "--target",
+        "clif",
+    ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("function"), "{}", stdout(&o));
-    let o = kiln(&["emit", file.to_str().unwrap(), "--kernel", "total", "--target", "wgsl"]);
+    let o = kiln(&[
+        "emit",
+        file.to_str().unwrap(),
+        "--kernel",
+        "total",
+        "--target",
+        "wgsl",
+    ]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("wgsl"), "{}", stderr(&o));
     let o = kiln(&["devices"]);
@@ -499,7 +587,14 @@ fn size_takes_arguments_from_directives() {
     // --arg overrides one value.
     let v = run_json(&file, "scale", &["--size", "S", "--arg", "s=1"]);
     assert_eq!(v["result"].as_f64(), Some(45.0));
-    let o = kiln(&["run", file.to_str().unwrap(), "--kernel", "scale", "--size", "XL"]);
+    let o = kiln(&[
+        "run",
+        file.to_str().unwrap(),
+        "--kernel",
+        "scale",
+        "--size",
+        "XL",
+    ]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("no size `XL`"), "{}", stderr(&o));
 }

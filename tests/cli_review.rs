@@ -85,7 +85,12 @@ fn json(o: &Output) -> serde_json::Value {
     serde_json::from_str(out.trim_end()).expect("valid JSON")
 }
 
-fn write_npy<T: npyz::AutoSerialize + Copy>(path: &Path, shape: &[u64], data: &[T], order: npyz::Order) {
+fn write_npy<T: npyz::AutoSerialize + Copy>(
+    path: &Path,
+    shape: &[u64],
+    data: &[T],
+    order: npyz::Order,
+) {
     use npyz::WriterBuilder;
     let file = std::fs::File::create(path).unwrap();
     let mut w = npyz::WriteOptions::new()
@@ -147,9 +152,22 @@ fn npy_inputs_and_outputs_of_every_dtype_and_rank_in_both_orders() {
     let pc = dir.join("c.npy");
     let pf = dir.join("f.npy");
     write_npy(&pc, &[2, 3, 4], &c, npyz::Order::C);
-    write_npy(&pf, &[2, 3, 4], &to_fortran(&c, &shape), npyz::Order::Fortran);
+    write_npy(
+        &pf,
+        &[2, 3, 4],
+        &to_fortran(&c, &shape),
+        npyz::Order::Fortran,
+    );
     for p in [&pc, &pf] {
-        let v = json(&kiln(&["run", f, "--kernel", "w3", "--json", "--arg", &format!("x=@{}", p.display())]));
+        let v = json(&kiln(&[
+            "run",
+            f,
+            "--kernel",
+            "w3",
+            "--json",
+            "--arg",
+            &format!("x=@{}", p.display()),
+        ]));
         assert_eq!(v["result"], expected, "{}", p.display());
     }
     // uint32 rank 2 Fortran in, written back C order with dtype <u4.
@@ -158,8 +176,17 @@ fn npy_inputs_and_outputs_of_every_dtype_and_rank_in_both_orders() {
     write_npy(&pu, &[2, 3], &to_fortran(&u, &[2, 3]), npyz::Order::Fortran);
     let out = dir.join("out_u");
     let o = kiln(&[
-        "run", f, "--kernel", "cp_u32", "--json", "--arg", &format!("a=@{}", pu.display()), "--arg", "b=zeros:2x3",
-        "--out", out.to_str().unwrap(),
+        "run",
+        f,
+        "--kernel",
+        "cp_u32",
+        "--json",
+        "--arg",
+        &format!("a=@{}", pu.display()),
+        "--arg",
+        "b=zeros:2x3",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert_eq!(json(&o)["result"], serde_json::Value::Null);
     let (descr, s, data) = read_npy::<u32>(&out.join("b.npy"));
@@ -170,26 +197,58 @@ fn npy_inputs_and_outputs_of_every_dtype_and_rank_in_both_orders() {
     write_npy(&pl, &[3], &l, npyz::Order::C);
     let out = dir.join("out_l");
     json(&kiln(&[
-        "run", f, "--kernel", "cp_i64", "--json", "--arg", &format!("a=@{}", pl.display()), "--arg", "b=zeros:3",
-        "--out", out.to_str().unwrap(),
+        "run",
+        f,
+        "--kernel",
+        "cp_i64",
+        "--json",
+        "--arg",
+        &format!("a=@{}", pl.display()),
+        "--arg",
+        "b=zeros:3",
+        "--out",
+        out.to_str().unwrap(),
     ]));
     let (descr, s, data) = read_npy::<i64>(&out.join("b.npy"));
     assert_eq!((descr.as_str(), s, data), ("'<i8'", vec![3], l));
     // float32 rank 3 Fortran in, C out.
     let x: Vec<f32> = (0..24).map(|v| v as f32 * 0.1).collect();
     let px = dir.join("x.npy");
-    write_npy(&px, &[2, 3, 4], &to_fortran(&x, &shape), npyz::Order::Fortran);
+    write_npy(
+        &px,
+        &[2, 3, 4],
+        &to_fortran(&x, &shape),
+        npyz::Order::Fortran,
+    );
     let out = dir.join("out_x");
     json(&kiln(&[
-        "run", f, "--kernel", "cp_f32", "--json", "--arg", &format!("a=@{}", px.display()), "--arg", "b=zeros:2x3x4",
-        "--out", out.to_str().unwrap(),
+        "run",
+        f,
+        "--kernel",
+        "cp_f32",
+        "--json",
+        "--arg",
+        &format!("a=@{}", px.display()),
+        "--arg",
+        "b=zeros:2x3x4",
+        "--out",
+        out.to_str().unwrap(),
     ]));
     let (descr, s, data) = read_npy::<f32>(&out.join("b.npy"));
     assert_eq!((descr.as_str(), s, data), ("'<f4'", vec![2, 3, 4], x));
     // A float64 file for an f32 parameter names both.
     let pd = dir.join("d.npy");
     write_npy(&pd, &[2, 3, 4], &[0.0f64; 24], npyz::Order::C);
-    let o = kiln(&["run", f, "--kernel", "cp_f32", "--arg", &format!("a=@{}", pd.display()), "--arg", "b=zeros:2x3x4"]);
+    let o = kiln(&[
+        "run",
+        f,
+        "--kernel",
+        "cp_f32",
+        "--arg",
+        &format!("a=@{}", pd.display()),
+        "--arg",
+        "b=zeros:2x3x4",
+    ]);
     assert_eq!(code(&o), 1);
     assert!(
         stderr(&o).contains("holds float64 with 3 dimensions, parameter `a` is `f32[:, :, :]`"),
@@ -199,7 +258,18 @@ fn npy_inputs_and_outputs_of_every_dtype_and_rank_in_both_orders() {
 }
 
 fn bench_args<'a>(dir: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec!["bench", "--dir", dir, "--kernels", "saxpy", "--size", "T", "--no-peers", "--seconds", "0"];
+    let mut v = vec![
+        "bench",
+        "--dir",
+        dir,
+        "--kernels",
+        "saxpy",
+        "--size",
+        "T",
+        "--no-peers",
+        "--seconds",
+        "0",
+    ];
     v.extend_from_slice(extra);
     v
 }
@@ -212,12 +282,19 @@ fn bench_forced_unavailable_backend_is_an_error_not_a_skip() {
     // says why, never a silent fallback to the baselines (exit 0).
     for backend in ["cuda", "wgpu"] {
         let devices = String::from_utf8_lossy(&kiln(&["devices"]).stdout).into_owned();
-        if !devices.lines().any(|l| l.starts_with(backend) && l.contains("unavailable")) {
+        if !devices
+            .lines()
+            .any(|l| l.starts_with(backend) && l.contains("unavailable"))
+        {
             continue;
         }
         let o = kiln(&bench_args(KERNEL_DIR, &["--backend", backend]));
         assert_eq!(code(&o), 1, "--backend {backend}: {}", stderr(&o));
-        assert!(stderr(&o).contains(&format!("backend `{backend}` is not available")), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("backend `{backend}` is not available")),
+            "{}",
+            stderr(&o)
+        );
         let o = kiln_env(&bench_args(KERNEL_DIR, &[]), &[("KILN_BACKEND", backend)]);
         assert_eq!(code(&o), 1, "KILN_BACKEND={backend}: {}", stderr(&o));
     }
@@ -227,19 +304,42 @@ fn bench_forced_unavailable_backend_is_an_error_not_a_skip() {
 fn bench_usage_errors_exit_2() {
     // An unknown backend name or size label is a usage error of the command
     // line (exit 2), not an empty table with exit 0 or an exit 1.
-    for extra in [&["--backend", "gpu"][..], &["--size", "Q"], &["--size", "S,XL"], &["--seconds", "nan"]] {
-        let mut args = vec!["bench", "--dir", KERNEL_DIR, "--kernels", "saxpy", "--no-peers", "--no-baselines"];
+    for extra in [
+        &["--backend", "gpu"][..],
+        &["--size", "Q"],
+        &["--size", "S,XL"],
+        &["--seconds", "nan"],
+    ] {
+        let mut args = vec![
+            "bench",
+            "--dir",
+            KERNEL_DIR,
+            "--kernels",
+            "saxpy",
+            "--no-peers",
+            "--no-baselines",
+        ];
         args.extend_from_slice(extra);
         let o = kiln(&args);
         assert_eq!(code(&o), 2, "{extra:?}: {}", stderr(&o));
-        assert!(o.stdout.is_empty(), "{extra:?}: {}", String::from_utf8_lossy(&o.stdout));
+        assert!(
+            o.stdout.is_empty(),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
     }
 }
 
 #[test]
 fn bench_all_and_available_backends_still_run() {
-    let o = kiln(&bench_args(KERNEL_DIR, &["--backend", "all", "--no-baselines"]));
+    let o = kiln(&bench_args(
+        KERNEL_DIR,
+        &["--backend", "all", "--no-baselines"],
+    ));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let o = kiln(&bench_args(KERNEL_DIR, &["--backend", "interp", "--no-baselines"]));
+    let o = kiln(&bench_args(
+        KERNEL_DIR,
+        &["--backend", "interp", "--no-baselines"],
+    ));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }

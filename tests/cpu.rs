@@ -767,7 +767,11 @@ fn vectorized_min_max_reductions_match_bit_for_bit() {
                 let x: Vec<f64> = (0..n)
                     .map(|i| {
                         let v = pattern(i);
-                        if zeros_only && v != 0.0 && !v.is_nan() { -0.0 } else { v }
+                        if zeros_only && v != 0.0 && !v.is_nan() {
+                            -0.0
+                        } else {
+                            v
+                        }
                     })
                     .collect();
                 let inputs = [
@@ -776,7 +780,12 @@ fn vectorized_min_max_reductions_match_bit_for_bit() {
                 ];
                 let _ = same(VMINMAX, "vminmax64", &inputs);
                 let inputs = [
-                    arr("x", Data::F32(x.iter().map(|&v| v as f32).collect()), &[n], false),
+                    arr(
+                        "x",
+                        Data::F32(x.iter().map(|&v| v as f32).collect()),
+                        &[n],
+                        false,
+                    ),
                     arr("out", Data::F32(vec![7.0; 2]), &[2], true),
                 ];
                 let _ = same(VMINMAX, "vminmax32", &inputs);
@@ -785,7 +794,10 @@ fn vectorized_min_max_reductions_match_bit_for_bit() {
     }
     set_num_threads(0);
     let text = emit_clif(&module(VMINMAX), "vminmax32").unwrap();
-    assert!(text.contains("f32x4"), "the min/max reduction is not vectorized:\n{text}");
+    assert!(
+        text.contains("f32x4"),
+        "the min/max reduction is not vectorized:\n{text}"
+    );
 }
 
 const STEPPED: &str = r#"
@@ -808,7 +820,13 @@ kernel stepped(lo: i64, hi: i64, k: i64, out: mut i64[:]) {
 /// the interpreter.
 #[test]
 fn stepped_ranges_with_runtime_bounds_match() {
-    for (lo, hi, k) in [(1i64, 10i64, 2i64), (-7, 9, 3), (5, 5, 1), (9, 1, 4), (-3, 4, 7)] {
+    for (lo, hi, k) in [
+        (1i64, 10i64, 2i64),
+        (-7, 9, 3),
+        (5, 5, 1),
+        (9, 1, 4),
+        (-3, 4, 7),
+    ] {
         let inputs = [
             sc("lo", Value::I64(lo)),
             sc("hi", Value::I64(hi)),

@@ -74,7 +74,13 @@ fn check_against_baseline(name: &str) {
         .unwrap_or_else(|e| panic!("{name}: the Rust baseline failed: {e}"));
     compare_result("result", expected_result, r.result).unwrap_or_else(|e| panic!("{name}: {e}"));
     for (want, got) in expected.iter().zip(&r.after) {
-        if let (Input::Array { name: arg, data: w, .. }, Input::Array { data: g, .. }) = (want, got) {
+        if let (
+            Input::Array {
+                name: arg, data: w, ..
+            },
+            Input::Array { data: g, .. },
+        ) = (want, got)
+        {
             compare_data(&format!("{name}: array `{arg}`"), w, g).unwrap_or_else(|e| panic!("{e}"));
         }
     }

@@ -54,7 +54,8 @@ pub fn find(kernel: &str) -> Option<Baseline> {
 type Args<'s, 'a> = std::slice::IterMut<'s, Arg<'a>>;
 
 fn next<'s, 'a>(it: &mut Args<'s, 'a>, what: &str) -> Result<&'s mut Arg<'a>, String> {
-    it.next().ok_or_else(|| format!("baseline: missing argument ({what})"))
+    it.next()
+        .ok_or_else(|| format!("baseline: missing argument ({what})"))
 }
 
 macro_rules! accessors {
@@ -63,16 +64,28 @@ macro_rules! accessors {
         #[allow(dead_code)]
         fn $get<'s>(it: &mut Args<'s, '_>) -> Result<(&'s [$t], Vec<usize>), String> {
             match next(it, stringify!($t))? {
-                Arg::Array { data: ArrayData::$v(s), shape } => Ok((&**s, shape.clone())),
-                Arg::ArrayMut { data: ArrayDataMut::$v(s), shape } => Ok((&**s, shape.clone())),
+                Arg::Array {
+                    data: ArrayData::$v(s),
+                    shape,
+                } => Ok((&**s, shape.clone())),
+                Arg::ArrayMut {
+                    data: ArrayDataMut::$v(s),
+                    shape,
+                } => Ok((&**s, shape.clone())),
                 _ => Err(format!("baseline: expected a {} array", stringify!($t))),
             }
         }
         /// The next argument as a writable array.
         fn $get_mut<'s>(it: &mut Args<'s, '_>) -> Result<(&'s mut [$t], Vec<usize>), String> {
             match next(it, stringify!($t))? {
-                Arg::ArrayMut { data: ArrayDataMut::$v(s), shape } => Ok((&mut **s, shape.clone())),
-                _ => Err(format!("baseline: expected a mutable {} array", stringify!($t))),
+                Arg::ArrayMut {
+                    data: ArrayDataMut::$v(s),
+                    shape,
+                } => Ok((&mut **s, shape.clone())),
+                _ => Err(format!(
+                    "baseline: expected a mutable {} array",
+                    stringify!($t)
+                )),
             }
         }
     };
@@ -108,7 +121,10 @@ fn int_scalar(it: &mut Args<'_, '_>) -> Result<i64, String> {
         Value::I32(v) => Ok(v as i64),
         Value::I64(v) => Ok(v),
         Value::U32(v) => Ok(v as i64),
-        v => Err(format!("baseline: expected an integer scalar, got {}", v.ty())),
+        v => Err(format!(
+            "baseline: expected an integer scalar, got {}",
+            v.ty()
+        )),
     }
 }
 
@@ -123,7 +139,11 @@ fn saxpy(fl: Flavour, args: &mut [Arg]) -> Result<Option<Value>, String> {
     let body = |(y, x): (&mut f32, &f32)| *y = a * *x + *y;
     match fl {
         Flavour::Serial => y.iter_mut().zip(x).for_each(body),
-        Flavour::Rayon => y.par_iter_mut().with_min_len(CHUNK).zip(x.par_iter()).for_each(body),
+        Flavour::Rayon => y
+            .par_iter_mut()
+            .with_min_len(CHUNK)
+            .zip(x.par_iter())
+            .for_each(body),
     }
     Ok(None)
 }
@@ -135,7 +155,12 @@ fn triad(fl: Flavour, args: &mut [Arg]) -> Result<Option<Value>, String> {
     let body = |((a, b), c): ((&mut f64, &f64), &f64)| *a = *b + s * *c;
     match fl {
         Flavour::Serial => a.iter_mut().zip(b).zip(c).for_each(body),
-        Flavour::Rayon => a.par_iter_mut().with_min_len(CHUNK).zip(b.par_iter()).zip(c.par_iter()).for_each(body),
+        Flavour::Rayon => a
+            .par_iter_mut()
+            .with_min_len(CHUNK)
+            .zip(b.par_iter())
+            .zip(c.par_iter())
+            .for_each(body),
     }
     Ok(None)
 }
@@ -156,7 +181,10 @@ fn sum_sq(fl: Flavour, args: &mut [Arg]) -> Result<Option<Value>, String> {
     let (x, _) = f64s(&mut args.iter_mut())?;
     let total = match fl {
         Flavour::Serial => x.iter().map(|v| v * v).sum(),
-        Flavour::Rayon => x.par_chunks(CHUNK).map(|c| c.iter().map(|v| v * v).sum::<f64>()).sum(),
+        Flavour::Rayon => x
+            .par_chunks(CHUNK)
+            .map(|c| c.iter().map(|v| v * v).sum::<f64>())
+            .sum(),
     };
     Ok(Some(Value::F64(total)))
 }
@@ -224,7 +252,9 @@ fn histogram(fl: Flavour, args: &mut [Arg]) -> Result<Option<Value>, String> {
             },
         ),
     };
-    bins.iter_mut().zip(counts).for_each(|(b, c)| *b = b.wrapping_add(c));
+    bins.iter_mut()
+        .zip(counts)
+        .for_each(|(b, c)| *b = b.wrapping_add(c));
     Ok(None)
 }
 
@@ -300,10 +330,17 @@ fn blackscholes(fl: Flavour, args: &mut [Arg]) -> Result<Option<Value>, String> 
         *p = dk * cnd(-d2) - s * cnd(-d1);
     };
     match fl {
-        Flavour::Serial => call.iter_mut().zip(put.iter_mut()).enumerate().for_each(price),
-        Flavour::Rayon => {
-            call.par_iter_mut().with_min_len(1024).zip(put.par_iter_mut()).enumerate().for_each(price)
-        }
+        Flavour::Serial => call
+            .iter_mut()
+            .zip(put.iter_mut())
+            .enumerate()
+            .for_each(price),
+        Flavour::Rayon => call
+            .par_iter_mut()
+            .with_min_len(1024)
+            .zip(put.par_iter_mut())
+            .enumerate()
+            .for_each(price),
     }
     Ok(None)
 }
@@ -311,7 +348,8 @@ fn blackscholes(fl: Flavour, args: &mut [Arg]) -> Result<Option<Value>, String> 
 // nbody(pos: f32[:, :], mass: f32[:], acc: mut f32[:, :], softening: f32)
 fn nbody(fl: Flavour, args: &mut [Arg]) -> Result<Option<Value>, String> {
     let it = &mut args.iter_mut();
-    let ((pos, _), (mass, _), (acc, _), soft) = (f32s(it)?, f32s(it)?, f32s_mut(it)?, f32_scalar(it)?);
+    let ((pos, _), (mass, _), (acc, _), soft) =
+        (f32s(it)?, f32s(it)?, f32s_mut(it)?, f32_scalar(it)?);
     let eps2 = soft * soft;
     let n = pos.len() / 3;
     let body = |(i, a): (usize, &mut [f32])| {
@@ -373,7 +411,11 @@ fn jacobi2d(fl: Flavour, args: &mut [Arg]) -> Result<Option<Value>, String> {
         let row = |(i, d): (usize, &mut [f64])| {
             let i = i + 1;
             for j in 1..w - 1 {
-                d[j] = 0.25 * (src[(i - 1) * w + j] + src[(i + 1) * w + j] + src[i * w + j - 1] + src[i * w + j + 1]);
+                d[j] = 0.25
+                    * (src[(i - 1) * w + j]
+                        + src[(i + 1) * w + j]
+                        + src[i * w + j - 1]
+                        + src[i * w + j + 1]);
             }
         };
         let inner = &mut dst[w..(h - 1) * w];

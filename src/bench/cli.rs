@@ -41,13 +41,18 @@ pub struct BenchArgs {
 }
 
 fn usage(message: String) -> Error {
-    Error::Argument { kernel: "bench".into(), message }
+    Error::Argument {
+        kernel: "bench".into(),
+        message,
+    }
 }
 
 fn backends(spec: Option<&str>) -> Result<Vec<Backend>> {
     match spec {
         Some("all") => Ok(vec![Backend::Cpu, Backend::Cuda, Backend::Wgpu]),
-        Some(b) => Ok(vec![b.parse::<Backend>().map_err(|e| usage(e.to_string()))?]),
+        Some(b) => Ok(vec![b
+            .parse::<Backend>()
+            .map_err(|e| usage(e.to_string()))?]),
         None => Ok(vec![Backend::from_env()?]),
     }
 }
@@ -55,31 +60,52 @@ fn backends(spec: Option<&str>) -> Result<Vec<Backend>> {
 /// Runs the suite and prints the table; writes JSON and SVG when asked.
 pub fn main(args: &BenchArgs) -> Result<()> {
     if !(args.seconds.is_finite() && args.seconds >= 0.0) {
-        return Err(usage(format!("--seconds must be a non-negative number, got {}", args.seconds)));
+        return Err(usage(format!(
+            "--seconds must be a non-negative number, got {}",
+            args.seconds
+        )));
     }
-    let sizes: Vec<String> = args.size.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    let sizes: Vec<String> = args
+        .size
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
     if sizes.is_empty() {
         return Err(usage("--size needs at least one size label".into()));
     }
     let opts = Options {
         backends: backends(args.backend.as_deref())?,
         sizes,
-        kernels: args.kernels.as_ref().map(|k| k.split(',').map(|s| s.trim().to_string()).collect()),
+        kernels: args
+            .kernels
+            .as_ref()
+            .map(|k| k.split(',').map(|s| s.trim().to_string()).collect()),
         dir: args.dir.clone(),
         baselines: !args.no_baselines,
         peers: !args.no_peers,
-        budget: Budget { min_runs: 3, max_runs: 50, target: Duration::from_secs_f64(args.seconds) },
+        budget: Budget {
+            min_runs: 3,
+            max_runs: 50,
+            target: Duration::from_secs_f64(args.seconds),
+        },
         progress: true,
     };
     let report = run(&opts)?;
     print!("{}", report.table());
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report.to_json()).unwrap_or_default();
-        std::fs::write(path, text + "\n").map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+        std::fs::write(path, text + "\n").map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         eprintln!("wrote {}", path.display());
     }
     if let Some(path) = &args.plot {
-        report.plot_svg(path).map_err(|message| Error::Backend { backend: "plot".into(), message })?;
+        report.plot_svg(path).map_err(|message| Error::Backend {
+            backend: "plot".into(),
+            message,
+        })?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())

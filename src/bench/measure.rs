@@ -14,7 +14,11 @@ pub struct Budget {
 
 impl Default for Budget {
     fn default() -> Self {
-        Budget { min_runs: 3, max_runs: 30, target: Duration::from_millis(400) }
+        Budget {
+            min_runs: 3,
+            max_runs: 30,
+            target: Duration::from_millis(400),
+        }
     }
 }
 
@@ -39,7 +43,9 @@ pub fn repeat<E>(budget: Budget, mut run: impl FnMut() -> Result<f64, E>) -> Res
     run()?;
     let mut times = Vec::new();
     let started = Instant::now();
-    while times.len() < budget.min_runs || (times.len() < budget.max_runs && started.elapsed() < budget.target) {
+    while times.len() < budget.min_runs
+        || (times.len() < budget.max_runs && started.elapsed() < budget.target)
+    {
         times.push(run()?);
     }
     Ok(times)
@@ -61,7 +67,12 @@ pub fn stream_copy_gbps(bytes: usize, budget: Budget) -> f64 {
     let mut dst = vec![0.0f64; n];
     let chunk = 1 << 16;
     let times = repeat::<()>(budget, || {
-        Ok(timed(|| dst.par_chunks_mut(chunk).zip(src.par_chunks(chunk)).for_each(|(d, s)| d.copy_from_slice(s))).0)
+        Ok(timed(|| {
+            dst.par_chunks_mut(chunk)
+                .zip(src.par_chunks(chunk))
+                .for_each(|(d, s)| d.copy_from_slice(s))
+        })
+        .0)
     })
     .unwrap_or_default();
     std::hint::black_box(&dst);
@@ -81,7 +92,11 @@ mod tests {
 
     #[test]
     fn repeat_respects_min_runs_and_propagates_errors() {
-        let b = Budget { min_runs: 4, max_runs: 4, target: Duration::from_secs(10) };
+        let b = Budget {
+            min_runs: 4,
+            max_runs: 4,
+            target: Duration::from_secs(10),
+        };
         let mut calls = 0;
         let t = repeat::<()>(b, || {
             calls += 1;
@@ -93,14 +108,22 @@ mod tests {
         let mut calls = 0;
         let r: Result<Vec<f64>, &str> = repeat(b, || {
             calls += 1;
-            if calls == 2 { Err("boom") } else { Ok(1.0) }
+            if calls == 2 {
+                Err("boom")
+            } else {
+                Ok(1.0)
+            }
         });
         assert_eq!(r.unwrap_err(), "boom");
     }
 
     #[test]
     fn stream_copy_reports_a_positive_bandwidth() {
-        let b = Budget { min_runs: 2, max_runs: 2, target: Duration::ZERO };
+        let b = Budget {
+            min_runs: 2,
+            max_runs: 2,
+            target: Duration::ZERO,
+        };
         let g = stream_copy_gbps(1 << 20, b);
         assert!(g.is_finite() && g > 0.0, "{g}");
     }

@@ -36,23 +36,44 @@ pub struct Numba {
 impl Numba {
     /// Finds `python3` with numba importable and the peer script.
     pub fn detect() -> Result<Numba, String> {
-        let script = [PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/numba_peer.py"), PathBuf::from("benches/numba_peer.py")]
-            .into_iter()
-            .find(|p| p.exists())
-            .ok_or("benches/numba_peer.py not found")?;
+        let script = [
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/numba_peer.py"),
+            PathBuf::from("benches/numba_peer.py"),
+        ]
+        .into_iter()
+        .find(|p| p.exists())
+        .ok_or("benches/numba_peer.py not found")?;
         let python = std::env::var("KILN_PYTHON").unwrap_or_else(|_| "python3".into());
-        let probe = Command::new(&python).args(["-c", "import numba, numpy"]).output();
+        let probe = Command::new(&python)
+            .args(["-c", "import numba, numpy"])
+            .output();
         match probe {
             Ok(o) if o.status.success() => Ok(Numba { python, script }),
-            Ok(_) => Err(format!("numba is not installed for {python} (pip install numba): peer skipped")),
+            Ok(_) => Err(format!(
+                "numba is not installed for {python} (pip install numba): peer skipped"
+            )),
             Err(e) => Err(format!("{python} not found ({e}): peer skipped")),
         }
     }
 
     /// Runs both modes of `kernel` on `inputs` (in parameter order).
-    pub fn measure(&self, kernel: &str, params: &[ParamInfo], inputs: &[HostValue], target_s: f64) -> Vec<PeerRun> {
+    pub fn measure(
+        &self,
+        kernel: &str,
+        params: &[ParamInfo],
+        inputs: &[HostValue],
+        target_s: f64,
+    ) -> Vec<PeerRun> {
         let modes = ["numba", "numba-parallel"];
-        let fail = |why: String| modes.iter().map(|m| PeerRun { runner: m.to_string(), result: Err(why.clone()) }).collect();
+        let fail = |why: String| {
+            modes
+                .iter()
+                .map(|m| PeerRun {
+                    runner: m.to_string(),
+                    result: Err(why.clone()),
+                })
+                .collect()
+        };
         let dir = std::env::temp_dir().join(format!("kiln-numba-{}-{kernel}", std::process::id()));
         if let Err(e) = std::fs::create_dir_all(&dir) {
             return fail(format!("cannot create {}: {e}", dir.display()));
@@ -76,7 +97,8 @@ impl Numba {
         for (p, v) in params.iter().zip(inputs) {
             match v {
                 HostValue::Array(a) => {
-                    npy::write(dir.join(format!("{}.npy", p.name)), a).map_err(|e| e.to_string())?;
+                    npy::write(dir.join(format!("{}.npy", p.name)), a)
+                        .map_err(|e| e.to_string())?;
                     spec.push(json!([p.name, "array", npy::numpy_name(a.elem())]));
                 }
                 HostValue::Scalar(s) => {
@@ -105,7 +127,10 @@ impl Numba {
             .map_err(|e| format!("cannot run {}: {e}", self.python))?;
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
-            return Err(format!("numba_peer.py failed: {}", err.lines().last().unwrap_or("")));
+            return Err(format!(
+                "numba_peer.py failed: {}",
+                err.lines().last().unwrap_or("")
+            ));
         }
         let text = String::from_utf8_lossy(&out.stdout);
         let report: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or(""))
@@ -122,7 +147,9 @@ impl Numba {
                         .filter(|p| p.ty.is_mut_array())
                         .map(|p| {
                             let path = dir.join(format!("{mode}__{}.npy", p.name));
-                            npy::read(&path).map(|a| (p.name.clone(), HostValue::Array(a))).map_err(|e| e.to_string())
+                            npy::read(&path)
+                                .map(|a| (p.name.clone(), HostValue::Array(a)))
+                                .map_err(|e| e.to_string())
                         })
                         .collect::<Result<Vec<_>, String>>()
                         .map(|arrays| PeerTiming {
@@ -133,9 +160,11 @@ impl Numba {
                             result: r["result"].as_f64(),
                         }),
                 };
-                PeerRun { runner: mode.to_string(), result }
+                PeerRun {
+                    runner: mode.to_string(),
+                    result,
+                }
             })
             .collect())
     }
 }
-

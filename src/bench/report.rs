@@ -72,12 +72,17 @@ impl Machine {
         let cpu = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
             .and_then(|s| {
-                s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string())
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split(':').nth(1))
+                    .map(|m| m.trim().to_string())
             })
             .unwrap_or_else(|| std::env::consts::ARCH.to_string());
         Machine {
             cpu,
-            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             os: std::env::consts::OS.to_string(),
             stream_gbps,
             devices,
@@ -104,7 +109,8 @@ fn fmt_time(s: f64) -> String {
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
-    v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "-".into())
+    v.map(|x| format!("{x:.digits$}"))
+        .unwrap_or_else(|| "-".into())
 }
 
 impl Report {
@@ -133,8 +139,15 @@ impl Report {
         for r in &self.rows {
             let _ = write!(out, "{:<22} {:<4} {:<14} ", r.kernel, r.size, r.runner);
             match &r.outcome {
-                Outcome::Timed { compile_s, median_s, .. } => {
-                    let vs = self.baseline(r).map(|b| format!("{:.2}x", median_s / b)).unwrap_or_else(|| "-".into());
+                Outcome::Timed {
+                    compile_s,
+                    median_s,
+                    ..
+                } => {
+                    let vs = self
+                        .baseline(r)
+                        .map(|b| format!("{:.2}x", median_s / b))
+                        .unwrap_or_else(|| "-".into());
                     let pct = r.gbps().map(|g| 100.0 * g / m.stream_gbps);
                     let _ = writeln!(
                         out,
@@ -158,7 +171,10 @@ impl Report {
                 }
             }
         }
-        let _ = writeln!(out, "(vs rayon: time relative to hand-written Rust + rayon; lower is better)");
+        let _ = writeln!(
+            out,
+            "(vs rayon: time relative to hand-written Rust + rayon; lower is better)"
+        );
         out
     }
 
@@ -231,8 +247,12 @@ impl Report {
             if all.is_empty() {
                 continue;
             }
-            let (xmin, xmax) = all.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
-            let (ymin, ymax) = all.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+            let (xmin, xmax) = all
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+            let (ymin, ymax) = all
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
             let mut chart = ChartBuilder::on(panel)
                 .caption(*kernel, ("sans-serif", 18))
                 .margin(8)
@@ -261,8 +281,12 @@ impl Report {
                     .draw_series(LineSeries::new(p.clone(), color.stroke_width(2)))
                     .map_err(|e| err(&e))?
                     .label(*runner)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
-                chart.draw_series(p.into_iter().map(|q| Circle::new(q, 3, color.filled()))).map_err(|e| err(&e))?;
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                    });
+                chart
+                    .draw_series(p.into_iter().map(|q| Circle::new(q, 3, color.filled())))
+                    .map_err(|e| err(&e))?;
             }
             chart
                 .configure_series_labels()
@@ -288,10 +312,21 @@ mod tests {
             runner: runner.into(),
             bytes: Some(12.0 * n as f64),
             flops: Some(2.0 * n as f64),
-            outcome: Outcome::Timed { compile_s: None, median_s: t, runs: 3, transfer_s: None },
+            outcome: Outcome::Timed {
+                compile_s: None,
+                median_s: t,
+                runs: 3,
+                transfer_s: None,
+            },
         };
         Report {
-            machine: Machine { cpu: "test".into(), threads: 2, os: "linux".into(), stream_gbps: 10.0, devices: vec![] },
+            machine: Machine {
+                cpu: "test".into(),
+                threads: 2,
+                os: "linux".into(),
+                stream_gbps: 10.0,
+                devices: vec![],
+            },
             rows: vec![
                 row("rust-rayon", 1000, 1e-6),
                 row("cpu", 1000, 2e-6),

@@ -41,7 +41,10 @@ const INTERP_REFERENCE_LIMIT: f64 = 2e7;
 
 /// The kernel files of `dir` (sorted), restricted to `wanted` when given.
 pub fn kernel_files(dir: &Path, wanted: Option<&[String]>) -> Result<Vec<(String, PathBuf)>> {
-    let io = |source: std::io::Error| Error::Io { path: dir.display().to_string(), source };
+    let io = |source: std::io::Error| Error::Io {
+        path: dir.display().to_string(),
+        source,
+    };
     let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
         .map_err(io)?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -55,7 +58,11 @@ pub fn kernel_files(dir: &Path, wanted: Option<&[String]>) -> Result<Vec<(String
                 let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
                 return Err(Error::Argument {
                     kernel: w.clone(),
-                    message: format!("no kernel file `{w}.kn` in {} (kernels: {})", dir.display(), names.join(", ")),
+                    message: format!(
+                        "no kernel file `{w}.kn` in {} (kernels: {})",
+                        dir.display(),
+                        names.join(", ")
+                    ),
                 });
             }
         }
@@ -71,7 +78,12 @@ struct Outputs {
 }
 
 fn outputs(params: &[ParamInfo], args: Vec<HostValue>, result: Option<Value>) -> Outputs {
-    let arrays = params.iter().zip(args).filter(|(p, _)| p.ty.is_mut_array()).map(|(p, a)| (p.name.clone(), a)).collect();
+    let arrays = params
+        .iter()
+        .zip(args)
+        .filter(|(p, _)| p.ty.is_mut_array())
+        .map(|(p, a)| (p.name.clone(), a))
+        .collect();
     Outputs { result, arrays }
 }
 
@@ -100,7 +112,9 @@ fn mismatch(want: &Outputs, got: &Outputs) -> Option<String> {
     match (want.result, got.result) {
         (Some(w), Some(g)) => match (as_f64(w), as_f64(g)) {
             (Some(a), Some(b)) => {
-                let close = (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() <= tolerance(w.ty()) * a.abs().max(1e-300);
+                let close = (a.is_nan() && b.is_nan())
+                    || a == b
+                    || (a - b).abs() <= tolerance(w.ty()) * a.abs().max(1e-300);
                 if !close {
                     return Some(format!("result {g} differs from the reference {w}"));
                 }
@@ -112,7 +126,9 @@ fn mismatch(want: &Outputs, got: &Outputs) -> Option<String> {
         _ => {}
     }
     for ((name, w), (_, g)) in want.arrays.iter().zip(&got.arrays) {
-        let (Some(w), Some(g)) = (w.as_array(), g.as_array()) else { continue };
+        let (Some(w), Some(g)) = (w.as_array(), g.as_array()) else {
+            continue;
+        };
         let (mut diff2, mut norm2) = (0.0f64, 0.0f64);
         for i in 0..w.len() {
             let (a, b) = (w.get(i), g.get(i));
@@ -140,7 +156,9 @@ fn mismatch(want: &Outputs, got: &Outputs) -> Option<String> {
         }
         let rel = diff2.sqrt() / norm2.sqrt().max(1e-300);
         if rel > tolerance(w.elem()) {
-            return Some(format!("`{name}` differs from the reference by {rel:.2e} (relative norm)"));
+            return Some(format!(
+                "`{name}` differs from the reference by {rel:.2e} (relative norm)"
+            ));
         }
     }
     None
@@ -173,10 +191,17 @@ impl Case<'_> {
     }
 
     /// Runs `f` on a fresh copy of the inputs and returns the outputs.
-    fn once(&self, f: &mut dyn FnMut(&mut [crate::Arg]) -> Result<Option<Value>, String>) -> Result<Outputs, String> {
+    fn once(
+        &self,
+        f: &mut dyn FnMut(&mut [crate::Arg]) -> Result<Option<Value>, String>,
+    ) -> Result<Outputs, String> {
         let mut work = self.inputs.clone();
         let result = {
-            let mut args: Vec<crate::Arg> = work.iter_mut().zip(&self.params).map(|(v, p)| v.as_arg_for(p.ty)).collect();
+            let mut args: Vec<crate::Arg> = work
+                .iter_mut()
+                .zip(&self.params)
+                .map(|(v, p)| v.as_arg_for(p.ty))
+                .collect();
             f(&mut args)?
         };
         Ok(outputs(&self.params, work, result))
@@ -204,12 +229,21 @@ impl Case<'_> {
             for (w, o) in work.iter_mut().zip(&self.inputs) {
                 w.restore_from(o);
             }
-            let mut args: Vec<crate::Arg> = work.iter_mut().zip(&self.params).map(|(v, p)| v.as_arg_for(p.ty)).collect();
+            let mut args: Vec<crate::Arg> = work
+                .iter_mut()
+                .zip(&self.params)
+                .map(|(v, p)| v.as_arg_for(p.ty))
+                .collect();
             let (t, r) = measure::timed(|| f(&mut args));
             r.map(|_| t)
         });
         match times {
-            Ok(times) => Outcome::Timed { compile_s, median_s: measure::median(&times), runs: times.len(), transfer_s: None },
+            Ok(times) => Outcome::Timed {
+                compile_s,
+                median_s: measure::median(&times),
+                runs: times.len(),
+                transfer_s: None,
+            },
             Err(e) => Outcome::Failed(e),
         }
     }
@@ -223,22 +257,48 @@ fn interp_run(case: &Case, args: &mut [crate::Arg]) -> Result<Option<Value>, Str
 /// Runs the whole suite.
 pub fn run(opts: &Options) -> Result<Report> {
     let files = kernel_files(&opts.dir, opts.kernels.as_deref())?;
-    let baselines = if opts.baselines { vec![Flavour::Serial, Flavour::Rayon] } else { vec![] };
-    let numba = if opts.peers { peers::Numba::detect() } else { Err("peers not requested".into()) };
+    let baselines = if opts.baselines {
+        vec![Flavour::Serial, Flavour::Rayon]
+    } else {
+        vec![]
+    };
+    let numba = if opts.peers {
+        peers::Numba::detect()
+    } else {
+        Err("peers not requested".into())
+    };
     let runners = opts.backends.len() + baselines.len() + usize::from(numba.is_ok()) * 2;
     let total = (files.len() * opts.sizes.len() * runners) as u64;
-    let bar = if opts.progress { indicatif::ProgressBar::new(total) } else { indicatif::ProgressBar::hidden() };
+    let bar = if opts.progress {
+        indicatif::ProgressBar::new(total)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.set_message("measuring memory bandwidth");
-    let stream = measure::stream_copy_gbps(256 << 20, Budget { min_runs: 5, max_runs: 10, ..Budget::default() });
+    let stream = measure::stream_copy_gbps(
+        256 << 20,
+        Budget {
+            min_runs: 5,
+            max_runs: 10,
+            ..Budget::default()
+        },
+    );
     let mut rows = Vec::new();
     for (name, path) in &files {
         let module = Module::from_file(path)?;
         let kernel = module.kernel(name)?;
-        let id = ir::FuncId(module.ir().functions.iter().position(|f| std::ptr::eq(f, kernel.function())).unwrap_or(0) as u32);
+        let id = ir::FuncId(
+            module
+                .ir()
+                .functions
+                .iter()
+                .position(|f| std::ptr::eq(f, kernel.function()))
+                .unwrap_or(0) as u32,
+        );
         let cases = Cases::parse(module.source()).map_err(|e| Error::Argument {
             kernel: name.clone(),
             message: format!("{}: {e}", path.display()),
@@ -265,7 +325,9 @@ pub fn run(opts: &Options) -> Result<Report> {
             let work = case.flops.or(case.bytes).unwrap_or(n as f64);
             let base = baseline::find(name);
             let reference = match base {
-                Some(b) if work > INTERP_REFERENCE_LIMIT => case.once(&mut |a| b(Flavour::Serial, a)),
+                Some(b) if work > INTERP_REFERENCE_LIMIT => {
+                    case.once(&mut |a| b(Flavour::Serial, a))
+                }
                 _ => case.once(&mut |a| interp_run(&case, a)),
             };
             let reference = match reference {
@@ -282,7 +344,9 @@ pub fn run(opts: &Options) -> Result<Report> {
                 // timed launches include argument checking, as a user's do.
                 let mut runner = backend.name().to_string();
                 let outcome = match measure::timed(|| kernel.prepare(backend)) {
-                    (_, Err(e @ Error::BackendUnavailable { .. })) => Outcome::Skipped(e.to_string()),
+                    (_, Err(e @ Error::BackendUnavailable { .. })) => {
+                        Outcome::Skipped(e.to_string())
+                    }
                     (_, Err(e)) => Outcome::Failed(e.to_string()),
                     (compile_s, Ok(used)) => {
                         runner = used.name().to_string();
@@ -303,7 +367,12 @@ pub fn run(opts: &Options) -> Result<Report> {
                 bar.inc(1);
             }
             if let Ok(numba) = &numba {
-                for peer in numba.measure(name, &case.params, &case.inputs, opts.budget.target.as_secs_f64()) {
+                for peer in numba.measure(
+                    name,
+                    &case.params,
+                    &case.inputs,
+                    opts.budget.target.as_secs_f64(),
+                ) {
                     let outcome = match peer.result {
                         Err(e) => Outcome::Failed(e),
                         Ok(t) => {
@@ -314,7 +383,13 @@ pub fn run(opts: &Options) -> Result<Report> {
                                 (Some(Value::I64(_)), Some(x)) => Some(Value::I64(x as i64)),
                                 (r, _) => r,
                             };
-                            match mismatch(&reference, &Outputs { result, arrays: t.arrays }) {
+                            match mismatch(
+                                &reference,
+                                &Outputs {
+                                    result,
+                                    arrays: t.arrays,
+                                },
+                            ) {
                                 Some(why) => Outcome::Invalid(why),
                                 None => Outcome::Timed {
                                     compile_s: Some(t.first_call_s),
@@ -344,4 +419,3 @@ pub fn run(opts: &Options) -> Result<Report> {
     }
     Ok(Report { machine, rows })
 }
-

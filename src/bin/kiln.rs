@@ -140,7 +140,11 @@ fn install_panic_hook() {
 fn execute(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Check { files, backend } => check(&files, backend),
-        Command::Emit { file, kernel, target } => emit(&file, &kernel, target),
+        Command::Emit {
+            file,
+            kernel,
+            target,
+        } => emit(&file, &kernel, target),
         Command::Run(args) => run(&args),
         Command::Devices => devices(),
         Command::Bench(args) => {
@@ -169,7 +173,10 @@ struct Failure {
 
 impl From<Error> for Failure {
     fn from(error: Error) -> Failure {
-        Failure { error, source: None }
+        Failure {
+            error,
+            source: None,
+        }
     }
 }
 
@@ -208,7 +215,10 @@ fn snippet(source: &str, span: kiln::ir::Span) -> String {
     let carets = span_chars
         .max(1)
         .min(text.chars().count().saturating_sub(col - 1).max(1));
-    format!("{pad} |\n{line_no} | {text}\n{pad} | {prefix}{}\n", "^".repeat(carets))
+    format!(
+        "{pad} |\n{line_no} | {text}\n{pad} | {prefix}{}\n",
+        "^".repeat(carets)
+    )
 }
 
 fn default_backend(flag: Option<Backend>) -> Result<Backend, Error> {
@@ -299,11 +309,18 @@ fn not_built(target: &str, backend: Backend) -> Error {
 fn bench_usage_error(args: &kiln::bench::cli::BenchArgs) -> Option<String> {
     if let Some(b) = args.backend.as_deref().filter(|&b| b != "all") {
         if let Err(e) = b.parse::<Backend>() {
-            return Some(format!("invalid value '{b}' for '--backend <B>': {e} or all"));
+            return Some(format!(
+                "invalid value '{b}' for '--backend <B>': {e} or all"
+            ));
         }
     }
     const SIZES: [&str; 4] = ["S", "M", "L", "T"];
-    if let Some(label) = args.size.split(',').map(str::trim).find(|l| !l.is_empty() && !SIZES.contains(l)) {
+    if let Some(label) = args
+        .size
+        .split(',')
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !SIZES.contains(l))
+    {
         return Some(format!(
             "invalid value '{}' for '--size <S|M|L>': unknown size `{label}` (valid: S, M, L, T, comma-separated)",
             args.size
@@ -336,7 +353,9 @@ fn bench(args: &kiln::bench::cli::BenchArgs) -> Result<ExitCode, Failure> {
             .into());
         }
     }
-    kiln::bench::cli::main(args).map(|()| ExitCode::SUCCESS).map_err(Failure::from)
+    kiln::bench::cli::main(args)
+        .map(|()| ExitCode::SUCCESS)
+        .map_err(Failure::from)
 }
 
 fn devices() -> Result<ExitCode, Failure> {
@@ -361,7 +380,9 @@ fn devices() -> Result<ExitCode, Failure> {
 
 /// The CPU backend's pool size: `KILN_NUM_THREADS` or the hardware's.
 fn cpu_threads() -> (usize, String) {
-    let hardware = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let hardware = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     match std::env::var("KILN_NUM_THREADS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
@@ -389,10 +410,13 @@ fn run(opts: &RunArgs) -> Result<ExitCode, Failure> {
         None => opts.args.clone(),
     };
     let mut values = values::bind_args(kernel.name(), params, &pairs, opts.seed)?;
-    let report = launch_repeatedly(&kernel, params, &mut values, backend, opts.repeat).map_err(|error| Failure {
-        error,
-        source: Some(module.source().to_string()),
-    })?;
+    let report =
+        launch_repeatedly(&kernel, params, &mut values, backend, opts.repeat).map_err(|error| {
+            Failure {
+                error,
+                source: Some(module.source().to_string()),
+            }
+        })?;
     let written = match &opts.out {
         Some(dir) => write_outputs(dir, params, &values)?,
         None => Vec::new(),
@@ -417,7 +441,8 @@ fn directive_args(
         kernel: kernel.to_string(),
         message,
     };
-    let cases = Cases::parse(module.source()).map_err(|e| fail(format!("{}: {e}", module.file())))?;
+    let cases =
+        Cases::parse(module.source()).map_err(|e| fail(format!("{}: {e}", module.file())))?;
     let n = cases.size(label).ok_or_else(|| {
         let labels: Vec<&str> = cases.sizes.iter().map(|(l, _)| l.as_str()).collect();
         fail(format!(
@@ -482,7 +507,11 @@ fn launch_repeatedly(
     })
 }
 
-fn write_outputs(dir: &Path, params: &[ParamInfo], values: &[HostValue]) -> Result<Vec<PathBuf>, Error> {
+fn write_outputs(
+    dir: &Path,
+    params: &[ParamInfo],
+    values: &[HostValue],
+) -> Result<Vec<PathBuf>, Error> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
         path: dir.display().to_string(),
         source,
@@ -551,7 +580,13 @@ fn json_line(kernel: &str, r: &RunReport) -> String {
     )
 }
 
-fn print_human(kernel: &Kernel, params: &[ParamInfo], values: &[HostValue], r: &RunReport, written: &[PathBuf]) {
+fn print_human(
+    kernel: &Kernel,
+    params: &[ParamInfo],
+    values: &[HostValue],
+    r: &RunReport,
+    written: &[PathBuf],
+) {
     let result = match r.result {
         Some(v) => format!("{v} ({})", v.ty()),
         None => "no result".to_string(),
@@ -560,7 +595,13 @@ fn print_human(kernel: &Kernel, params: &[ParamInfo], values: &[HostValue], r: &
     for (p, v) in params.iter().zip(values) {
         if let (true, Some(a)) = (p.ty.is_mut_array(), v.as_array()) {
             let shape: Vec<String> = a.shape().iter().map(|d| d.to_string()).collect();
-            say!("  {} = {}[{}] {}", p.name, a.elem(), shape.join("x"), a.preview(8));
+            say!(
+                "  {} = {}[{}] {}",
+                p.name,
+                a.elem(),
+                shape.join("x"),
+                a.preview(8)
+            );
         }
     }
     let n = r.seconds.len();

@@ -212,7 +212,8 @@ pub(crate) extern "C" fn kiln_cpu_par(
 /// `a op b` on raw value bits, with the language's semantics (defined once,
 /// in `ReduceOp::combine`).
 pub(crate) fn combine(op: ReduceOp, ty: ScalarType, a: u64, b: u64) -> u64 {
-    op.combine(Value::from_bits(ty, a), Value::from_bits(ty, b)).to_bits()
+    op.combine(Value::from_bits(ty, a), Value::from_bits(ty, b))
+        .to_bits()
 }
 
 static POOL: OnceLock<RwLock<Arc<rayon::ThreadPool>>> = OnceLock::new();

@@ -359,8 +359,10 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             .reductions
             .iter()
             .filter(|r| {
-                matches!(r.op, ir::ReduceOp::Add | ir::ReduceOp::Min | ir::ReduceOp::Max)
-                    && self.sh.kernel.var(r.var).ty.is_float()
+                matches!(
+                    r.op,
+                    ir::ReduceOp::Add | ir::ReduceOp::Min | ir::ReduceOp::Max
+                ) && self.sh.kernel.var(r.var).ty.is_float()
             })
             .map(|r| (r.var, r.op))
             .collect();
@@ -923,7 +925,11 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
         for st in &body.stmts {
             if let StmtKind::Assign { var: r, .. } = &st.kind {
                 if !accs.contains_key(r) {
-                    let op = self.chunk_reductions.iter().find(|(v, _)| v == r).map_or(ir::ReduceOp::Add, |x| x.1);
+                    let op = self
+                        .chunk_reductions
+                        .iter()
+                        .find(|(v, _)| v == r)
+                        .map_or(ir::ReduceOp::Add, |x| x.1);
                     let acc = self.b.declare_var(vty);
                     let id = self.constant(op.identity(ty));
                     let init = self.b.ins().splat(vty, id);
@@ -962,8 +968,9 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
                         .store(MemFlagsData::new().with_notrap(), x, addr, 0);
                 }
                 StmtKind::Assign { var: r, value } => {
-                    let Some((&(acc, op), e)) =
-                        accs.get(r).and_then(|a| Some((a, vector::update(*r, a.1, value)?)))
+                    let Some((&(acc, op), e)) = accs
+                        .get(r)
+                        .and_then(|a| Some((a, vector::update(*r, a.1, value)?)))
                     else {
                         return Err(self
                             .sh
@@ -1535,8 +1542,15 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
         let fty = self.b.func.dfg.value_type(a);
         let ity = fty.as_int();
         let flags = MemFlagsData::new();
-        let (ai, bi) = (self.b.ins().bitcast(ity, flags, a), self.b.ins().bitcast(ity, flags, b));
-        let zi = if min { self.b.ins().bor(ai, bi) } else { self.b.ins().band(ai, bi) };
+        let (ai, bi) = (
+            self.b.ins().bitcast(ity, flags, a),
+            self.b.ins().bitcast(ity, flags, b),
+        );
+        let zi = if min {
+            self.b.ins().bor(ai, bi)
+        } else {
+            self.b.ins().band(ai, bi)
+        };
         let (pick_a, equal, b_nan) = (
             self.b.ins().fcmp(cc, a, b),
             self.b.ins().fcmp(FloatCC::Equal, a, b),

@@ -312,4 +312,3 @@ impl CompiledKernel for CpuKernel {
         Ok(self.function().ret.map(|t| Value::from_bits(t, ret)))
     }
 }
-

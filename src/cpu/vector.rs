@@ -10,7 +10,9 @@
 //! array is never passed twice (checked at launch), so doing a few
 //! iterations' loads before their stores changes nothing.
 
-use crate::ir::{Access, BinOp, Builtin, Expr, ExprKind, ReduceOp, ScalarType, StmtKind, UnOp, VarId};
+use crate::ir::{
+    Access, BinOp, Builtin, Expr, ExprKind, ReduceOp, ScalarType, StmtKind, UnOp, VarId,
+};
 use std::collections::HashSet;
 
 /// The element type of a vectorizable body, or `None`.

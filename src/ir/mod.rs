@@ -44,8 +44,17 @@ pub struct Span {
 impl Span {
     /// The smallest span covering both (line/col taken from the earlier one).
     pub fn to(self, other: Span) -> Span {
-        let (first, _) = if self.lo <= other.lo { (self, other) } else { (other, self) };
-        Span { lo: self.lo.min(other.lo), hi: self.hi.max(other.hi), line: first.line, col: first.col }
+        let (first, _) = if self.lo <= other.lo {
+            (self, other)
+        } else {
+            (other, self)
+        };
+        Span {
+            lo: self.lo.min(other.lo),
+            hi: self.hi.max(other.hi),
+            line: first.line,
+            col: first.col,
+        }
     }
 }
 
@@ -61,8 +70,14 @@ pub enum ScalarType {
 }
 
 impl ScalarType {
-    pub const ALL: [ScalarType; 6] =
-        [ScalarType::Bool, ScalarType::I32, ScalarType::U32, ScalarType::I64, ScalarType::F32, ScalarType::F64];
+    pub const ALL: [ScalarType; 6] = [
+        ScalarType::Bool,
+        ScalarType::I32,
+        ScalarType::U32,
+        ScalarType::I64,
+        ScalarType::F32,
+        ScalarType::F64,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -92,7 +107,10 @@ impl ScalarType {
     }
 
     pub fn is_signed(self) -> bool {
-        matches!(self, ScalarType::I32 | ScalarType::I64 | ScalarType::F32 | ScalarType::F64)
+        matches!(
+            self,
+            ScalarType::I32 | ScalarType::I64 | ScalarType::F32 | ScalarType::F64
+        )
     }
 
     /// Width in bits (bool counts as 8: it is stored as a byte on the host).
@@ -153,7 +171,9 @@ impl Module {
     }
 
     pub fn kernels(&self) -> impl Iterator<Item = &Function> {
-        self.functions.iter().filter(|f| f.kind == FunctionKind::Kernel)
+        self.functions
+            .iter()
+            .filter(|f| f.kind == FunctionKind::Kernel)
     }
 
     pub fn kernel(&self, name: &str) -> Option<&Function> {
@@ -236,16 +256,32 @@ pub struct Stmt {
 #[derive(Clone, Debug, PartialEq)]
 pub enum StmtKind {
     /// Defines a fresh variable.
-    Let { var: VarId, init: Expr },
+    Let {
+        var: VarId,
+        init: Expr,
+    },
     /// Assigns a `mut` variable (or updates a reduction variable).
-    Assign { var: VarId, value: Expr },
+    Assign {
+        var: VarId,
+        value: Expr,
+    },
     /// `a[i, j] = value` (compound stores are lowered to a load and a store;
     /// the checker binds non-trivial indices to temporaries first).
-    Store { access: Access, value: Expr },
+    Store {
+        access: Access,
+        value: Expr,
+    },
     /// An expression evaluated for its effect (an atomic).
     Eval(Expr),
-    If { cond: Expr, then: Block, els: Block },
-    While { cond: Expr, body: Block },
+    If {
+        cond: Expr,
+        then: Block,
+        els: Block,
+    },
+    While {
+        cond: Expr,
+        body: Block,
+    },
     For(ForLoop),
     ParFor(ParLoop),
     Break,
@@ -403,7 +439,11 @@ pub enum ExprKind {
     Shape(ArrayId, u8),
     /// `atomic_add(a[i], v)` etc.: updates the element atomically and yields
     /// its previous value. The access is bounds-checked like a store.
-    Atomic { op: AtomicOp, access: Access, value: Box<Expr> },
+    Atomic {
+        op: AtomicOp,
+        access: Access,
+        value: Box<Expr>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -463,7 +503,10 @@ impl BinOp {
     }
 
     pub fn is_comparison(self) -> bool {
-        matches!(self, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)
+        matches!(
+            self,
+            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+        )
     }
 }
 

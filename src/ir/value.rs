@@ -303,7 +303,11 @@ macro_rules! float_min_max {
             } else if y.is_nan() || (if max { x > y } else { x < y }) {
                 x
             } else if x == y {
-                <$t>::from_bits(if max { x.to_bits() & y.to_bits() } else { x.to_bits() | y.to_bits() })
+                <$t>::from_bits(if max {
+                    x.to_bits() & y.to_bits()
+                } else {
+                    x.to_bits() | y.to_bits()
+                })
             } else {
                 y
             }
@@ -543,10 +547,19 @@ mod tests {
         assert_eq!(builtin(Builtin::Max, &[V::I32(-3), V::I32(2)]), V::I32(2));
         // The sign of zero is defined: -0 < +0, in either operand order.
         for (a, b) in [(0.0f64, -0.0f64), (-0.0, 0.0)] {
-            assert_eq!(builtin(Builtin::Min, &[V::F64(a), V::F64(b)]).to_bits(), (-0.0f64).to_bits());
-            assert_eq!(builtin(Builtin::Max, &[V::F64(a), V::F64(b)]).to_bits(), 0.0f64.to_bits());
+            assert_eq!(
+                builtin(Builtin::Min, &[V::F64(a), V::F64(b)]).to_bits(),
+                (-0.0f64).to_bits()
+            );
+            assert_eq!(
+                builtin(Builtin::Max, &[V::F64(a), V::F64(b)]).to_bits(),
+                0.0f64.to_bits()
+            );
             let (a, b) = (a as f32, b as f32);
-            assert_eq!(builtin(Builtin::Min, &[V::F32(a), V::F32(b)]).to_bits(), (-0.0f32).to_bits() as u64);
+            assert_eq!(
+                builtin(Builtin::Min, &[V::F32(a), V::F32(b)]).to_bits(),
+                (-0.0f32).to_bits() as u64
+            );
             assert_eq!(builtin(Builtin::Max, &[V::F32(a), V::F32(b)]).to_bits(), 0);
         }
         assert_eq!(

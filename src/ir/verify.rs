@@ -32,7 +32,11 @@ type R = Result<(), VerifyError>;
 
 impl Verifier<'_> {
     fn fail(&self, span: Span, message: String) -> R {
-        Err(VerifyError { function: self.f.name.clone(), span, message })
+        Err(VerifyError {
+            function: self.f.name.clone(),
+            span,
+            message,
+        })
     }
 
     fn want(&self, e: &Expr, ty: ScalarType, what: &str) -> R {
@@ -45,16 +49,27 @@ impl Verifier<'_> {
     fn var_ty(&self, v: VarId, span: Span) -> Result<ScalarType, VerifyError> {
         match self.f.vars.get(v.index()) {
             Some(var) => Ok(var.ty),
-            None => Err(VerifyError { function: self.f.name.clone(), span, message: format!("unknown variable v{}", v.0) }),
+            None => Err(VerifyError {
+                function: self.f.name.clone(),
+                span,
+                message: format!("unknown variable v{}", v.0),
+            }),
         }
     }
 
     fn access(&self, a: &Access, span: Span) -> Result<ScalarType, VerifyError> {
         let Some(arr) = self.f.arrays.get(a.array.index()) else {
-            return self.fail(span, format!("unknown array {}", a.array.0)).map(|_| ScalarType::Bool);
+            return self
+                .fail(span, format!("unknown array {}", a.array.0))
+                .map(|_| ScalarType::Bool);
         };
         if a.index.len() != arr.rank as usize || a.needs_check.len() != arr.rank as usize {
-            return self.fail(span, format!("access to `{}` has the wrong number of indices", arr.name)).map(|_| arr.elem);
+            return self
+                .fail(
+                    span,
+                    format!("access to `{}` has the wrong number of indices", arr.name),
+                )
+                .map(|_| arr.elem);
         }
         for i in &a.index {
             self.expr(i)?;
@@ -103,7 +118,10 @@ impl Verifier<'_> {
             }
             StmtKind::ParFor(p) => {
                 if p.vars.len() != p.ranges.len() || p.vars.is_empty() || p.vars.len() > 3 {
-                    return self.fail(s.span, "a prange needs 1 to 3 variables, one per range".into());
+                    return self.fail(
+                        s.span,
+                        "a prange needs 1 to 3 variables, one per range".into(),
+                    );
                 }
                 for (lo, hi) in &p.ranges {
                     for e in [lo, hi] {
@@ -128,7 +146,10 @@ impl Verifier<'_> {
                     self.want(e, t, "the returned value")
                 }
                 (None, None) => Ok(()),
-                _ => self.fail(s.span, "a return does not match the function's result type".into()),
+                _ => self.fail(
+                    s.span,
+                    "a return does not match the function's result type".into(),
+                ),
             },
             StmtKind::CheckStep(e) => {
                 self.expr(e)?;
@@ -142,7 +163,10 @@ impl Verifier<'_> {
         match &e.kind {
             ExprKind::Const(v) => {
                 if v.ty() != e.ty {
-                    return self.fail(e.span, format!("a constant of type {} is typed {}", v.ty(), e.ty));
+                    return self.fail(
+                        e.span,
+                        format!("a constant of type {} is typed {}", v.ty(), e.ty),
+                    );
                 }
             }
             ExprKind::Var(v) => {
@@ -178,7 +202,10 @@ impl Verifier<'_> {
             }
             ExprKind::Builtin(f, args) => {
                 if args.len() != f.arity() {
-                    return self.fail(e.span, format!("`{}` takes {} arguments", f.name(), f.arity()));
+                    return self.fail(
+                        e.span,
+                        format!("`{}` takes {} arguments", f.name(), f.arity()),
+                    );
                 }
                 args.iter().try_for_each(|a| self.expr(a))?;
                 match f {
@@ -193,7 +220,9 @@ impl Verifier<'_> {
                             return self.fail(e.span, format!("`{}` of a non-float", f.name()));
                         }
                     }
-                    _ => args.iter().try_for_each(|a| self.want(a, e.ty, "an argument"))?,
+                    _ => args
+                        .iter()
+                        .try_for_each(|a| self.want(a, e.ty, "an argument"))?,
                 }
             }
             ExprKind::Call(id, args) => {
@@ -210,7 +239,10 @@ impl Verifier<'_> {
                     }
                 }
                 if callee.ret != Some(e.ty) {
-                    return self.fail(e.span, format!("the call of `{}` is typed {}", callee.name, e.ty));
+                    return self.fail(
+                        e.span,
+                        format!("the call of `{}` is typed {}", callee.name, e.ty),
+                    );
                 }
             }
             ExprKind::If(c, a, b) => {
@@ -274,7 +306,9 @@ mod tests {
     fn an_ill_typed_node_is_reported_with_its_place() {
         let mut m = module("kernel k(a: i64) -> bool { return a < 1 || a > 5; }");
         // The bug the verifier was written for: `||` typed like its operands.
-        let StmtKind::Return(Some(e)) = &mut m.functions[0].body.stmts[0].kind else { panic!() };
+        let StmtKind::Return(Some(e)) = &mut m.functions[0].body.stmts[0].kind else {
+            panic!()
+        };
         e.ty = ScalarType::I64;
         let err = verify(&m).unwrap_err();
         assert_eq!(err.function, "k");

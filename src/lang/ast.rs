@@ -57,7 +57,11 @@ pub enum ParamType {
     Scalar(ScalarType),
     /// `[mut] T[:, …]`. The parser accepts any element type and rank >= 1;
     /// the checker rejects `bool` elements and rank > 3.
-    Array { elem: ScalarType, rank: u8, mutable: bool },
+    Array {
+        elem: ScalarType,
+        rank: u8,
+        mutable: bool,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -76,14 +80,34 @@ pub struct Stmt {
 #[derive(Clone, Debug, PartialEq)]
 pub enum StmtKind {
     /// `let [mut] name [: T] = init;`
-    Let { mutable: bool, name: Ident, ty: Option<(ScalarType, Span)>, init: Expr },
+    Let {
+        mutable: bool,
+        name: Ident,
+        ty: Option<(ScalarType, Span)>,
+        init: Expr,
+    },
     /// `target = value;` (`op` is `None`) or `target op= value;`.
-    Assign { target: Place, op: Option<BinOp>, value: Expr },
+    Assign {
+        target: Place,
+        op: Option<BinOp>,
+        value: Expr,
+    },
     /// `if cond { … } else …`; an `else if` is an `else` block holding one `If`.
-    If { cond: Expr, then: Block, els: Option<Block> },
-    While { cond: Expr, body: Block },
+    If {
+        cond: Expr,
+        then: Block,
+        els: Option<Block>,
+    },
+    While {
+        cond: Expr,
+        body: Block,
+    },
     /// `for v in ITER { … }` or `for (v1, v2) in prange(…) { … }`.
-    For { vars: Vec<Ident>, iter: ForIter, body: Block },
+    For {
+        vars: Vec<Ident>,
+        iter: ForIter,
+        body: Block,
+    },
     Break,
     Continue,
     Return(Option<Expr>),
@@ -95,14 +119,21 @@ pub enum StmtKind {
 pub enum Place {
     Var(Ident),
     /// `array[i, j]`
-    Index { array: Ident, index: Vec<Expr>, span: Span },
+    Index {
+        array: Ident,
+        index: Vec<Expr>,
+        span: Span,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ForIter {
     /// `a..b`, `a..=b`, `(a..b).step_by(k)`, `(a..b).rev()`, and chains of
     /// the two adapters, applied in order.
-    Range { range: RangeExpr, adapters: Vec<RangeAdapter> },
+    Range {
+        range: RangeExpr,
+        adapters: Vec<RangeAdapter>,
+    },
     /// `prange(a..b)`, `prange(a..b, c..d)`, … (the parser accepts any count;
     /// the checker allows 1 to 3 and exclusive ranges only).
     Prange { ranges: Vec<RangeExpr>, span: Span },
@@ -132,10 +163,16 @@ pub struct Expr {
 pub enum ExprKind {
     /// An integer literal: its magnitude (underscores and radix removed) and
     /// optional type suffix. `-5` is `Unary(Neg, Int 5)`.
-    Int { value: u64, suffix: Option<ScalarType> },
+    Int {
+        value: u64,
+        suffix: Option<ScalarType>,
+    },
     /// A float literal: its text without underscores or suffix (parsed by the
     /// checker at the inferred width, so `0.1f32` is rounded once).
-    Float { text: String, suffix: Option<ScalarType> },
+    Float {
+        text: String,
+        suffix: Option<ScalarType>,
+    },
     Bool(bool),
     /// A variable, parameter or const.
     Name(Ident),
@@ -145,13 +182,27 @@ pub enum ExprKind {
     /// `e as T`
     Cast(Box<Expr>, ScalarType),
     /// `name(args)`: a builtin, a helper, or an atomic.
-    Call { name: Ident, args: Vec<Expr> },
+    Call {
+        name: Ident,
+        args: Vec<Expr>,
+    },
     /// `receiver.method(args)`: `x.sqrt()`, `a.max(b)`, `a.len()`, `a.shape(0)`.
-    MethodCall { receiver: Box<Expr>, method: Ident, args: Vec<Expr> },
+    MethodCall {
+        receiver: Box<Expr>,
+        method: Ident,
+        args: Vec<Expr>,
+    },
     /// `base[i, j]` (the checker requires `base` to name an array).
-    Index { base: Box<Expr>, index: Vec<Expr> },
+    Index {
+        base: Box<Expr>,
+        index: Vec<Expr>,
+    },
     /// `if c { a } else { b }` as an expression; `else if` nests in `els`.
-    If { cond: Box<Expr>, then: Box<Expr>, els: Box<Expr> },
+    If {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        els: Box<Expr>,
+    },
     /// `(e)`: kept so diagnostics can underline what the user wrote.
     Paren(Box<Expr>),
 }

@@ -25,7 +25,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { span, message: message.into(), hint: None }
+        Diagnostic {
+            span,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Diagnostic {
@@ -47,7 +51,11 @@ impl Diagnostics {
     pub fn new(file: &str, source: &str, mut items: Vec<Diagnostic>) -> Diagnostics {
         items.sort_by_key(|d| (d.span.lo, d.span.hi));
         items.dedup();
-        Diagnostics { file: file.to_string(), source: source.to_string(), items }
+        Diagnostics {
+            file: file.to_string(),
+            source: source.to_string(),
+            items,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -71,15 +79,20 @@ impl Diagnostics {
         // The caret runs from the column to the end of the span, clipped to
         // this line; columns count characters, tabs are kept so it lines up.
         let col = d.span.col.max(1) as usize;
-        let prefix: String =
-            line_text.chars().take(col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+        let prefix: String = line_text
+            .chars()
+            .take(col - 1)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
         let line_chars = line_text.chars().count();
         let span_chars = self
             .source
             .get(d.span.lo as usize..d.span.hi as usize)
             .map(|s| s.chars().take_while(|&c| c != '\n').count())
             .unwrap_or(1);
-        let carets = span_chars.max(1).min(line_chars.saturating_sub(col - 1).max(1));
+        let carets = span_chars
+            .max(1)
+            .min(line_chars.saturating_sub(col - 1).max(1));
         let _ = writeln!(out, "{pad} | {prefix}{}", "^".repeat(carets));
         if let Some(h) = &d.hint {
             let _ = writeln!(out, "{pad} = hint: {h}");
@@ -97,7 +110,10 @@ impl fmt::Display for Diagnostics {
             self.render_one(d, &mut out);
         }
         if self.items.len() > MAX_ERRORS {
-            out.push_str(&format!("\n... and {} more errors\n", self.items.len() - MAX_ERRORS));
+            out.push_str(&format!(
+                "\n... and {} more errors\n",
+                self.items.len() - MAX_ERRORS
+            ));
         }
         let n = self.items.len();
         out.push_str(&format!(

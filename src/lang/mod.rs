@@ -18,7 +18,8 @@ pub fn compile(file: &str, source: &str) -> Result<ir::Module, Diagnostics> {
     if !errors.is_empty() {
         return Err(Diagnostics::new(file, source, errors));
     }
-    let module = check::check(file, &ast).map_err(|errors| Diagnostics::new(file, source, errors))?;
+    let module =
+        check::check(file, &ast).map_err(|errors| Diagnostics::new(file, source, errors))?;
     // Backends rely on the IR's type rules; a violation is a checker bug,
     // reported as such rather than handed to a backend.
     ir::verify::verify(&module).map_err(|e| {

@@ -28,8 +28,14 @@ pub enum ArrayDataMut<'a> {
 #[derive(Debug)]
 pub enum Arg<'a> {
     Scalar(Value),
-    Array { data: ArrayData<'a>, shape: Vec<usize> },
-    ArrayMut { data: ArrayDataMut<'a>, shape: Vec<usize> },
+    Array {
+        data: ArrayData<'a>,
+        shape: Vec<usize>,
+    },
+    ArrayMut {
+        data: ArrayDataMut<'a>,
+        shape: Vec<usize>,
+    },
 }
 
 /// Element types an array may hold (every scalar but `bool`).
@@ -134,12 +140,18 @@ impl ArrayDataMut<'_> {
 impl<'a> Arg<'a> {
     /// A read-only 1-D array.
     pub fn slice<T: Element>(s: &'a [T]) -> Arg<'a> {
-        Arg::Array { shape: vec![s.len()], data: T::data(s) }
+        Arg::Array {
+            shape: vec![s.len()],
+            data: T::data(s),
+        }
     }
 
     /// A writable 1-D array.
     pub fn slice_mut<T: Element>(s: &'a mut [T]) -> Arg<'a> {
-        Arg::ArrayMut { shape: vec![s.len()], data: T::data_mut(s) }
+        Arg::ArrayMut {
+            shape: vec![s.len()],
+            data: T::data_mut(s),
+        }
     }
 
     /// How the argument prints in error messages: `f32`, `mut f64[:, :]`.
@@ -220,7 +232,9 @@ fn not_contiguous<S: ndarray::RawData, D: Dimension>(a: &ArrayBase<S, D>) -> Err
 
 impl<'a> Arg<'a> {
     /// A read-only array argument from an `ndarray` view of any dimension.
-    pub fn from_ndarray<T: Element, D: Dimension>(view: ArrayView<'a, T, D>) -> Result<Arg<'a>, Error> {
+    pub fn from_ndarray<T: Element, D: Dimension>(
+        view: ArrayView<'a, T, D>,
+    ) -> Result<Arg<'a>, Error> {
         let shape = view.shape().to_vec();
         match view.to_slice() {
             Some(s) => Ok(Arg::Array {
@@ -232,7 +246,9 @@ impl<'a> Arg<'a> {
     }
 
     /// A writable array argument from a mutable `ndarray` view.
-    pub fn from_ndarray_mut<T: Element, D: Dimension>(view: ArrayViewMut<'a, T, D>) -> Result<Arg<'a>, Error> {
+    pub fn from_ndarray_mut<T: Element, D: Dimension>(
+        view: ArrayViewMut<'a, T, D>,
+    ) -> Result<Arg<'a>, Error> {
         let shape = view.shape().to_vec();
         if !view.is_standard_layout() {
             return Err(not_contiguous(&view));

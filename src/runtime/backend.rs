@@ -44,10 +44,12 @@ impl Backend {
         match std::env::var(BACKEND_ENV) {
             // `KILN_BACKEND= cmd` (set but empty) means "not set".
             Ok(value) if value.trim().is_empty() => Ok(Backend::Auto),
-            Ok(value) => value.parse().map_err(|e: ParseBackendError| Error::BackendUnavailable {
-                backend: value.clone(),
-                reason: format!("{BACKEND_ENV}={value:?}: {e}"),
-            }),
+            Ok(value) => value
+                .parse()
+                .map_err(|e: ParseBackendError| Error::BackendUnavailable {
+                    backend: value.clone(),
+                    reason: format!("{BACKEND_ENV}={value:?}: {e}"),
+                }),
             Err(std::env::VarError::NotPresent) => Ok(Backend::Auto),
             Err(std::env::VarError::NotUnicode(_)) => Err(Error::BackendUnavailable {
                 backend: "?".into(),
@@ -72,7 +74,12 @@ pub struct ParseBackendError {
 impl fmt::Display for ParseBackendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = Backend::ALL.iter().map(|b| b.name()).collect();
-        write!(f, "unknown backend `{}` (valid: {})", self.given, names.join(", "))
+        write!(
+            f,
+            "unknown backend `{}` (valid: {})",
+            self.given,
+            names.join(", ")
+        )
     }
 }
 
@@ -87,7 +94,9 @@ impl FromStr for Backend {
         Backend::ALL
             .into_iter()
             .find(|b| b.name().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| ParseBackendError { given: s.to_string() })
+            .ok_or_else(|| ParseBackendError {
+                given: s.to_string(),
+            })
     }
 }
 
@@ -107,6 +116,9 @@ mod tests {
     #[test]
     fn unknown_name_lists_valid_ones() {
         let err = "gpu".parse::<Backend>().unwrap_err().to_string();
-        assert_eq!(err, "unknown backend `gpu` (valid: auto, cpu, cuda, wgpu, interp)");
+        assert_eq!(
+            err,
+            "unknown backend `gpu` (valid: auto, cpu, cuda, wgpu, interp)"
+        );
     }
 }

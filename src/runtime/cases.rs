@@ -104,8 +104,13 @@ impl Cases {
         let mut cases = Cases::default();
         let mut seen: Vec<&str> = Vec::new();
         for (k, line) in source.lines().enumerate() {
-            let Some((key, value)) = directive(line) else { continue };
-            let fail = |message: String| DirectiveError { line: k + 1, message };
+            let Some((key, value)) = directive(line) else {
+                continue;
+            };
+            let fail = |message: String| DirectiveError {
+                line: k + 1,
+                message,
+            };
             if seen.contains(&key) {
                 return Err(fail(format!("directive `{key}` is given twice")));
             }
@@ -151,13 +156,21 @@ impl Cases {
 
     /// Builds the arguments of `kernel` (with parameters `params`) at size
     /// label `label`, drawing random inputs from `seed`.
-    pub fn build_args(&self, kernel: &str, params: &[ParamInfo], label: &str, seed: u64) -> Result<Vec<HostValue>> {
+    pub fn build_args(
+        &self,
+        kernel: &str,
+        params: &[ParamInfo],
+        label: &str,
+        seed: u64,
+    ) -> Result<Vec<HostValue>> {
         let fail = |message: String| Error::Argument {
             kernel: kernel.to_string(),
             message,
         };
         if self.args.is_empty() && !params.is_empty() {
-            return Err(fail("the kernel file has no `//! args:` directive".to_string()));
+            return Err(fail(
+                "the kernel file has no `//! args:` directive".to_string(),
+            ));
         }
         let needs_size = self.args.iter().any(|(_, v)| v.contains("{n}"));
         let n = match self.size(label) {
@@ -194,7 +207,8 @@ fn parse_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
 fn parse_sizes(text: &str) -> Result<Vec<(String, u64)>, String> {
     let mut sizes: Vec<(String, u64)> = Vec::new();
     for (label, value) in parse_pairs(text)? {
-        let n = parse_count(&value).ok_or_else(|| format!("size `{label}={value}` is not a non-negative integer"))?;
+        let n = parse_count(&value)
+            .ok_or_else(|| format!("size `{label}={value}` is not a non-negative integer"))?;
         if sizes.iter().any(|(l, _)| *l == label) {
             return Err(format!("size `{label}` is given twice"));
         }
@@ -257,7 +271,10 @@ mod tests {
         let v = c.build_args("saxpy", &saxpy_params(), "T", 0).unwrap();
         assert_eq!(v[0], HostValue::Scalar(Value::F32(2.5)));
         assert_eq!(v[1].as_array().unwrap().shape(), &[1000]);
-        let e = c.build_args("saxpy", &saxpy_params(), "XL", 0).unwrap_err().to_string();
+        let e = c
+            .build_args("saxpy", &saxpy_params(), "XL", 0)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "kernel `saxpy`: no size `XL` in the `//! sizes:` directive (sizes: T, S)"

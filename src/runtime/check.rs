@@ -16,7 +16,10 @@ pub fn check_args(kernel: &str, params: &[ParamInfo], args: &[Arg]) -> Result<()
         })
     };
     if args.len() != params.len() {
-        let sig: Vec<String> = params.iter().map(|p| format!("{}: {}", p.name, p.ty)).collect();
+        let sig: Vec<String> = params
+            .iter()
+            .map(|p| format!("{}: {}", p.name, p.ty))
+            .collect();
         return fail(format!(
             "expected {} argument{} ({}), got {}",
             params.len(),
@@ -50,7 +53,13 @@ pub fn check_args(kernel: &str, params: &[ParamInfo], args: &[Arg]) -> Result<()
 /// Kind, element type, rank and shape of one argument (writability is
 /// checked after aliasing, see `check_args`).
 fn check_one(param: &ParamInfo, arg: &Arg) -> Result<(), String> {
-    let mismatch = || Err(format!("expected `{}`, got `{}`", param.ty, arg.type_name()));
+    let mismatch = || {
+        Err(format!(
+            "expected `{}`, got `{}`",
+            param.ty,
+            arg.type_name()
+        ))
+    };
     match (param.ty, arg) {
         (ParamType::Scalar(t), Arg::Scalar(v)) => {
             if v.ty() != t {
@@ -78,7 +87,9 @@ fn check_one(param: &ParamInfo, arg: &Arg) -> Result<(), String> {
 /// language's `i64` (`a.shape(d)` and `a.len()` are `i64`).
 fn check_shape(shape: &[usize], len: usize) -> Result<(), String> {
     if let Some(&too_big) = shape.iter().find(|&&d| d > i64::MAX as usize) {
-        return Err(format!("extent {too_big} of shape {shape:?} does not fit in i64"));
+        return Err(format!(
+            "extent {too_big} of shape {shape:?} does not fit in i64"
+        ));
     }
     let product = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
     match product {
@@ -101,7 +112,10 @@ pub struct Region {
 impl Region {
     /// Two empty ranges never conflict: nothing can be written through them.
     pub fn overlaps(self, other: Region) -> bool {
-        self.start < self.end && other.start < other.end && self.start < other.end && other.start < self.end
+        self.start < self.end
+            && other.start < other.end
+            && self.start < other.end
+            && other.start < self.end
     }
 }
 

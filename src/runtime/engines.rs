@@ -44,9 +44,16 @@ fn interp_engine() -> Arc<dyn Engine> {
 fn cpu_engine() -> Result<Arc<dyn Engine>> {
     static ENGINE: OnceLock<std::result::Result<Arc<dyn Engine>, String>> = OnceLock::new();
     ENGINE
-        .get_or_init(|| crate::cpu::CpuEngine::new().map(|e| Arc::new(e) as Arc<dyn Engine>).map_err(|e| e.to_string()))
+        .get_or_init(|| {
+            crate::cpu::CpuEngine::new()
+                .map(|e| Arc::new(e) as Arc<dyn Engine>)
+                .map_err(|e| e.to_string())
+        })
         .clone()
-        .map_err(|reason| Error::BackendUnavailable { backend: "cpu".into(), reason })
+        .map_err(|reason| Error::BackendUnavailable {
+            backend: "cpu".into(),
+            reason,
+        })
 }
 
 /// The reference interpreter as an engine: "compiling" remembers the
@@ -63,7 +70,11 @@ impl Engine for InterpEngine {
         Backend::Interp
     }
 
-    fn compile(&self, module: &Arc<ir::Module>, kernel: ir::FuncId) -> Result<Arc<dyn CompiledKernel>> {
+    fn compile(
+        &self,
+        module: &Arc<ir::Module>,
+        kernel: ir::FuncId,
+    ) -> Result<Arc<dyn CompiledKernel>> {
         Ok(Arc::new(InterpKernel {
             module: module.clone(),
             id: kernel,
@@ -73,6 +84,10 @@ impl Engine for InterpEngine {
 
 impl CompiledKernel for InterpKernel {
     fn launch(&self, args: &mut [Arg]) -> Result<Option<Value>> {
-        Ok(crate::interp::run(&self.module, self.module.function(self.id), args)?)
+        Ok(crate::interp::run(
+            &self.module,
+            self.module.function(self.id),
+            args,
+        )?)
     }
 }

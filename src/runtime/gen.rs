@@ -51,7 +51,9 @@ impl FromStr for Generator {
             "zeros" => Ok(Generator::Zeros),
             "range" => Ok(Generator::Range),
             "rand" => Ok(Generator::Rand),
-            _ => Err(format!("unknown generator `{s}` (valid: zeros, range, rand)")),
+            _ => Err(format!(
+                "unknown generator `{s}` (valid: zeros, range, rand)"
+            )),
         }
     }
 }
@@ -116,7 +118,9 @@ impl SplitMix64 {
 /// Parses `1000`, `512x512`, `4x5x6` (1 to 3 extents; `_` separators are
 /// allowed inside numbers: `1_000_000`).
 pub fn parse_shape(text: &str) -> Result<Vec<usize>, String> {
-    let bad = || format!("bad shape `{text}`: expected extents separated by `x`, e.g. `1000` or `512x512`");
+    let bad = || {
+        format!("bad shape `{text}`: expected extents separated by `x`, e.g. `1000` or `512x512`")
+    };
     let shape: Vec<usize> = text
         .split(['x', 'X'])
         .map(|d| {
@@ -205,7 +209,10 @@ mod tests {
     #[test]
     fn range_is_row_major_count() {
         let a = generate(Generator::Range, ScalarType::F32, &[2, 3], 0, 0).unwrap();
-        assert_eq!(a.as_slice::<f32>().unwrap(), &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(
+            a.as_slice::<f32>().unwrap(),
+            &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+        );
         assert_eq!(a.shape(), &[2, 3]);
     }
 
@@ -214,7 +221,11 @@ mod tests {
         let a = generate(Generator::Rand, ScalarType::F64, &[1000], 7, 1).unwrap();
         let b = generate(Generator::Rand, ScalarType::F64, &[1000], 7, 1).unwrap();
         assert_eq!(a, b);
-        assert!(a.as_slice::<f64>().unwrap().iter().all(|&x| (0.0..1.0).contains(&x)));
+        assert!(a
+            .as_slice::<f64>()
+            .unwrap()
+            .iter()
+            .all(|&x| (0.0..1.0).contains(&x)));
         let c = generate(Generator::Rand, ScalarType::F64, &[1000], 7, 2).unwrap();
         assert_ne!(a, c, "streams differ");
         let ints = generate(Generator::Rand, ScalarType::I32, &[10000], 0, 0).unwrap();
@@ -222,7 +233,11 @@ mod tests {
         assert!(v.iter().all(|&x| (0..100).contains(&x)));
         assert!(v.contains(&0) && v.contains(&99));
         let f = generate(Generator::Rand, ScalarType::F32, &[1000], 0, 0).unwrap();
-        assert!(f.as_slice::<f32>().unwrap().iter().all(|&x| (0.0..1.0).contains(&x)));
+        assert!(f
+            .as_slice::<f32>()
+            .unwrap()
+            .iter()
+            .all(|&x| (0.0..1.0).contains(&x)));
         assert!(generate(Generator::Zeros, ScalarType::Bool, &[3], 0, 0).is_err());
     }
 }

@@ -159,13 +159,19 @@ impl HostArray {
     pub fn new(data: HostData, shape: Vec<usize>) -> Result<HostArray, ShapeMismatch> {
         let product = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
         if product != Some(data.len()) {
-            return Err(ShapeMismatch { shape, len: data.len() });
+            return Err(ShapeMismatch {
+                shape,
+                len: data.len(),
+            });
         }
         Ok(HostArray { data, shape })
     }
 
     /// A typed vector with a shape.
-    pub fn from_vec<T: HostElement>(v: Vec<T>, shape: Vec<usize>) -> Result<HostArray, ShapeMismatch> {
+    pub fn from_vec<T: HostElement>(
+        v: Vec<T>,
+        shape: Vec<usize>,
+    ) -> Result<HostArray, ShapeMismatch> {
         HostArray::new(T::wrap(v), shape)
     }
 

@@ -38,7 +38,11 @@ pub trait CompiledKernel: Send + Sync {
 /// One execution backend: compiles IR kernels.
 pub trait Engine: Send + Sync {
     fn backend(&self) -> Backend;
-    fn compile(&self, module: &Arc<ir::Module>, kernel: ir::FuncId) -> Result<Arc<dyn CompiledKernel>>;
+    fn compile(
+        &self,
+        module: &Arc<ir::Module>,
+        kernel: ir::FuncId,
+    ) -> Result<Arc<dyn CompiledKernel>>;
 }
 
 /// A kernel compiled for a requested backend, with the backend that actually
@@ -205,8 +209,15 @@ impl<'m> Kernel<'m> {
 
     /// The signature as written: `saxpy(a: f32, x: f32[:], y: mut f32[:])`.
     pub fn signature(&self) -> String {
-        let params: Vec<String> = self.params().iter().map(|p| format!("{}: {}", p.name, p.ty)).collect();
-        let ret = self.result_type().map(|t| format!(" -> {t}")).unwrap_or_default();
+        let params: Vec<String> = self
+            .params()
+            .iter()
+            .map(|p| format!("{}: {}", p.name, p.ty))
+            .collect();
+        let ret = self
+            .result_type()
+            .map(|t| format!(" -> {t}"))
+            .unwrap_or_default();
         format!("{}({}){ret}", self.name(), params.join(", "))
     }
 
@@ -217,12 +228,17 @@ impl<'m> Kernel<'m> {
 
     /// Checks the arguments, compiles for `backend` (cached) and runs.
     pub fn launch_on(&self, backend: Backend, args: &mut [Arg]) -> Result<Option<Value>> {
-        self.launch_on_reporting(backend, args).map(|(_, result)| result)
+        self.launch_on_reporting(backend, args)
+            .map(|(_, result)| result)
     }
 
     /// Like [`Kernel::launch_on`], also returning the backend that ran the
     /// kernel (the one `Auto` chose).
-    pub fn launch_on_reporting(&self, backend: Backend, args: &mut [Arg]) -> Result<(Backend, Option<Value>)> {
+    pub fn launch_on_reporting(
+        &self,
+        backend: Backend,
+        args: &mut [Arg],
+    ) -> Result<(Backend, Option<Value>)> {
         check::check_args(self.name(), self.param_slice(), args)?;
         let entry = self.module.compiled(self.id, backend)?;
         let result = entry.compiled.launch(args)?;

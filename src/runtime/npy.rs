@@ -25,7 +25,11 @@ impl NpyInfo {
     /// `float64 with 2 dimensions`
     pub fn describe(&self) -> String {
         let n = self.shape.len();
-        format!("{} with {n} dimension{}", self.dtype, if n == 1 { "" } else { "s" })
+        format!(
+            "{} with {n} dimension{}",
+            self.dtype,
+            if n == 1 { "" } else { "s" }
+        )
     }
 }
 
@@ -81,7 +85,11 @@ pub fn read(path: impl AsRef<Path>) -> Result<HostArray> {
 pub fn read_for(path: impl AsRef<Path>, param: &ParamInfo) -> Result<HostArray> {
     let shown = path.as_ref().display().to_string();
     read_checked(path.as_ref(), |info| match param.ty {
-        ParamType::Array { elem, rank, .. } if info.elem == Some(elem) && info.shape.len() == rank as usize => Ok(()),
+        ParamType::Array { elem, rank, .. }
+            if info.elem == Some(elem) && info.shape.len() == rank as usize =>
+        {
+            Ok(())
+        }
         _ => Err(invalid(
             &shown,
             format!(
@@ -109,20 +117,29 @@ pub fn read_bytes(bytes: &[u8], name: &str) -> Result<HostArray> {
     parse_checked(bytes, name, |_| Ok(()))
 }
 
-fn parse_checked(bytes: &[u8], shown: &str, accept: impl FnOnce(&NpyInfo) -> Result<()>) -> Result<HostArray> {
+fn parse_checked(
+    bytes: &[u8],
+    shown: &str,
+    accept: impl FnOnce(&NpyInfo) -> Result<()>,
+) -> Result<HostArray> {
     let shown = shown.to_string();
     let mut data_bytes = bytes;
-    let header =
-        NpyHeader::from_reader(&mut data_bytes).map_err(|e| invalid(&shown, format!("not a valid .npy file: {e}")))?;
+    let header = NpyHeader::from_reader(&mut data_bytes)
+        .map_err(|e| invalid(&shown, format!("not a valid .npy file: {e}")))?;
     let npy = NpyFile::with_header(header, data_bytes);
     if npy.uses_pickled_array() {
-        return Err(invalid(&shown, "holds Python objects (a pickled array), not numbers"));
+        return Err(invalid(
+            &shown,
+            "holds Python objects (a pickled array), not numbers",
+        ));
     }
     let (dtype, elem) = dtype_of(&npy.dtype());
     let shape: Vec<usize> = npy
         .shape()
         .iter()
-        .map(|&d| usize::try_from(d).map_err(|_| invalid(&shown, "an extent of the shape is too large")))
+        .map(|&d| {
+            usize::try_from(d).map_err(|_| invalid(&shown, "an extent of the shape is too large"))
+        })
         .collect::<Result<_>>()?;
     let info = NpyInfo { dtype, elem, shape };
     accept(&info)?;
@@ -211,7 +228,11 @@ pub fn write(path: impl AsRef<Path>, array: &HostArray) -> Result<()> {
     out.flush().map_err(io_err)
 }
 
-fn write_typed<T: npyz::AutoSerialize + Copy, W: Write>(out: W, shape: &[u64], data: &[T]) -> io::Result<()> {
+fn write_typed<T: npyz::AutoSerialize + Copy, W: Write>(
+    out: W,
+    shape: &[u64],
+    data: &[T],
+) -> io::Result<()> {
     let mut writer = npyz::WriteOptions::new()
         .default_dtype()
         .shape(shape)
@@ -240,7 +261,12 @@ host_data_from!(f64, F64);
 mod tests {
     use super::*;
 
-    fn npy_bytes<T: npyz::Serialize + Copy>(descr: &str, shape: &[u64], order: Order, data: &[T]) -> Vec<u8> {
+    fn npy_bytes<T: npyz::Serialize + Copy>(
+        descr: &str,
+        shape: &[u64],
+        order: Order,
+        data: &[T],
+    ) -> Vec<u8> {
         let dtype = DType::Plain(descr.parse().unwrap());
         let mut out = Vec::new();
         let mut w = npyz::WriteOptions::<T>::new()
@@ -264,7 +290,11 @@ mod tests {
         assert_eq!(a.as_slice::<i32>().unwrap(), &[-7, 9]);
         let a = read_bytes(&npy_bytes("<u4", &[1], Order::C, &[u32::MAX]), "u.npy").unwrap();
         assert_eq!(a.as_slice::<u32>().unwrap(), &[u32::MAX]);
-        let a = read_bytes(&npy_bytes("<i8", &[1, 1, 1], Order::C, &[i64::MIN]), "l.npy").unwrap();
+        let a = read_bytes(
+            &npy_bytes("<i8", &[1, 1, 1], Order::C, &[i64::MIN]),
+            "l.npy",
+        )
+        .unwrap();
         assert_eq!(
             (a.as_slice::<i64>().unwrap(), a.shape()),
             (&[i64::MIN][..], &[1, 1, 1][..])
@@ -286,10 +316,16 @@ mod tests {
         let e = read_bytes(&npy_bytes("<f8", &[], Order::C, &[1.0f64]), "z.npy")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("float64 with 0 dimensions; kiln arrays have 1 to 3"), "{e}");
-        let e = read_bytes(&npy_bytes("<f8", &[1, 1, 1, 1], Order::C, &[1.0f64]), "4.npy")
-            .unwrap_err()
-            .to_string();
+        assert!(
+            e.contains("float64 with 0 dimensions; kiln arrays have 1 to 3"),
+            "{e}"
+        );
+        let e = read_bytes(
+            &npy_bytes("<f8", &[1, 1, 1, 1], Order::C, &[1.0f64]),
+            "4.npy",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("4 dimensions"), "{e}");
         let mut cut = npy_bytes("<f8", &[4], Order::C, &[1.0f64; 4]);
         cut.truncate(cut.len() - 8);

@@ -7,7 +7,11 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ParamType {
     Scalar(ScalarType),
-    Array { elem: ScalarType, rank: u8, mutable: bool },
+    Array {
+        elem: ScalarType,
+        rank: u8,
+        mutable: bool,
+    },
 }
 
 impl ParamType {
@@ -31,7 +35,11 @@ impl fmt::Display for ParamType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             ParamType::Scalar(t) => write!(f, "{t}"),
-            ParamType::Array { elem, rank, mutable } => {
+            ParamType::Array {
+                elem,
+                rank,
+                mutable,
+            } => {
                 let dims = vec![":"; rank as usize].join(", ");
                 write!(f, "{}{elem}[{dims}]", if mutable { "mut " } else { "" })
             }

@@ -53,7 +53,11 @@ impl HostValue {
 
 /// Launch arguments for `values` bound to `params` (same order).
 pub fn args_for<'a>(params: &[ParamInfo], values: &'a mut [HostValue]) -> Vec<Arg<'a>> {
-    values.iter_mut().zip(params).map(|(v, p)| v.as_arg_for(p.ty)).collect()
+    values
+        .iter_mut()
+        .zip(params)
+        .map(|(v, p)| v.as_arg_for(p.ty))
+        .collect()
 }
 
 /// Parses a scalar of type `ty`. Integers are parsed exactly (never through
@@ -78,7 +82,9 @@ pub fn parse_scalar(text: &str, ty: ScalarType) -> Result<Value, String> {
         ScalarType::Bool => match t.to_ascii_lowercase().as_str() {
             "true" => Ok(Value::Bool(true)),
             "false" => Ok(Value::Bool(false)),
-            _ => Err(format!("`{t}` is not a valid bool (expected `true` or `false`)")),
+            _ => Err(format!(
+                "`{t}` is not a valid bool (expected `true` or `false`)"
+            )),
         },
         ScalarType::I32 => t
             .parse()
@@ -92,13 +98,19 @@ pub fn parse_scalar(text: &str, ty: ScalarType) -> Result<Value, String> {
             .parse()
             .map(Value::I64)
             .map_err(|e| int_error(e, format!("{}..={}", i64::MIN, i64::MAX))),
-        ScalarType::F32 => parse_float::<f32>(t).map(Value::F32).ok_or_else(|| float_error(t, ty)),
-        ScalarType::F64 => parse_float::<f64>(t).map(Value::F64).ok_or_else(|| float_error(t, ty)),
+        ScalarType::F32 => parse_float::<f32>(t)
+            .map(Value::F32)
+            .ok_or_else(|| float_error(t, ty)),
+        ScalarType::F64 => parse_float::<f64>(t)
+            .map(Value::F64)
+            .ok_or_else(|| float_error(t, ty)),
     }
 }
 
 fn float_error(t: &str, ty: ScalarType) -> String {
-    format!("`{t}` is not a valid {ty} (expected a number such as `2`, `0.5`, `1e-05`, `inf` or `nan`)")
+    format!(
+        "`{t}` is not a valid {ty} (expected a number such as `2`, `0.5`, `1e-05`, `inf` or `nan`)"
+    )
 }
 
 /// Rust's float parser (correctly rounded, straight to the target type, so
@@ -121,7 +133,13 @@ fn parse_float<F: std::str::FromStr + std::ops::Neg<Output = F>>(t: &str) -> Opt
 
 /// Parses VALUE for parameter `param` of kernel `kernel`. `stream` picks the
 /// random stream for `rand:` (the parameter's position, see `gen`).
-pub fn parse_value(kernel: &str, param: &ParamInfo, text: &str, seed: u64, stream: u64) -> Result<HostValue> {
+pub fn parse_value(
+    kernel: &str,
+    param: &ParamInfo,
+    text: &str,
+    seed: u64,
+    stream: u64,
+) -> Result<HostValue> {
     let fail = |message: String| Error::Argument {
         kernel: kernel.to_string(),
         message: format!("argument `{}` (`{}`): {message}", param.name, param.ty),
@@ -165,7 +183,12 @@ pub fn split_assignment(text: &str) -> Result<(&str, &str), String> {
 /// Binds `NAME=VALUE` pairs to the kernel's parameters, in parameter order.
 /// An unknown name, a name given twice and a parameter without a value are
 /// errors naming it.
-pub fn bind_args(kernel: &str, params: &[ParamInfo], pairs: &[(String, String)], seed: u64) -> Result<Vec<HostValue>> {
+pub fn bind_args(
+    kernel: &str,
+    params: &[ParamInfo],
+    pairs: &[(String, String)],
+    seed: u64,
+) -> Result<Vec<HostValue>> {
     let fail = |message: String| Error::Argument {
         kernel: kernel.to_string(),
         message,
@@ -197,7 +220,11 @@ pub fn bind_args(kernel: &str, params: &[ParamInfo], pairs: &[(String, String)],
     if !missing.is_empty() {
         return Err(fail(format!(
             "missing {} for {}",
-            if missing.len() == 1 { "a value" } else { "values" },
+            if missing.len() == 1 {
+                "a value"
+            } else {
+                "values"
+            },
             missing.join(", ")
         )));
     }
@@ -219,8 +246,14 @@ mod tests {
             parse_scalar("9007199254740993", ScalarType::I64),
             Ok(Value::I64(9007199254740993))
         );
-        assert_eq!(parse_scalar("-2147483648", ScalarType::I32), Ok(Value::I32(i32::MIN)));
-        assert_eq!(parse_scalar("4294967295", ScalarType::U32), Ok(Value::U32(u32::MAX)));
+        assert_eq!(
+            parse_scalar("-2147483648", ScalarType::I32),
+            Ok(Value::I32(i32::MIN))
+        );
+        assert_eq!(
+            parse_scalar("4294967295", ScalarType::U32),
+            Ok(Value::U32(u32::MAX))
+        );
         let e = parse_scalar("2147483648", ScalarType::I32).unwrap_err();
         assert!(e.contains("out of range for i32"), "{e}");
         assert!(parse_scalar("-1", ScalarType::U32)
@@ -258,8 +291,14 @@ mod tests {
 
     #[test]
     fn bools() {
-        assert_eq!(parse_scalar("true", ScalarType::Bool), Ok(Value::Bool(true)));
-        assert_eq!(parse_scalar("False", ScalarType::Bool), Ok(Value::Bool(false)));
+        assert_eq!(
+            parse_scalar("true", ScalarType::Bool),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            parse_scalar("False", ScalarType::Bool),
+            Ok(Value::Bool(false))
+        );
         assert!(parse_scalar("1", ScalarType::Bool).is_err());
     }
 
@@ -289,7 +328,9 @@ mod tests {
     }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -298,9 +339,17 @@ mod tests {
         let e = bind_args("k", &p, &pairs(&[("a", "1"), ("z", "2")]), 0)
             .unwrap_err()
             .to_string();
-        assert_eq!(e, "kernel `k`: no parameter named `z` (parameters: a, x, y)");
-        let e = bind_args("k", &p, &pairs(&[("a", "1")]), 0).unwrap_err().to_string();
-        assert_eq!(e, "kernel `k`: missing values for `x: f32[:]`, `y: mut f32[:, :]`");
+        assert_eq!(
+            e,
+            "kernel `k`: no parameter named `z` (parameters: a, x, y)"
+        );
+        let e = bind_args("k", &p, &pairs(&[("a", "1")]), 0)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "kernel `k`: missing values for `x: f32[:]`, `y: mut f32[:, :]`"
+        );
         let e = bind_args("k", &p, &pairs(&[("a", "1"), ("a", "2")]), 0)
             .unwrap_err()
             .to_string();
@@ -328,14 +377,20 @@ mod tests {
     #[test]
     fn array_value_errors() {
         let p = params();
-        let e = parse_value("k", &p[2], "zeros:10", 0, 0).unwrap_err().to_string();
+        let e = parse_value("k", &p[2], "zeros:10", 0, 0)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "kernel `k`: argument `y` (`mut f32[:, :]`): shape `10` has 1 dimension, the parameter has 2"
         );
-        let e = parse_value("k", &p[1], "2.5", 0, 0).unwrap_err().to_string();
+        let e = parse_value("k", &p[1], "2.5", 0, 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is not an array value"), "{e}");
-        let e = parse_value("k", &p[1], "ones:10", 0, 0).unwrap_err().to_string();
+        let e = parse_value("k", &p[1], "ones:10", 0, 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown generator `ones`"), "{e}");
     }
 }

@@ -2,8 +2,8 @@
 //! signatures, and the item-level rules (unique names, parameter types).
 
 use crate::ir::{Builtin, FuncId, FunctionKind, ScalarType, Span};
-use crate::lang::check::builtins;
 use crate::lang::ast::{self, ConstItem, FnItem, Item, ParamType, SourceFile};
+use crate::lang::check::builtins;
 use crate::lang::diag::Diagnostic;
 use std::collections::HashMap;
 
@@ -75,7 +75,10 @@ pub fn collect<'a>(ast: &'a SourceFile, errors: &mut Vec<Diagnostic>) -> Items<'
                     errors.push(
                         Diagnostic::new(
                             f.name.span,
-                            format!("the helper `{}` has the name of a builtin function", f.name.name),
+                            format!(
+                                "the helper `{}` has the name of a builtin function",
+                                f.name.name
+                            ),
                         )
                         .with_hint(format!(
                             "rename the helper, e.g. `my_{}`: `{0}(…)` always means the builtin",

@@ -754,12 +754,7 @@ impl<'a, 'e> Lower<'a, 'e> {
         }
     }
 
-    fn atomic(
-        &mut self,
-        op: ir::AtomicOp,
-        args: &[Expr],
-        ty: ScalarType,
-    ) -> Option<ir::Expr> {
+    fn atomic(&mut self, op: ir::AtomicOp, args: &[Expr], ty: ScalarType) -> Option<ir::Expr> {
         let target = strip_parens(args.first()?);
         let ExprKind::Index { base, index } = &target.kind else {
             return None;

@@ -883,14 +883,17 @@ fn place_span(p: &Place) -> Span {
 pub fn cast_to_hint(want: Shape, found: Shape) -> String {
     match (want, found) {
         (Shape::Known(t), Shape::Known(f)) if f != ScalarType::Bool && !(t == ScalarType::Bool) => {
-            format!("there are no implicit conversions; convert the value with `as`, e.g. `(…) as {t}`")
+            format!(
+                "there are no implicit conversions; convert the value with `as`, e.g. `(…) as {t}`"
+            )
         }
         // A number cannot be cast to `bool`: suggest a comparison instead.
         (Shape::Known(ScalarType::Bool), Shape::Known(f)) if f != ScalarType::Bool => {
             "a number cannot be cast to `bool`; compare instead, e.g. `x != 0`".to_string()
         }
         (Shape::Known(ScalarType::Bool), Shape::IntLit | Shape::FloatLit) => {
-            "a number cannot be cast to `bool`; write `true` or `false`, or compare, e.g. `x != 0`".to_string()
+            "a number cannot be cast to `bool`; write `true` or `false`, or compare, e.g. `x != 0`"
+                .to_string()
         }
         _ => cast_hint(want, found),
     }
