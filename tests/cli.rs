@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// Contract deviations found in review (bench exit codes, npy of every dtype).
+#[path = "cli/review.rs"]
+mod review;
+
 const KERNELS: &str = r#"
 kernel total(x: f64[:]) -> f64 {
     let mut t = 0.0;
@@ -68,12 +72,18 @@ fn kernels() -> (PathBuf, PathBuf) {
     (dir, file)
 }
 
+/// Runs `kiln` with `KILN_BACKEND` unset plus the given environment.
+fn kiln_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
+    c.args(args).env_remove("KILN_BACKEND");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("kiln runs")
+}
+
 fn kiln(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args)
-        .env_remove("KILN_BACKEND")
-        .output()
-        .expect("kiln runs")
+    kiln_env(args, &[])
 }
 
 fn code(o: &Output) -> i32 {

@@ -1,11 +1,12 @@
+//! (A submodule of tests/cli.rs, sharing its process helpers.)
 //! Review of the `kiln` command-line contract (DESIGN.md section 1) as an
 //! external script drives it: deviations found in review, each with the
 //! exact behaviour the contract asks for, plus .npy inputs of every dtype and
 //! rank.
 
+use super::{code, kiln, kiln_env, scratch, stderr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Output;
 
 const KERNELS: &str = r#"
 kernel w3(x: i32[:, :, :]) -> i64 {
@@ -39,43 +40,12 @@ kernel cp_f32(a: f32[:, :, :], b: mut f32[:, :, :]) {
 }
 "#;
 
-fn scratch() -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "cli-review-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
+/// Writes the review kernels into a fresh directory; returns (dir, file).
 fn kernels() -> (PathBuf, PathBuf) {
     let dir = scratch();
-    let file = dir.join("k.kn");
+    let file = dir.join("review.kn");
     std::fs::write(&file, KERNELS).unwrap();
     (dir, file)
-}
-
-fn kiln_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
-    c.args(args).env_remove("KILN_BACKEND");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("kiln runs")
-}
-
-fn kiln(args: &[&str]) -> Output {
-    kiln_env(args, &[])
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn json(o: &Output) -> serde_json::Value {
