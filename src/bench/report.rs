@@ -265,6 +265,10 @@ impl Report {
                 .map_err(|e| err(&e))?;
             chart
                 .configure_mesh()
+                // Log axes get a label per minor step otherwise.
+                .x_labels(4)
+                .y_labels(5)
+                .light_line_style(TRANSPARENT)
                 .x_desc("n")
                 .y_desc("seconds")
                 .y_label_formatter(&|y| format!("{y:.0e}"))
@@ -290,6 +294,8 @@ impl Report {
             }
             chart
                 .configure_series_labels()
+                // Time grows with n, so the upper left is usually free.
+                .position(SeriesLabelPosition::UpperLeft)
                 .background_style(WHITE.mix(0.8))
                 .border_style(BLACK)
                 .draw()
