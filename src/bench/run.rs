@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::ir::{self, ScalarType, Value};
 use crate::runtime::cases::Cases;
 use crate::runtime::params::ParamInfo;
-use crate::runtime::values::HostValue;
+use crate::runtime::values::{self, HostValue};
 use crate::runtime::{engines, Backend, Module};
 use std::path::{Path, PathBuf};
 
@@ -196,14 +196,7 @@ impl Case<'_> {
         f: &mut dyn FnMut(&mut [crate::Arg]) -> Result<Option<Value>, String>,
     ) -> Result<Outputs, String> {
         let mut work = self.inputs.clone();
-        let result = {
-            let mut args: Vec<crate::Arg> = work
-                .iter_mut()
-                .zip(&self.params)
-                .map(|(v, p)| v.as_arg_for(p.ty))
-                .collect();
-            f(&mut args)?
-        };
+        let result = f(&mut values::args_for(&self.params, &mut work))?;
         Ok(outputs(&self.params, work, result))
     }
 
@@ -229,11 +222,7 @@ impl Case<'_> {
             for (w, o) in work.iter_mut().zip(&self.inputs) {
                 w.restore_from(o);
             }
-            let mut args: Vec<crate::Arg> = work
-                .iter_mut()
-                .zip(&self.params)
-                .map(|(v, p)| v.as_arg_for(p.ty))
-                .collect();
+            let mut args = values::args_for(&self.params, &mut work);
             let (t, r) = measure::timed(|| f(&mut args));
             r.map(|_| t)
         });
