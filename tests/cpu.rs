@@ -836,3 +836,171 @@ fn stepped_ranges_with_runtime_bounds_match() {
         let _ = same(STEPPED, "stepped", &inputs);
     }
 }
+
+const HISTS: &str = r#"
+kernel hist_i32(x: i64[:], bins: mut i32[:], inc: i32) {
+    for i in prange(0..x.len()) {
+        atomic_add(bins[x[i]], inc);
+    }
+}
+kernel hist_u32(x: i64[:], bins: mut u32[:], inc: u32) {
+    for i in prange(0..x.len()) {
+        let b = x[i];
+        if b % 2 == 0 {
+            atomic_add(bins[b], inc);
+        } else {
+            for k in 0..2 {
+                atomic_add(bins[b], inc + k as u32);
+            }
+        }
+    }
+}
+kernel hist_i64(x: i64[:], bins: mut i64[:, :], inc: i64) {
+    let w = bins.shape(1);
+    for i in prange(0..x.len()) {
+        atomic_add(bins[x[i] / w, x[i] % w], inc * (i % 3 + 1));
+    }
+}
+kernel hist_used(x: i64[:], bins: mut i32[:]) -> i64 {
+    let mut s = 0;
+    for i in prange(0..x.len()) {
+        let old = atomic_add(bins[x[i]], 1);
+        s += (old >= 0) as i64;
+    }
+    return s;
+}
+kernel hist_read(x: i64[:], bins: mut i32[:], out: mut i32[:]) {
+    for i in prange(0..x.len()) {
+        atomic_add(bins[x[i]], 1);
+        out[i] = bins.len() as i32 - bins[0] * 0;
+    }
+}
+"#;
+
+fn hist_inputs(n: usize, nbins: usize, seed: i64, fill: Data, inc: Value) -> Vec<Input> {
+    let x: Vec<i64> = (0..n as i64)
+        .map(|i| (i * 7919 + seed) % nbins as i64)
+        .collect();
+    vec![
+        arr("x", Data::I64(x), &[n], false),
+        arr("bins", fill, &[nbins], true),
+        sc("inc", inc),
+    ]
+}
+
+/// `atomic_add` into small integer arrays whose result is unused is counted
+/// per chunk and merged: the same bits as the interpreter for any thread
+/// count, on both sides of the size bound, wrapping included.
+#[test]
+fn privatized_histograms_match_for_1_and_3_threads() {
+    let _guard = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    for threads in [1, 3] {
+        set_num_threads(threads);
+        for nbins in [1usize, 64, 1023, 1024, 1025, 5000] {
+            for n in [0usize, 100, 50_000] {
+                let seed = nbins as i64 + 3;
+                let _ = same(
+                    HISTS,
+                    "hist_i32",
+                    &hist_inputs(
+                        n,
+                        nbins,
+                        seed,
+                        Data::I32((0..nbins as i32).map(|b| i32::MAX - 5 * b).collect()),
+                        Value::I32(1 << 20),
+                    ),
+                );
+                let _ = same(
+                    HISTS,
+                    "hist_i32",
+                    &hist_inputs(n, nbins, seed, Data::I32(vec![-7; nbins]), Value::I32(-3)),
+                );
+                let _ = same(
+                    HISTS,
+                    "hist_u32",
+                    &hist_inputs(
+                        n,
+                        nbins,
+                        seed,
+                        Data::U32((0..nbins as u32).map(|b| u32::MAX - b).collect()),
+                        Value::U32(0x8000_0001),
+                    ),
+                );
+                let mut inputs =
+                    hist_inputs(n, nbins, seed, Data::I32(vec![]), Value::I64(1 << 61));
+                let shape = if nbins % 5 == 0 {
+                    [nbins / 5, 5]
+                } else {
+                    [nbins, 1]
+                };
+                let fill = Data::I64((0..nbins as i64).map(|b| i64::MAX - b).collect());
+                inputs[1] = arr("bins", fill, &shape, true);
+                let _ = same(HISTS, "hist_i64", &inputs);
+                let (r, _) = same(
+                    HISTS,
+                    "hist_used",
+                    &hist_inputs(n, nbins, seed, Data::I32(vec![5; nbins]), Value::I32(0))[..2],
+                );
+                assert_eq!(r, Ok(Some(Value::I64(n as i64))));
+                let mut inputs =
+                    hist_inputs(n, nbins, seed, Data::I32(vec![1; nbins]), Value::I32(0));
+                inputs[2] = arr("out", Data::I32(vec![0; n]), &[n], true);
+                let _ = same(HISTS, "hist_read", &inputs);
+            }
+        }
+    }
+    set_num_threads(0);
+}
+
+/// An out-of-range bin faults exactly as before: the same error as the
+/// interpreter, and (in one chunk) the same counts up to the fault.
+#[test]
+fn a_privatized_histogram_faults_like_the_interpreter() {
+    let _guard = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    let m = module(HISTS);
+    for threads in [1, 3] {
+        set_num_threads(threads);
+        for (nbins, bad) in [(64usize, 64i64), (64, -1), (2000, 2000), (2000, 1 << 40)] {
+            let mut inputs = hist_inputs(1000, nbins, 1, Data::I32(vec![9; nbins]), Value::I32(2));
+            if let Input::Array {
+                data: Data::I64(x), ..
+            } = &mut inputs[0]
+            {
+                x[700] = bad;
+            }
+            let e = fault_of(HISTS, "hist_i32", &inputs);
+            assert!(format!("{e:?}").contains(&bad.to_string()), "{e:?}");
+            // Many chunks: the first faulting iteration is still the one
+            // reported.
+            let mut inputs =
+                hist_inputs(200_000, nbins, 1, Data::I32(vec![9; nbins]), Value::I32(2));
+            if let Input::Array {
+                data: Data::I64(x), ..
+            } = &mut inputs[0]
+            {
+                x[123_457] = bad;
+                x[150_000] = nbins as i64 + 7;
+            }
+            let (expected, _) = run_interp(&m, "hist_i32", &inputs);
+            assert!(expected.is_err());
+            assert_eq!(run_cpu(&m, "hist_i32", &inputs).0, expected);
+        }
+    }
+    set_num_threads(0);
+}
+
+#[test]
+fn only_unused_integer_atomic_adds_are_privatized() {
+    let m = module(HISTS);
+    let chunk = |k: &str| {
+        let text = emit_clif(&m, k).unwrap();
+        let at = text.find("; prange 0").expect("a chunk function");
+        text[at..].to_string()
+    };
+    for k in ["hist_i32", "hist_u32", "hist_i64"] {
+        assert!(chunk(k).contains("explicit_slot"), "{k}");
+    }
+    for k in ["hist_used", "hist_read"] {
+        assert!(!chunk(k).contains("explicit_slot"), "{k}");
+    }
+}

@@ -8,6 +8,12 @@
 //! traps: bounds checks, zero divisors and bad steps branch to cold exits,
 //! `MIN / -1` is steered to a non-trapping divisor, float → int conversions
 //! saturate.
+//!
+//! A `prange` body's unused-result integer `atomic_add`s into an array it
+//! touches no other way are counted in a private stack buffer per chunk when
+//! the array has at most `PRIVATE_MAX_LEN` elements (checked at run time),
+//! then merged with one atomic add per nonzero count at the end of the chunk
+//! (also on its early exits). Wrapping adds commute, so the bits are the same.
 
 use super::checks::{self, access_key};
 use super::launch::{self, ParInfo, BOUNDS_WORDS};
@@ -23,7 +29,7 @@ use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::Value as CValue;
 use cranelift_codegen::ir::{
     types, AbiParam, AtomicRmwOp, Block, BlockArg, FuncRef, InstBuilder, MemFlagsData, Signature,
-    StackSlotData, StackSlotKind, Type, UserFuncName,
+    StackSlot, StackSlotData, StackSlotKind, Type, UserFuncName,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::JITModule;
@@ -35,6 +41,11 @@ const PTR: Type = types::I64;
 /// Nesting depth of loops with a hoisted-check copy (each level doubles the
 /// code below it).
 const MAX_HOIST_DEPTH: u32 = 3;
+
+/// Arrays of at most this many elements that a `prange` body only
+/// `atomic_add`s into (integer elements, result unused) are counted in a
+/// private per-chunk buffer of this size and merged at the end of the chunk.
+const PRIVATE_MAX_LEN: i64 = 1024;
 
 /// Where a fault can happen.
 #[derive(Clone, Debug)]
@@ -253,6 +264,9 @@ struct Fx<'a, 'b, 'm> {
     /// The float Add/Min/Max reductions of the chunk being built (the ones
     /// the vector lowering can accumulate per lane).
     chunk_reductions: Vec<(VarId, ir::ReduceOp)>,
+    /// While lowering a chunk's privatized copy: the private buffer of each
+    /// array whose `atomic_add`s become plain adds (see `privatizable`).
+    privs: HashMap<ArrayId, StackSlot>,
 }
 
 impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
@@ -282,6 +296,7 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             hoist_depth: 0,
             chunk_start: None,
             chunk_reductions: Vec::new(),
+            privs: HashMap::new(),
         }
     }
 
@@ -393,14 +408,54 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             let var = self.var(r.var);
             self.b.def_var(var, id);
         }
-        let body = &job.par.body;
-        if rank == 1 {
-            let first = self.b.ins().iadd(lo[0], start);
-            let count = self.b.ins().isub(end, start);
-            let one = self.b.ins().iconst(types::I64, 1);
-            self.counted_loop(job.par.vars[0], first, count, one, body, true)?;
+        let privs = privatizable(kernel, &job.par.body);
+        if privs.is_empty() {
+            self.chunk_loop(job, &lo, &n, start, end)?;
         } else {
-            self.flat_loop(&job.par.vars, &lo, &n, start, end, body)?;
+            // Two copies of the loop: with private buffers when every such
+            // array is small enough, with per-element atomics otherwise.
+            let mut small: Option<CValue> = None;
+            for a in &privs {
+                let len = self.arrays[a.index()].len;
+                let ok =
+                    self.b
+                        .ins()
+                        .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, len, PRIVATE_MAX_LEN);
+                small = Some(match small {
+                    Some(s) => self.b.ins().band(s, ok),
+                    None => ok,
+                });
+            }
+            let (pblk, ablk, join) = (
+                self.b.create_block(),
+                self.b.create_block(),
+                self.b.create_block(),
+            );
+            self.b
+                .ins()
+                .brif(small.expect("a candidate"), pblk, &[], ablk, &[]);
+            self.b.switch_to_block(pblk);
+            for &a in &privs {
+                let elem = kernel.array(a).elem;
+                let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+                    StackSlotKind::ExplicitSlot,
+                    PRIVATE_MAX_LEN as u32 * elem.size_bytes() as u32,
+                    3,
+                ));
+                self.private_pass(a, slot, false);
+                self.privs.insert(a, slot);
+            }
+            let looped = self.chunk_loop(job, &lo, &n, start, end);
+            let slots = std::mem::take(&mut self.privs);
+            looped?;
+            for &a in &privs {
+                self.private_pass(a, slots[&a], true);
+            }
+            self.b.ins().jump(join, &[]);
+            self.b.switch_to_block(ablk);
+            self.chunk_loop(job, &lo, &n, start, end)?;
+            self.b.ins().jump(join, &[]);
+            self.b.switch_to_block(join);
         }
         for (r, red) in job.par.reductions.iter().enumerate() {
             let var = self.var(red.var);
@@ -411,6 +466,81 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
         self.b.ins().return_(&[zero]);
         self.b.seal_all_blocks();
         Ok(())
+    }
+
+    /// The loop over `start..end` of a chunk.
+    fn chunk_loop(
+        &mut self,
+        job: &ChunkJob<'m>,
+        lo: &[CValue],
+        n: &[CValue],
+        start: CValue,
+        end: CValue,
+    ) -> Result<()> {
+        let body = &job.par.body;
+        if job.par.vars.len() == 1 {
+            let first = self.b.ins().iadd(lo[0], start);
+            let count = self.b.ins().isub(end, start);
+            let one = self.b.ins().iconst(types::I64, 1);
+            self.counted_loop(job.par.vars[0], first, count, one, body, true)
+        } else {
+            self.flat_loop(&job.par.vars, lo, n, start, end, body)
+        }
+    }
+
+    /// On an early exit of a privatized chunk: merges what it counted so
+    /// far, so that its updates before a fault stay visible as with atomics.
+    fn merge_privates(&mut self) {
+        let mut privs: Vec<(ArrayId, StackSlot)> =
+            self.privs.iter().map(|(a, s)| (*a, *s)).collect();
+        privs.sort_by_key(|p| p.0);
+        for (a, slot) in privs {
+            self.private_pass(a, slot, true);
+        }
+    }
+
+    /// A loop over the `len()` elements of array `a`'s private buffer
+    /// `slot`: zeroes them, or (`merge`) atomically adds each nonzero one
+    /// into `a`.
+    fn private_pass(&mut self, a: ArrayId, slot: StackSlot, merge: bool) {
+        let arr = self.arrays[a.index()];
+        let elem = self.sh.kernel.array(a).elem;
+        let ty = clif_type(elem);
+        let shift = elem.size_bytes().trailing_zeros() as i64;
+        let base = self.b.ins().stack_addr(PTR, slot, 0);
+        let (header, body, exit) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.append_block_param(header, types::I64);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.b.ins().jump(header, &[BlockArg::from(zero)]);
+        self.b.switch_to_block(header);
+        let k = self.b.block_params(header)[0];
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, k, arr.len);
+        self.b.ins().brif(more, body, &[], exit, &[]);
+        self.b.switch_to_block(body);
+        let off = self.b.ins().ishl_imm_s(k, shift);
+        let paddr = self.b.ins().iadd(base, off);
+        let next = self.b.ins().iadd_imm_s(k, 1);
+        if merge {
+            let v = self.b.ins().load(ty, flags(), paddr, 0);
+            let (add, skip) = (self.b.create_block(), self.b.create_block());
+            self.b.ins().brif(v, add, &[], skip, &[]);
+            self.b.switch_to_block(add);
+            let addr = self.b.ins().iadd(arr.ptr, off);
+            self.b
+                .ins()
+                .atomic_rmw(ty, flags(), AtomicRmwOp::Add, addr, v);
+            self.b.ins().jump(skip, &[]);
+            self.b.switch_to_block(skip);
+        } else {
+            let z = self.b.ins().iconst(ty, 0);
+            self.b.ins().store(flags(), z, paddr, 0);
+        }
+        self.b.ins().jump(header, &[BlockArg::from(next)]);
+        self.b.switch_to_block(exit);
     }
 
     /// A 2-D/3-D chunk: walks `start..end` of the flattened space row by
@@ -515,6 +645,7 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
         self.b.ins().brif(later, stop, &[], header, &[]);
         self.b.switch_to_block(stop);
         self.b.set_cold_block(stop);
+        self.merge_privates();
         let two = self.b.ins().iconst(types::I32, 2);
         self.b.ins().return_(&[two]);
     }
@@ -616,6 +747,7 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             args.push(v);
         }
         self.b.ins().call(f, &args);
+        self.merge_privates();
         let one = self.b.ins().iconst(types::I32, 1);
         self.b.ins().return_(&[one]);
         self.b.switch_to_block(ok);
@@ -643,9 +775,27 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
                 let addr = self.address(access, s.span)?;
                 self.b.ins().store(flags(), v, addr, 0);
             }
-            StmtKind::Eval(e) => {
-                self.expr(e)?;
-            }
+            StmtKind::Eval(e) => match &e.kind {
+                ExprKind::Atomic {
+                    op: AtomicOp::Add,
+                    access,
+                    value,
+                } if self.frames.len() == 1 && self.privs.contains_key(&access.array) => {
+                    // A privatized `atomic_add`: a plain wrapping add into
+                    // the chunk's buffer, checked against the real shape.
+                    let slot = self.privs[&access.array];
+                    let off = self.offset(access, e.span)?;
+                    let v = self.expr(value)?;
+                    let base = self.b.ins().stack_addr(PTR, slot, 0);
+                    let addr = self.b.ins().iadd(base, off);
+                    let old = self.b.ins().load(clif_type(e.ty), flags(), addr, 0);
+                    let new = self.b.ins().iadd(old, v);
+                    self.b.ins().store(flags(), new, addr, 0);
+                }
+                _ => {
+                    self.expr(e)?;
+                }
+            },
             StmtKind::If { cond, then, els } => {
                 let c = self.expr(cond)?;
                 let (tb, eb, join) = (
@@ -1298,6 +1448,14 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
     /// Address of an element, bounds-checked in every dimension that needs
     /// it (one branch per access).
     fn address(&mut self, acc: &Access, span: Span) -> Result<CValue> {
+        let off = self.offset(acc, span)?;
+        let ptr = self.arrays[acc.array.index()].ptr;
+        Ok(self.b.ins().iadd(ptr, off))
+    }
+
+    /// Byte offset of an element from its array's start, bounds-checked
+    /// like `address`.
+    fn offset(&mut self, acc: &Access, span: Span) -> Result<CValue> {
         let arr = self.arrays[acc.array.index()];
         let mut idx = Vec::with_capacity(acc.index.len());
         for i in &acc.index {
@@ -1328,8 +1486,7 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             flat = self.b.ins().iadd(m, idx[d]);
         }
         let size = self.sh.kernel.array(acc.array).elem.size_bytes();
-        let off = self.b.ins().ishl_imm_s(flat, size.trailing_zeros() as i64);
-        Ok(self.b.ins().iadd(arr.ptr, off))
+        Ok(self.b.ins().ishl_imm_s(flat, size.trailing_zeros() as i64))
     }
 
     fn atomic(&mut self, op: AtomicOp, ty: ScalarType, addr: CValue, v: CValue) -> CValue {
@@ -1648,4 +1805,108 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             }
         })
     }
+}
+
+/// The arrays a `prange` body uses only as the target of integer
+/// `atomic_add`s whose result is unused (`StmtKind::Eval`): no other load,
+/// store or atomic of them anywhere in the body. Their updates commute and
+/// wrap, so counting them privately per chunk and merging gives the same
+/// bits. (Helpers cannot access arrays.)
+fn privatizable(kernel: &ir::Function, body: &ir::Block) -> Vec<ArrayId> {
+    #[derive(Default)]
+    struct Uses {
+        good: HashSet<ArrayId>,
+        bad: HashSet<ArrayId>,
+    }
+    fn access(u: &mut Uses, acc: &Access) {
+        for i in &acc.index {
+            expr(u, i);
+        }
+    }
+    fn expr(u: &mut Uses, e: &Expr) {
+        match &e.kind {
+            ExprKind::Const(_) | ExprKind::Var(_) | ExprKind::Len(_) | ExprKind::Shape(..) => {}
+            ExprKind::Unary(_, a) | ExprKind::Cast(a) => expr(u, a),
+            ExprKind::Binary(_, a, b) => {
+                expr(u, a);
+                expr(u, b);
+            }
+            ExprKind::Builtin(_, args) | ExprKind::Call(_, args) => {
+                for a in args {
+                    expr(u, a);
+                }
+            }
+            ExprKind::If(c, a, b) => {
+                expr(u, c);
+                expr(u, a);
+                expr(u, b);
+            }
+            ExprKind::Load(acc) => {
+                u.bad.insert(acc.array);
+                access(u, acc);
+            }
+            ExprKind::Atomic {
+                access: acc, value, ..
+            } => {
+                u.bad.insert(acc.array);
+                access(u, acc);
+                expr(u, value);
+            }
+        }
+    }
+    fn block(u: &mut Uses, k: &ir::Function, b: &ir::Block) {
+        for s in &b.stmts {
+            match &s.kind {
+                StmtKind::Let { init: e, .. }
+                | StmtKind::Assign { value: e, .. }
+                | StmtKind::CheckStep(e)
+                | StmtKind::Return(Some(e)) => expr(u, e),
+                StmtKind::Eval(e) => match &e.kind {
+                    ExprKind::Atomic {
+                        op: AtomicOp::Add,
+                        access: acc,
+                        value,
+                    } if e.ty.is_int() && k.array(acc.array).elem.is_int() => {
+                        u.good.insert(acc.array);
+                        access(u, acc);
+                        expr(u, value);
+                    }
+                    _ => expr(u, e),
+                },
+                StmtKind::Store { access: acc, value } => {
+                    u.bad.insert(acc.array);
+                    access(u, acc);
+                    expr(u, value);
+                }
+                StmtKind::If { cond, then, els } => {
+                    expr(u, cond);
+                    block(u, k, then);
+                    block(u, k, els);
+                }
+                StmtKind::While { cond, body } => {
+                    expr(u, cond);
+                    block(u, k, body);
+                }
+                StmtKind::For(f) => {
+                    expr(u, &f.start);
+                    expr(u, &f.count);
+                    expr(u, &f.stride);
+                    block(u, k, &f.body);
+                }
+                StmtKind::ParFor(p) => {
+                    for (lo, hi) in &p.ranges {
+                        expr(u, lo);
+                        expr(u, hi);
+                    }
+                    block(u, k, &p.body);
+                }
+                StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => {}
+            }
+        }
+    }
+    let mut u = Uses::default();
+    block(&mut u, kernel, body);
+    let mut out: Vec<ArrayId> = u.good.difference(&u.bad).copied().collect();
+    out.sort();
+    out
 }
