@@ -278,27 +278,23 @@ pub fn run(opts: &Options) -> Result<Report> {
     );
     let mut rows = Vec::new();
     for (name, path) in &files {
-        let module = Module::from_file(path)?;
-        let kernel = module.kernel(name)?;
-        let id = ir::FuncId(
-            module
-                .ir()
-                .functions
-                .iter()
-                .position(|f| std::ptr::eq(f, kernel.function()))
-                .unwrap_or(0) as u32,
-        );
-        let cases = Cases::parse(module.source()).map_err(|e| Error::Argument {
+        let first = Module::from_file(path)?;
+        let cases = Cases::parse(first.source()).map_err(|e| Error::Argument {
             kernel: name.clone(),
             message: format!("{}: {e}", path.display()),
         })?;
-        let params = kernel.params();
+        let params = first.kernel(name)?.params();
         for label in &opts.sizes {
             let Some(n) = cases.size(label) else {
                 bar.inc(runners as u64);
                 continue;
             };
             bar.set_message(format!("{name} {label}"));
+            // A fresh module per size: modules cache compiled kernels, and
+            // each row reports a first compile.
+            let module = Module::from_file(path)?;
+            let kernel = module.kernel(name)?;
+            let id = kernel.id();
             let inputs = cases.build_args(name, &params, label, 0)?;
             let case = Case {
                 module: &module,
