@@ -78,21 +78,39 @@ fn kiln_round_f32(x: f32) -> f32 {
 }
 
 // ---- float-float helpers ----------------------------------------------------
+//
+// Mesa (lavapipe) rewrites (a + b) - a to b and computes fma() unfused, so
+// error-free transformations use bit-mask splitting (Dekker) and pass the
+// intermediates whose rounding error matters through kmath_opaque_f32, an
+// identity the optimizer cannot see through. See f64_math.wgsl.
+
+// Returns x unchanged (bit for bit): ORs in a bit set only for one NaN payload.
+fn kmath_opaque_f32(x: f32) -> f32 {
+    let b = bitcast<u32>(x);
+    return bitcast<f32>(b | select(0u, 1u, b == 0x7fa5a5a5u));
+}
 
 fn kmath_two_sum_f32(a: f32, b: f32) -> vec2<f32> {
-    let s = a + b;
-    let bb = s - a;
+    let s = kmath_opaque_f32(a + b);
+    let bb = kmath_opaque_f32(s - a);
     return vec2<f32>(s, (a - (s - bb)) + (b - bb));
 }
 
+// Requires |a| >= |b| (or a == 0).
 fn kmath_fast_two_sum_f32(a: f32, b: f32) -> vec2<f32> {
-    let s = a + b;
+    let s = kmath_opaque_f32(a + b);
     return vec2<f32>(s, b - (s - a));
 }
 
+// a*b = p + e exactly: 12-bit halves by masking, all partial products exact.
 fn kmath_two_prod_f32(a: f32, b: f32) -> vec2<f32> {
-    let p = a * b;
-    return vec2<f32>(p, fma(a, b, -p));
+    let p = kmath_opaque_f32(a * b);
+    let ah = kmath_head_f32(a);
+    let al = a - ah;
+    let bh = kmath_head_f32(b);
+    let bl = b - bh;
+    let e = (((ah * bh - p) + ah * bl) + al * bh) + al * bl;
+    return vec2<f32>(p, e);
 }
 
 fn kmath_ff_add_f32(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
@@ -178,7 +196,7 @@ fn kmath_expm1_f32(x: f32) -> f32 {
     let k = floor(x * KMATH_F32_INV_LN2 + 0.5);
     let hi = x - k * KMATH_F32_LN2_HI;
     let lo = k * KMATH_F32_LN2_LO;
-    let r = hi - lo;
+    let r = kmath_opaque_f32(hi - lo);
     let e = kmath_expm1_small_f32(r) + ((hi - r) - lo);
     let ik = i32(k);
     if (ik > 25) {
@@ -201,7 +219,7 @@ struct KmathLogSplitF32 {
 // x = 2^k (1 + f), sqrt(2)/2 < 1 + f < sqrt(2), x positive finite.
 fn kmath_log_split_f32(x0: f32) -> KmathLogSplitF32 {
     var x = x0;
-    var k = 0;
+    var k: i32 = 0;
     if (x < 1.1754943508222875e-38) {
         x = x * 33554432.0; // 2^25
         k = -25;
@@ -272,8 +290,8 @@ fn kiln_log2_f32(x: f32) -> f32 {
     }
     let sp = kmath_log_split_f32(x);
     let l = kmath_log1p_hilo_f32(sp.f);
-    let ivln2hi = 1.4428710938; // 12-bit head of 1/ln2
-    let ivln2lo = -1.7605285393e-04;
+    let ivln2hi: f32 = 1.4428710938; // 12-bit head of 1/ln2
+    let ivln2lo: f32 = -1.7605285393e-04;
     return (l.y + l.x) * ivln2lo + l.y * ivln2hi + l.x * ivln2hi + sp.k;
 }
 
@@ -284,10 +302,10 @@ fn kiln_log10_f32(x: f32) -> f32 {
     }
     let sp = kmath_log_split_f32(x);
     let l = kmath_log1p_hilo_f32(sp.f);
-    let ivln10hi = 4.3432617188e-01; // 12-bit head of 1/ln10
-    let ivln10lo = -3.1689971365e-05;
-    let log10_2hi = 3.0102920532e-01; // 12-bit head of log10(2)
-    let log10_2lo = 7.9034151668e-07;
+    let ivln10hi: f32 = 4.3432617188e-01; // 12-bit head of 1/ln10
+    let ivln10lo: f32 = -3.1689971365e-05;
+    let log10_2hi: f32 = 3.0102920532e-01; // 12-bit head of log10(2)
+    let log10_2lo: f32 = 7.9034151668e-07;
     return sp.k * log10_2lo + (l.y + l.x) * ivln10lo + l.y * ivln10hi + l.x * ivln10hi + sp.k * log10_2hi;
 }
 
@@ -298,7 +316,8 @@ fn kmath_log_ff_f32(x: f32) -> vec2<f32> {
     let m = sp.f + 1.0;
     let den = kmath_two_sum_f32(m, 1.0);
     let sh = sp.f / den.x;
-    let sl = (fma(-sh, den.x, sp.f) - sh * den.y) / den.x;
+    let q = kmath_two_prod_f32(sh, den.x);
+    let sl = (((sp.f - q.x) - q.y) - sh * den.y) / den.x;
     let s = vec2<f32>(sh, sl);
     let s2 = kmath_ff_mul_f32(s, s);
     let s3 = kmath_ff_mul_f32(s, s2);
@@ -348,7 +367,7 @@ fn kiln_pow_f32(x: f32, y: f32) -> f32 {
     let kind = kmath_int_kind_f32(y);
     let neg = kmath_sign_bit_f32(x) && kind == 1;
     if (x == 0.0 || kiln_is_inf_f32(x)) {
-        var r = 0.0;
+        var r: f32 = 0.0;
         if ((x == 0.0) == (y < 0.0)) {
             r = kmath_inf_f32();
         }
@@ -397,11 +416,10 @@ fn kmath_rem_pio2_medium_f32(x: f32) -> KmathRemF32 {
     let p1 = kmath_two_prod_f32(n, KMATH_F32_PIO2_1);
     let t = x - p1.x;
     let p2 = kmath_two_prod_f32(n, KMATH_F32_PIO2_2);
-    var a = kmath_two_sum_f32(t, -p2.x);
     let p3 = kmath_two_prod_f32(n, KMATH_F32_PIO2_3);
-    a = kmath_ff_add_f32(a, vec2<f32>(-p3.x, 0.0));
-    let small = -p1.y - p2.y - p3.y - n * KMATH_F32_PIO2_4;
-    a = kmath_ff_add_f32(a, vec2<f32>(small, 0.0));
+    var a = kmath_two_sum_f32(t, -p1.y);
+    a = kmath_ff_add_f32(a, vec2<f32>(-p2.x, -p2.y));
+    a = kmath_ff_add_f32(a, vec2<f32>(-p3.x, -p3.y - n * KMATH_F32_PIO2_4));
     return KmathRemF32(i32(n), a.x, a.y);
 }
 
@@ -492,7 +510,7 @@ fn kmath_kcos_f32(x: f32, y: f32) -> f32 {
     let r = z * (1.0 / 24.0 + z * (-1.0 / 720.0 + z * (1.0 / 40320.0 + z * (-1.0 / 3628800.0
         + z * (1.0 / 479001600.0)))));
     let hz = 0.5 * z;
-    let u = 1.0 - hz;
+    let u = kmath_opaque_f32(1.0 - hz);
     return u + (((1.0 - u) - hz) + (z * r - x * y));
 }
 
@@ -640,7 +658,7 @@ fn kmath_atan_abs_f32(ax: f32) -> f32 {
     if (ax >= 67108864.0) { // 2^26 (and Inf)
         return KMATH_F32_PIO2_HI;
     }
-    var id = -1;
+    var id: i32 = -1;
     var t = ax;
     if (ax < 0.4375) {
         if (ax < 2.44140625e-04) {
@@ -702,8 +720,8 @@ fn kiln_atan2_f32(y: f32, x: f32) -> f32 {
     if (kiln_is_nan_f32(x) || kiln_is_nan_f32(y)) {
         return kmath_nan_f32();
     }
-    let pi = 3.1415927410125732;
-    let pi_lo = -8.742277657347586e-08;
+    let pi: f32 = 3.1415927410125732;
+    let pi_lo: f32 = -8.742277657347586e-08;
     let yneg = kmath_sign_bit_f32(y);
     let xneg = kmath_sign_bit_f32(x);
     var r: f32;
@@ -827,13 +845,16 @@ fn kiln_cbrt_f32(x: f32) -> f32 {
         return x;
     }
     var ax = abs(x);
-    var scale = 1.0;
+    var scale: f32 = 1.0;
     if (ax < 1.1754943508222875e-38) {
         ax = ax * 16777216.0; // 2^24, cube root 2^8
         scale = 0.00390625;
+    } else if (ax > 1.0e36) { // keep t^3 finite during the iteration
+        ax = ax * 9.313225746154785e-10; // 2^-30
+        scale = 1024.0;
     }
     var t = bitcast<f32>(bitcast<u32>(ax) / 3u + 709921077u);
-    for (var i = 0; i < 3; i = i + 1) {
+    for (var i: i32 = 0; i < 3; i = i + 1) {
         t = t - (t * t * t - ax) / (3.0 * t * t);
     }
     // Last step with the residual t^3 - a in float-float.
@@ -856,15 +877,15 @@ fn kiln_hypot_f32(x: f32, y: f32) -> f32 {
     if (b == 0.0 || a > b * 67108864.0) { // b/a < 2^-26
         return a + b;
     }
-    var scale = 1.0;
-    if (a > 1.0e18) {
-        a = a * 8.673617379884035e-19; // 2^-60
-        b = b * 8.673617379884035e-19;
-        scale = 1.152921504606847e18;  // 2^60
-    } else if (b < 1.0e-18) {
-        a = a * 1.152921504606847e18;
-        b = b * 1.152921504606847e18;
-        scale = 8.673617379884035e-19;
+    var scale: f32 = 1.0;
+    if (a > 1.152921504606847e18) { // 2^60
+        a = a * 8.077935669463161e-28; // 2^-90
+        b = b * 8.077935669463161e-28;
+        scale = 1.2379400392853803e27;
+    } else if (b < 8.673617379884035e-19) { // 2^-60
+        a = a * 1.2379400392853803e27;
+        b = b * 1.2379400392853803e27;
+        scale = 8.077935669463161e-28;
     }
     let a2 = kmath_two_prod_f32(a, a);
     let b2 = kmath_two_prod_f32(b, b);
@@ -939,4 +960,32 @@ fn kiln_erf_f32(x: f32) -> f32 {
         y = 1.0;
     }
     return select(y, -y, kmath_sign_bit_f32(x));
+}
+
+// Rust's f32::mul_add. WGSL fma() is allowed to be unfused (lavapipe's is),
+// so: exact product, exact sum, one final rounding of the small parts
+// (within 1 ulp of the fused result).
+fn kiln_fma_f32(a: f32, b: f32, c: f32) -> f32 {
+    let p = kmath_opaque_f32(a * b);
+    if (!kmath_finite_f32(a) || !kmath_finite_f32(b)) {
+        return p + c; // IEEE rules for Inf/NaN operands
+    }
+    if (!kmath_finite_f32(c)) {
+        return c; // a*b is finite: Inf/NaN c wins
+    }
+    if (!kmath_finite_f32(p)) {
+        return p; // the product overflows; a finite c cannot undo that
+    }
+    if (p == 0.0) {
+        if (c != 0.0) {
+            return c;
+        }
+        if (a == 0.0 || b == 0.0) {
+            return p + c; // exact zeros: IEEE sign rules
+        }
+        return p; // nonzero product below the smallest subnormal keeps its sign
+    }
+    let pp = kmath_two_prod_f32(a, b);
+    let s = kmath_two_sum_f32(pp.x, c);
+    return s.x + (s.y + pp.y);
 }

@@ -38,16 +38,16 @@ fn kmath_clear_lo_f64(x: f64) -> f64 {
 }
 
 fn kiln_is_nan_f64(x: f64) -> bool {
-    return (bitcast<u64>(x) & 0x7fffffffffffffffu) > 0x7ff0000000000000lu;
+    return (bitcast<u64>(x) & 0x7ffffffffffffffflu) > 0x7ff0000000000000lu;
 }
 
 fn kiln_is_inf_f64(x: f64) -> bool {
-    return (bitcast<u64>(x) & 0x7fffffffffffffffu) == 0x7ff0000000000000lu;
+    return (bitcast<u64>(x) & 0x7ffffffffffffffflu) == 0x7ff0000000000000lu;
 }
 
 // |x| is finite (not NaN, not Inf).
 fn kmath_finite_f64(x: f64) -> bool {
-    return (bitcast<u64>(x) & 0x7fffffffffffffffu) < 0x7ff0000000000000lu;
+    return (bitcast<u64>(x) & 0x7ffffffffffffffflu) < 0x7ff0000000000000lu;
 }
 
 fn kmath_nan_f64() -> f64 {
@@ -64,7 +64,7 @@ fn kmath_sign_bit_f64(x: f64) -> bool {
 
 // |x| with the sign of s.
 fn kmath_copysign_f64(x: f64, s: f64) -> f64 {
-    let b = (bitcast<u64>(x) & 0x7fffffffffffffffu) | (bitcast<u64>(s) & 0x8000000000000000lu);
+    let b = (bitcast<u64>(x) & 0x7ffffffffffffffflu) | (bitcast<u64>(s) & 0x8000000000000000lu);
     return bitcast<f64>(b);
 }
 
@@ -106,23 +106,62 @@ fn kiln_round_f64(x: f64) -> f64 {
 }
 
 // ---- double-double helpers (value = .x + .y, |.y| <= ulp(.x)/2) ----------
+//
+// Mesa (lavapipe, and any driver where the SPIR-V carries no NoContraction)
+// applies real-number identities such as (a + b) - a -> b, which turn every
+// error-free transformation into 0; and fma() may be computed unfused
+// (Vulkan allows it, lavapipe does). So: no fma, products split by bit masks
+// (Dekker), and every intermediate whose rounding error we need passes
+// through kmath_opaque_f64, an identity the optimizer cannot see through.
+
+// Returns x unchanged (bit for bit, NaN stays NaN): ORs in a bit that is
+// only set for one particular NaN payload.
+fn kmath_opaque_f64(x: f64) -> f64 {
+    let b = bitcast<u64>(x);
+    return bitcast<f64>(b | select(0lu, 1lu, b == 0x7ff4d4d4d4d4d4d4lu));
+}
 
 fn kmath_two_sum(a: f64, b: f64) -> vec2<f64> {
-    let s = a + b;
-    let bb = s - a;
+    let s = kmath_opaque_f64(a + b);
+    let bb = kmath_opaque_f64(s - a);
     let e = (a - (s - bb)) + (b - bb);
     return vec2<f64>(s, e);
 }
 
+// Requires |a| >= |b| (or a == 0).
 fn kmath_fast_two_sum(a: f64, b: f64) -> vec2<f64> {
-    let s = a + b;
+    let s = kmath_opaque_f64(a + b);
     return vec2<f64>(s, b - (s - a));
 }
 
-// a*b exactly, using a fused multiply-add.
+// x = hi + lo, hi = the top 26 significand bits (by masking, which the
+// optimizer cannot undo), lo = the remaining 27 bits.
+fn kmath_split(x: f64) -> vec2<f64> {
+    let hi = bitcast<f64>(bitcast<u64>(x) & 0xfffffffff8000000lu);
+    return vec2<f64>(hi, x - hi);
+}
+
+// Like kmath_split but hi is rounded to 26 bits, so |lo| fits in 26 bits
+// (signed). Needs |x| < 2^1023 * (2 - 2^-26) (else hi rounds up to Inf).
+fn kmath_split_round(x: f64) -> vec2<f64> {
+    let hi = bitcast<f64>((bitcast<u64>(x) + 0x0000000004000000lu) & 0xfffffffff8000000lu);
+    return vec2<f64>(hi, x - hi);
+}
+
+// a*b = p + e exactly (Dekker): a 26+27-bit split of the larger operand and
+// a 26+26-bit split of the smaller make every partial product exact.
 fn kmath_two_prod(a: f64, b: f64) -> vec2<f64> {
-    let p = a * b;
-    return vec2<f64>(p, fma(a, b, -p));
+    let p = kmath_opaque_f64(a * b);
+    var u = a;
+    var v = b;
+    if (abs(a) > abs(b)) {
+        u = b;
+        v = a;
+    }
+    let su = kmath_split_round(u);
+    let sv = kmath_split(v);
+    let e = (((sv.x * su.x - p) + sv.x * su.y) + sv.y * su.x) + sv.y * su.y;
+    return vec2<f64>(p, e);
 }
 
 fn kmath_dd_add(a: vec2<f64>, b: vec2<f64>) -> vec2<f64> {
@@ -220,7 +259,7 @@ fn kmath_expm1(x: f64) -> f64 {
     let k = floor(x * KMATH_INV_LN2 + 0.5);
     let hi = x - k * KMATH_LN2_HI;
     let lo = k * KMATH_LN2_LO;
-    let r = hi - lo;
+    let r = kmath_opaque_f64(hi - lo);
     let e = kmath_expm1_small(r) + ((hi - r) - lo); // e^(hi-lo) - 1
     let ik = i32(k);
     // e^x - 1 = 2^k (1 + e) - 1, arranged so the exact part is added last.
@@ -244,7 +283,7 @@ struct KmathLogSplit {
 
 fn kmath_log_split(x0: f64) -> KmathLogSplit {
     var x = x0;
-    var k = 0;
+    var k: i32 = 0;
     if (x < 2.2250738585072014e-308) { // subnormal: scale into normal range
         x = x * 18014398509481984.0; // 2^54
         k = -54;
@@ -323,11 +362,11 @@ fn kiln_log2_f64(x: f64) -> f64 {
     }
     let sp = kmath_log_split(x);
     let l = kmath_log1p_hilo(sp.f);
-    let ivln2hi = 1.44269504072144627571e+00;
-    let ivln2lo = 1.67517131648865118353e-10;
+    let ivln2hi: f64 = 1.44269504072144627571e+00;
+    let ivln2lo: f64 = 1.67517131648865118353e-10;
     var val_hi = l.x * ivln2hi;
     var val_lo = (l.y + l.x) * ivln2lo + l.y * ivln2hi;
-    let w = sp.k + val_hi;
+    let w = kmath_opaque_f64(sp.k + val_hi);
     val_lo = val_lo + ((sp.k - w) + val_hi);
     val_hi = w;
     return val_lo + val_hi;
@@ -340,14 +379,14 @@ fn kiln_log10_f64(x: f64) -> f64 {
     }
     let sp = kmath_log_split(x);
     let l = kmath_log1p_hilo(sp.f);
-    let ivln10hi = 4.34294481878168880939e-01;
-    let ivln10lo = 2.50829467116452752298e-11;
-    let log10_2hi = 3.01029995663611771306e-01;
-    let log10_2lo = 3.69423907715893078616e-13;
+    let ivln10hi: f64 = 4.34294481878168880939e-01;
+    let ivln10lo: f64 = 2.50829467116452752298e-11;
+    let log10_2hi: f64 = 3.01029995663611771306e-01;
+    let log10_2lo: f64 = 3.69423907715893078616e-13;
     var val_hi = l.x * ivln10hi;
     let y = sp.k * log10_2hi;
     var val_lo = sp.k * log10_2lo + (l.y + l.x) * ivln10lo + l.y * ivln10hi;
-    let w = y + val_hi;
+    let w = kmath_opaque_f64(y + val_hi);
     val_lo = val_lo + ((y - w) + val_hi);
     val_hi = w;
     return val_lo + val_hi;
@@ -363,7 +402,8 @@ fn kmath_log_dd(x: f64) -> vec2<f64> {
     let m = sp.f + 1.0; // exact
     let den = kmath_two_sum(m, 1.0);
     let sh = sp.f / den.x;
-    let sl = (fma(-sh, den.x, sp.f) - sh * den.y) / den.x;
+    let q = kmath_two_prod(sh, den.x);
+    let sl = (((sp.f - q.x) - q.y) - sh * den.y) / den.x; // sp.f - q.x is exact
     let s = vec2<f64>(sh, sl);
     let s2 = kmath_dd_mul(s, s);
     let s3 = kmath_dd_mul(s, s2);
@@ -433,7 +473,7 @@ fn kiln_pow_f64(x: f64, y: f64) -> f64 {
     let neg = kmath_sign_bit_f64(x) && kind == 1;
     if (x == 0.0 || kiln_is_inf_f64(x)) {
         // |x|^y is 0 or Inf; the sign survives only for odd integer y.
-        var r = 0.0;
+        var r: f64 = 0.0;
         if ((x == 0.0) == (y < 0.0)) {
             r = kmath_inf_f64();
         }
@@ -485,9 +525,9 @@ fn kmath_rem_pio2_medium(x: f64) -> KmathRem {
     let p1 = kmath_two_prod(n, KMATH_PIO2_1);
     let t = x - p1.x;
     let p2 = kmath_two_prod(n, KMATH_PIO2_2);
-    var a = kmath_two_sum(t, -p2.x);
-    let small = -p1.y - p2.y - n * KMATH_PIO2_3;
-    a = kmath_dd_add(a, vec2<f64>(small, 0.0));
+    var a = kmath_two_sum(t, -p1.y);
+    a = kmath_dd_add(a, vec2<f64>(-p2.x, -p2.y));
+    a = kmath_dd_add(a, vec2<f64>(-n * KMATH_PIO2_3, 0.0));
     return KmathRem(i32(n), a.x, a.y);
 }
 
@@ -547,7 +587,7 @@ fn kmath_mul64(a: u64, b: u64) -> vec2<u64> {
 // x * 2/pi mod 4 with >= 120 fraction bits, exactly, in integers.
 fn kmath_rem_pio2_large(x: f64) -> KmathRem {
     let b = bitcast<u64>(x);
-    let mant = (b & 0x000fffffffffffffu) | 0x0010000000000000lu;
+    let mant = (b & 0x000ffffffffffffflu) | 0x0010000000000000lu;
     let e = i32((b >> 52u) & 0x7fflu) - 1075; // |x| = mant * 2^e, e >= -22
     // Window starts at bit index e - 1 of 2/pi (1-based); the table's first
     // word is zero padding, hence + 64 - 1.
@@ -565,8 +605,8 @@ fn kmath_rem_pio2_large(x: f64) -> KmathRem {
     let r2 = q1.y + q2.x + c1;
     var quad = i32(u32(r2 >> 62u));
     // Fraction bits: 62 from r2, 64 from r1, the top 2 of r0 ignored.
-    let f_a = f64(u32((r2 >> 31u) & 0x7fffffffu)) * 4.656612873077393e-10;   // 2^-31
-    let f_b = f64(u32(r2 & 0x7fffffffu)) * 2.168404344971009e-19;          // 2^-62
+    let f_a = f64(u32((r2 >> 31u) & 0x7ffffffflu)) * 4.656612873077393e-10;   // 2^-31
+    let f_b = f64(u32(r2 & 0x7ffffffflu)) * 2.168404344971009e-19;          // 2^-62
     let f_c = f64(u32(r1 >> 32u)) * 5.048709793414476e-29;                  // 2^-94
     let f_d = f64(u32(r1 & 0xfffffffflu)) * 1.1754943508222875e-38;         // 2^-126
     var hi = f_a;
@@ -613,7 +653,7 @@ fn kmath_kcos(x: f64, y: f64) -> f64 {
         + z * 2.48015872894767294178e-05)) + w * w * (-2.75573143513906633035e-07
         + z * (2.08757232129817482790e-09 + z * -1.13596475577881948265e-11));
     let hz = 0.5 * z;
-    let u = 1.0 - hz;
+    let u = kmath_opaque_f64(1.0 - hz);
     return u + (((1.0 - u) - hz) + (z * r - x * y));
 }
 
@@ -644,7 +684,7 @@ fn kmath_ktan(x0: f64, y0: f64, odd: bool) -> f64 {
     let r = y + z * (s * (r0 + v0) + y) + s * 3.33333333333334091986e-01;
     let u = x + r;
     if (big) {
-        let sg = select(1.0, -1.0, odd);
+        let sg = select(f64(1.0), f64(-1.0), odd);
         let v = sg - 2.0 * (x + (r - u * u / (u + sg)));
         return select(v, -v, neg);
     }
@@ -808,7 +848,7 @@ fn kmath_atan_abs(ax: f64) -> f64 {
     if (ax >= 7.378697629483821e19) { // 2^66 (and Inf)
         return KMATH_PIO2_HI + KMATH_PIO2_LO;
     }
-    var id = -1;
+    var id: i32 = -1;
     var t = ax;
     if (ax < 0.4375) {
         if (ax < 7.450580596923828e-09) {
@@ -873,21 +913,21 @@ fn kiln_atan2_f64(y: f64, x: f64) -> f64 {
     if (kiln_is_nan_f64(x) || kiln_is_nan_f64(y)) {
         return kmath_nan_f64();
     }
-    let pi = 3.1415926535897931160e+00;
-    let pi_lo = 1.2246467991473531772e-16;
+    let pi: f64 = 3.1415926535897931160e+00;
+    let pi_lo: f64 = 1.2246467991473531772e-16;
     let yneg = kmath_sign_bit_f64(y);
     let xneg = kmath_sign_bit_f64(x);
     var r: f64;
     if (y == 0.0) {
         // atan2(+-0, +x or +0) = +-0, atan2(+-0, -x or -0) = +-pi
-        r = select(0.0, pi, xneg);
+        r = select(f64(0.0), f64(pi), xneg);
     } else if (x == 0.0) {
         r = KMATH_PIO2_HI;
     } else if (kiln_is_inf_f64(x)) {
         if (kiln_is_inf_f64(y)) {
             r = select(0.25 * pi, 0.75 * pi, xneg);
         } else {
-            r = select(0.0, pi, xneg);
+            r = select(f64(0.0), f64(pi), xneg);
         }
     } else if (kiln_is_inf_f64(y)) {
         r = KMATH_PIO2_HI;
@@ -921,7 +961,7 @@ fn kiln_sinh_f64(x: f64) -> f64 {
         return x;
     }
     let ax = abs(x);
-    let h = select(0.5, -0.5, kmath_sign_bit_f64(x));
+    let h = select(f64(0.5), f64(-0.5), kmath_sign_bit_f64(x));
     if (ax < 22.0) {
         if (ax < 3.725290298461914e-09) { // 2^-28
             return x;
@@ -1000,10 +1040,13 @@ fn kiln_cbrt_f64(x: f64) -> f64 {
         return x;
     }
     var ax = abs(x);
-    var scale = 1.0;
+    var scale: f64 = 1.0;
     if (ax < 2.2250738585072014e-308) {
         ax = ax * 18014398509481984.0; // 2^54, cube root 2^18
         scale = 3.814697265625e-06;    // 2^-18
+    } else if (ax > 1.0e300) { // keep t^3 finite during the iteration
+        ax = ax * 8.673617379884035e-19; // 2^-60
+        scale = 1048576.0;               // 2^20
     }
     // Initial guess: divide the biased exponent (with mantissa bits) by 3.
     let hi = kmath_hi_f64(ax);
@@ -1011,7 +1054,7 @@ fn kiln_cbrt_f64(x: f64) -> f64 {
     // Newton steps t <- t - (t^3 - a)/(3 t^2); from a ~5% guess four steps
     // reach full precision, the last one is in the form with one rounding
     // of a small correction.
-    for (var i = 0; i < 4; i = i + 1) {
+    for (var i: i32 = 0; i < 4; i = i + 1) {
         t = t - (t * t * t - ax) / (3.0 * t * t);
     }
     let t2 = kmath_two_prod(t, t);
@@ -1034,15 +1077,15 @@ fn kiln_hypot_f64(x: f64, y: f64) -> f64 {
         return a + b;
     }
     // Scale so a*a and b*b neither overflow nor lose bits to underflow.
-    var scale = 1.0;
-    if (a > 1.0e150) {
-        a = a * 3.054936363499605e-151; // 2^-500
-        b = b * 3.054936363499605e-151;
-        scale = 3.273390607896142e150;  // 2^500
-    } else if (b < 1.0e-150) {
-        a = a * 3.273390607896142e150;
-        b = b * 3.273390607896142e150;
-        scale = 3.054936363499605e-151;
+    var scale: f64 = 1.0;
+    if (a > 3.273390607896142e150) { // 2^500
+        a = a * 2.409919865102884e-181; // 2^-600
+        b = b * 2.409919865102884e-181;
+        scale = 4.149515568880993e+180;
+    } else if (b < 3.054936363499605e-151) { // 2^-500
+        a = a * 4.149515568880993e+180;
+        b = b * 4.149515568880993e+180;
+        scale = 2.409919865102884e-181;
     }
     // a^2 + b^2 in double-double, one sqrt, one correction step.
     let a2 = kmath_two_prod(a, a);
@@ -1119,4 +1162,32 @@ fn kiln_erf_f64(x: f64) -> f64 {
         y = 1.0;
     }
     return select(y, -y, kmath_sign_bit_f64(x));
+}
+
+// Rust's f64::mul_add. WGSL fma() is allowed to be unfused (lavapipe's is),
+// so: exact product, exact sum, one final rounding of the small parts
+// (within 1 ulp of the fused result).
+fn kiln_fma_f64(a: f64, b: f64, c: f64) -> f64 {
+    let p = kmath_opaque_f64(a * b);
+    if (!kmath_finite_f64(a) || !kmath_finite_f64(b)) {
+        return p + c; // IEEE rules for Inf/NaN operands
+    }
+    if (!kmath_finite_f64(c)) {
+        return c; // a*b is finite: Inf/NaN c wins
+    }
+    if (!kmath_finite_f64(p)) {
+        return p; // the product overflows; a finite c cannot undo that
+    }
+    if (p == 0.0) {
+        if (c != 0.0) {
+            return c;
+        }
+        if (a == 0.0 || b == 0.0) {
+            return p + c; // exact zeros: IEEE sign rules
+        }
+        return p; // nonzero product below the smallest subnormal keeps its sign
+    }
+    let pp = kmath_two_prod(a, b);
+    let s = kmath_two_sum(pp.x, c);
+    return s.x + (s.y + pp.y);
 }
