@@ -131,7 +131,7 @@ impl Elem for f32 {
 }
 
 /// Runs `out[i] = <expr>` with `a` and `b` bound to `xs[i]` / `ys[i]`.
-fn dispatch<T: Elem>(g: &Gpu, expr: &str, xs: &[T], ys: &[T]) -> Result<Vec<T>, String> {
+fn dispatch<T: Elem>(g: &Gpu, lib: &str, expr: &str, xs: &[T], ys: &[T]) -> Result<Vec<T>, String> {
     use wgpu::util::DeviceExt;
     let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let t = T::WGSL;
@@ -148,7 +148,6 @@ fn dispatch<T: Elem>(g: &Gpu, expr: &str, xs: &[T], ys: &[T]) -> Result<Vec<T>, 
            let b = ys[i];\n\
            out[i] = {expr};\n\
          }}\n",
-        lib = T::LIB,
         row = 64 * 1024,
     );
     let dev = &g.device;
@@ -447,7 +446,7 @@ fn check<T: Elem>(
         );
         return None;
     }
-    let got = dispatch(g, expr, xs, ys).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let got = dispatch(g, T::LIB, expr, xs, ys).unwrap_or_else(|e| panic!("{name}: {e}"));
     let want: Vec<T> = xs.iter().zip(ys).map(|(&x, &y)| reference(x, y)).collect();
     let r = compare(xs, ys, &got, &want);
     let worst = match r.worst {
@@ -1323,7 +1322,7 @@ fn probe() {
     let xs = parse("KMATH_PROBE_XS");
     let mut ys = parse("KMATH_PROBE_YS");
     ys.resize(xs.len(), 0.0);
-    let got = dispatch(g, &expr, &xs, &ys).unwrap();
+    let got = dispatch(g, F64_MATH, &expr, &xs, &ys).unwrap();
     for i in 0..xs.len() {
         println!(
             "PROBE {expr}({:e}, {:e}) = {:e} ({:#018x})",
@@ -1334,3 +1333,53 @@ fn probe() {
         );
     }
 }
+
+/// The generator may include both files in one module: no name clashes, and
+/// f32 calls inside an f64 kernel work.
+#[test]
+fn both_libraries_in_one_module() {
+    let Some(g) = gpu() else { return };
+    if !g.f64_ok {
+        eprintln!("skipped: adapter {} lacks SHADER_F64/SHADER_INT64", g.name);
+        return;
+    }
+    let lib = format!("{F64_MATH}\n{F32_MATH}");
+    let xs: Vec<f64> = (0..1000).map(|i| i as f64 * 0.37 - 150.0).collect();
+    let got = dispatch(
+        g,
+        &lib,
+        "kiln_sin_f64(a) + f64(kiln_cos_f32(f32(b)))",
+        &xs,
+        &xs,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    for (i, &x) in xs.iter().enumerate() {
+        let want = x.sin() + (x as f32).cos() as f64;
+        assert!(
+            (got[i] - want).abs() < 1e-6,
+            "x = {x}: {} vs {want}",
+            got[i]
+        );
+    }
+}
+
+// Why the f64 polyfills exist: lavapipe's f64 sin/exp/log/pow (GLSL.std.450,
+// defined for 32-bit only) return garbage (sin(1.0) = 0, exp(1.0) = 7e-315).
+unary!(
+    native_sin_f64,
+    f64,
+    "sin(a)",
+    f64::sin,
+    MEASURE_ONLY,
+    [],
+    [(0, -3.0, 3.0)]
+);
+unary!(
+    native_exp_f64,
+    f64,
+    "exp(a)",
+    f64::exp,
+    MEASURE_ONLY,
+    [],
+    [(0, -3.0, 3.0)]
+);
