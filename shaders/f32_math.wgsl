@@ -4,7 +4,7 @@
 // (e.g. sin/cos: absolute 2^-11 on [-pi, pi]), and Mesa's lavapipe lowers
 // sinh/cosh/tanh/asin/acos/atan/pow through formulas that lose many ulps;
 // WGSL has no erf/cbrt/hypot/log10 at all. These functions stay in f32 (no
-// f64 or i64 needed) and use only +,-,*,/, sqrt, fma, floor/trunc/abs and
+// f64 or i64 needed) and use only +,-,*,/, sqrt, floor/trunc/abs and
 // u32 bit manipulation.
 //
 // NaN/Inf: the compiler may assume they do not occur, so classification is a

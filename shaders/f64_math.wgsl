@@ -2,7 +2,7 @@
 //
 // Why: naga lowers WGSL f64 sin/exp/log/pow/... to GLSL.std.450 instructions
 // that Vulkan defines only for 16/32-bit floats, so drivers return wrong
-// values. These functions use only +,-,*,/, sqrt, fma, floor/trunc/abs
+// values. These functions use only +,-,*,/, sqrt, floor/trunc/abs
 // (exact in IEEE arithmetic for f64) and integer bit manipulation.
 //
 // Requires SHADER_F64 and SHADER_INT64: naga cannot bitcast f64 to
