@@ -274,6 +274,16 @@ fn compare<T: Elem>(xs: &[T], ys: &[T], got: &[T], want: &[T]) -> Report<T> {
     r
 }
 
+/// Random inputs per domain are multiplied by `KILN_MATH_SCALE` (default 4;
+/// the figures in docs/gpu-math.md are from 25).
+fn scale() -> usize {
+    std::env::var("KILN_MATH_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4)
+        .max(1)
+}
+
 /// Deterministic inputs: splitmix64.
 struct Rng(u64);
 impl Rng {
@@ -494,7 +504,7 @@ macro_rules! unary {
     ($test:ident, $t:ty, $expr:literal, $reference:expr, $bound:expr, $extra:expr, $domains:expr) => {
         #[test]
         fn $test() {
-            let xs64 = inputs(line!() as u64, &$extra, &$domains, 4000);
+            let xs64 = inputs(line!() as u64, &$extra, &$domains, 4000 * scale());
             let xs: Vec<$t> = xs64.iter().map(|&x| x as $t).collect();
             let f: fn($t) -> $t = $reference;
             check::<$t>(stringify!($test), $expr, &xs, &xs, |a, _| f(a), $bound);
@@ -507,7 +517,7 @@ macro_rules! binary {
     ($test:ident, $t:ty, $expr:literal, $reference:expr, $bound:expr, $domains:expr) => {
         #[test]
         fn $test() {
-            let (x64, y64) = pair_inputs(line!() as u64, &$domains, 3000);
+            let (x64, y64) = pair_inputs(line!() as u64, &$domains, 3000 * scale());
             let xs: Vec<$t> = x64.iter().map(|&x| x as $t).collect();
             let ys: Vec<$t> = y64.iter().map(|&x| x as $t).collect();
             let f: fn($t, $t) -> $t = $reference;
@@ -568,7 +578,7 @@ const TRIG: [Domain; 5] = [
 
 #[test]
 fn f64_sin() {
-    let xs = inputs(1, &trig_extra(), &TRIG, 3000);
+    let xs = inputs(1, &trig_extra(), &TRIG, 3000 * scale());
     check::<f64>(
         "f64_sin",
         "kiln_sin_f64(a)",
@@ -581,7 +591,7 @@ fn f64_sin() {
 
 #[test]
 fn f64_cos() {
-    let xs = inputs(2, &trig_extra(), &TRIG, 3000);
+    let xs = inputs(2, &trig_extra(), &TRIG, 3000 * scale());
     check::<f64>(
         "f64_cos",
         "kiln_cos_f64(a)",
@@ -594,7 +604,7 @@ fn f64_cos() {
 
 #[test]
 fn f64_tan() {
-    let xs = inputs(3, &trig_extra(), &TRIG, 3000);
+    let xs = inputs(3, &trig_extra(), &TRIG, 3000 * scale());
     check::<f64>(
         "f64_tan",
         "kiln_tan_f64(a)",
@@ -911,7 +921,7 @@ fn trig_extra32() -> Vec<f64> {
 
 #[test]
 fn f32_sin() {
-    let xs: Vec<f32> = inputs(11, &trig_extra32(), &TRIG32, 4000)
+    let xs: Vec<f32> = inputs(11, &trig_extra32(), &TRIG32, 4000 * scale())
         .iter()
         .map(|&x| x as f32)
         .collect();
@@ -920,7 +930,7 @@ fn f32_sin() {
 
 #[test]
 fn f32_cos() {
-    let xs: Vec<f32> = inputs(12, &trig_extra32(), &TRIG32, 4000)
+    let xs: Vec<f32> = inputs(12, &trig_extra32(), &TRIG32, 4000 * scale())
         .iter()
         .map(|&x| x as f32)
         .collect();
@@ -929,7 +939,7 @@ fn f32_cos() {
 
 #[test]
 fn f32_tan() {
-    let xs: Vec<f32> = inputs(13, &trig_extra32(), &TRIG32, 4000)
+    let xs: Vec<f32> = inputs(13, &trig_extra32(), &TRIG32, 4000 * scale())
         .iter()
         .map(|&x| x as f32)
         .collect();
