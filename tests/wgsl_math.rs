@@ -1393,3 +1393,63 @@ unary!(
     [],
     [(0, -3.0, 3.0)]
 );
+
+// ---- exact helpers: round (half away from zero), NaN/Inf tests ------------
+
+unary!(
+    f64_round,
+    f64,
+    "kiln_round_f64(a)",
+    f64::round,
+    0,
+    with_neighbours(&[
+        0.5,
+        1.5,
+        2.5,
+        -0.5,
+        -2.5,
+        0.49999999999999994,
+        4503599627370495.5,
+        4503599627370497.0
+    ]),
+    [(0, -10.0, 10.0), (1, -5.0, 60.0)]
+);
+unary!(
+    f32_round,
+    f32,
+    "kiln_round_f32(a)",
+    f32::round,
+    0,
+    with_neighbours(&[0.5, 1.5, 2.5, -0.5, -2.5, 0.49999997, 8388607.5, 8388609.0]),
+    [(0, -10.0, 10.0), (1, -5.0, 30.0)]
+);
+unary!(
+    f64_is_nan_is_inf,
+    f64,
+    "select(select(f64(0.0), f64(2.0), kiln_is_inf_f64(a)), f64(1.0), kiln_is_nan_f64(a))",
+    |a: f64| if a.is_nan() {
+        1.0
+    } else if a.is_infinite() {
+        2.0
+    } else {
+        0.0
+    },
+    0,
+    [],
+    [(1, -1074.0, 1023.0)]
+);
+unary!(
+    f32_is_nan_is_inf,
+    f32,
+    "select(select(0.0, 2.0, kiln_is_inf_f32(a)), 1.0, kiln_is_nan_f32(a))",
+    |a: f32| if a.is_nan() {
+        1.0
+    } else if a.is_infinite() {
+        2.0
+    } else {
+        0.0
+    },
+    0,
+    [],
+    [(1, -149.0, 127.0)]
+);
