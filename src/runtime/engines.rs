@@ -14,7 +14,8 @@ pub fn engine(backend: Backend) -> Result<Arc<dyn Engine>> {
     match backend {
         Backend::Interp => Ok(interp_engine()),
         Backend::Cpu => cpu_engine(),
-        Backend::Cuda | Backend::Wgpu => Err(not_built(backend)),
+        Backend::Cuda => cuda_engine(),
+        Backend::Wgpu => Err(not_built(backend)),
         Backend::Auto => cpu_engine().or_else(|_| Ok(interp_engine())),
     }
 }
@@ -52,6 +53,23 @@ fn cpu_engine() -> Result<Arc<dyn Engine>> {
         .clone()
         .map_err(|reason| Error::BackendUnavailable {
             backend: "cpu".into(),
+            reason,
+        })
+}
+
+/// The CUDA engine, created once per process: the driver, device and NVRTC
+/// are probed on first use and an absent one is remembered as the reason.
+fn cuda_engine() -> Result<Arc<dyn Engine>> {
+    static ENGINE: OnceLock<std::result::Result<Arc<dyn Engine>, String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| match crate::cuda::CudaEngine::new() {
+            Ok(e) => Ok(Arc::new(e) as Arc<dyn Engine>),
+            Err(Error::BackendUnavailable { reason, .. }) => Err(reason),
+            Err(other) => Err(other.to_string()),
+        })
+        .clone()
+        .map_err(|reason| Error::BackendUnavailable {
+            backend: "cuda".into(),
             reason,
         })
 }
