@@ -23,6 +23,7 @@
 pub mod bench;
 pub mod cpu;
 pub mod error;
+pub mod gpu;
 pub mod interp;
 pub mod ir;
 pub mod lang;

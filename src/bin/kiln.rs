@@ -288,7 +288,7 @@ fn emit(file: &Path, kernel: &str, target: Target) -> Result<ExitCode, Failure> 
         Target::Ir => kiln::ir::print::print_function(module.ir(), k.function()),
         Target::Clif => kiln::cpu::emit_clif(module.ir(), kernel)?,
         Target::Cuda => return Err(not_built("cuda", Backend::Cuda).into()),
-        Target::Wgsl => return Err(not_built("wgsl", Backend::Wgpu).into()),
+        Target::Wgsl => kiln::gpu::generate(module.ir(), k.id(), &kiln::gpu::wgsl::Wgsl)?.source,
     };
     say!("{}", text.trim_end());
     Ok(ExitCode::SUCCESS)
