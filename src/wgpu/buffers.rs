@@ -131,10 +131,7 @@ pub fn upload(gpu: &Gpu, buffer: &wgpu::Buffer, bytes: &[u8]) {
 /// Copies `len` bytes at `offset` (a multiple of 4) of each buffer back to
 /// the host, with one submission and one mapping for all of them. Waits for
 /// every earlier submission (the copy is ordered after them).
-pub fn read_back(
-    gpu: &Gpu,
-    sources: &[(&wgpu::Buffer, u64, u64)],
-) -> Result<Vec<Vec<u8>>, String> {
+pub fn read_back(gpu: &Gpu, sources: &[(&wgpu::Buffer, u64, u64)]) -> Result<Vec<Vec<u8>>, String> {
     let mut offsets = Vec::with_capacity(sources.len());
     let mut total = 0u64;
     for &(_, _, len) in sources {

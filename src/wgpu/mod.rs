@@ -7,9 +7,12 @@
 
 pub mod buffers;
 pub mod context;
+pub mod kernel;
+mod launch;
 pub mod pipelines;
 
 pub use context::{adapters, gpu, AdapterSummary, Capabilities, Gpu};
+pub use kernel::{WgpuEngine, WgpuKernel};
 
 use crate::error::Error;
 
