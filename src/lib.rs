@@ -29,6 +29,7 @@ pub mod interp;
 pub mod ir;
 pub mod lang;
 pub mod runtime;
+pub mod wgpu;
 
 pub use error::{Error, Fault, Result, RuntimeError};
 

@@ -373,7 +373,29 @@ fn devices() -> Result<ExitCode, Failure> {
     }
     let (threads, why) = cpu_threads();
     say!("cpu threads: {threads} ({why})");
+    wgpu_adapters();
     Ok(ExitCode::SUCCESS)
+}
+
+/// The wgpu adapters this machine offers (honouring `WGPU_BACKEND`), with
+/// the one kiln uses marked.
+fn wgpu_adapters() {
+    let adapters = kiln::wgpu::adapters();
+    if adapters.is_empty() {
+        say!("wgpu adapters: none");
+        return;
+    }
+    let used = kiln::wgpu::gpu().ok().map(|g| g.info.clone());
+    say!("wgpu adapters:");
+    for a in &adapters {
+        let mark = match &used {
+            Some(u) if u.name == a.info.name && u.backend == a.info.backend => "* ",
+            _ => "  ",
+        };
+        for (i, line) in a.lines().iter().enumerate() {
+            say!("{}{line}", if i == 0 { mark } else { "  " });
+        }
+    }
 }
 
 /// The CPU backend's pool size: `KILN_NUM_THREADS` or the hardware's.

@@ -12,10 +12,8 @@ use std::fmt::Write;
 
 const PRELUDE: &str = include_str!("../../shaders/gpu_prelude.wgsl");
 const PRELUDE_F64: &str = include_str!("../../shaders/gpu_prelude_f64.wgsl");
-// The math polyfills (helper `math`'s shaders/f32_math.wgsl and
-// f64_math.wgsl) are spliced in once that branch is merged.
-const MATH_F32: &str = "";
-const MATH_F64: &str = "";
+const MATH_F32: &str = include_str!("../../shaders/f32_math.wgsl");
+const MATH_F64: &str = include_str!("../../shaders/f64_math.wgsl");
 
 /// The WGSL spelling of the shared walk.
 #[derive(Clone, Copy, Debug, Default)]
@@ -243,7 +241,8 @@ impl Dialect for Wgsl {
             Builtin::Sqrt | Builtin::Floor | Builtin::Ceil | Builtin::Trunc => {
                 format!("{}({a})", f.name())
             }
-            Builtin::Fma => format!("fma({a}, {}, {})", arg(1), arg(2)),
+            // Native fma is unfused on Mesa: the polyfill rounds once.
+            Builtin::Fma => format!("kiln_fma_{tn}({a}, {}, {})", arg(1), arg(2)),
             Builtin::Round => format!("kiln_round_away_{tn}({a})"),
             // Transcendentals: the math polyfills (within SPEC's bound on
             // every Vulkan driver; naga's f64 ones are wrong).

@@ -15,7 +15,7 @@ pub fn engine(backend: Backend) -> Result<Arc<dyn Engine>> {
         Backend::Interp => Ok(interp_engine()),
         Backend::Cpu => cpu_engine(),
         Backend::Cuda => cuda_engine(),
-        Backend::Wgpu => Err(not_built(backend)),
+        Backend::Wgpu => wgpu_engine(),
         Backend::Auto => cpu_engine().or_else(|_| Ok(interp_engine())),
     }
 }
@@ -34,6 +34,17 @@ fn not_built(backend: Backend) -> Error {
         backend: backend.name().to_string(),
         reason: format!("the {backend} backend is not built into this version of kiln"),
     }
+}
+
+/// The wgpu engine on the process's one device (created on first use);
+/// `BackendUnavailable` with the reason when there is no adapter.
+fn wgpu_engine() -> Result<Arc<dyn Engine>> {
+    static ENGINE: OnceLock<Arc<dyn Engine>> = OnceLock::new();
+    if let Some(engine) = ENGINE.get() {
+        return Ok(engine.clone());
+    }
+    let engine: Arc<dyn Engine> = Arc::new(crate::wgpu::WgpuEngine::new()?);
+    Ok(ENGINE.get_or_init(|| engine).clone())
 }
 
 fn interp_engine() -> Arc<dyn Engine> {
