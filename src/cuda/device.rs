@@ -219,8 +219,6 @@ pub struct Buffers {
     error: Option<CudaSlice<u8>>,
     partials: Option<CudaSlice<u8>>,
     arrays: Vec<Option<CudaSlice<u8>>>,
-    /// Bytes of each array in the current launch.
-    array_bytes: Vec<usize>,
     /// The pointers last written to the module's `kiln_b` constant.
     bound: Vec<u64>,
 }
@@ -237,7 +235,6 @@ impl Buffers {
             error: None,
             partials: None,
             arrays: Vec::new(),
-            array_bytes: Vec::new(),
             bound: Vec::new(),
         })
     }
@@ -271,6 +268,10 @@ pub struct Launch<'a> {
     pub program: &'a GpuProgram,
     pub module: &'a LoadedModule,
     pub buffers: &'a mut Buffers,
+    /// Per array (`ArrayId` order): the device pointer of a runtime-owned
+    /// buffer (`DeviceBuffer`) for a resident launch, used instead of the
+    /// kernel's own buffer; `None` for host arrays. Empty: all host.
+    pub resident: Vec<Option<u64>>,
 }
 
 impl Launch<'_> {
@@ -282,6 +283,12 @@ impl Launch<'_> {
     }
 
     fn array(&mut self, array: usize) -> Result<&mut CudaSlice<u8>> {
+        if self.resident.get(array).copied().flatten().is_some() {
+            return Err(Error::Backend {
+                backend: "cuda".into(),
+                message: format!("array binding {array} is resident: the runtime copies it"),
+            });
+        }
         self.buffers
             .arrays
             .get_mut(array)
@@ -355,11 +362,17 @@ impl GpuDevice for Launch<'_> {
         ensure(&stream, &mut b.error, ERROR_WORDS * 4)?;
         ensure(&stream, &mut b.partials, layout.partial_slots.max(1) * 8)?;
         b.arrays.resize_with(layout.array_bytes.len(), || None);
-        for (slot, &bytes) in b.arrays.iter_mut().zip(&layout.array_bytes) {
-            ensure(&stream, slot, bytes)?;
+        for (a, (slot, &bytes)) in b.arrays.iter_mut().zip(&layout.array_bytes).enumerate() {
+            // A resident array lives in the runtime's buffer: no own copy.
+            if self.resident.get(a).copied().flatten().is_none() {
+                ensure(&stream, slot, bytes)?;
+            }
         }
-        b.array_bytes = layout.array_bytes.clone();
-        for (buffer, what) in [(&mut b.frame, "frame"), (&mut b.error, "error")] {
+        for (buffer, what) in [
+            (&mut b.frame, "frame"),
+            (&mut b.error, "error"),
+            (&mut b.partials, "partials"),
+        ] {
             let buffer = buffer.as_mut().ok_or_else(|| Error::Backend {
                 backend: "cuda".into(),
                 message: format!("no {what} buffer"),

@@ -13,12 +13,13 @@ pub mod cache;
 pub mod cuda_c;
 pub mod device;
 pub mod nvrtc;
+pub mod resident;
 
 use crate::error::{Error, Result};
 use crate::gpu::GpuProgram;
 use crate::ir::{self, Value};
-use crate::runtime::args::Arg;
-use crate::runtime::{Backend, CompiledKernel, Engine};
+use crate::runtime::args::{Arg, ArrayData, ArrayDataMut};
+use crate::runtime::{Backend, CompiledKernel, DeviceArg, DeviceBuffer, DeviceId, Engine};
 use cache::{Key, ModuleCache, Origin};
 use device::{Buffers, Gpu, LoadedModule};
 use nvrtc::{Arch, ImageKind};
@@ -161,13 +162,19 @@ pub struct CompileStats {
 /// so an absent piece is `Error::BackendUnavailable` saying which.
 pub struct CudaEngine {
     gpu: &'static Gpu,
+    /// The stream of the runtime's copies to and from device buffers.
+    transfers: Arc<cudarc::driver::CudaStream>,
 }
 
 impl CudaEngine {
     pub fn new() -> Result<CudaEngine> {
         let gpu = device::gpu().map_err(unavailable)?;
         nvrtc::library().map_err(unavailable)?;
-        Ok(CudaEngine { gpu })
+        let transfers = gpu
+            .ctx
+            .new_stream()
+            .map_err(|e| device::driver_error("cannot create a stream", e))?;
+        Ok(CudaEngine { gpu, transfers })
     }
 
     pub fn gpu(&self) -> &'static Gpu {
@@ -205,6 +212,30 @@ impl Engine for CudaEngine {
             buffers: Mutex::new(buffers),
             stats,
         }))
+    }
+
+    fn device(&self) -> DeviceId {
+        resident::device_id(self.gpu)
+    }
+
+    fn has_device_memory(&self) -> bool {
+        true
+    }
+
+    fn alloc(&self, elem: ir::ScalarType, len: usize) -> Result<DeviceBuffer> {
+        resident::alloc(self.gpu, &self.transfers, elem, len)
+    }
+
+    fn upload(&self, data: &ArrayData<'_>) -> Result<DeviceBuffer> {
+        resident::upload(self.gpu, &self.transfers, data)
+    }
+
+    fn upload_into(&self, dst: &mut DeviceBuffer, data: &ArrayData<'_>) -> Result<()> {
+        resident::upload_into(&self.transfers, dst, data)
+    }
+
+    fn download(&self, src: &DeviceBuffer, dst: &mut ArrayDataMut<'_>) -> Result<()> {
+        resident::download(&self.transfers, src, dst)
     }
 }
 
@@ -246,7 +277,43 @@ impl CompiledKernel for CudaKernel {
             program: &self.program,
             module: &self.loaded,
             buffers: &mut buffers,
+            resident: Vec::new(),
         };
         crate::gpu::host::run(&self.program, &mut launch, args)
+    }
+
+    fn launch_resident(&self, args: &mut [DeviceArg]) -> Result<Option<Value>> {
+        let mut buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
+        // Each array binds the runtime's buffer in place of a kernel buffer.
+        let mut resident = vec![None; self.program.arrays.len()];
+        for (param, arg) in self.program.params.iter().zip(args.iter()) {
+            if let (ir::Param::Array(a), Some(buffer)) = (param, arg.buffer()) {
+                if buffer.device() != resident::device_id(self.gpu) {
+                    return Err(Error::Backend {
+                        backend: "cuda".into(),
+                        message: format!(
+                            "array `{}` is on {}, not on this kernel's {}",
+                            self.program
+                                .arrays
+                                .get(a.index())
+                                .map_or("?", |x| x.name.as_str()),
+                            buffer.device(),
+                            resident::device_id(self.gpu)
+                        ),
+                    });
+                }
+                if let Some(slot) = resident.get_mut(a.index()) {
+                    *slot = Some(resident::pointer(buffer, buffers.stream())?);
+                }
+            }
+        }
+        let mut launch = device::Launch {
+            gpu: self.gpu,
+            program: &self.program,
+            module: &self.loaded,
+            buffers: &mut buffers,
+            resident,
+        };
+        crate::gpu::host::run_resident(&self.program, &mut launch, args)
     }
 }
