@@ -15,6 +15,9 @@ pub mod device;
 pub mod nvrtc;
 pub mod resident;
 
+#[cfg(test)]
+mod prelude_tests;
+
 use crate::error::{Error, Result};
 use crate::gpu::GpuProgram;
 use crate::ir::{self, Value};
