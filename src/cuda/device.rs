@@ -60,8 +60,12 @@ fn driver() -> std::result::Result<i32, String> {
             }
             // cudarc panics on a missing symbol: contain it once, here.
             std::panic::catch_unwind(|| {
-                cudarc::driver::result::init()
-                    .map_err(|e| format!("the CUDA driver failed to initialise: {e}"))?;
+                cudarc::driver::result::init().map_err(|e| match e.0 {
+                    sys::CUresult::CUDA_ERROR_NO_DEVICE => {
+                        "the CUDA driver is installed but found no device".to_string()
+                    }
+                    _ => format!("the CUDA driver failed to initialise: {e}"),
+                })?;
                 let mut version = 0;
                 // SAFETY: the driver is initialised; valid out-pointer.
                 unsafe { sys::cuDriverGetVersion(&mut version) }
@@ -422,6 +426,9 @@ impl GpuDevice for Launch<'_> {
     }
 
     fn write_frame(&mut self, first_slot: usize, slots: &[u64]) -> Result<()> {
+        if slots.is_empty() {
+            return Ok(());
+        }
         let bytes: &[u8] = bytemuck::cast_slice(slots);
         let stream = self.buffers.stream.clone();
         let frame = self.buffers.frame.as_mut().ok_or_else(|| Error::Backend {
@@ -442,6 +449,9 @@ impl GpuDevice for Launch<'_> {
     }
 
     fn read_frame(&mut self, first_slot: usize, out: &mut [u64]) -> Result<()> {
+        if out.is_empty() {
+            return Ok(());
+        }
         let stream = self.buffers.stream.clone();
         let frame = Self::slot(&self.buffers.frame, "frame")?;
         let (start, end) = (first_slot * 8, (first_slot + out.len()) * 8);
