@@ -29,13 +29,6 @@ pub fn availability(backend: Backend) -> Result<(), String> {
     }
 }
 
-fn not_built(backend: Backend) -> Error {
-    Error::BackendUnavailable {
-        backend: backend.name().to_string(),
-        reason: format!("the {backend} backend is not built into this version of kiln"),
-    }
-}
-
 /// The wgpu engine on the process's one device (created on first use);
 /// `BackendUnavailable` with the reason when there is no adapter.
 fn wgpu_engine() -> Result<Arc<dyn Engine>> {
