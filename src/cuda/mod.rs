@@ -67,9 +67,9 @@ fn source_name(program: &GpuProgram) -> String {
     format!("{file}:{}.cu", program.kernel)
 }
 
-/// Compiles a program's CUDA C for `arch` without a device (what the
-/// no-GPU tests and `kiln check --backend cuda` on a GPU-less machine can
-/// do): the compiled image and where it came from.
+/// Compiles a program's CUDA C for `arch` through the module cache; needs
+/// NVRTC but no device (the no-GPU tests compile for sm_90 with it).
+/// Returns the image and where it came from.
 pub fn compile_for(
     program: &GpuProgram,
     arch: Arch,
