@@ -95,23 +95,31 @@ pub fn run(
                 }
                 known.insert(*v, *x);
             }
-            (ir::Param::Array(a), Arg::Array { data, shape }) => {
+            (ir::Param::Array(a), Arg::Array { data, shape }) if a.index() < shapes.len() => {
                 layout.array_bytes[a.index()] = bytes_of(data).len();
                 shapes[a.index()] = shape.clone();
             }
-            (ir::Param::Array(a), Arg::ArrayMut { data, shape }) => {
+            (ir::Param::Array(a), Arg::ArrayMut { data, shape }) if a.index() < shapes.len() => {
                 layout.array_bytes[a.index()] = data.len() * data.elem().size_bytes();
                 shapes[a.index()] = shape.clone();
             }
             _ => {}
         }
     }
-    for (a, shape) in shapes.iter().enumerate() {
-        for d in 0..3 {
-            let extent = shape.get(d).copied().unwrap_or(1);
-            frame[program.frame.shape_slots[a][d]] = extent as u64;
+    let slots = program
+        .frame
+        .shape_slots
+        .iter()
+        .zip(&program.frame.len_slots);
+    for (shape, (dims, &len)) in shapes.iter().zip(slots) {
+        for (d, &slot) in dims.iter().enumerate() {
+            if let Some(s) = frame.get_mut(slot) {
+                *s = shape.get(d).copied().unwrap_or(1) as u64;
+            }
         }
-        frame[program.frame.len_slots[a]] = shape.iter().product::<usize>() as u64;
+        if let Some(s) = frame.get_mut(len) {
+            *s = shape.iter().product::<usize>() as u64;
+        }
     }
     device.begin(&layout)?;
     for (param, arg) in program.params.iter().zip(args.iter()) {
