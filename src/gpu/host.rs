@@ -183,6 +183,7 @@ impl Driver<'_, '_> {
                 }
             }
             Step::Parallel {
+                header,
                 entry,
                 combine,
                 bounds,
@@ -194,7 +195,11 @@ impl Driver<'_, '_> {
                     self.device.max_groups()
                 }
                 .max(1);
-                let groups = match self.iterations(bounds) {
+                let iterations = match header {
+                    Some(h) => self.header_iterations(*h, bounds.len())?,
+                    None => self.iterations(bounds),
+                };
+                let groups = match iterations {
                     Some(0) => return Ok(Flow::Normal),
                     Some(n) => n.div_ceil(WORKGROUP_SIZE as u64).min(cap as u64) as u32,
                     None => DEFAULT_GROUPS.min(cap),
@@ -305,6 +310,22 @@ impl Driver<'_, '_> {
                 })
             }
         })
+    }
+
+    /// Runs a parallel loop's bounds header and reads the bounds back (the
+    /// loop is then sized exactly, and skipped when empty).
+    fn header_iterations(&mut self, header: usize, dims: usize) -> Result<Option<u64>> {
+        self.device.dispatch(header, 1)?;
+        self.check_error()?;
+        let mut bits = vec![0u64; 2 * dims];
+        self.device
+            .read_frame(self.program.frame.scratch, &mut bits)?;
+        let mut total = 1u64;
+        for pair in bits.chunks(2) {
+            let n = (pair[1] as i64 as i128 - pair[0] as i64 as i128).max(0) as u64;
+            total = total.saturating_mul(n);
+        }
+        Ok(Some(total))
     }
 
     /// The iteration count of a parallel loop, when the host can evaluate
