@@ -22,11 +22,14 @@
 
 pub mod bench;
 pub mod cpu;
+pub mod cuda;
 pub mod error;
+pub mod gpu;
 pub mod interp;
 pub mod ir;
 pub mod lang;
 pub mod runtime;
+pub mod wgpu;
 
 pub use error::{Error, Fault, Result, RuntimeError};
 
@@ -37,3 +40,4 @@ pub struct ReadmeDoctests;
 pub use ir::{ScalarType, Value};
 pub use runtime::args::{Arg, ArrayData, ArrayDataMut, Element};
 pub use runtime::{Backend, Kernel, Module};
+pub use runtime::{AnyArray, Array, Placement};

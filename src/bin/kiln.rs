@@ -287,21 +287,11 @@ fn emit(file: &Path, kernel: &str, target: Target) -> Result<ExitCode, Failure> 
     let text = match target {
         Target::Ir => kiln::ir::print::print_function(module.ir(), k.function()),
         Target::Clif => kiln::cpu::emit_clif(module.ir(), kernel)?,
-        Target::Cuda => return Err(not_built("cuda", Backend::Cuda).into()),
-        Target::Wgsl => return Err(not_built("wgsl", Backend::Wgpu).into()),
+        Target::Cuda => kiln::cuda::generate(module.ir(), k.id())?.source,
+        Target::Wgsl => kiln::gpu::generate(module.ir(), k.id(), &kiln::gpu::wgsl::Wgsl)?.source,
     };
     say!("{}", text.trim_end());
     Ok(ExitCode::SUCCESS)
-}
-
-fn not_built(target: &str, backend: Backend) -> Error {
-    let reason = engines::availability(backend)
-        .err()
-        .unwrap_or_else(|| "no code generator is built in".to_string());
-    Error::BackendUnavailable {
-        backend: backend.to_string(),
-        reason: format!("cannot emit `{target}`: {reason}"),
-    }
 }
 
 /// A `kiln bench` option value that is not one the command accepts (exit 2,
@@ -373,9 +363,39 @@ fn devices() -> Result<ExitCode, Failure> {
         "interp"
     };
     say!("{:<8} runs on {auto}", "auto");
+    match kiln::cuda::device::devices() {
+        Ok(list) => list.iter().for_each(|d| say!("{d}")),
+        Err(reason) => say!("cuda devices: none ({reason})"),
+    }
+    match kiln::cuda::nvrtc::library() {
+        Ok(lib) => say!("nvrtc: {}", lib.version_string()),
+        Err(reason) => say!("nvrtc: unavailable ({reason})"),
+    }
     let (threads, why) = cpu_threads();
     say!("cpu threads: {threads} ({why})");
+    wgpu_adapters();
     Ok(ExitCode::SUCCESS)
+}
+
+/// The wgpu adapters this machine offers (honouring `WGPU_BACKEND`), with
+/// the one kiln uses marked.
+fn wgpu_adapters() {
+    let adapters = kiln::wgpu::adapters();
+    if adapters.is_empty() {
+        say!("wgpu adapters: none");
+        return;
+    }
+    let used = kiln::wgpu::gpu().ok().map(|g| g.info.clone());
+    say!("wgpu adapters:");
+    for a in &adapters {
+        let mark = match &used {
+            Some(u) if u.name == a.info.name && u.backend == a.info.backend => "* ",
+            _ => "  ",
+        };
+        for (i, line) in a.lines().iter().enumerate() {
+            say!("{}{line}", if i == 0 { mark } else { "  " });
+        }
+    }
 }
 
 /// The CPU backend's pool size: `KILN_NUM_THREADS` or the hardware's.

@@ -14,7 +14,8 @@ pub fn engine(backend: Backend) -> Result<Arc<dyn Engine>> {
     match backend {
         Backend::Interp => Ok(interp_engine()),
         Backend::Cpu => cpu_engine(),
-        Backend::Cuda | Backend::Wgpu => Err(not_built(backend)),
+        Backend::Cuda => cuda_engine(),
+        Backend::Wgpu => wgpu_engine(),
         Backend::Auto => cpu_engine().or_else(|_| Ok(interp_engine())),
     }
 }
@@ -28,11 +29,15 @@ pub fn availability(backend: Backend) -> Result<(), String> {
     }
 }
 
-fn not_built(backend: Backend) -> Error {
-    Error::BackendUnavailable {
-        backend: backend.name().to_string(),
-        reason: format!("the {backend} backend is not built into this version of kiln"),
+/// The wgpu engine on the process's one device (created on first use);
+/// `BackendUnavailable` with the reason when there is no adapter.
+fn wgpu_engine() -> Result<Arc<dyn Engine>> {
+    static ENGINE: OnceLock<Arc<dyn Engine>> = OnceLock::new();
+    if let Some(engine) = ENGINE.get() {
+        return Ok(engine.clone());
     }
+    let engine: Arc<dyn Engine> = Arc::new(crate::wgpu::WgpuEngine::new()?);
+    Ok(ENGINE.get_or_init(|| engine).clone())
 }
 
 fn interp_engine() -> Arc<dyn Engine> {
@@ -52,6 +57,23 @@ fn cpu_engine() -> Result<Arc<dyn Engine>> {
         .clone()
         .map_err(|reason| Error::BackendUnavailable {
             backend: "cpu".into(),
+            reason,
+        })
+}
+
+/// The CUDA engine, created once per process: the driver, device and NVRTC
+/// are probed on first use and an absent one is remembered as the reason.
+fn cuda_engine() -> Result<Arc<dyn Engine>> {
+    static ENGINE: OnceLock<std::result::Result<Arc<dyn Engine>, String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| match crate::cuda::CudaEngine::new() {
+            Ok(e) => Ok(Arc::new(e) as Arc<dyn Engine>),
+            Err(Error::BackendUnavailable { reason, .. }) => Err(reason),
+            Err(other) => Err(other.to_string()),
+        })
+        .clone()
+        .map_err(|reason| Error::BackendUnavailable {
+            backend: "cuda".into(),
             reason,
         })
 }

@@ -1,0 +1,556 @@
+//! The shared host driver: runs a [`GpuProgram`]'s schedule on any
+//! [`GpuDevice`] and turns the device's error record into the same
+//! `RuntimeError` the interpreter gives.
+
+use super::schedule::{host_evaluable, Step};
+use super::{
+    GpuProgram, SiteKind, CONTROL_BREAK, CONTROL_CONTINUE, CONTROL_NONE, CONTROL_RETURN,
+    ERROR_WORDS, MAX_REDUCE_GROUPS, WORKGROUP_SIZE,
+};
+use crate::error::{Error, Fault, Result, RuntimeError};
+use crate::ir::{self, value, Expr, ExprKind, Value, VarId};
+use crate::runtime::args::{Arg, ArrayData, ArrayDataMut};
+use std::collections::HashMap;
+
+/// Buffer sizes of one launch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LaunchLayout {
+    /// Bytes of each array binding, by `ArrayId` (may be 0: a device that
+    /// cannot bind empty buffers pads them).
+    pub array_bytes: Vec<usize>,
+    /// 8-byte slots of the frame.
+    pub frame_slots: usize,
+    /// 8-byte slots of the reduction partials buffer (at least 1).
+    pub partial_slots: usize,
+}
+
+/// One launch's device state, implemented by each GPU runtime over its
+/// compiled module. Calls arrive in order: `begin`, uploads, frame writes,
+/// then dispatches interleaved with frame/error reads, then downloads.
+/// Reads return data written by every dispatch issued before them.
+pub trait GpuDevice {
+    /// The most workgroups one dispatch may have; the host never asks for
+    /// more (parallel loops are grid-stride loops).
+    fn max_groups(&self) -> u32;
+    /// Allocates (or reuses) the launch's buffers; the frame, error record
+    /// and partials start zeroed.
+    fn begin(&mut self, layout: &LaunchLayout) -> Result<()>;
+    /// Copies array `array`'s bytes (as stored on the device) in.
+    fn upload_array(&mut self, array: usize, bytes: &[u8]) -> Result<()>;
+    /// Copies array `array` out (only for writable arrays).
+    fn download_array(&mut self, array: usize, out: &mut [u8]) -> Result<()>;
+    fn write_frame(&mut self, first_slot: usize, slots: &[u64]) -> Result<()>;
+    fn read_frame(&mut self, first_slot: usize, out: &mut [u64]) -> Result<()>;
+    /// Runs entry point `entry` (index into `GpuProgram::entries`) with
+    /// `groups` workgroups (1 ..= `max_groups()`).
+    fn dispatch(&mut self, entry: usize, groups: u32) -> Result<()>;
+    /// The error record (`ERROR_WORDS` words; word 0 non-zero: a fault).
+    fn read_error(&mut self) -> Result<[u32; ERROR_WORDS]>;
+}
+
+/// Workgroups for a parallel loop whose size the host cannot evaluate.
+const DEFAULT_GROUPS: u32 = 1024;
+/// Host loops look at the error flag every this many iterations, so a fault
+/// early in a long host loop does not leave it dispatching no-ops.
+const ERROR_POLL: i64 = 64;
+
+/// How a host step sequence ended.
+enum Flow {
+    Normal,
+    Break,
+    Continue,
+    Return,
+}
+
+struct Driver<'p, 'd> {
+    program: &'p GpuProgram,
+    device: &'d mut dyn GpuDevice,
+    /// Values the host knows: scalar parameters and its loop variables.
+    known: HashMap<VarId, Value>,
+    shapes: Vec<Vec<usize>>,
+}
+
+/// Runs `program` on `device` with arguments already checked against the
+/// kernel's parameters. Writable arrays are copied back even when the
+/// kernel faults (writes made before a fault may remain, as on the CPU).
+pub fn run(
+    program: &GpuProgram,
+    device: &mut dyn GpuDevice,
+    args: &mut [Arg],
+) -> Result<Option<Value>> {
+    let layout = LaunchLayout {
+        array_bytes: vec![0; program.arrays.len()],
+        frame_slots: program.frame.slots,
+        partial_slots: program.partial_slots.max(1),
+    };
+    let mut layout = layout;
+    let mut shapes = vec![vec![0usize]; program.arrays.len()];
+    let mut frame = vec![0u64; program.frame.slots];
+    let mut known = HashMap::new();
+    for (param, arg) in program.params.iter().zip(args.iter()) {
+        match (param, arg) {
+            (ir::Param::Scalar(v), Arg::Scalar(x)) => {
+                if let Some(slot) = frame.get_mut(v.index()) {
+                    *slot = x.to_bits();
+                }
+                known.insert(*v, *x);
+            }
+            (ir::Param::Array(a), Arg::Array { data, shape }) if a.index() < shapes.len() => {
+                layout.array_bytes[a.index()] = bytes_of(data).len();
+                shapes[a.index()] = shape.clone();
+            }
+            (ir::Param::Array(a), Arg::ArrayMut { data, shape }) if a.index() < shapes.len() => {
+                layout.array_bytes[a.index()] = data.len() * data.elem().size_bytes();
+                shapes[a.index()] = shape.clone();
+            }
+            _ => {}
+        }
+    }
+    let slots = program
+        .frame
+        .shape_slots
+        .iter()
+        .zip(&program.frame.len_slots);
+    for (shape, (dims, &len)) in shapes.iter().zip(slots) {
+        for (d, &slot) in dims.iter().enumerate() {
+            if let Some(s) = frame.get_mut(slot) {
+                *s = shape.get(d).copied().unwrap_or(1) as u64;
+            }
+        }
+        if let Some(s) = frame.get_mut(len) {
+            *s = shape.iter().product::<usize>() as u64;
+        }
+    }
+    device.begin(&layout)?;
+    for (param, arg) in program.params.iter().zip(args.iter()) {
+        match (param, arg) {
+            (ir::Param::Array(a), Arg::Array { data, .. }) => {
+                device.upload_array(a.index(), bytes_of(data))?
+            }
+            (ir::Param::Array(a), Arg::ArrayMut { data, .. }) => {
+                device.upload_array(a.index(), bytes_of_mut(data))?
+            }
+            _ => {}
+        }
+    }
+    device.write_frame(0, &frame)?;
+    let mut driver = Driver {
+        program,
+        device,
+        known,
+        shapes,
+    };
+    let outcome = driver.steps(&program.schedule.steps);
+    // Copy back whatever the kernel wrote, fault or not.
+    for (param, arg) in program.params.iter().zip(args.iter_mut()) {
+        if let (ir::Param::Array(a), Arg::ArrayMut { data, .. }) = (param, arg) {
+            driver
+                .device
+                .download_array(a.index(), bytes_of_mut_out(data))?;
+        }
+    }
+    let flow = outcome?;
+    driver.check_error()?;
+    let Some(ret) = program.ret else {
+        return Ok(None);
+    };
+    if matches!(flow, Flow::Return) {
+        let mut slot = [0u64];
+        driver.device.read_frame(program.frame.result, &mut slot)?;
+        Ok(Some(Value::from_bits(ret, slot[0])))
+    } else {
+        Ok(Some(Value::zero(ret)))
+    }
+}
+
+impl Driver<'_, '_> {
+    fn steps(&mut self, steps: &[Step]) -> Result<Flow> {
+        for step in steps {
+            match self.step(step)? {
+                Flow::Normal => {}
+                other => return Ok(other),
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn step(&mut self, step: &Step) -> Result<Flow> {
+        match step {
+            Step::Serial { entry, exits } => {
+                self.device.dispatch(*entry, 1)?;
+                if *exits {
+                    return self.control();
+                }
+            }
+            Step::Parallel {
+                header,
+                entry,
+                combine,
+                bounds,
+                ..
+            } => {
+                let cap = if combine.is_some() {
+                    MAX_REDUCE_GROUPS.min(self.device.max_groups())
+                } else {
+                    self.device.max_groups()
+                }
+                .max(1);
+                let iterations = match header {
+                    Some(h) => self.header_iterations(*h, bounds.len())?,
+                    None => self.iterations(bounds),
+                };
+                let groups = match iterations {
+                    Some(0) => return Ok(Flow::Normal),
+                    Some(n) => n.div_ceil(WORKGROUP_SIZE as u64).min(cap as u64) as u32,
+                    None => DEFAULT_GROUPS.min(cap),
+                };
+                self.device.dispatch(*entry, groups.max(1))?;
+                if let Some(c) = combine {
+                    self.device.dispatch(*c, 1)?;
+                }
+            }
+            Step::For {
+                var,
+                header,
+                start,
+                count,
+                stride,
+                body,
+            } => {
+                let [start, count, stride] = self.values(*header, [start, count, stride])?;
+                let (start, count, stride) = (as_i64(start), as_i64(count), as_i64(stride));
+                let slot = self.program.frame.var(*var);
+                let mut current = start;
+                for k in 0..count.max(0) {
+                    if k % ERROR_POLL == ERROR_POLL - 1 {
+                        self.check_error()?;
+                    }
+                    self.known.insert(*var, Value::I64(current));
+                    self.device.write_frame(slot, &[current as u64])?;
+                    match self.steps(body)? {
+                        Flow::Normal | Flow::Continue => {}
+                        Flow::Break => break,
+                        Flow::Return => return Ok(Flow::Return),
+                    }
+                    current = current.wrapping_add(stride);
+                }
+                self.known.remove(var);
+            }
+            Step::While { header, cond, body } => {
+                let mut k = 0i64;
+                loop {
+                    k += 1;
+                    if k % ERROR_POLL == 0 {
+                        self.check_error()?;
+                    }
+                    let [c] = self.values(*header, [cond])?;
+                    if c != Value::Bool(true) {
+                        break;
+                    }
+                    match self.steps(body)? {
+                        Flow::Normal | Flow::Continue => {}
+                        Flow::Break => break,
+                        Flow::Return => return Ok(Flow::Return),
+                    }
+                }
+            }
+            Step::If {
+                header,
+                cond,
+                then,
+                els,
+            } => {
+                let [c] = self.values(*header, [cond])?;
+                let taken = if c == Value::Bool(true) { then } else { els };
+                return self.steps(taken);
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    /// The values of a header's expressions: evaluated here when the host
+    /// can, else computed by the header entry and read back.
+    fn values<const N: usize>(&mut self, header: usize, exprs: [&Expr; N]) -> Result<[Value; N]> {
+        let mut out = [Value::Bool(false); N];
+        let evaluated: Option<Vec<Value>> = exprs.iter().map(|e| self.eval(e)).collect();
+        if let Some(vals) = evaluated {
+            out.copy_from_slice(&vals);
+            return Ok(out);
+        }
+        self.device.dispatch(header, 1)?;
+        self.check_error()?;
+        let mut bits = [0u64; N];
+        self.device
+            .read_frame(self.program.frame.scratch, &mut bits)?;
+        for ((o, e), b) in out.iter_mut().zip(exprs).zip(bits) {
+            *o = Value::from_bits(e.ty, b);
+        }
+        Ok(out)
+    }
+
+    /// Reads the control word a serial segment may have left.
+    fn control(&mut self) -> Result<Flow> {
+        self.check_error()?;
+        let mut word = [0u64];
+        let slot = self.program.frame.control;
+        self.device.read_frame(slot, &mut word)?;
+        if word[0] != CONTROL_NONE {
+            // Consumed: later segments only write the word when they exit.
+            self.device.write_frame(slot, &[CONTROL_NONE])?;
+        }
+        Ok(match word[0] {
+            CONTROL_NONE => Flow::Normal,
+            CONTROL_BREAK => Flow::Break,
+            CONTROL_CONTINUE => Flow::Continue,
+            CONTROL_RETURN => Flow::Return,
+            other => {
+                return Err(Error::Backend {
+                    backend: self.program.dialect.clone(),
+                    message: format!("corrupt control word {other}"),
+                })
+            }
+        })
+    }
+
+    /// Runs a parallel loop's bounds header and reads the bounds back (the
+    /// loop is then sized exactly, and skipped when empty).
+    fn header_iterations(&mut self, header: usize, dims: usize) -> Result<Option<u64>> {
+        self.device.dispatch(header, 1)?;
+        self.check_error()?;
+        let mut bits = vec![0u64; 2 * dims];
+        self.device
+            .read_frame(self.program.frame.scratch, &mut bits)?;
+        let mut total = 1u64;
+        for pair in bits.chunks(2) {
+            let n = (pair[1] as i64 as i128 - pair[0] as i64 as i128).max(0) as u64;
+            total = total.saturating_mul(n);
+        }
+        Ok(Some(total))
+    }
+
+    /// The iteration count of a parallel loop, when the host can evaluate
+    /// its bounds.
+    fn iterations(&self, bounds: &[(Expr, Expr)]) -> Option<u64> {
+        let mut total = 1u64;
+        for (lo, hi) in bounds {
+            let (lo, hi) = (as_i64(self.eval(lo)?), as_i64(self.eval(hi)?));
+            let n = (hi as i128 - lo as i128).max(0) as u64;
+            total = total.saturating_mul(n);
+        }
+        Some(total)
+    }
+
+    fn check_error(&mut self) -> Result<()> {
+        let record = self.device.read_error()?;
+        if record[0] == 0 {
+            return Ok(());
+        }
+        Err(Error::Runtime(decode(self.program, &self.shapes, &record)?))
+    }
+
+    /// Evaluates `e` on the host, or `None` when it needs the device.
+    fn eval(&self, e: &Expr) -> Option<Value> {
+        let lets = &self.program.schedule.host_lets;
+        if !host_evaluable(e, lets, &|v| self.known.contains_key(&v)) {
+            return None;
+        }
+        self.eval_pure(e)
+    }
+
+    fn eval_pure(&self, e: &Expr) -> Option<Value> {
+        Some(match &e.kind {
+            ExprKind::Const(v) => *v,
+            ExprKind::Var(v) => match self.known.get(v) {
+                Some(x) => *x,
+                None => self.eval_pure(self.program.schedule.host_lets.get(v)?)?,
+            },
+            ExprKind::Len(a) => {
+                Value::I64(self.shapes.get(a.index())?.iter().product::<usize>() as i64)
+            }
+            ExprKind::Shape(a, d) => Value::I64(
+                self.shapes
+                    .get(a.index())?
+                    .get(*d as usize)
+                    .copied()
+                    .unwrap_or(1) as i64,
+            ),
+            ExprKind::Unary(op, a) => value::unary(*op, self.eval_pure(a)?),
+            ExprKind::Binary(ir::BinOp::And, a, b) => {
+                if self.eval_pure(a)? == Value::Bool(true) {
+                    self.eval_pure(b)?
+                } else {
+                    Value::Bool(false)
+                }
+            }
+            ExprKind::Binary(ir::BinOp::Or, a, b) => {
+                if self.eval_pure(a)? == Value::Bool(true) {
+                    Value::Bool(true)
+                } else {
+                    self.eval_pure(b)?
+                }
+            }
+            // A division fault is left to the device, which reports it.
+            ExprKind::Binary(op, a, b) => {
+                value::binary(*op, self.eval_pure(a)?, self.eval_pure(b)?).ok()?
+            }
+            ExprKind::Cast(a) => value::cast(self.eval_pure(a)?, e.ty),
+            ExprKind::Builtin(f, args) => {
+                let vals: Option<Vec<Value>> = args.iter().map(|a| self.eval_pure(a)).collect();
+                value::builtin(*f, &vals?)
+            }
+            ExprKind::If(c, a, b) => {
+                if self.eval_pure(c)? == Value::Bool(true) {
+                    self.eval_pure(a)?
+                } else {
+                    self.eval_pure(b)?
+                }
+            }
+            ExprKind::Call(..) | ExprKind::Load(_) | ExprKind::Atomic { .. } => return None,
+        })
+    }
+}
+
+/// Turns an error record into the located fault of its site.
+pub fn decode(
+    program: &GpuProgram,
+    shapes: &[Vec<usize>],
+    record: &[u32; ERROR_WORDS],
+) -> Result<RuntimeError> {
+    let site = program
+        .sites
+        .get(record[1] as usize)
+        .ok_or_else(|| Error::Backend {
+            backend: program.dialect.clone(),
+            message: format!("error record names unknown fault site {}", record[1]),
+        })?;
+    let op = |k: usize| (record[2 + 2 * k] as u64 | (record[3 + 2 * k] as u64) << 32) as i64;
+    let fault = match &site.kind {
+        SiteKind::DivisionByZero => Fault::DivisionByZero,
+        SiteKind::RemainderByZero => Fault::RemainderByZero,
+        SiteKind::Step => Fault::StepNotPositive { step: op(0) },
+        SiteKind::Index { array, rank } => {
+            let rank = (*rank as usize).min(3);
+            let index: Vec<i64> = (0..rank).map(op).collect();
+            let shape = shapes.get(array.index()).cloned().unwrap_or_default();
+            let dim = index
+                .iter()
+                .zip(&shape)
+                .position(|(&i, &n)| i < 0 || i as u64 >= n as u64)
+                .unwrap_or(0);
+            let name = program
+                .arrays
+                .get(array.index())
+                .map_or_else(|| format!("#{}", array.0), |a| a.name.clone());
+            Fault::IndexOutOfBounds {
+                array: name,
+                index,
+                shape,
+                dim,
+            }
+        }
+    };
+    Ok(RuntimeError {
+        kernel: program.kernel.clone(),
+        file: program.file.clone(),
+        span: site.span,
+        fault,
+    })
+}
+
+fn as_i64(v: Value) -> i64 {
+    match value::cast(v, ir::ScalarType::I64) {
+        Value::I64(x) => x,
+        _ => 0,
+    }
+}
+
+fn bytes_of<'a>(data: &'a ArrayData<'_>) -> &'a [u8] {
+    match data {
+        ArrayData::I32(s) => bytemuck::cast_slice(s),
+        ArrayData::U32(s) => bytemuck::cast_slice(s),
+        ArrayData::I64(s) => bytemuck::cast_slice(s),
+        ArrayData::F32(s) => bytemuck::cast_slice(s),
+        ArrayData::F64(s) => bytemuck::cast_slice(s),
+    }
+}
+
+fn bytes_of_mut<'a>(data: &'a ArrayDataMut<'_>) -> &'a [u8] {
+    match data {
+        ArrayDataMut::I32(s) => bytemuck::cast_slice(s),
+        ArrayDataMut::U32(s) => bytemuck::cast_slice(s),
+        ArrayDataMut::I64(s) => bytemuck::cast_slice(s),
+        ArrayDataMut::F32(s) => bytemuck::cast_slice(s),
+        ArrayDataMut::F64(s) => bytemuck::cast_slice(s),
+    }
+}
+
+fn bytes_of_mut_out<'a>(data: &'a mut ArrayDataMut<'_>) -> &'a mut [u8] {
+    match data {
+        ArrayDataMut::I32(s) => bytemuck::cast_slice_mut(s),
+        ArrayDataMut::U32(s) => bytemuck::cast_slice_mut(s),
+        ArrayDataMut::I64(s) => bytemuck::cast_slice_mut(s),
+        ArrayDataMut::F32(s) => bytemuck::cast_slice_mut(s),
+        ArrayDataMut::F64(s) => bytemuck::cast_slice_mut(s),
+    }
+}
+
+/// Like [`run`] for a resident launch (`CompiledKernel::launch_resident`):
+/// every array is already in device memory owned by the runtime, which the
+/// device binds itself (it was told the buffers before this call), so no
+/// array is uploaded or downloaded here. Writes stay on the device.
+pub fn run_resident(
+    program: &GpuProgram,
+    device: &mut dyn GpuDevice,
+    args: &[crate::runtime::DeviceArg],
+) -> Result<Option<Value>> {
+    use crate::runtime::DeviceArg;
+    let mut layout = LaunchLayout {
+        array_bytes: vec![0; program.arrays.len()],
+        frame_slots: program.frame.slots,
+        partial_slots: program.partial_slots.max(1),
+    };
+    let mut shapes = vec![vec![0usize]; program.arrays.len()];
+    let mut frame = vec![0u64; program.frame.slots];
+    let mut known = HashMap::new();
+    for (param, arg) in program.params.iter().zip(args.iter()) {
+        match (param, arg) {
+            (ir::Param::Scalar(v), DeviceArg::Scalar(x)) => {
+                if let Some(slot) = frame.get_mut(v.index()) {
+                    *slot = x.to_bits();
+                }
+                known.insert(*v, *x);
+            }
+            (ir::Param::Array(a), DeviceArg::Buffer { .. } | DeviceArg::BufferMut { .. }) => {
+                layout.array_bytes[a.index()] = arg.buffer().map_or(0, |b| b.bytes());
+                shapes[a.index()] = arg.shape().unwrap_or(&[]).to_vec();
+            }
+            _ => {}
+        }
+    }
+    for (a, shape) in shapes.iter().enumerate() {
+        for d in 0..3 {
+            frame[program.frame.shape_slots[a][d]] = shape.get(d).copied().unwrap_or(1) as u64;
+        }
+        frame[program.frame.len_slots[a]] = shape.iter().product::<usize>() as u64;
+    }
+    device.begin(&layout)?;
+    device.write_frame(0, &frame)?;
+    let mut driver = Driver {
+        program,
+        device,
+        known,
+        shapes,
+    };
+    let flow = driver.steps(&program.schedule.steps)?;
+    driver.check_error()?;
+    let Some(ret) = program.ret else {
+        return Ok(None);
+    };
+    if matches!(flow, Flow::Return) {
+        let mut slot = [0u64];
+        driver.device.read_frame(program.frame.result, &mut slot)?;
+        Ok(Some(Value::from_bits(ret, slot[0])))
+    } else {
+        Ok(Some(Value::zero(ret)))
+    }
+}

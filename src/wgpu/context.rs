@@ -1,0 +1,241 @@
+//! The process's one wgpu device: instance, adapter choice, the features
+//! and limits requested from it, and the error handlers that keep wgpu's
+//! default (panicking) behaviour away from users.
+//!
+//! Adapter choice: `WGPU_BACKEND` restricts the backends (wgpu reads it);
+//! `WGPU_ADAPTER_NAME` picks the first adapter whose name contains it
+//! (case-insensitive); otherwise wgpu's high-performance choice
+//! (`WGPU_POWER_PREF` overrides the preference).
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The optional features kernels may need, requested whenever the adapter
+/// has them (a device gets exactly the features it asks for).
+pub const WANTED_FEATURES: wgpu::Features = wgpu::Features::SHADER_F64
+    .union(wgpu::Features::SHADER_INT64)
+    .union(wgpu::Features::SHADER_INT64_ATOMIC_MIN_MAX)
+    .union(wgpu::Features::SHADER_INT64_ATOMIC_ALL_OPS)
+    .union(wgpu::Features::SHADER_FLOAT32_ATOMIC)
+    .union(wgpu::Features::SUBGROUP)
+    .union(wgpu::Features::IMMEDIATES);
+
+/// What a kernel may need from the device, as kiln names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `f64` arithmetic (SHADER_F64).
+    pub f64: bool,
+    /// `i64`/`u64` arithmetic (SHADER_INT64); kiln's indices need it.
+    pub i64: bool,
+    /// 64-bit integer atomic add/exchange/compare-exchange
+    /// (SHADER_INT64_ATOMIC_ALL_OPS).
+    pub atomic64: bool,
+    /// 64-bit integer atomic min/max (SHADER_INT64_ATOMIC_MIN_MAX).
+    pub atomic64_min_max: bool,
+    /// Native f32 atomic add (SHADER_FLOAT32_ATOMIC); kiln uses CAS loops
+    /// when it is absent.
+    pub float32_atomic: bool,
+}
+
+impl Capabilities {
+    pub fn from_features(f: wgpu::Features) -> Capabilities {
+        Capabilities {
+            f64: f.contains(wgpu::Features::SHADER_F64),
+            i64: f.contains(wgpu::Features::SHADER_INT64),
+            atomic64: f.contains(wgpu::Features::SHADER_INT64_ATOMIC_ALL_OPS),
+            atomic64_min_max: f.contains(wgpu::Features::SHADER_INT64_ATOMIC_MIN_MAX),
+            float32_atomic: f.contains(wgpu::Features::SHADER_FLOAT32_ATOMIC),
+        }
+    }
+}
+
+/// The wgpu device kiln launches on, created once per process.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub caps: Capabilities,
+    pub limits: wgpu::Limits,
+    /// Why the device was lost, once it is (checked before every launch).
+    lost: Arc<Mutex<Option<String>>>,
+    /// Errors no error scope caught (they would panic by default); the next
+    /// launch on this thread reports them.
+    uncaptured: Arc<Mutex<Vec<String>>>,
+}
+
+impl Gpu {
+    /// `Err(reason)` once the device has been lost.
+    pub fn check_alive(&self) -> Result<(), String> {
+        match lock(&self.lost).as_ref() {
+            Some(reason) => Err(format!("the wgpu device was lost: {reason}")),
+            None => Ok(()),
+        }
+    }
+
+    /// Removes and returns the errors no scope caught so far.
+    pub fn take_uncaptured(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.uncaptured))
+    }
+
+    /// A one-line description: `llvmpipe (Vulkan, Cpu)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({:?}, {:?})",
+            self.info.name, self.info.backend, self.info.device_type
+        )
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The guarded data (an error string list) stays valid if a holder
+    // panicked; a poisoned lock must not turn into a second panic.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The process's device, created on first use. `Err` holds why there is
+/// none (no adapter, device request refused); the reason is computed once.
+pub fn gpu() -> Result<&'static Gpu, String> {
+    static GPU: OnceLock<Result<Gpu, String>> = OnceLock::new();
+    GPU.get_or_init(create).as_ref().map_err(Clone::clone)
+}
+
+fn instance() -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+}
+
+/// The adapter named by `WGPU_ADAPTER_NAME`, else the preferred one.
+fn choose_adapter(instance: &wgpu::Instance) -> Result<wgpu::Adapter, String> {
+    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+    if let Some(wanted) = std::env::var("WGPU_ADAPTER_NAME")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    {
+        let needle = wanted.to_lowercase();
+        let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+        return adapters
+            .into_iter()
+            .find(|a| a.get_info().name.to_lowercase().contains(&needle))
+            .ok_or_else(|| {
+                format!(
+                    "WGPU_ADAPTER_NAME={wanted:?} matches no adapter (found: {})",
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                )
+            });
+    }
+    let options = wgpu::RequestAdapterOptions {
+        power_preference: wgpu::PowerPreference::from_env()
+            .unwrap_or(wgpu::PowerPreference::HighPerformance),
+        force_fallback_adapter: false,
+        compatible_surface: None,
+        apply_limit_buckets: false,
+    };
+    match pollster::block_on(instance.request_adapter(&options)) {
+        Ok(adapter) => Ok(adapter),
+        // wgpu's preference may skip what enumeration finds (e.g. a CPU
+        // adapter); any adapter is better than none.
+        Err(e) => adapters.into_iter().next().ok_or_else(|| {
+            format!("no wgpu adapter found ({e}); install a Vulkan driver (e.g. Mesa's lavapipe: mesa-vulkan-drivers) or set WGPU_BACKEND")
+        }),
+    }
+}
+
+fn create() -> Result<Gpu, String> {
+    let instance = instance();
+    let adapter = choose_adapter(&instance)?;
+    let info = adapter.get_info();
+    let features = adapter.features() & WANTED_FEATURES;
+    // The adapter's real limits (wgpu's defaults cap storage bindings at
+    // 128 MiB and are far below what most GPUs allow).
+    let limits = adapter.limits();
+    let desc = wgpu::DeviceDescriptor {
+        label: Some("kiln"),
+        required_features: features,
+        required_limits: limits.clone(),
+        ..Default::default()
+    };
+    let (device, queue) = pollster::block_on(adapter.request_device(&desc))
+        .map_err(|e| format!("adapter `{}` refused a device: {e}", info.name))?;
+    let lost = Arc::new(Mutex::new(None));
+    let uncaptured = Arc::new(Mutex::new(Vec::new()));
+    {
+        let lost = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            *lock(&lost) = Some(format!("{reason:?}: {message}"));
+        });
+    }
+    {
+        let uncaptured = uncaptured.clone();
+        device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            lock(&uncaptured).push(error.to_string());
+        }));
+    }
+    Ok(Gpu {
+        caps: Capabilities::from_features(device.features()),
+        limits: device.limits(),
+        device,
+        queue,
+        info,
+        lost,
+        uncaptured,
+    })
+}
+
+/// One adapter as `kiln devices` lists it.
+pub struct AdapterSummary {
+    pub info: wgpu::AdapterInfo,
+    pub caps: Capabilities,
+    pub limits: wgpu::Limits,
+}
+
+/// Every adapter the instance sees (honouring `WGPU_BACKEND`), without
+/// creating devices.
+pub fn adapters() -> Vec<AdapterSummary> {
+    let instance = instance();
+    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+        .into_iter()
+        .map(|a| AdapterSummary {
+            info: a.get_info(),
+            caps: Capabilities::from_features(a.features()),
+            limits: a.limits(),
+        })
+        .collect()
+}
+
+impl AdapterSummary {
+    /// Lines for `kiln devices`: name, backend, type, driver, features and
+    /// the limits that shape launches.
+    pub fn lines(&self) -> Vec<String> {
+        let i = &self.info;
+        let c = &self.caps;
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        let driver = if i.driver_info.is_empty() {
+            i.driver.clone()
+        } else {
+            format!("{} ({})", i.driver, i.driver_info)
+        };
+        vec![
+            format!("{} [{:?}, {:?}]", i.name, i.backend, i.device_type),
+            format!("  driver: {driver}"),
+            format!(
+                "  features: f64 {}, i64 {}, atomic64 {}, atomic64 min/max {}, f32 atomics {}",
+                yes(c.f64),
+                yes(c.i64),
+                yes(c.atomic64),
+                yes(c.atomic64_min_max),
+                yes(c.float32_atomic)
+            ),
+            format!(
+                "  limits: storage binding {} MiB, buffer {} MiB, {} storage buffers/stage, {} workgroups/dim, {} invocations/workgroup, {} B workgroup memory",
+                self.limits.max_storage_buffer_binding_size >> 20,
+                self.limits.max_buffer_size >> 20,
+                self.limits.max_storage_buffers_per_shader_stage,
+                self.limits.max_compute_workgroups_per_dimension,
+                self.limits.max_compute_invocations_per_workgroup,
+                self.limits.max_compute_workgroup_storage_size
+            ),
+        ]
+    }
+}

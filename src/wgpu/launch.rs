@@ -1,0 +1,268 @@
+//! One launch of a compiled kernel on the wgpu device: the shared host
+//! driver (`gpu::host::run`) calls this `GpuDevice` in order.
+//!
+//! Dispatches are recorded and submitted together, in one compute pass,
+//! when the host next needs the device's data (a read) or writes to it:
+//! `queue.write_buffer` takes effect before the *next* submission, so
+//! pending dispatches are submitted first to keep program order.
+
+use super::backend_error;
+use super::buffers;
+use super::context::Gpu;
+use super::kernel::WgpuKernel;
+use crate::error::Result;
+use crate::gpu::{BindingKind, GpuDevice, LaunchLayout, ERROR_WORDS};
+
+pub struct Launch<'k> {
+    gpu: &'static Gpu,
+    kernel: &'k WgpuKernel,
+    /// One buffer per binding of `kernel.program.bindings`, in that order.
+    buffers: Vec<wgpu::Buffer>,
+    bind_group: Option<wgpu::BindGroup>,
+    /// (entry, workgroups) recorded since the last submission.
+    pending: Vec<(usize, u32)>,
+    frame: usize,
+    error: usize,
+    arrays: Vec<Option<usize>>,
+}
+
+impl<'k> Launch<'k> {
+    pub fn new(gpu: &'static Gpu, kernel: &'k WgpuKernel) -> Launch<'k> {
+        let program = &kernel.program;
+        let mut arrays = vec![None; program.arrays.len()];
+        let (mut frame, mut error) = (0, 0);
+        for (i, b) in program.bindings.iter().enumerate() {
+            match b.kind {
+                BindingKind::Frame => frame = i,
+                BindingKind::Error => error = i,
+                BindingKind::Partials => {}
+                BindingKind::Array(a) => {
+                    if let Some(slot) = arrays.get_mut(a.index()) {
+                        *slot = Some(i);
+                    }
+                }
+            }
+        }
+        Launch {
+            gpu,
+            kernel,
+            buffers: Vec::new(),
+            bind_group: None,
+            pending: Vec::new(),
+            frame,
+            error,
+            arrays,
+        }
+    }
+
+    /// Submits the recorded dispatches (validation errors become `Err`).
+    fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let Some(bind_group) = &self.bind_group else {
+            return Err(backend_error("dispatch before begin"));
+        };
+        let pending = std::mem::take(&mut self.pending);
+        let gpu = self.gpu;
+        let pipelines = &self.kernel.pipelines;
+        let entries = &self.kernel.program.entries;
+        let mut missing = None;
+        super::pipelines::scoped(gpu, "submitting dispatches", || {
+            let mut encoder = gpu
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("kiln launch"),
+                });
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("kiln"),
+                    timestamp_writes: None,
+                });
+                pass.set_bind_group(0, bind_group, &[]);
+                for &(entry, groups) in &pending {
+                    let pipeline = entries.get(entry).and_then(|e| pipelines.get(&e.name));
+                    match pipeline {
+                        Some(p) => {
+                            pass.set_pipeline(p);
+                            pass.dispatch_workgroups(groups, 1, 1);
+                        }
+                        None => {
+                            missing = Some(entry);
+                            break;
+                        }
+                    }
+                }
+            }
+            gpu.queue.submit([encoder.finish()]);
+        })
+        .map_err(backend_error)?;
+        match missing {
+            Some(entry) => Err(backend_error(format!("no pipeline for entry #{entry}"))),
+            None => Ok(()),
+        }
+    }
+
+    fn read(&mut self, binding: usize, offset: u64, len: u64) -> Result<Vec<u8>> {
+        self.flush()?;
+        let buffer = self
+            .buffers
+            .get(binding)
+            .ok_or_else(|| backend_error("read before begin"))?;
+        let mut out =
+            buffers::read_back(self.gpu, &[(buffer, offset, len)]).map_err(backend_error)?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    fn write(&mut self, binding: usize, offset: u64, bytes: &[u8]) -> Result<()> {
+        self.flush()?;
+        let buffer = self
+            .buffers
+            .get(binding)
+            .ok_or_else(|| backend_error("write before begin"))?;
+        if !bytes.is_empty() {
+            self.gpu.queue.write_buffer(buffer, offset, bytes);
+        }
+        Ok(())
+    }
+
+    /// Reports errors no scope caught during this launch (they would
+    /// otherwise be lost: wgpu's default handler panics, ours records).
+    pub fn finish(mut self) -> Result<()> {
+        let flushed = self.flush();
+        buffers::recycle(std::mem::take(&mut self.buffers));
+        flushed?;
+        let stray = self.gpu.take_uncaptured();
+        if !stray.is_empty() {
+            return Err(backend_error(stray.join("; ")));
+        }
+        self.gpu.check_alive().map_err(backend_error)
+    }
+}
+
+impl Drop for Launch<'_> {
+    fn drop(&mut self) {
+        // A launch that ended in an error still returns its buffers.
+        buffers::recycle(std::mem::take(&mut self.buffers));
+    }
+}
+
+impl GpuDevice for Launch<'_> {
+    fn max_groups(&self) -> u32 {
+        self.gpu.limits.max_compute_workgroups_per_dimension.max(1)
+    }
+
+    fn begin(&mut self, layout: &LaunchLayout) -> Result<()> {
+        let program = &self.kernel.program;
+        let mut created = Vec::with_capacity(program.bindings.len());
+        for b in &program.bindings {
+            let (bytes, what) = match b.kind {
+                BindingKind::Frame => ((layout.frame_slots * 8) as u64, "the frame".to_string()),
+                BindingKind::Error => ((ERROR_WORDS * 4) as u64, "the error record".to_string()),
+                BindingKind::Partials => (
+                    (layout.partial_slots * 8) as u64,
+                    "the reduction partials".to_string(),
+                ),
+                BindingKind::Array(a) => (
+                    layout.array_bytes.get(a.index()).copied().unwrap_or(0) as u64,
+                    format!(
+                        "array `{}`",
+                        program
+                            .arrays
+                            .get(a.index())
+                            .map_or("?", |info| info.name.as_str())
+                    ),
+                ),
+            };
+            let buffer = buffers::storage(self.gpu, &what, bytes).map_err(backend_error)?;
+            created.push((buffer, bytes, b.kind));
+        }
+        // Frame, error record and partials start zeroed (pooled buffers
+        // hold old data); arrays are uploaded by the host.
+        for (buffer, bytes, kind) in &created {
+            if !matches!(kind, BindingKind::Array(_)) {
+                self.gpu.queue.write_buffer(
+                    buffer,
+                    0,
+                    &vec![0u8; (*bytes as usize).div_ceil(4) * 4],
+                );
+            }
+        }
+        let entries: Vec<wgpu::BindGroupEntry> = program
+            .bindings
+            .iter()
+            .zip(&created)
+            .map(|(b, (buffer, _, _))| wgpu::BindGroupEntry {
+                binding: b.binding,
+                resource: buffer.as_entire_binding(),
+            })
+            .collect();
+        let gpu = self.gpu;
+        let layout = &self.kernel.pipelines.layout;
+        let bind_group = super::pipelines::scoped(gpu, "bind group", || {
+            gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("kiln"),
+                layout,
+                entries: &entries,
+            })
+        })
+        .map_err(backend_error)?;
+        self.buffers = created.into_iter().map(|(b, _, _)| b).collect();
+        self.bind_group = Some(bind_group);
+        Ok(())
+    }
+
+    fn upload_array(&mut self, array: usize, bytes: &[u8]) -> Result<()> {
+        match self.arrays.get(array).copied().flatten() {
+            Some(binding) => self.write(binding, 0, bytes),
+            // An array no entry binds needs no device copy.
+            None => Ok(()),
+        }
+    }
+
+    fn download_array(&mut self, array: usize, out: &mut [u8]) -> Result<()> {
+        let Some(binding) = self.arrays.get(array).copied().flatten() else {
+            return Ok(());
+        };
+        let data = self.read(binding, 0, out.len() as u64)?;
+        let n = data.len().min(out.len());
+        out[..n].copy_from_slice(&data[..n]);
+        Ok(())
+    }
+
+    fn write_frame(&mut self, first_slot: usize, slots: &[u64]) -> Result<()> {
+        self.write(
+            self.frame,
+            (first_slot * 8) as u64,
+            bytemuck::cast_slice(slots),
+        )
+    }
+
+    fn read_frame(&mut self, first_slot: usize, out: &mut [u64]) -> Result<()> {
+        let data = self.read(self.frame, (first_slot * 8) as u64, (out.len() * 8) as u64)?;
+        for (o, chunk) in out.iter_mut().zip(data.chunks_exact(8)) {
+            *o = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        }
+        Ok(())
+    }
+
+    fn dispatch(&mut self, entry: usize, groups: u32) -> Result<()> {
+        let max = self.max_groups();
+        if groups == 0 || groups > max {
+            return Err(backend_error(format!(
+                "dispatch of {groups} workgroups (this device allows 1..={max})"
+            )));
+        }
+        self.pending.push((entry, groups));
+        Ok(())
+    }
+
+    fn read_error(&mut self) -> Result<[u32; ERROR_WORDS]> {
+        let data = self.read(self.error, 0, (ERROR_WORDS * 4) as u64)?;
+        let mut record = [0u32; ERROR_WORDS];
+        for (r, chunk) in record.iter_mut().zip(data.chunks_exact(4)) {
+            *r = u32::from_le_bytes(chunk.try_into().unwrap_or([0; 4]));
+        }
+        Ok(record)
+    }
+}
