@@ -88,6 +88,13 @@ pub trait Engine: Send + Sync {
         false
     }
 
+    /// Whether `Auto` may choose this engine. A GPU engine on a software
+    /// adapter (lavapipe, an emulator) returns false: it still runs when
+    /// forced, but never wins against the CPU JIT on the same cores.
+    fn auto_candidate(&self) -> bool {
+        true
+    }
+
     /// Uninitialised (or zeroed) memory for `len` elements of `elem`.
     fn alloc(&self, elem: ir::ScalarType, len: usize) -> Result<DeviceBuffer> {
         let _ = (elem, len);
@@ -306,7 +313,8 @@ impl Module {
         }
         for b in [Backend::Cuda, Backend::Wgpu] {
             // Absent, or unable to run this kernel's types: not a candidate.
-            if let Ok(t) = self.target(id, Placement::Gpu(b)) {
+            let usable = engine(b).is_ok_and(|e| e.auto_candidate());
+            if let Some(t) = usable.then(|| self.target(id, Placement::Gpu(b)).ok()).flatten() {
                 targets.push(t);
             }
         }
