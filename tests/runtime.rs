@@ -429,3 +429,37 @@ fn real_gpu_backends_keep_arrays_resident() {
         assert_eq!(y.transfers().downloads, 1);
     }
 }
+
+/// `KILN_LOG=dispatch` prints the choice and its predictions; a forced
+/// absent backend is an error naming the reason, not a fallback.
+#[test]
+fn cli_logs_choices_and_rejects_absent_backends() {
+    setup();
+    let dir = std::env::var(calibrate::CACHE_DIR_ENV).unwrap();
+    let kernel = concat!(env!("CARGO_MANIFEST_DIR"), "/kernels/saxpy.kn");
+    let run = |envs: &[(&str, &str)], extra: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"));
+        c.args(["run", kernel, "--kernel", "saxpy", "--arg", "a=2"])
+            .args(["--arg", "x=rand:1000", "--arg", "y=rand:1000"])
+            .args(extra)
+            .env(calibrate::CACHE_DIR_ENV, &dir)
+            .env_remove("KILN_BACKEND");
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let out = run(&[("KILN_LOG", "dispatch")], &[]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("kiln dispatch: saxpy:"), "{err}");
+    assert!(err.contains("cpu-serial") && err.contains("->"), "{err}");
+    if kiln::runtime::engines::availability(Backend::Cuda).is_err() {
+        let out = run(&[], &["--backend", "cuda"]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not available"), "{err}");
+        let out = run(&[("KILN_BACKEND", "cuda")], &[]);
+        assert_eq!(out.status.code(), Some(1));
+    }
+}
