@@ -191,7 +191,12 @@ impl Dialect for Wgsl {
             (_, T::Bool) => format!("({a} != {})", self.literal(Value::zero(from))),
             (T::I32, T::U32) => format!("bitcast<u32>({a})"),
             (T::U32, T::I32) => format!("bitcast<i32>({a})"),
-            (T::I32, T::I64) => format!("i64({a})"),
+            // Not `i64(a)`: on Mesa lavapipe (22.3) comparisons of an
+            // `OpSConvert`ed i64 see the value zero-extended (`i64(-2) < 5`
+            // is false), so sign-extend with integer ops instead.
+            (T::I32, T::I64) => format!(
+                "((bitcast<i64>(u64(bitcast<u32>({a}))) ^ 2147483648li) - 2147483648li)"
+            ),
             (T::U32, T::I64) => format!("bitcast<i64>(u64({a}))"),
             (T::I64, T::I32) => format!("bitcast<i32>(u32(bitcast<u64>({a}) & 4294967295lu))"),
             (T::I64, T::U32) => format!("u32(bitcast<u64>({a}) & 4294967295lu)"),
