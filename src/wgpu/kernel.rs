@@ -5,12 +5,13 @@
 use super::context::Gpu;
 use super::launch::Launch;
 use super::pipelines::{BindingKind, Pipelines};
+use super::resident;
 use super::{backend_error, device};
 use crate::error::{Error, Result};
 use crate::gpu::{self, wgsl::Wgsl, GpuProgram};
 use crate::ir::{self, Span, Value};
-use crate::runtime::args::Arg;
-use crate::runtime::{Backend, CompiledKernel, Engine};
+use crate::runtime::args::{Arg, ArrayData, ArrayDataMut};
+use crate::runtime::{Backend, CompiledKernel, DeviceArg, DeviceBuffer, DeviceId, Engine};
 use std::sync::Arc;
 
 pub struct WgpuEngine {
@@ -44,6 +45,30 @@ impl Engine for WgpuEngine {
         kernel: ir::FuncId,
     ) -> Result<Arc<dyn CompiledKernel>> {
         Ok(Arc::new(compile(self.gpu, module, kernel)?))
+    }
+
+    fn device(&self) -> DeviceId {
+        resident::DEVICE
+    }
+
+    fn has_device_memory(&self) -> bool {
+        true
+    }
+
+    fn alloc(&self, elem: ir::ScalarType, len: usize) -> Result<DeviceBuffer> {
+        resident::alloc(self.gpu, elem, len)
+    }
+
+    fn upload(&self, data: &ArrayData<'_>) -> Result<DeviceBuffer> {
+        resident::upload(self.gpu, data)
+    }
+
+    fn upload_into(&self, dst: &mut DeviceBuffer, data: &ArrayData<'_>) -> Result<()> {
+        resident::upload_into(self.gpu, dst, data)
+    }
+
+    fn download(&self, src: &DeviceBuffer, dst: &mut ArrayDataMut<'_>) -> Result<()> {
+        resident::download(self.gpu, src, dst)
     }
 }
 
@@ -169,6 +194,10 @@ impl CompiledKernel for WgpuKernel {
         // outranks whatever the host driver concluded from the data.
         launch.finish()?;
         result
+    }
+
+    fn launch_resident(&self, args: &mut [DeviceArg]) -> Result<Option<Value>> {
+        resident::launch_resident(self.gpu, self, args)
     }
 }
 

@@ -24,6 +24,11 @@ pub struct Launch<'k> {
     frame: usize,
     error: usize,
     arrays: Vec<Option<usize>>,
+    /// Per array (by `ArrayId`): a buffer the caller owns (a resident
+    /// launch) instead of a pooled one filled by `upload_array`.
+    resident: Vec<Option<wgpu::Buffer>>,
+    /// Per binding: whether the buffer came from the pool (and goes back).
+    pooled: Vec<bool>,
 }
 
 impl<'k> Launch<'k> {
@@ -52,7 +57,34 @@ impl<'k> Launch<'k> {
             frame,
             error,
             arrays,
+            resident: Vec::new(),
+            pooled: Vec::new(),
         }
+    }
+
+    /// A launch whose arrays are the given device buffers (by `ArrayId`;
+    /// `None` for an array the launch should allocate).
+    pub fn resident(
+        gpu: &'static Gpu,
+        kernel: &'k WgpuKernel,
+        buffers: Vec<Option<wgpu::Buffer>>,
+    ) -> Launch<'k> {
+        let mut launch = Launch::new(gpu, kernel);
+        launch.resident = buffers;
+        launch
+    }
+
+    /// Returns the pooled buffers; caller-owned ones stay with the caller.
+    fn release(&mut self) {
+        let buffers = std::mem::take(&mut self.buffers);
+        let pooled = std::mem::take(&mut self.pooled);
+        buffers::recycle(
+            buffers
+                .into_iter()
+                .zip(pooled)
+                .filter(|(_, p)| *p)
+                .map(|(b, _)| b),
+        );
     }
 
     /// Submits the recorded dispatches (validation errors become `Err`).
@@ -130,7 +162,7 @@ impl<'k> Launch<'k> {
     /// otherwise be lost: wgpu's default handler panics, ours records).
     pub fn finish(mut self) -> Result<()> {
         let flushed = self.flush();
-        buffers::recycle(std::mem::take(&mut self.buffers));
+        self.release();
         flushed?;
         let stray = self.gpu.take_uncaptured();
         if !stray.is_empty() {
@@ -143,7 +175,7 @@ impl<'k> Launch<'k> {
 impl Drop for Launch<'_> {
     fn drop(&mut self) {
         // A launch that ended in an error still returns its buffers.
-        buffers::recycle(std::mem::take(&mut self.buffers));
+        self.release();
     }
 }
 
@@ -155,7 +187,15 @@ impl GpuDevice for Launch<'_> {
     fn begin(&mut self, layout: &LaunchLayout) -> Result<()> {
         let program = &self.kernel.program;
         let mut created = Vec::with_capacity(program.bindings.len());
+        let mut pooled = Vec::with_capacity(program.bindings.len());
         for b in &program.bindings {
+            if let BindingKind::Array(a) = b.kind {
+                if let Some(Some(buffer)) = self.resident.get(a.index()) {
+                    created.push((buffer.clone(), buffer.size(), b.kind));
+                    pooled.push(false);
+                    continue;
+                }
+            }
             let (bytes, what) = match b.kind {
                 BindingKind::Frame => ((layout.frame_slots * 8) as u64, "the frame".to_string()),
                 BindingKind::Error => ((ERROR_WORDS * 4) as u64, "the error record".to_string()),
@@ -176,6 +216,7 @@ impl GpuDevice for Launch<'_> {
             };
             let buffer = buffers::storage(self.gpu, &what, bytes).map_err(backend_error)?;
             created.push((buffer, bytes, b.kind));
+            pooled.push(true);
         }
         // Frame, error record and partials start zeroed (pooled buffers
         // hold old data); arrays are uploaded by the host.
@@ -208,6 +249,7 @@ impl GpuDevice for Launch<'_> {
         })
         .map_err(backend_error)?;
         self.buffers = created.into_iter().map(|(b, _, _)| b).collect();
+        self.pooled = pooled;
         self.bind_group = Some(bind_group);
         Ok(())
     }
