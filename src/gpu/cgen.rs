@@ -1402,6 +1402,11 @@ impl<'a> Gen<'a> {
                 self.d.binary(*op, a.ty, &xt, &y)
             }
             ExprKind::Cast(a) => {
+                // Folded here: naga's constant evaluator rejects some casts
+                // of literals (`f32(123456789li)`) that are fine at run time.
+                if let ExprKind::Const(v) = a.kind {
+                    return Ok(self.d.literal(ir::value::cast(v, e.ty)));
+                }
                 let x = self.expr(a)?;
                 self.d.cast(a.ty, e.ty, &x)
             }

@@ -16,7 +16,9 @@
 //!   variable `VarId(v)`; after the variables come each array's extents and
 //!   length, the control word, the result and scratch slots ([`FrameLayout`]);
 //! - binding 1, the *error record*: [`ERROR_WORDS`] 32-bit words
-//!   `{flag, site, op0 lo, op0 hi, op1 lo, op1 hi, op2 lo, op2 hi}`; the
+//!   `{flag, site, op0 lo, op0 hi, op1 lo, op1 hi, op2 lo, op2 hi, zero}`
+//!   (`zero` is never written: a 0 the shader compiler cannot see, for
+//!   float zero literals that Mesa would otherwise fold `x * 0.0` with); the
 //!   first invocation to raise the flag (atomic add returning 0) writes the
 //!   rest; every dispatch does nothing once the flag is set;
 //! - binding 2, the *reduction partials*: 8-byte slots, one per workgroup
@@ -46,7 +48,7 @@ pub const WORKGROUP_SIZE: u32 = 256;
 /// the combine entry (one workgroup) folds at most this many partials.
 pub const MAX_REDUCE_GROUPS: u32 = 1024;
 /// Words of the error record.
-pub const ERROR_WORDS: usize = 8;
+pub const ERROR_WORDS: usize = 9;
 
 /// Control word values a serial segment leaves for the host.
 pub const CONTROL_NONE: u64 = 0;

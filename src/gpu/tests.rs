@@ -54,7 +54,7 @@ fn validate(p: &GpuProgram) -> Result<(), String> {
 #[test]
 fn schedule_of_a_kernel_without_prange_is_one_serial_segment() {
     let s = schedule_of(
-        "kernel k(x: mut i32[:], n: i32) -> i32 { let mut s = 0; for i in 0..n { s += i; } x[0] = s; return s; }",
+        "kernel k(x: mut i64[:], n: i32) -> i64 { let mut s = 0; for i in 0..n { s += i; } x[0] = s; return s; }",
         "k",
     );
     assert_eq!(s, "serial e0 (exits)\n");
@@ -100,7 +100,8 @@ fn schedule_runs_loops_and_ifs_around_pranges_on_the_host() {
     );
     assert_eq!(
         s,
-        "for v3:sweep header e0 {\n    parallel e1 dims 2\n    serial e2 (exits)\n}\nserial e3\nwhile header e4 {\n    if header e5 {\n        parallel e6 dims 1\n    } else {\n        serial e7\n    }\n    serial e8\n}\n"
+        // e0 binds the range's end (`iters as i64`) before the loop.
+        "serial e0\nfor v2:sweep header e1 {\n    parallel e2 dims 2\n    serial e3 (exits)\n}\nserial e4\nwhile header e5 {\n    if header e6 {\n        parallel e7 dims 1\n    } else {\n        serial e8\n    }\n    serial e9\n}\n"
     );
 }
 

@@ -95,6 +95,12 @@ impl Dialect for Wgsl {
                     format!("{x:?}f")
                 }
             }
+            // Zeros are read from the error record's never-written zero
+            // word: Mesa applies real-number identities (`x * 0.0 -> 0.0`,
+            // `x + 0.0 -> x`) to constants, wrong for NaN, Inf and -0.
+            Value::F32(x) if x == 0.0 => {
+                format!("bitcast<f32>(kiln_err.zero | {:#x}u)", x.to_bits())
+            }
             Value::F32(x) => format!("bitcast<f32>({:#x}u)", x.to_bits()),
             Value::F64(x) if x.is_normal() => {
                 if x < 0.0 {
@@ -102,6 +108,9 @@ impl Dialect for Wgsl {
                 } else {
                     format!("{x:?}lf")
                 }
+            }
+            Value::F64(x) if x == 0.0 => {
+                format!("bitcast<f64>(u64(kiln_err.zero) | {:#x}lu)", x.to_bits())
             }
             Value::F64(x) => format!("bitcast<f64>({:#x}lu)", x.to_bits()),
         }
@@ -191,12 +200,11 @@ impl Dialect for Wgsl {
             (_, T::Bool) => format!("({a} != {})", self.literal(Value::zero(from))),
             (T::I32, T::U32) => format!("bitcast<u32>({a})"),
             (T::U32, T::I32) => format!("bitcast<i32>({a})"),
-            // Not `i64(a)`: on Mesa lavapipe (22.3) comparisons of an
-            // `OpSConvert`ed i64 see the value zero-extended (`i64(-2) < 5`
-            // is false), so sign-extend with integer ops instead.
-            (T::I32, T::I64) => format!(
-                "((bitcast<i64>(u64(bitcast<u32>({a}))) ^ 2147483648li) - 2147483648li)"
-            ),
+            // Sign extension by shifts: `i64(x)` of a negative i32 compares
+            // as non-negative after lavapipe's optimiser (measured).
+            (T::I32, T::I64) => {
+                format!("(bitcast<i64>(u64(bitcast<u32>({a})) << 32u) >> 32u)")
+            }
             (T::U32, T::I64) => format!("bitcast<i64>(u64({a}))"),
             (T::I64, T::I32) => format!("bitcast<i32>(u32(bitcast<u64>({a}) & 4294967295lu))"),
             (T::I64, T::U32) => format!("u32(bitcast<u64>({a}) & 4294967295lu)"),
@@ -408,7 +416,7 @@ impl Dialect for Wgsl {
     fn prelude(&self, info: &PreludeInfo) -> String {
         let mut out = String::new();
         out.push_str(
-            "struct KilnError {\n    flag: atomic<u32>,\n    site: u32,\n    ops: array<u32, 6>,\n}\n",
+            "struct KilnError {\n    flag: atomic<u32>,\n    site: u32,\n    ops: array<u32, 6>,\n    zero: u32,\n}\n",
         );
         for b in info.bindings {
             let access = if b.read_only { "read" } else { "read_write" };
