@@ -39,3 +39,4 @@ pub struct ReadmeDoctests;
 pub use ir::{ScalarType, Value};
 pub use runtime::args::{Arg, ArrayData, ArrayDataMut, Element};
 pub use runtime::{Backend, Kernel, Module};
+pub use runtime::{AnyArray, Array, Placement};

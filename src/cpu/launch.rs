@@ -72,6 +72,9 @@ pub(crate) struct LaunchState<'k> {
     /// The fault of the earliest chunk (by flat start) that faulted.
     pub fault: Mutex<Option<(i64, FaultRecord)>>,
     pub stop_before: AtomicI64,
+    /// Run every chunk on the calling thread (the runtime chose serial
+    /// execution for this launch); results are the same bits either way.
+    pub serial: bool,
 }
 
 // Generated code only reads the context and writes array elements through its
@@ -179,7 +182,10 @@ pub(crate) extern "C" fn kiln_cpu_par(
         };
         CHUNK_START.with(|s| s.set(outer));
     };
-    let parallel = n_chunks > 1 && (info.heavy || total >= LIGHT_SERIAL_BELOW) && num_threads() > 1;
+    let parallel = !state.serial
+        && n_chunks > 1
+        && (info.heavy || total >= LIGHT_SERIAL_BELOW)
+        && num_threads() > 1;
     if parallel {
         // Every chunk is visited (no short-circuit): chunks before a faulting
         // one must still run for the reported fault to be the first.

@@ -284,12 +284,24 @@ impl CpuKernel {
 
 impl CompiledKernel for CpuKernel {
     fn launch(&self, args: &mut [Arg]) -> Result<Option<Value>> {
+        self.run(args, false)
+    }
+
+    fn launch_serial(&self, args: &mut [Arg]) -> Result<Option<Value>> {
+        self.run(args, true)
+    }
+}
+
+impl CpuKernel {
+    /// One launch; `serial` keeps every `prange` on the calling thread.
+    fn run(&self, args: &mut [Arg], serial: bool) -> Result<Option<Value>> {
         let (scalars, arrays, shapes) = self.marshal(args)?;
         let state = LaunchState {
             chunks: &self.chunks,
             pars: &self.pars,
             fault: Mutex::new(None),
             stop_before: AtomicI64::new(i64::MAX),
+            serial,
         };
         let ctx = Ctx {
             arrays: arrays.as_ptr(),

@@ -36,6 +36,13 @@ pub enum Arg<'a> {
         data: ArrayDataMut<'a>,
         shape: Vec<usize>,
     },
+    /// A runtime-managed array (`runtime::Array`, `runtime::AnyArray`):
+    /// copied to the chosen device only when it lacks a valid copy. Engines
+    /// never see this variant: the runtime resolves it before a launch.
+    Resident {
+        array: &'a super::array::AnyArray,
+        writable: bool,
+    },
 }
 
 /// Element types an array may hold (every scalar but `bool`).
@@ -163,6 +170,12 @@ impl<'a> Arg<'a> {
             Arg::Scalar(v) => v.ty().name().to_string(),
             Arg::Array { data, shape } => format!("{}[{}]", data.elem(), dims(shape.len())),
             Arg::ArrayMut { data, shape } => format!("mut {}[{}]", data.elem(), dims(shape.len())),
+            Arg::Resident { array, writable } => format!(
+                "{}{}[{}]",
+                if *writable { "mut " } else { "" },
+                array.elem(),
+                dims(array.shape().len())
+            ),
         }
     }
 }

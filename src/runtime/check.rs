@@ -37,7 +37,15 @@ pub fn check_args(kernel: &str, params: &[ParamInfo], args: &[Arg]) -> Result<()
         return fail(message);
     }
     for (k, (param, arg)) in params.iter().zip(args).enumerate() {
-        if param.ty.is_mut_array() && matches!(arg, Arg::Array { .. }) {
+        let read_only = matches!(
+            arg,
+            Arg::Array { .. }
+                | Arg::Resident {
+                    writable: false,
+                    ..
+                }
+        );
+        if param.ty.is_mut_array() && read_only {
             return fail(format!(
                 "argument {} `{}`: expected `{}`, got `{}` (a read-only array cannot be written; pass a mutable slice)",
                 k + 1,
@@ -78,6 +86,13 @@ fn check_one(param: &ParamInfo, arg: &Arg) -> Result<(), String> {
                 return mismatch();
             }
             check_shape(shape, data.len())
+        }
+        (ParamType::Array { elem, rank, .. }, Arg::Resident { array, .. }) => {
+            let shape = array.shape();
+            if array.elem() != elem || shape.len() != rank as usize {
+                return mismatch();
+            }
+            check_shape(&shape, array.len())
         }
         _ => mismatch(),
     }
@@ -134,6 +149,15 @@ fn region(arg: &Arg) -> Option<Region> {
                 super::args::ArrayDataMut::F64(s) => (s.as_ptr() as usize, s.len()),
             };
             (ptr, len, data.elem())
+        }
+        // A managed array owns its data: it can only alias itself, so its
+        // address stands for its memory.
+        Arg::Resident { array, .. } => {
+            let start = *array as *const _ as usize;
+            return Some(Region {
+                start,
+                end: start + 1,
+            });
         }
     };
     Some(Region {

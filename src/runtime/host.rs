@@ -109,6 +109,7 @@ impl HostData {
 pub trait HostElement: Element {
     fn wrap(v: Vec<Self>) -> HostData;
     fn slice(d: &HostData) -> Option<&[Self]>;
+    fn slice_mut(d: &mut HostData) -> Option<&mut [Self]>;
 }
 
 macro_rules! host_element {
@@ -118,6 +119,12 @@ macro_rules! host_element {
                 HostData::$v(v)
             }
             fn slice(d: &HostData) -> Option<&[Self]> {
+                match d {
+                    HostData::$v(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn slice_mut(d: &mut HostData) -> Option<&mut [Self]> {
                 match d {
                     HostData::$v(v) => Some(v),
                     _ => None,

@@ -6,20 +6,30 @@
 //! (once: compiled kernels are cached inside the module) and runs it.
 
 pub mod args;
+pub mod array;
 pub mod backend;
+pub mod calibrate;
+pub mod choose;
+pub mod cost;
 pub mod cases;
 pub mod check;
 pub mod device;
 pub mod engines;
+pub mod exec;
+pub mod future;
 pub mod gen;
 pub mod host;
 pub mod npy;
 pub mod params;
 pub mod values;
 
+pub use array::{AnyArray, Array, Residency};
 pub use backend::{Backend, ParseBackendError};
 pub use device::{DeviceArg, DeviceBuffer, DeviceId, Transfers};
+pub use choose::{Choice, Prediction};
 pub use engines::engine;
+pub use exec::Placement;
+pub use future::{AsyncArg, LaunchFuture};
 pub use host::{HostArray, HostData, HostElement};
 pub use params::{ParamInfo, ParamType};
 pub use values::HostValue;
@@ -30,6 +40,7 @@ use args::Arg;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// A compiled kernel on one backend, ready to launch many times.
 pub trait CompiledKernel: Send + Sync {
@@ -104,13 +115,9 @@ pub trait Engine: Send + Sync {
     }
 }
 
-/// A kernel compiled for a requested backend, with the backend that actually
-/// compiled it (they differ only for `Auto`).
-#[derive(Clone)]
-struct CacheEntry {
-    used: Backend,
-    compiled: Arc<dyn CompiledKernel>,
-}
+/// One compile's outcome, kept so that a kernel is compiled at most once
+/// per device and a backend that cannot compile it is not retried.
+type CacheSlot = Arc<Mutex<Option<std::result::Result<Arc<dyn CompiledKernel>, Arc<Error>>>>>;
 
 /// A checked source file.
 pub struct Module {
@@ -119,10 +126,13 @@ pub struct Module {
     /// Parameters of every function, indexed by `FuncId`, computed once so
     /// that checking a launch's arguments allocates nothing.
     params: Vec<Vec<ParamInfo>>,
-    /// Compiled kernels per (kernel, requested backend). Guarded by a mutex so
-    /// one `Module` can be shared between threads; a kernel is compiled at
-    /// most once per backend.
-    cache: Mutex<HashMap<(ir::FuncId, Backend), CacheEntry>>,
+    /// A hash of the IR per function (the module's IR and the function's
+    /// index): the kernel-cache key and the key of measured corrections.
+    hashes: Vec<u64>,
+    /// Compiled kernels per (IR hash, device). The map's lock is held only
+    /// to find a slot; compiling locks the slot, so different kernels compile
+    /// in parallel and one kernel compiles once.
+    cache: Mutex<HashMap<(u64, DeviceId), CacheSlot>>,
 }
 
 /// A kernel of a module, found by name.
@@ -131,15 +141,49 @@ pub struct Kernel<'m> {
     id: ir::FuncId,
 }
 
+/// A copy of a cached compile error (errors are not `Clone`: `Io` holds an
+/// `io::Error`).
+fn copy_error(e: &Error) -> Error {
+    match e {
+        Error::BackendUnavailable { backend, reason } => Error::BackendUnavailable {
+            backend: backend.clone(),
+            reason: reason.clone(),
+        },
+        Error::Unsupported {
+            backend,
+            kernel,
+            file,
+            span,
+            message,
+        } => Error::Unsupported {
+            backend: backend.clone(),
+            kernel: kernel.clone(),
+            file: file.clone(),
+            span: *span,
+            message: message.clone(),
+        },
+        Error::Backend { backend, message } => Error::Backend {
+            backend: backend.clone(),
+            message: message.clone(),
+        },
+        other => Error::Backend {
+            backend: "runtime".into(),
+            message: other.to_string(),
+        },
+    }
+}
+
 impl Module {
     /// Parses and checks `source`; `file` is the name diagnostics print.
     pub fn from_source(file: &str, source: &str) -> Result<Module> {
         let ir = crate::lang::compile(file, source)?;
         let params = ir.functions.iter().map(params::params_of).collect();
+        let hashes = ir_hashes(&ir);
         Ok(Module {
             ir: Arc::new(ir),
             source: source.to_string(),
             params,
+            hashes,
             cache: Mutex::new(HashMap::new()),
         })
     }
@@ -192,43 +236,91 @@ impl Module {
         })
     }
 
-    /// Compiles (or finds in the cache) kernel `id` for `backend`.
-    fn compiled(&self, id: ir::FuncId, backend: Backend) -> Result<CacheEntry> {
-        // A poisoned lock only means another thread panicked mid-compile; the
-        // map itself is still consistent (entries are inserted whole).
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(entry) = cache.get(&(id, backend)) {
-            return Ok(entry.clone());
+    /// Kernel `id` compiled by `engine` (cached per IR hash and device).
+    fn compiled_by(&self, id: ir::FuncId, engine: &Arc<dyn Engine>) -> Result<Arc<dyn CompiledKernel>> {
+        let key = (self.hashes[id.index()], engine.device());
+        let slot = {
+            // A poisoned lock only means another thread panicked; the map
+            // is still consistent (slots are inserted whole).
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            cache.entry(key).or_default().clone()
+        };
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(engine.compile(&self.ir, id).map_err(Arc::new));
         }
-        let entry = self.compile_uncached(id, backend)?;
-        cache.insert((id, backend), entry.clone());
-        Ok(entry)
+        match slot.as_ref() {
+            Some(Ok(k)) => Ok(k.clone()),
+            Some(Err(e)) => Err(copy_error(e)),
+            None => Err(copy_error(&Error::Backend {
+                backend: engine.backend().name().into(),
+                message: "compile produced nothing".into(),
+            })),
+        }
     }
 
-    fn compile_uncached(&self, id: ir::FuncId, backend: Backend) -> Result<CacheEntry> {
-        if backend != Backend::Auto {
-            let compiled = engine(backend)?.compile(&self.ir, id)?;
-            return Ok(CacheEntry {
-                used: backend,
-                compiled,
-            });
-        }
-        // Auto: the CPU JIT when it is built in and can compile this kernel,
-        // otherwise the interpreter (which runs every checked kernel).
-        match engine(Backend::Cpu).and_then(|cpu| cpu.compile(&self.ir, id)) {
-            Ok(compiled) => Ok(CacheEntry {
-                used: Backend::Cpu,
-                compiled,
-            }),
-            Err(Error::BackendUnavailable { .. } | Error::Unsupported { .. }) => {
-                let compiled = engine(Backend::Interp)?.compile(&self.ir, id)?;
-                Ok(CacheEntry {
-                    used: Backend::Interp,
-                    compiled,
-                })
+    /// A forced placement's target; an absent backend or one that cannot
+    /// compile the kernel is an error saying why.
+    fn target(&self, id: ir::FuncId, place: Placement) -> Result<exec::Target> {
+        let engine = engine(place.backend())?;
+        let compiled = self.compiled_by(id, &engine)?;
+        Ok(exec::Target {
+            place,
+            engine,
+            compiled,
+        })
+    }
+
+    /// The candidates `Auto` chooses among: the CPU JIT serial and pooled
+    /// (or the interpreter when the JIT cannot compile the kernel), plus
+    /// every GPU backend present here that compiles it.
+    fn auto_targets(&self, id: ir::FuncId) -> Result<Vec<exec::Target>> {
+        let mut targets = Vec::new();
+        match self.target(id, Placement::CpuSerial) {
+            Ok(t) => {
+                targets.push(t.clone());
+                targets.push(exec::Target {
+                    place: Placement::CpuPool,
+                    ..t
+                });
             }
-            Err(other) => Err(other),
+            Err(Error::BackendUnavailable { .. } | Error::Unsupported { .. }) => {
+                targets.push(self.target(id, Placement::Interp)?)
+            }
+            Err(other) => return Err(other),
         }
+        for b in [Backend::Cuda, Backend::Wgpu] {
+            // Absent, or unable to run this kernel's types: not a candidate.
+            if let Ok(t) = self.target(id, Placement::Gpu(b)) {
+                targets.push(t);
+            }
+        }
+        Ok(targets)
+    }
+}
+
+/// One hash per function: of the whole module's IR (helpers included) and
+/// the function's index. `Debug` output is deterministic (no hash maps).
+fn ir_hashes(m: &ir::Module) -> Vec<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    format!("{:?}", m.functions).hash(&mut h);
+    let base = h.finish();
+    (0..m.functions.len())
+        .map(|i| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (base, i).hash(&mut h);
+            h.finish()
+        })
+        .collect()
+}
+
+/// The placement a forced backend runs.
+fn forced_place(backend: Backend) -> Placement {
+    match backend {
+        Backend::Interp => Placement::Interp,
+        Backend::Cuda | Backend::Wgpu => Placement::Gpu(backend),
+        Backend::Cpu | Backend::Auto => Placement::Cpu,
     }
 }
 
@@ -259,6 +351,11 @@ impl<'m> Kernel<'m> {
     /// The kernel's id in `module().ir()`.
     pub fn id(&self) -> ir::FuncId {
         self.id
+    }
+
+    /// The hash of the kernel's IR (its compile-cache key).
+    pub fn ir_hash(&self) -> u64 {
+        self.module.hashes[self.id.index()]
     }
 
     /// The result type, `None` for a kernel that returns nothing.
@@ -298,15 +395,114 @@ impl<'m> Kernel<'m> {
         backend: Backend,
         args: &mut [Arg],
     ) -> Result<(Backend, Option<Value>)> {
+        self.launch_placing(backend, args)
+            .map(|(p, r)| (p.backend(), r))
+    }
+
+    /// Like [`Kernel::launch_on`], returning the placement that ran it
+    /// (`cpu-serial` or `cpu-pool` when `Auto` chose the CPU).
+    pub fn launch_placing(
+        &self,
+        backend: Backend,
+        args: &mut [Arg],
+    ) -> Result<(Placement, Option<Value>)> {
         check::check_args(self.name(), self.param_slice(), args)?;
-        let entry = self.module.compiled(self.id, backend)?;
-        let result = entry.compiled.launch(args)?;
-        Ok((entry.used, result))
+        if backend != Backend::Auto {
+            let target = self.module.target(self.id, forced_place(backend))?;
+            return Ok((target.place, exec::run(&target, args, None)?));
+        }
+        let (targets, choice) = self.choose_checked(args)?;
+        let target = targets
+            .iter()
+            .find(|t| t.place == choice.place)
+            .unwrap_or(&targets[0]);
+        let start = Instant::now();
+        let result = exec::run(target, args, None)?;
+        choose::record(self.ir_hash(), &choice, start.elapsed().as_secs_f64());
+        Ok((target.place, result))
+    }
+
+    /// Runs on one placement exactly (`cpu-serial`, `cpu-pool`, ...): what
+    /// benchmarks compare `Auto` against. Absent is an error, as forcing is.
+    pub fn launch_placed(&self, place: Placement, args: &mut [Arg]) -> Result<Option<Value>> {
+        check::check_args(self.name(), self.param_slice(), args)?;
+        let target = self.module.target(self.id, place)?;
+        exec::run(&target, args, None)
+    }
+
+    /// Runs on `engine`, which need not be built in (a test's fake device,
+    /// an engine made by the caller): compiled once per IR hash and device
+    /// like any other; managed arrays move to and from its memory.
+    pub fn launch_with_engine(
+        &self,
+        engine: &Arc<dyn Engine>,
+        args: &mut [Arg],
+    ) -> Result<Option<Value>> {
+        check::check_args(self.name(), self.param_slice(), args)?;
+        let compiled = self.module.compiled_by(self.id, engine)?;
+        let place = match engine.backend() {
+            Backend::Interp => Placement::Interp,
+            Backend::Cpu | Backend::Auto => Placement::Cpu,
+            b => Placement::Gpu(b),
+        };
+        let target = exec::Target {
+            place,
+            engine: engine.clone(),
+            compiled,
+        };
+        exec::run(&target, args, None)
+    }
+
+    /// What `Auto` would choose for these arguments now, with the
+    /// predictions behind it (calibrating on first use).
+    pub fn choose(&self, args: &[Arg]) -> Result<Choice> {
+        check::check_args(self.name(), self.param_slice(), args)?;
+        self.choose_checked(args).map(|(_, c)| c)
+    }
+
+    fn choose_checked(&self, args: &[Arg]) -> Result<(Vec<exec::Target>, Choice)> {
+        let targets = self.module.auto_targets(self.id)?;
+        let work = cost::estimate(&self.module.ir, self.id, args);
+        let choice = choose::choose(self.ir_hash(), &targets, &work, args);
+        if choose::log_dispatch() {
+            choose::log(self.name(), &choice);
+        }
+        Ok((targets, choice))
+    }
+
+    /// Starts a launch in the background and returns a future of its
+    /// result (`pollster::block_on(fut)` waits for it). Arrays are shared
+    /// with the launch: reading them on the host, or launching on them
+    /// again, waits for it; launches on the same arrays run in call order.
+    pub fn launch_async(&self, backend: Backend, args: Vec<AsyncArg>) -> Result<LaunchFuture> {
+        let mut borrowed: Vec<Arg> = args.iter().map(AsyncArg::as_arg).collect();
+        check::check_args(self.name(), self.param_slice(), &borrowed)?;
+        let (target, choice) = if backend == Backend::Auto {
+            let (targets, choice) = self.choose_checked(&borrowed)?;
+            let t = targets
+                .iter()
+                .find(|t| t.place == choice.place)
+                .unwrap_or(&targets[0])
+                .clone();
+            (t, Some(choice))
+        } else {
+            (self.module.target(self.id, forced_place(backend))?, None)
+        };
+        borrowed.clear();
+        drop(borrowed);
+        Ok(future::spawn(target, args, choice, self.ir_hash()))
     }
 
     /// Compiles for `backend` ahead of the first launch (a no-op when already
-    /// cached) and returns the backend that will run it.
+    /// cached) and returns the backend that will run it (for `Auto`, the host
+    /// backend; a GPU may still be chosen per launch).
     pub fn prepare(&self, backend: Backend) -> Result<Backend> {
-        self.module.compiled(self.id, backend).map(|e| e.used)
+        if backend == Backend::Auto {
+            let targets = self.module.auto_targets(self.id)?;
+            return Ok(targets[0].place.backend());
+        }
+        self.module
+            .target(self.id, forced_place(backend))
+            .map(|t| t.place.backend())
     }
 }

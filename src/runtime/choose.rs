@@ -1,0 +1,253 @@
+//! Device choice for `Backend::Auto`: predict each candidate placement's
+//! time from the launch's work (`cost`), the bytes that would move given
+//! where each argument is now, and the placement's calibrated figures
+//! (`calibrate`); correct by measured launch times (an exponentially
+//! weighted ratio per kernel, placement and size class); pick the fastest.
+//! `KILN_LOG=dispatch` prints each choice with its predictions.
+
+use super::args::Arg;
+use super::calibrate::{self, Figures};
+use super::cost::Work;
+use super::exec::{Placement, Target};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+/// A light `prange` (no inner loop) shorter than this runs on the calling
+/// thread even on the pool (the CPU engine's own rule, `LIGHT_SERIAL_BELOW`).
+const CPU_LIGHT_SERIAL_BELOW: f64 = 32.0 * 1024.0;
+
+/// Launches predicted shorter than this never measure an alternative.
+const EXPLORE_ABOVE: f64 = 50e-6;
+
+/// Weight of a new measurement in the correction ratio.
+const EWMA_ALPHA: f64 = 0.3;
+
+/// One candidate's prediction.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Prediction {
+    pub place: Placement,
+    /// Seconds from the model alone.
+    pub model_s: f64,
+    /// Seconds after the measured correction.
+    pub predicted_s: f64,
+    /// Seconds of copies included in the prediction.
+    pub transfer_s: f64,
+}
+
+/// What `Auto` chose for one launch, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Choice {
+    pub place: Placement,
+    pub work: Work,
+    pub predictions: Vec<Prediction>,
+    /// Chosen to measure a candidate never measured at this size.
+    pub exploring: bool,
+}
+
+/// The model's time for `work` on `fig` (without copies).
+pub(crate) fn model(place: Placement, fig: &Figures, serial: &Figures, work: &Work) -> f64 {
+    match place {
+        Placement::CpuSerial | Placement::Interp => {
+            fig.overhead_s + (work.total_ops() / fig.ops_per_s).max(work.bytes / fig.bytes_per_s)
+        }
+        Placement::CpuPool | Placement::Cpu => {
+            if !work.heavy && work.max_par_iters < CPU_LIGHT_SERIAL_BELOW {
+                // Stays on the calling thread: the serial figures apply.
+                return model(Placement::CpuSerial, serial, serial, work);
+            }
+            fig.overhead_s
+                + work.serial_ops / serial.ops_per_s
+                + (work.par_ops / fig.ops_per_s).max(work.bytes / fig.bytes_per_s)
+        }
+        Placement::Gpu(_) => {
+            // One dispatch per serial stretch and two per prange.
+            let dispatches = 1.0 + 2.0 * work.par_loops;
+            fig.overhead_s * dispatches
+                + work.serial_ops / fig.lane_ops_per_s
+                + (work.par_ops / fig.ops_per_s).max(work.bytes / fig.bytes_per_s)
+        }
+    }
+}
+
+/// Seconds of copies a launch on `target` would make for `args`.
+fn transfer_time(target: &Target, fig: &Figures, args: &[Arg]) -> f64 {
+    let device = target
+        .engine
+        .has_device_memory()
+        .then(|| target.engine.device());
+    let rate = |f: &Figures| f.transfer_bytes_per_s.max(1e6);
+    let mut t = 0.0;
+    for a in args {
+        match a {
+            Arg::Scalar(_) => {}
+            Arg::Array { data, .. } if device.is_some() => {
+                t += (data.len() * data.elem().size_bytes()) as f64 / rate(fig)
+            }
+            Arg::ArrayMut { data, .. } if device.is_some() => {
+                t += 2.0 * (data.len() * data.elem().size_bytes()) as f64 / rate(fig)
+            }
+            Arg::Array { .. } | Arg::ArrayMut { .. } => {}
+            Arg::Resident { array, .. } => {
+                // A plain lock: a stale view only skews a prediction.
+                let r = array.lock().residency();
+                let bytes = (array.len() * array.elem().size_bytes()) as f64;
+                if r.valid_on(device) {
+                    continue;
+                }
+                // Missing here: comes down from its device first when the
+                // host copy is stale, then (for a device) goes up.
+                if !r.host {
+                    let holder = array
+                        .lock()
+                        .device
+                        .as_ref()
+                        .map(|d| d.buffer.device().to_string());
+                    let down = holder
+                        .and_then(|k| calibrate::cached(&calibrate::cache_dir(), &k))
+                        .map(|f| rate(&f))
+                        .unwrap_or(1e9);
+                    t += bytes / down;
+                }
+                if device.is_some() {
+                    t += bytes / rate(fig);
+                }
+            }
+        }
+    }
+    t
+}
+
+type RatioKey = (u64, Placement, i32);
+
+fn ratios() -> &'static Mutex<HashMap<RatioKey, f64>> {
+    static R: OnceLock<Mutex<HashMap<RatioKey, f64>>> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// The size class of a launch: launches of one kernel whose work differs
+/// by less than a factor of two share a correction.
+fn bucket(work: &Work) -> i32 {
+    (work.total_ops() + work.bytes).max(1.0).log2().floor() as i32
+}
+
+/// Predicts every target and picks the fastest. `kernel` identifies the
+/// kernel for the measured corrections.
+pub(crate) fn choose(kernel: u64, targets: &[Target], work: &Work, args: &[Arg]) -> Choice {
+    let serial_fig = targets
+        .iter()
+        .find(|t| t.place == Placement::CpuSerial)
+        .map(calibrate::figures);
+    let b = bucket(work);
+    let r = ratios().lock().unwrap_or_else(|e| e.into_inner());
+    let mut predictions = Vec::with_capacity(targets.len());
+    let mut unmeasured = Vec::new();
+    for t in targets {
+        let fig = calibrate::figures(t);
+        let serial = serial_fig.unwrap_or(fig);
+        let transfer_s = transfer_time(t, &fig, args);
+        let model_s = model(t.place, &fig, &serial, work) + transfer_s;
+        let ratio = r.get(&(kernel, t.place, b)).copied();
+        if ratio.is_none() {
+            unmeasured.push(predictions.len());
+        }
+        predictions.push(Prediction {
+            place: t.place,
+            model_s,
+            predicted_s: model_s * ratio.unwrap_or(1.0),
+            transfer_s,
+        });
+    }
+    drop(r);
+    // Ties go to the earlier candidate (serial before pool before GPUs).
+    let best = (0..predictions.len())
+        .min_by(|&a, &c| {
+            predictions[a]
+                .predicted_s
+                .total_cmp(&predictions[c].predicted_s)
+        })
+        .unwrap_or(0);
+    let best_s = predictions.get(best).map(|p| p.predicted_s).unwrap_or(0.0);
+    // Measure once a candidate the model puts within 2x of the best: one
+    // launch learns whether the model was wrong about it.
+    // Below EXPLORE_ABOVE seconds a wrong choice costs too little to learn.
+    let explore = unmeasured
+        .iter()
+        .copied()
+        .filter(|_| best_s > EXPLORE_ABOVE)
+        .find(|&k| k != best && predictions[k].predicted_s <= 2.0 * best_s);
+    let pick = explore.unwrap_or(best);
+    Choice {
+        place: predictions
+            .get(pick)
+            .map(|p| p.place)
+            .unwrap_or(Placement::Cpu),
+        work: *work,
+        predictions,
+        exploring: explore.is_some(),
+    }
+}
+
+/// Folds a measured launch time into the correction for its prediction.
+pub(crate) fn record(kernel: u64, choice: &Choice, measured_s: f64) {
+    let Some(p) = choice.predictions.iter().find(|p| p.place == choice.place) else {
+        return;
+    };
+    if !(p.model_s > 0.0 && measured_s.is_finite()) {
+        return;
+    }
+    let observed = (measured_s / p.model_s).clamp(1e-3, 1e3);
+    let mut r = ratios().lock().unwrap_or_else(|e| e.into_inner());
+    let e = r
+        .entry((kernel, choice.place, bucket(&choice.work)))
+        .or_insert(observed);
+    *e = (1.0 - EWMA_ALPHA) * *e + EWMA_ALPHA * observed;
+}
+
+/// Whether `KILN_LOG` asks for dispatch logging (`dispatch`, or a list
+/// containing it).
+pub fn log_dispatch() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| {
+        std::env::var("KILN_LOG")
+            .map(|v| v.split([',', ' ']).any(|w| w.trim() == "dispatch"))
+            .unwrap_or(false)
+    })
+}
+
+/// One line per choice on stderr.
+pub(crate) fn log(kernel: &str, c: &Choice) {
+    let preds: Vec<String> = c
+        .predictions
+        .iter()
+        .map(|p| {
+            let mut s = format!("{} {}", p.place, secs(p.predicted_s));
+            if p.transfer_s > 0.0 {
+                s += &format!(" (copies {})", secs(p.transfer_s));
+            }
+            if p.predicted_s != p.model_s {
+                s += &format!(" [model {}]", secs(p.model_s));
+            }
+            s
+        })
+        .collect();
+    eprintln!(
+        "kiln dispatch: {kernel}: ops {:.3e} serial + {:.3e} parallel, {:.3e} bytes; predicted {} -> {}{}",
+        c.work.serial_ops,
+        c.work.par_ops,
+        c.work.bytes,
+        preds.join(", "),
+        c.place,
+        if c.exploring { " (measuring)" } else { "" }
+    );
+}
+
+/// `12.3us`, `4.56ms`: seconds for humans.
+pub fn secs(s: f64) -> String {
+    if s < 1e-3 {
+        format!("{:.1}us", s * 1e6)
+    } else if s < 1.0 {
+        format!("{:.2}ms", s * 1e3)
+    } else {
+        format!("{s:.2}s")
+    }
+}

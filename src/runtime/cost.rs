@@ -1,0 +1,340 @@
+//! The work of one launch, estimated from the IR and the actual arguments:
+//! operations outside and inside `prange`s, bytes of array traffic, and how
+//! many parallel loops run. Loop trip counts are evaluated from parameters,
+//! constants and array shapes when possible, else guessed.
+
+use super::args::Arg;
+use crate::ir::{self, value, Expr, ExprKind, StmtKind, Value};
+
+/// Estimated work of one launch.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Work {
+    /// Operations on the serial path (one lane on a GPU).
+    pub serial_ops: f64,
+    /// Operations inside `prange` bodies, summed over all iterations.
+    pub par_ops: f64,
+    /// Bytes loaded and stored by array accesses (both paths).
+    pub bytes: f64,
+    /// Parallel loops executed (a GPU dispatches each).
+    pub par_loops: f64,
+    /// The largest parallel loop's iteration count.
+    pub max_par_iters: f64,
+    /// A `prange` body contains a loop (the CPU splits it finely).
+    pub heavy: bool,
+}
+
+impl Work {
+    pub fn total_ops(&self) -> f64 {
+        self.serial_ops + self.par_ops
+    }
+}
+
+/// Trip count assumed for a loop whose count cannot be evaluated.
+const UNKNOWN_TRIPS: f64 = 16.0;
+
+struct Est<'m> {
+    module: &'m ir::Module,
+    f: &'m ir::Function,
+    /// Known values of scalar variables (parameters, `let`s of evaluable
+    /// expressions outside loops).
+    known: Vec<Option<Value>>,
+    shapes: Vec<Vec<usize>>,
+    work: Work,
+}
+
+/// The work of launching `kernel` of `module` on `args` (already checked).
+pub fn estimate(module: &ir::Module, kernel: ir::FuncId, args: &[Arg]) -> Work {
+    let f = module.function(kernel);
+    let mut known = vec![None; f.vars.len()];
+    let mut shapes = vec![Vec::new(); f.arrays.len()];
+    for (p, a) in f.params.iter().zip(args) {
+        match (p, a) {
+            (ir::Param::Scalar(v), Arg::Scalar(x)) => known[v.index()] = Some(*x),
+            (ir::Param::Array(id), Arg::Array { shape, .. })
+            | (ir::Param::Array(id), Arg::ArrayMut { shape, .. }) => {
+                shapes[id.index()] = shape.clone()
+            }
+            (ir::Param::Array(id), Arg::Resident { array, .. }) => {
+                shapes[id.index()] = array.shape()
+            }
+            _ => {}
+        }
+    }
+    let mut est = Est {
+        module,
+        f,
+        known,
+        shapes,
+        work: Work::default(),
+    };
+    let (ops, bytes) = est.block(&f.body, 1.0, false);
+    est.work.serial_ops += ops;
+    est.work.bytes += bytes;
+    est.work
+}
+
+impl Est<'_> {
+    /// (ops, bytes) of `b` run `times` times on the serial path; work inside
+    /// pranges goes straight into `self.work`. `in_loop`: values assigned
+    /// here may change between iterations, so `let`s are not remembered.
+    fn block(&mut self, b: &ir::Block, times: f64, in_loop: bool) -> (f64, f64) {
+        let (mut ops, mut bytes) = (0.0, 0.0);
+        for s in &b.stmts {
+            let (o, by) = self.stmt(s, times, in_loop);
+            ops += o;
+            bytes += by;
+        }
+        (ops, bytes)
+    }
+
+    fn stmt(&mut self, s: &ir::Stmt, times: f64, in_loop: bool) -> (f64, f64) {
+        match &s.kind {
+            StmtKind::Let { var, init } => {
+                if !in_loop {
+                    self.known[var.index()] = self.eval(init);
+                }
+                self.expr(init, times)
+            }
+            StmtKind::Assign { var, value } => {
+                self.known[var.index()] = None;
+                self.expr(value, times)
+            }
+            StmtKind::Store { access, value } => {
+                let (o, b) = self.expr(value, times);
+                let (ao, ab) = self.access(access, times);
+                (o + ao + times, b + ab)
+            }
+            StmtKind::Eval(e) | StmtKind::CheckStep(e) => self.expr(e, times),
+            StmtKind::Return(e) => e.as_ref().map(|e| self.expr(e, times)).unwrap_or_default(),
+            StmtKind::Break | StmtKind::Continue => (0.0, 0.0),
+            StmtKind::If { cond, then, els } => {
+                let (co, cb) = self.expr(cond, times);
+                // Either branch may run: cost the average.
+                let (to, tb) = self.block(then, times * 0.5, true);
+                let (eo, eb) = self.block(els, times * 0.5, true);
+                (co + to + eo, cb + tb + eb)
+            }
+            StmtKind::While { cond, body } => {
+                let n = times * UNKNOWN_TRIPS;
+                let (co, cb) = self.expr(cond, n);
+                let (bo, bb) = self.block(body, n, true);
+                (co + bo, cb + bb)
+            }
+            StmtKind::For(l) => {
+                let count = self
+                    .eval_f64(&l.count)
+                    .map(|c| c.max(0.0))
+                    .unwrap_or(UNKNOWN_TRIPS);
+                let (so, sb) = self.expr(&l.start, times);
+                let (no, nb) = self.expr(&l.count, times);
+                let n = times * count;
+                let (bo, bb) = self.block(&l.body, n, true);
+                // Loop overhead: increment, compare, branch.
+                (so + no + bo + 2.0 * n, sb + nb + bb)
+            }
+            StmtKind::ParFor(p) => {
+                let mut iters = 1.0;
+                for (lo, hi) in &p.ranges {
+                    iters *= match (self.eval_f64(lo), self.eval_f64(hi)) {
+                        (Some(lo), Some(hi)) => (hi - lo).max(0.0),
+                        _ => self.guess_len(),
+                    };
+                }
+                let n = times * iters;
+                let heavy = has_loop(&p.body);
+                let (bo, bb) = self.block(&p.body, n, true);
+                self.work.par_ops += bo + n;
+                self.work.bytes += bb;
+                self.work.par_loops += times;
+                self.work.max_par_iters = self.work.max_par_iters.max(iters);
+                self.work.heavy |= heavy;
+                (0.0, 0.0)
+            }
+        }
+    }
+
+    /// (ops, bytes) of evaluating `e` `times` times.
+    fn expr(&mut self, e: &Expr, times: f64) -> (f64, f64) {
+        let sub = |this: &mut Self, es: &[&Expr]| {
+            es.iter().fold((0.0, 0.0), |(o, b), x| {
+                let (xo, xb) = this.expr(x, times);
+                (o + xo, b + xb)
+            })
+        };
+        match &e.kind {
+            ExprKind::Const(_) | ExprKind::Var(_) | ExprKind::Len(_) | ExprKind::Shape(..) => {
+                (0.0, 0.0)
+            }
+            ExprKind::Unary(_, a) | ExprKind::Cast(a) => {
+                let (o, b) = self.expr(a, times);
+                (o + times, b)
+            }
+            ExprKind::Binary(op, a, b) => {
+                let (o, by) = sub(self, &[a, b]);
+                let w = match op {
+                    ir::BinOp::Div | ir::BinOp::Rem => 4.0,
+                    _ => 1.0,
+                };
+                (o + w * times, by)
+            }
+            ExprKind::If(c, a, b) => {
+                let (o, by) = sub(self, &[c, a, b]);
+                (o + times, by)
+            }
+            ExprKind::Builtin(f, args) => {
+                let refs: Vec<&Expr> = args.iter().collect();
+                let (o, by) = sub(self, &refs);
+                (o + builtin_ops(*f) * times, by)
+            }
+            ExprKind::Call(id, args) => {
+                let refs: Vec<&Expr> = args.iter().collect();
+                let (o, by) = sub(self, &refs);
+                // Helpers are small and never recursive: cost one body.
+                let body = &self.module.function(*id).body;
+                let (ho, hb) = helper_cost(self.module, body, 0);
+                (o + ho * times, by + hb * times)
+            }
+            ExprKind::Load(access) => {
+                let (o, b) = self.access(access, times);
+                (o + times, b)
+            }
+            ExprKind::Atomic { access, value, .. } => {
+                let (o, b) = self.expr(value, times);
+                let (ao, ab) = self.access(access, times);
+                (o + ao + 8.0 * times, b + ab)
+            }
+        }
+    }
+
+    /// Index arithmetic plus the element's bytes.
+    fn access(&mut self, a: &ir::Access, times: f64) -> (f64, f64) {
+        let mut o = 0.0;
+        let mut b = 0.0;
+        for i in &a.index {
+            let (io, ib) = self.expr(i, times);
+            o += io + times;
+            b += ib;
+        }
+        let elem = self.f.array(a.array).elem.size_bytes() as f64;
+        (o, b + elem * times)
+    }
+
+    fn eval_f64(&self, e: &Expr) -> Option<f64> {
+        match self.eval(e)? {
+            Value::I32(x) => Some(x as f64),
+            Value::U32(x) => Some(x as f64),
+            Value::I64(x) => Some(x as f64),
+            Value::F32(x) => Some(x as f64),
+            Value::F64(x) => Some(x),
+            Value::Bool(_) => None,
+        }
+    }
+
+    /// The value of `e` when it depends only on known variables, constants
+    /// and shapes.
+    fn eval(&self, e: &Expr) -> Option<Value> {
+        match &e.kind {
+            ExprKind::Const(v) => Some(*v),
+            ExprKind::Var(v) => self.known.get(v.index()).copied().flatten(),
+            ExprKind::Len(a) => {
+                let s = self.shapes.get(a.index())?;
+                Some(Value::I64(s.iter().product::<usize>() as i64))
+            }
+            ExprKind::Shape(a, d) => {
+                let s = self.shapes.get(a.index())?;
+                Some(Value::I64(*s.get(*d as usize)? as i64))
+            }
+            ExprKind::Unary(op, a) => Some(value::unary(*op, self.eval(a)?)),
+            ExprKind::Binary(op, a, b) => value::binary(*op, self.eval(a)?, self.eval(b)?).ok(),
+            ExprKind::Cast(a) => Some(value::cast(self.eval(a)?, e.ty)),
+            ExprKind::Builtin(f, args) => {
+                let vals: Option<Vec<Value>> = args.iter().map(|a| self.eval(a)).collect();
+                Some(value::builtin(*f, &vals?))
+            }
+            ExprKind::If(c, a, b) => match self.eval(c)? {
+                Value::Bool(true) => self.eval(a),
+                Value::Bool(false) => self.eval(b),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// A parallel extent that cannot be evaluated: the largest array's length.
+    fn guess_len(&self) -> f64 {
+        self.shapes
+            .iter()
+            .map(|s| s.iter().product::<usize>())
+            .max()
+            .unwrap_or(1000) as f64
+    }
+}
+
+fn has_loop(b: &ir::Block) -> bool {
+    b.stmts.iter().any(|s| match &s.kind {
+        StmtKind::For(_) | StmtKind::While { .. } => true,
+        StmtKind::If { then, els, .. } => has_loop(then) || has_loop(els),
+        _ => false,
+    })
+}
+
+/// Transcendentals cost more than arithmetic.
+fn builtin_ops(f: ir::Builtin) -> f64 {
+    use ir::Builtin as B;
+    match f {
+        B::Abs | B::Min | B::Max | B::Clamp => 1.0,
+        B::Sqrt => 4.0,
+        _ => 20.0,
+    }
+}
+
+/// (ops, bytes) of one call of a helper body, loops counted at the guessed
+/// trip count (helpers have no arrays, so bytes stay 0).
+fn helper_cost(module: &ir::Module, body: &ir::Block, depth: u32) -> (f64, f64) {
+    if depth > 8 {
+        return (1.0, 0.0);
+    }
+    fn expr_ops(module: &ir::Module, e: &Expr, depth: u32) -> f64 {
+        let kids: f64 = match &e.kind {
+            ExprKind::Unary(_, a) | ExprKind::Cast(a) => expr_ops(module, a, depth),
+            ExprKind::Binary(_, a, b) => expr_ops(module, a, depth) + expr_ops(module, b, depth),
+            ExprKind::If(c, a, b) => {
+                expr_ops(module, c, depth) + expr_ops(module, a, depth) + expr_ops(module, b, depth)
+            }
+            ExprKind::Builtin(f, args) => {
+                builtin_ops(*f) + args.iter().map(|a| expr_ops(module, a, depth)).sum::<f64>()
+            }
+            ExprKind::Call(id, args) => {
+                helper_cost(module, &module.function(*id).body, depth + 1).0
+                    + args.iter().map(|a| expr_ops(module, a, depth)).sum::<f64>()
+            }
+            _ => 0.0,
+        };
+        kids + 1.0
+    }
+    fn block_ops(module: &ir::Module, b: &ir::Block, depth: u32) -> f64 {
+        b.stmts
+            .iter()
+            .map(|s| match &s.kind {
+                StmtKind::Let { init: e, .. }
+                | StmtKind::Assign { value: e, .. }
+                | StmtKind::Eval(e)
+                | StmtKind::CheckStep(e) => expr_ops(module, e, depth),
+                StmtKind::Return(e) => e
+                    .as_ref()
+                    .map(|e| expr_ops(module, e, depth))
+                    .unwrap_or(0.0),
+                StmtKind::If { cond, then, els } => {
+                    expr_ops(module, cond, depth)
+                        + 0.5 * (block_ops(module, then, depth) + block_ops(module, els, depth))
+                }
+                StmtKind::While { cond, body } => {
+                    UNKNOWN_TRIPS * (expr_ops(module, cond, depth) + block_ops(module, body, depth))
+                }
+                StmtKind::For(l) => UNKNOWN_TRIPS * (2.0 + block_ops(module, &l.body, depth)),
+                _ => 0.0,
+            })
+            .sum()
+    }
+    (block_ops(module, body, depth), 0.0)
+}

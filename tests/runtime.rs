@@ -1,0 +1,392 @@
+//! The runtime: managed arrays and their residency (with a fake device
+//! engine defined here, not in the library), automatic choice, forcing,
+//! calibration cache, concurrency, asynchronous launches.
+
+use kiln::runtime::args::{ArrayData, ArrayDataMut};
+use kiln::runtime::calibrate;
+use kiln::runtime::host::{HostArray, HostData};
+use kiln::runtime::{
+    AsyncArg, CompiledKernel, DeviceArg, DeviceBuffer, DeviceId, Engine, Placement,
+};
+use kiln::{ir, Arg, Array, Backend, Error, Module, Value};
+use std::sync::{Arc, Mutex, Once};
+
+const SAXPY: &str = "
+kernel saxpy(a: f32, x: f32[:], y: mut f32[:]) {
+    for i in prange(0..y.len()) {
+        y[i] = a * x[i] + y[i];
+    }
+}
+kernel sum_sq(x: f64[:]) -> f64 {
+    let mut total = 0.0;
+    for i in prange(0..x.len()) {
+        total += x[i] * x[i];
+    }
+    return total;
+}
+kernel add1(y: mut f32[:]) {
+    for i in prange(0..y.len()) {
+        y[i] = y[i] + 1.0;
+    }
+}";
+
+/// Calibration goes to a private directory, never the user's cache.
+fn setup() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let dir = std::env::temp_dir().join(format!("kiln-runtime-test-{}", std::process::id()));
+        std::env::set_var(calibrate::CACHE_DIR_ENV, dir);
+    });
+}
+
+fn module() -> Module {
+    setup();
+    Module::from_source("t.kn", SAXPY).unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// A fake device: "device memory" is a host array behind a mutex, and kernels
+// run on it through the interpreter. It counts its own copies too.
+
+struct FakeMem(Mutex<HostArray>);
+
+#[derive(Default)]
+struct FakeDevice {
+    uploads: Mutex<u32>,
+}
+
+const FAKE: DeviceId = DeviceId::new(Backend::Wgpu, 7);
+
+fn to_host(d: &ArrayData) -> HostArray {
+    match d {
+        ArrayData::I32(s) => HostArray::from_vec_1d(s.to_vec()),
+        ArrayData::U32(s) => HostArray::from_vec_1d(s.to_vec()),
+        ArrayData::I64(s) => HostArray::from_vec_1d(s.to_vec()),
+        ArrayData::F32(s) => HostArray::from_vec_1d(s.to_vec()),
+        ArrayData::F64(s) => HostArray::from_vec_1d(s.to_vec()),
+    }
+}
+
+impl Engine for FakeDevice {
+    fn backend(&self) -> Backend {
+        Backend::Wgpu
+    }
+    fn device(&self) -> DeviceId {
+        FAKE
+    }
+    fn has_device_memory(&self) -> bool {
+        true
+    }
+    fn compile(
+        &self,
+        module: &Arc<ir::Module>,
+        kernel: ir::FuncId,
+    ) -> kiln::Result<Arc<dyn CompiledKernel>> {
+        let inner = kiln::runtime::engine(Backend::Interp)?.compile(module, kernel)?;
+        Ok(Arc::new(FakeKernel(inner)))
+    }
+    fn upload(&self, data: &ArrayData<'_>) -> kiln::Result<DeviceBuffer> {
+        *self.uploads.lock().unwrap() += 1;
+        let h = to_host(data);
+        Ok(DeviceBuffer::new(
+            FAKE,
+            h.elem(),
+            h.len(),
+            FakeMem(Mutex::new(h)),
+        ))
+    }
+    fn download(&self, src: &DeviceBuffer, dst: &mut ArrayDataMut<'_>) -> kiln::Result<()> {
+        let mem = src.memory::<FakeMem>().expect("a fake buffer");
+        let h = mem.0.lock().unwrap();
+        match (h.data(), dst) {
+            (HostData::F32(v), ArrayDataMut::F32(d)) => d.copy_from_slice(v),
+            (HostData::F64(v), ArrayDataMut::F64(d)) => d.copy_from_slice(v),
+            _ => panic!("fake device: unexpected element type"),
+        }
+        Ok(())
+    }
+}
+
+struct FakeKernel(Arc<dyn CompiledKernel>);
+
+impl CompiledKernel for FakeKernel {
+    fn launch(&self, args: &mut [Arg]) -> kiln::Result<Option<Value>> {
+        self.0.launch(args)
+    }
+    fn launch_resident(&self, args: &mut [DeviceArg]) -> kiln::Result<Option<Value>> {
+        // Work on copies of the "device" arrays, then store them back.
+        let mut copies: Vec<Option<HostArray>> = args
+            .iter()
+            .map(|a| {
+                a.buffer().map(|b| {
+                    let h = b.memory::<FakeMem>().unwrap().0.lock().unwrap().clone();
+                    HostArray::new(h.into_data(), a.shape().unwrap().to_vec()).unwrap()
+                })
+            })
+            .collect();
+        let result = {
+            let mut host_args: Vec<Arg> = args
+                .iter()
+                .zip(copies.iter_mut())
+                .map(|(a, c)| match (a, c) {
+                    (DeviceArg::Scalar(v), _) => Arg::Scalar(*v),
+                    (DeviceArg::Buffer { .. }, Some(h)) => h.as_arg(),
+                    (_, Some(h)) => h.as_arg_mut(),
+                    _ => unreachable!(),
+                })
+                .collect();
+            self.0.launch(&mut host_args)?
+        };
+        for (a, c) in args.iter_mut().zip(copies) {
+            if let (DeviceArg::BufferMut { buffer, .. }, Some(h)) = (a, c) {
+                let flat = HostArray::new(h.data().clone(), vec![h.len()]).unwrap();
+                *buffer.memory::<FakeMem>().unwrap().0.lock().unwrap() = flat;
+            }
+        }
+        Ok(result)
+    }
+}
+
+#[test]
+fn residency_moves_data_only_when_needed() {
+    let m = module();
+    let k = m.kernel("saxpy").unwrap();
+    let fake = Arc::new(FakeDevice::default());
+    let engine: Arc<dyn Engine> = fake.clone();
+    let x = Array::from(vec![1.0f32, 2.0, 3.0]);
+    let mut y = Array::from(vec![10.0f32; 3]);
+
+    // First launch on the device: both arrays go up once.
+    k.launch_with_engine(&engine, &mut [2.0f32.into(), (&x).into(), (&mut y).into()])
+        .unwrap();
+    assert_eq!((x.transfers().uploads, y.transfers().uploads), (1, 1));
+    let r = y.residency();
+    assert!(!r.host, "the kernel wrote y on the device only");
+    assert_eq!(r.device, Some((FAKE, true)));
+
+    // Second launch: everything is already there, nothing moves.
+    k.launch_with_engine(&engine, &mut [2.0f32.into(), (&x).into(), (&mut y).into()])
+        .unwrap();
+    assert_eq!(x.transfers().total() + y.transfers().total(), 2);
+    assert_eq!(*fake.uploads.lock().unwrap(), 2);
+
+    // Reading on the host syncs back once; the device copy stays valid.
+    assert_eq!(y.to_vec().unwrap(), [14.0, 18.0, 22.0]);
+    assert_eq!(y.transfers().downloads, 1);
+    assert_eq!(y.to_vec().unwrap(), [14.0, 18.0, 22.0]);
+    assert_eq!(y.transfers().downloads, 1);
+    assert!(y.residency().host && y.residency().valid_on(Some(FAKE)));
+
+    // A CPU launch needs no copy and leaves the device copy stale.
+    k.launch_on(
+        Backend::Cpu,
+        &mut [1.0f32.into(), (&x).into(), (&mut y).into()],
+    )
+    .unwrap();
+    assert_eq!(y.transfers().total(), 2);
+    assert_eq!(y.residency().device, Some((FAKE, false)));
+
+    // Back on the device: only y (stale there) goes up again, x does not.
+    k.launch_with_engine(&engine, &mut [1.0f32.into(), (&x).into(), (&mut y).into()])
+        .unwrap();
+    assert_eq!((x.transfers().uploads, y.transfers().uploads), (1, 2));
+    assert_eq!(y.to_vec().unwrap(), [16.0, 22.0, 28.0]);
+}
+
+#[test]
+fn host_slices_still_work_on_a_device_engine() {
+    let m = module();
+    let k = m.kernel("saxpy").unwrap();
+    let engine: Arc<dyn Engine> = Arc::new(FakeDevice::default());
+    let x = vec![1.0f32, 2.0];
+    let mut y = vec![1.0f32; 2];
+    let before = kiln::runtime::device::transfer_totals();
+    // Mixed: a managed x with a plain slice y.
+    let xa = Array::from(x.clone());
+    k.launch_with_engine(&engine, &mut [3.0f32.into(), (&xa).into(), (&mut y).into()])
+        .unwrap();
+    assert_eq!(y, [4.0, 7.0]);
+    let after = kiln::runtime::device::transfer_totals();
+    assert!(after.uploads >= before.uploads + 2 && after.downloads > before.downloads);
+}
+
+#[test]
+fn ndarray_and_slices_convert() {
+    let a = ndarray::arr2(&[[1.0f64, 2.0], [3.0, 4.0]]);
+    let arr = Array::from(a.clone());
+    assert_eq!(arr.shape(), [2, 2]);
+    assert_eq!(arr.to_ndarray().unwrap(), a.into_dyn());
+    // A transposed view is copied in logical order.
+    let t = ndarray::arr2(&[[1.0f32, 2.0], [3.0, 4.0]]);
+    let at = Array::from_ndarray(t.t());
+    assert_eq!(at.to_vec().unwrap(), [1.0, 3.0, 2.0, 4.0]);
+    let s: &[i32] = &[1, 2, 3];
+    assert_eq!(Array::from(s).to_vec().unwrap(), [1, 2, 3]);
+    assert!(Array::from_shape_vec(vec![2, 2], vec![1u32, 2, 3]).is_err());
+}
+
+#[test]
+fn managed_arrays_are_checked_like_slices() {
+    let m = module();
+    let k = m.kernel("saxpy").unwrap();
+    let x = Array::from(vec![1.0f32; 3]);
+    let y = Array::from(vec![1.0f32; 3]);
+    // y passed read-only to a `mut` parameter.
+    let err = k
+        .launch_on(Backend::Cpu, &mut [1.0f32.into(), (&x).into(), (&y).into()])
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot be written"), "{err}");
+    // Wrong element type.
+    let xd = Array::from(vec![1.0f64; 3]);
+    let mut y2 = Array::from(vec![1.0f32; 3]);
+    let err = k
+        .launch_on(
+            Backend::Cpu,
+            &mut [1.0f32.into(), (&xd).into(), (&mut y2).into()],
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("f64[:]"), "{err}");
+}
+
+#[test]
+fn auto_runs_tiny_work_serially_and_large_work_on_the_pool() {
+    let m = module();
+    let k = m.kernel("sum_sq").unwrap();
+    let tiny = vec![1.0f64; 100];
+    let c = k.choose(&[Arg::from(&tiny)]).unwrap();
+    assert_eq!(c.place, Placement::CpuSerial, "{c:?}");
+    let (place, r) = k
+        .launch_placing(Backend::Auto, &mut [Arg::from(&tiny)])
+        .unwrap();
+    assert_eq!((place, r), (Placement::CpuSerial, Some(Value::F64(100.0))));
+    if kiln::cpu::num_threads() > 1 {
+        let big = vec![1.0f64; 1 << 24];
+        // After a few launches (the choice learns from measured times), a
+        // large reduction runs on the pool.
+        let mut last = Placement::CpuSerial;
+        for _ in 0..4 {
+            let (p, r) = k
+                .launch_placing(Backend::Auto, &mut [Arg::from(&big)])
+                .unwrap();
+            assert_eq!(r, Some(Value::F64((1u64 << 24) as f64)));
+            last = p;
+        }
+        assert_eq!(last, Placement::CpuPool);
+    }
+}
+
+#[test]
+fn forced_absent_backends_fail_and_say_why() {
+    let m = module();
+    let k = m.kernel("sum_sq").unwrap();
+    let x = vec![1.0f64; 4];
+    for b in [Backend::Cuda] {
+        if kiln::runtime::engines::availability(b).is_ok() {
+            continue;
+        }
+        let err = k.launch_on(b, &mut [Arg::from(&x)]).unwrap_err();
+        assert!(matches!(err, Error::BackendUnavailable { .. }), "{err}");
+        let err = k
+            .launch_placed(Placement::Gpu(b), &mut [Arg::from(&x)])
+            .unwrap_err();
+        assert!(err.to_string().contains("not available"), "{err}");
+        assert!(k.prepare(b).is_err());
+    }
+    // Auto still runs.
+    assert_eq!(
+        k.launch_on(Backend::Auto, &mut [Arg::from(&x)]).unwrap(),
+        Some(Value::F64(4.0))
+    );
+}
+
+#[test]
+fn calibration_is_cached_on_disk_and_reused() {
+    setup();
+    let dir = std::env::temp_dir().join(format!("kiln-calib-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (key, first) = calibrate::calibrate_in(&dir, Placement::CpuSerial).unwrap();
+    let file = calibrate::cache_file(&dir);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains(&key), "{text}");
+    assert!(first.ops_per_s > 0.0 && first.overhead_s >= 0.0);
+    // Plant a recognisable figure: a reload must read it, not re-measure.
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["figures"][&key]["overhead_s"] = serde_json::json!(0.125);
+    std::fs::write(&file, v.to_string()).unwrap();
+    calibrate::forget(&dir);
+    let (_, again) = calibrate::calibrate_in(&dir, Placement::CpuSerial).unwrap();
+    assert_eq!(again.overhead_s, 0.125);
+    assert_eq!(again.ops_per_s, first.ops_per_s);
+    // No temporary file is left behind (writes are rename-atomic).
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn one_kernel_launched_from_many_threads() {
+    let m = module();
+    std::thread::scope(|s| {
+        for t in 0..6 {
+            let m = &m;
+            s.spawn(move || {
+                let k = m.kernel("saxpy").unwrap();
+                let x = vec![1.0f32; 1000 + t];
+                let mut y = Array::from(vec![t as f32; 1000 + t]);
+                for _ in 0..20 {
+                    k.launch_on(
+                        Backend::Auto,
+                        &mut [1.0f32.into(), (&x).into(), (&mut y).into()],
+                    )
+                    .unwrap();
+                }
+                assert!(y.to_vec().unwrap().iter().all(|&v| v == t as f32 + 20.0));
+            });
+        }
+    });
+    // A shared read-only array used by all threads at once.
+    let x = Array::from(vec![2.0f64; 5000]);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                let k = m.kernel("sum_sq").unwrap();
+                for _ in 0..10 {
+                    let r = k.launch_on(Backend::Auto, &mut [(&x).into()]).unwrap();
+                    assert_eq!(r, Some(Value::F64(20000.0)));
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn launch_async_overlaps_and_keeps_launch_order() {
+    let m = module();
+    let k = m.kernel("add1").unwrap();
+    let mut y = Array::from(vec![0.0f32; 100_000]);
+    let first = k
+        .launch_async(Backend::Auto, vec![AsyncArg::from(&mut y)])
+        .unwrap();
+    let second = k
+        .launch_async(Backend::Cpu, vec![AsyncArg::from(&mut y)])
+        .unwrap();
+    // Host work while the launches run.
+    let host: f64 = (0..10_000).map(|i| i as f64).sum();
+    assert_eq!(host, 49_995_000.0);
+    assert_eq!(pollster::block_on(second).unwrap(), None);
+    assert_eq!(pollster::block_on(first).unwrap(), None);
+    assert!(y.to_vec().unwrap().iter().all(|&v| v == 2.0));
+    // Reading waits for pending launches even without awaiting them.
+    let s = m.kernel("sum_sq").unwrap();
+    let x = Array::from(vec![3.0f64; 10]);
+    let f = s.launch_async(Backend::Auto, vec![(&x).into()]).unwrap();
+    assert_eq!(x.to_vec().unwrap(), vec![3.0; 10]);
+    assert_eq!(pollster::block_on(f).unwrap(), Some(Value::F64(90.0)));
+    // Errors arrive through the future.
+    let bad = k.launch_async(Backend::Auto, vec![1.0f32.into()]);
+    assert!(bad.is_err());
+}
