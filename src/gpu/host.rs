@@ -70,13 +70,6 @@ struct Driver<'p, 'd> {
     shapes: Vec<Vec<usize>>,
 }
 
-/// A launch argument as the driver needs it: a scalar's value, an array's
-/// shape and byte size.
-enum Item<'a> {
-    Scalar(Value),
-    Array(&'a [usize], usize),
-}
-
 /// Runs `program` on `device` with arguments already checked against the
 /// kernel's parameters. Writable arrays are copied back even when the
 /// kernel faults (writes made before a fault may remain, as on the CPU).
@@ -85,28 +78,60 @@ pub fn run(
     device: &mut dyn GpuDevice,
     args: &mut [Arg],
 ) -> Result<Option<Value>> {
-    let items: Vec<Item> = args
-        .iter()
-        .map(|arg| match arg {
-            Arg::Scalar(x) => Item::Scalar(*x),
-            Arg::Array { data, shape } => Item::Array(shape, bytes_of(data).len()),
-            Arg::ArrayMut { data, shape } => Item::Array(shape, bytes_of_mut(data).len()),
-        })
-        .collect();
-    let mut driver = Driver::start(program, device, &items, |device| {
-        for (param, arg) in program.params.iter().zip(args.iter()) {
-            match (param, arg) {
-                (ir::Param::Array(a), Arg::Array { data, .. }) => {
-                    device.upload_array(a.index(), bytes_of(data))?
+    let layout = LaunchLayout {
+        array_bytes: vec![0; program.arrays.len()],
+        frame_slots: program.frame.slots,
+        partial_slots: program.partial_slots.max(1),
+    };
+    let mut layout = layout;
+    let mut shapes = vec![vec![0usize]; program.arrays.len()];
+    let mut frame = vec![0u64; program.frame.slots];
+    let mut known = HashMap::new();
+    for (param, arg) in program.params.iter().zip(args.iter()) {
+        match (param, arg) {
+            (ir::Param::Scalar(v), Arg::Scalar(x)) => {
+                if let Some(slot) = frame.get_mut(v.index()) {
+                    *slot = x.to_bits();
                 }
-                (ir::Param::Array(a), Arg::ArrayMut { data, .. }) => {
-                    device.upload_array(a.index(), bytes_of_mut(data))?
-                }
-                _ => {}
+                known.insert(*v, *x);
             }
+            (ir::Param::Array(a), Arg::Array { data, shape }) => {
+                layout.array_bytes[a.index()] = bytes_of(data).len();
+                shapes[a.index()] = shape.clone();
+            }
+            (ir::Param::Array(a), Arg::ArrayMut { data, shape }) => {
+                layout.array_bytes[a.index()] = data.len() * data.elem().size_bytes();
+                shapes[a.index()] = shape.clone();
+            }
+            _ => {}
         }
-        Ok(())
-    })?;
+    }
+    for (a, shape) in shapes.iter().enumerate() {
+        for d in 0..3 {
+            let extent = shape.get(d).copied().unwrap_or(1);
+            frame[program.frame.shape_slots[a][d]] = extent as u64;
+        }
+        frame[program.frame.len_slots[a]] = shape.iter().product::<usize>() as u64;
+    }
+    device.begin(&layout)?;
+    for (param, arg) in program.params.iter().zip(args.iter()) {
+        match (param, arg) {
+            (ir::Param::Array(a), Arg::Array { data, .. }) => {
+                device.upload_array(a.index(), bytes_of(data))?
+            }
+            (ir::Param::Array(a), Arg::ArrayMut { data, .. }) => {
+                device.upload_array(a.index(), bytes_of_mut(data))?
+            }
+            _ => {}
+        }
+    }
+    device.write_frame(0, &frame)?;
+    let mut driver = Driver {
+        program,
+        device,
+        known,
+        shapes,
+    };
     let outcome = driver.steps(&program.schedule.steps);
     // Copy back whatever the kernel wrote, fault or not.
     for (param, arg) in program.params.iter().zip(args.iter_mut()) {
@@ -116,97 +141,17 @@ pub fn run(
                 .download_array(a.index(), bytes_of_mut_out(data))?;
         }
     }
-    driver.finish(outcome)
-}
-
-/// Runs `program` on `device` whose arrays are already in device memory
-/// (the runtime's resident launch): no uploads, no downloads; the device
-/// binds the buffers itself. `args` gives scalars and array shapes.
-pub fn run_resident(
-    program: &GpuProgram,
-    device: &mut dyn GpuDevice,
-    args: &[crate::runtime::DeviceArg],
-) -> Result<Option<Value>> {
-    use crate::runtime::DeviceArg;
-    let items: Vec<Item> = args
-        .iter()
-        .map(|arg| match arg {
-            DeviceArg::Scalar(x) => Item::Scalar(*x),
-            DeviceArg::Buffer { buffer, shape } => Item::Array(shape, buffer.bytes()),
-            DeviceArg::BufferMut { buffer, shape } => Item::Array(shape, buffer.bytes()),
-        })
-        .collect();
-    let mut driver = Driver::start(program, device, &items, |_| Ok(()))?;
-    let outcome = driver.steps(&program.schedule.steps);
-    driver.finish(outcome)
-}
-
-impl<'p, 'd> Driver<'p, 'd> {
-    /// Sizes the launch, calls `begin`, lets `upload` fill the arrays and
-    /// writes the frame (scalar parameters, extents and lengths).
-    fn start(
-        program: &'p GpuProgram,
-        device: &'d mut dyn GpuDevice,
-        items: &[Item],
-        upload: impl FnOnce(&mut dyn GpuDevice) -> Result<()>,
-    ) -> Result<Driver<'p, 'd>> {
-        let mut layout = LaunchLayout {
-            array_bytes: vec![0; program.arrays.len()],
-            frame_slots: program.frame.slots,
-            partial_slots: program.partial_slots.max(1),
-        };
-        let mut shapes = vec![vec![0usize]; program.arrays.len()];
-        let mut frame = vec![0u64; program.frame.slots];
-        let mut known = HashMap::new();
-        for (param, item) in program.params.iter().zip(items) {
-            match (param, item) {
-                (ir::Param::Scalar(v), Item::Scalar(x)) => {
-                    if let Some(slot) = frame.get_mut(v.index()) {
-                        *slot = x.to_bits();
-                    }
-                    known.insert(*v, *x);
-                }
-                (ir::Param::Array(a), Item::Array(shape, bytes)) => {
-                    layout.array_bytes[a.index()] = *bytes;
-                    shapes[a.index()] = shape.to_vec();
-                }
-                _ => {}
-            }
-        }
-        for (a, shape) in shapes.iter().enumerate() {
-            for d in 0..3 {
-                let extent = shape.get(d).copied().unwrap_or(1);
-                frame[program.frame.shape_slots[a][d]] = extent as u64;
-            }
-            frame[program.frame.len_slots[a]] = shape.iter().product::<usize>() as u64;
-        }
-        device.begin(&layout)?;
-        upload(&mut *device)?;
-        device.write_frame(0, &frame)?;
-        Ok(Driver {
-            program,
-            device,
-            known,
-            shapes,
-        })
-    }
-
-    /// The launch's result once its steps ran: the first fault, else the
-    /// returned value.
-    fn finish(mut self, outcome: Result<Flow>) -> Result<Option<Value>> {
-        let program = self.program;
-        let flow = outcome?;
-        self.check_error()?;
-        let Some(ret) = program.ret else {
-            return Ok(None);
-        };
-        if matches!(flow, Flow::Return) {
-            let mut slot = [0u64];
-            self.device.read_frame(program.frame.result, &mut slot)?;
-            Ok(Some(Value::from_bits(ret, slot[0])))
-        } else {
-            Ok(Some(Value::zero(ret)))
-        }
+    let flow = outcome?;
+    driver.check_error()?;
+    let Some(ret) = program.ret else {
+        return Ok(None);
+    };
+    if matches!(flow, Flow::Return) {
+        let mut slot = [0u64];
+        driver.device.read_frame(program.frame.result, &mut slot)?;
+        Ok(Some(Value::from_bits(ret, slot[0])))
+    } else {
+        Ok(Some(Value::zero(ret)))
     }
 }
 
