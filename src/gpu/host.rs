@@ -464,3 +464,64 @@ fn bytes_of_mut_out<'a>(data: &'a mut ArrayDataMut<'_>) -> &'a mut [u8] {
         ArrayDataMut::F64(s) => bytemuck::cast_slice_mut(s),
     }
 }
+
+/// Like [`run`] for a resident launch (`CompiledKernel::launch_resident`):
+/// every array is already in device memory owned by the runtime, which the
+/// device binds itself (it was told the buffers before this call), so no
+/// array is uploaded or downloaded here. Writes stay on the device.
+pub fn run_resident(
+    program: &GpuProgram,
+    device: &mut dyn GpuDevice,
+    args: &[crate::runtime::DeviceArg],
+) -> Result<Option<Value>> {
+    use crate::runtime::DeviceArg;
+    let mut layout = LaunchLayout {
+        array_bytes: vec![0; program.arrays.len()],
+        frame_slots: program.frame.slots,
+        partial_slots: program.partial_slots.max(1),
+    };
+    let mut shapes = vec![vec![0usize]; program.arrays.len()];
+    let mut frame = vec![0u64; program.frame.slots];
+    let mut known = HashMap::new();
+    for (param, arg) in program.params.iter().zip(args.iter()) {
+        match (param, arg) {
+            (ir::Param::Scalar(v), DeviceArg::Scalar(x)) => {
+                if let Some(slot) = frame.get_mut(v.index()) {
+                    *slot = x.to_bits();
+                }
+                known.insert(*v, *x);
+            }
+            (ir::Param::Array(a), DeviceArg::Buffer { .. } | DeviceArg::BufferMut { .. }) => {
+                layout.array_bytes[a.index()] = arg.buffer().map_or(0, |b| b.bytes());
+                shapes[a.index()] = arg.shape().unwrap_or(&[]).to_vec();
+            }
+            _ => {}
+        }
+    }
+    for (a, shape) in shapes.iter().enumerate() {
+        for d in 0..3 {
+            frame[program.frame.shape_slots[a][d]] = shape.get(d).copied().unwrap_or(1) as u64;
+        }
+        frame[program.frame.len_slots[a]] = shape.iter().product::<usize>() as u64;
+    }
+    device.begin(&layout)?;
+    device.write_frame(0, &frame)?;
+    let mut driver = Driver {
+        program,
+        device,
+        known,
+        shapes,
+    };
+    let flow = driver.steps(&program.schedule.steps)?;
+    driver.check_error()?;
+    let Some(ret) = program.ret else {
+        return Ok(None);
+    };
+    if matches!(flow, Flow::Return) {
+        let mut slot = [0u64];
+        driver.device.read_frame(program.frame.result, &mut slot)?;
+        Ok(Some(Value::from_bits(ret, slot[0])))
+    } else {
+        Ok(Some(Value::zero(ret)))
+    }
+}
