@@ -2,7 +2,7 @@
 //! dialect), checks the device has the features it needs, builds its
 //! pipelines once, and launches it through the shared host driver.
 
-use super::context::Gpu;
+use super::context::{Capabilities, Gpu};
 use super::launch::Launch;
 use super::pipelines::{BindingKind, Pipelines};
 use super::resident;
@@ -75,7 +75,7 @@ impl Engine for WgpuEngine {
 pub fn compile(gpu: &'static Gpu, module: &ir::Module, kernel: ir::FuncId) -> Result<WgpuKernel> {
     let program = gpu::generate(module, kernel, &Wgsl)?;
     let span = module.function(kernel).span;
-    check_features(gpu, &program, span)?;
+    check_features(&gpu.caps, &gpu.describe(), &program, span)?;
     check_bindings(gpu, &program, span)?;
     let bindings: Vec<(u32, BindingKind)> = program
         .bindings
@@ -106,59 +106,58 @@ pub fn compile(gpu: &'static Gpu, module: &ir::Module, kernel: ir::FuncId) -> Re
     })
 }
 
-fn unsupported(gpu: &Gpu, program: &GpuProgram, span: Span, what: &str, feature: &str) -> Error {
+fn unsupported(
+    adapter: &str,
+    program: &GpuProgram,
+    span: Span,
+    what: &str,
+    feature: &str,
+) -> Error {
     Error::Unsupported {
         backend: "wgpu".to_string(),
         kernel: program.kernel.clone(),
         file: program.file.clone(),
         span,
         message: format!(
-            "{what} needs the {feature} feature, which adapter `{}` does not provide (run on another adapter with WGPU_ADAPTER_NAME, or on another backend)",
-            gpu.describe()
+            "{what} needs the {feature} feature, which adapter `{adapter}` does not provide (run on another adapter with WGPU_ADAPTER_NAME, or on another backend)"
         ),
     }
 }
 
 /// A kernel needing a feature the device lacks fails here, at compile
 /// time, naming the feature and the first construct that needs it.
-fn check_features(gpu: &Gpu, program: &GpuProgram, kernel_span: Span) -> Result<()> {
-    let caps = gpu.caps;
+/// `adapter` names the device in the message.
+pub fn check_features(
+    caps: &Capabilities,
+    adapter: &str,
+    program: &GpuProgram,
+    kernel_span: Span,
+) -> Result<()> {
+    let missing = |span, what, feature| Err(unsupported(adapter, program, span, what, feature));
     if program.features.i64 && !caps.i64 {
-        return Err(unsupported(
-            gpu,
-            program,
+        return missing(
             kernel_span,
             "every kernel (64-bit indices and frame slots)",
             "SHADER_INT64",
-        ));
+        );
     }
     if let (Some(span), false) = (program.features.f64, caps.f64) {
-        return Err(unsupported(
-            gpu,
-            program,
-            span,
-            "f64 arithmetic",
-            "SHADER_F64",
-        ));
+        return missing(span, "f64 arithmetic", "SHADER_F64");
     }
     if let Some(span) = program.features.atomic64 {
         if !caps.atomic64 {
-            return Err(unsupported(
-                gpu,
-                program,
+            return missing(
                 span,
                 "an atomic on a 64-bit array",
                 "SHADER_INT64_ATOMIC_ALL_OPS",
-            ));
+            );
         }
         if !caps.atomic64_min_max {
-            return Err(unsupported(
-                gpu,
-                program,
+            return missing(
                 span,
                 "an atomic on a 64-bit array",
                 "SHADER_INT64_ATOMIC_MIN_MAX",
-            ));
+            );
         }
     }
     Ok(())

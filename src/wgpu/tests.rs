@@ -355,3 +355,67 @@ fn large_grids_and_concurrent_launches() {
         }
     });
 }
+
+/// Missing features fail at compile time, naming the feature and the
+/// line of the first construct needing it (checked without a device).
+#[test]
+fn missing_features_name_the_feature_and_the_line() {
+    use super::kernel::check_features;
+    use super::Capabilities;
+    let src = "kernel k(x: mut f64[:], c: mut i64[:]) {
+    for i in prange(0..x.len()) {
+        x[i] = x[i] * 2.0;
+        atomic_add(c[0], 1);
+    }
+}
+kernel plain(y: mut i32[:]) {
+    y[0] = 1;
+}
+";
+    let module = Module::from_source("feat.kn", src).unwrap();
+    let program = |name: &str| {
+        let id = module.kernel(name).unwrap().id();
+        crate::gpu::generate(module.ir(), id, &crate::gpu::wgsl::Wgsl).unwrap()
+    };
+    let (k, plain) = (program("k"), program("plain"));
+    let all = Capabilities {
+        f64: true,
+        i64: true,
+        atomic64: true,
+        atomic64_min_max: true,
+        float32_atomic: true,
+        loop_budget: None,
+    };
+    let span = module.kernel("k").unwrap().function().span;
+    assert!(check_features(&all, "test", &k, span).is_ok());
+    let cases = [
+        (Capabilities { f64: false, ..all }, "SHADER_F64"),
+        (
+            Capabilities {
+                atomic64: false,
+                ..all
+            },
+            "SHADER_INT64_ATOMIC_ALL_OPS",
+        ),
+        (Capabilities { i64: false, ..all }, "SHADER_INT64"),
+    ];
+    for (caps, feature) in cases {
+        let err = check_features(&caps, "test adapter", &k, span).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, crate::Error::Unsupported { .. }), "{text}");
+        assert!(
+            text.contains(feature) && text.contains("test adapter"),
+            "{text}"
+        );
+        assert!(text.starts_with("feat.kn:"), "{text}");
+    }
+    // A kernel without f64 or 64-bit atomics runs without those features.
+    let bare = Capabilities {
+        f64: false,
+        atomic64: false,
+        atomic64_min_max: false,
+        ..all
+    };
+    let plain_span = module.kernel("plain").unwrap().function().span;
+    assert!(check_features(&bare, "t", &plain, plain_span).is_ok());
+}
