@@ -419,3 +419,34 @@ kernel plain(y: mut i32[:]) {
     let plain_span = module.kernel("plain").unwrap().function().span;
     assert!(check_features(&bare, "t", &plain, plain_span).is_ok());
 }
+
+/// Through the runtime's `Array`: data uploaded once stays on the device
+/// across launches; reading on the host downloads once.
+#[test]
+fn runtime_arrays_move_only_when_needed() {
+    if device_or_skip().is_none() {
+        return;
+    }
+    use crate::runtime::array::Array;
+    let module = Module::from_source("reduce.kn", REDUCE).unwrap();
+    let saxpy = module.kernel("saxpy").unwrap();
+    let n = 4096;
+    let x = Array::from_vec((0..n).map(|i| i as f32).collect::<Vec<f32>>());
+    let mut y = Array::from_vec(vec![1.0f32; n]);
+    for _ in 0..3 {
+        saxpy
+            .launch_on(
+                Backend::Wgpu,
+                &mut [Arg::from(2.0f32), x.arg(), y.arg_mut()],
+            )
+            .unwrap();
+    }
+    assert_eq!(x.transfers().uploads, 1, "{:?}", x.transfers());
+    assert_eq!(y.transfers().uploads, 1, "{:?}", y.transfers());
+    assert_eq!(y.transfers().downloads, 0, "{:?}", y.transfers());
+    let out = y.to_vec().unwrap();
+    assert_eq!(y.transfers().downloads, 1, "{:?}", y.transfers());
+    for (i, v) in out.iter().enumerate() {
+        assert_eq!(*v, 1.0 + 6.0 * i as f32, "element {i}");
+    }
+}
