@@ -124,3 +124,11 @@ fn kiln_fmod_f32(x: f32, y: f32) -> f32 {
     }
     return select(r, -r, x < 0.0f);
 }
+
+// Comparisons with IEEE NaN semantics whatever the optimiser assumes.
+fn kiln_eq_f32(a: f32, b: f32) -> bool { return !kiln_nan_f32(a) && !kiln_nan_f32(b) && a == b; }
+fn kiln_lt_f32(a: f32, b: f32) -> bool { return !kiln_nan_f32(a) && !kiln_nan_f32(b) && a < b; }
+fn kiln_le_f32(a: f32, b: f32) -> bool { return !kiln_nan_f32(a) && !kiln_nan_f32(b) && a <= b; }
+fn kiln_gt_f32(a: f32, b: f32) -> bool { return !kiln_nan_f32(a) && !kiln_nan_f32(b) && a > b; }
+fn kiln_ge_f32(a: f32, b: f32) -> bool { return !kiln_nan_f32(a) && !kiln_nan_f32(b) && a >= b; }
+fn kiln_ne_f32(a: f32, b: f32) -> bool { return kiln_nan_f32(a) || kiln_nan_f32(b) || !(a == b); }

@@ -67,3 +67,11 @@ fn kiln_fmod_f64(x: f64, y: f64) -> f64 {
     }
     return select(r, -r, x < 0.0lf);
 }
+
+// Comparisons with IEEE NaN semantics whatever the optimiser assumes.
+fn kiln_eq_f64(a: f64, b: f64) -> bool { return !kiln_nan_f64(a) && !kiln_nan_f64(b) && a == b; }
+fn kiln_lt_f64(a: f64, b: f64) -> bool { return !kiln_nan_f64(a) && !kiln_nan_f64(b) && a < b; }
+fn kiln_le_f64(a: f64, b: f64) -> bool { return !kiln_nan_f64(a) && !kiln_nan_f64(b) && a <= b; }
+fn kiln_gt_f64(a: f64, b: f64) -> bool { return !kiln_nan_f64(a) && !kiln_nan_f64(b) && a > b; }
+fn kiln_ge_f64(a: f64, b: f64) -> bool { return !kiln_nan_f64(a) && !kiln_nan_f64(b) && a >= b; }
+fn kiln_ne_f64(a: f64, b: f64) -> bool { return kiln_nan_f64(a) || kiln_nan_f64(b) || !(a == b); }

@@ -22,6 +22,7 @@
 
 pub mod bench;
 pub mod cpu;
+pub mod cuda;
 pub mod error;
 pub mod gpu;
 pub mod interp;

@@ -272,21 +272,28 @@ fn backend_from_env() {
 
 #[test]
 fn unavailable_backends_say_why() {
-    let e = engine(Backend::Cuda).err().expect("cuda is not built in");
-    assert!(matches!(e, Error::BackendUnavailable { .. }));
-    assert!(
-        e.to_string()
-            .contains("not built into this version of kiln"),
-        "{e}"
-    );
+    // Without a GPU (or driver, or NVRTC) cuda is unavailable and says
+    // which piece is missing; with one it is simply available.
+    if let Err(e) = engine(Backend::Cuda) {
+        assert!(matches!(e, Error::BackendUnavailable { .. }), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            ["driver", "device", "NVRTC"].iter().any(|w| text.contains(w)),
+            "{text}"
+        );
+    }
+    // wgpu runs wherever a Vulkan/Metal/DX12 adapter exists (lavapipe
+    // included); absent, it is unavailable with a reason, never a panic.
     let m = module();
     let x = vec![1.0f64];
-    let e = m
+    match m
         .kernel("total")
         .unwrap()
         .launch_on(Backend::Wgpu, &mut [Arg::slice(&x)])
-        .unwrap_err();
-    assert!(matches!(e, Error::BackendUnavailable { .. }), "{e:?}");
+    {
+        Ok(result) => assert_eq!(result, Some(kiln::Value::F64(1.0))),
+        Err(e) => assert!(matches!(e, Error::BackendUnavailable { .. }), "{e:?}"),
+    }
 }
 
 #[test]

@@ -287,21 +287,11 @@ fn emit(file: &Path, kernel: &str, target: Target) -> Result<ExitCode, Failure> 
     let text = match target {
         Target::Ir => kiln::ir::print::print_function(module.ir(), k.function()),
         Target::Clif => kiln::cpu::emit_clif(module.ir(), kernel)?,
-        Target::Cuda => return Err(not_built("cuda", Backend::Cuda).into()),
+        Target::Cuda => kiln::cuda::generate(module.ir(), k.id())?.source,
         Target::Wgsl => kiln::gpu::generate(module.ir(), k.id(), &kiln::gpu::wgsl::Wgsl)?.source,
     };
     say!("{}", text.trim_end());
     Ok(ExitCode::SUCCESS)
-}
-
-fn not_built(target: &str, backend: Backend) -> Error {
-    let reason = engines::availability(backend)
-        .err()
-        .unwrap_or_else(|| "no code generator is built in".to_string());
-    Error::BackendUnavailable {
-        backend: backend.to_string(),
-        reason: format!("cannot emit `{target}`: {reason}"),
-    }
 }
 
 /// A `kiln bench` option value that is not one the command accepts (exit 2,
@@ -373,6 +363,14 @@ fn devices() -> Result<ExitCode, Failure> {
         "interp"
     };
     say!("{:<8} runs on {auto}", "auto");
+    match kiln::cuda::device::devices() {
+        Ok(list) => list.iter().for_each(|d| say!("{d}")),
+        Err(reason) => say!("cuda devices: none ({reason})"),
+    }
+    match kiln::cuda::nvrtc::library() {
+        Ok(lib) => say!("nvrtc: {}", lib.version_string()),
+        Err(reason) => say!("nvrtc: unavailable ({reason})"),
+    }
     let (threads, why) = cpu_threads();
     say!("cpu threads: {threads} ({why})");
     wgpu_adapters();

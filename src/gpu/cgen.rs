@@ -121,6 +121,12 @@ pub trait Dialect {
     /// `for (counter = first; counter < total; counter += step) {` over
     /// `i64`, `continue` going to the increment.
     fn grid_loop_open(&self, counter: &str, first: &str, total: &str, step: &str) -> String;
+    /// The most iterations one loop may run on this target's weakest
+    /// driver (lavapipe stops any loop after 65535): serial loops are then
+    /// split into chunks of at most this many. `None`: no limit.
+    fn max_loop_trips(&self) -> Option<u32> {
+        None
+    }
     fn brk(&self) -> String;
     fn cont(&self) -> String;
     fn ret(&self, value: Option<&str>) -> String;
@@ -473,6 +479,9 @@ struct Ctx {
     kind: FnKind,
     /// Loops opened inside the current function around the current point.
     loop_depth: usize,
+    /// Per open serial loop: the "done" flag of a chunked loop (see
+    /// `Dialect::max_loop_trips`), which `break` must set.
+    loop_flags: Vec<Option<String>>,
     /// Reduction variables of the current parallel loop (by-pointer params).
     reductions: BTreeSet<VarId>,
     /// Variables a serial segment writes (stored to the frame on exits).
@@ -1163,20 +1172,19 @@ impl<'a> Gen<'a> {
                 self.close();
             }
             StmtKind::While { cond, body } => {
-                let open = self.d.loop_open();
-                self.open(&open);
+                let chunked = self.chunk_open();
+                if chunked.is_none() {
+                    let open = self.d.loop_open();
+                    self.open(&open);
+                }
                 let c = self.expr(cond)?;
                 let not = self.d.unary(UnOp::Not, ScalarType::Bool, &c);
                 let open = self.d.if_open(&not);
                 self.open(&open);
-                let b = self.d.brk();
-                self.line(&b);
+                self.loop_exit(chunked.as_deref());
                 self.close();
-                self.ctx.loop_depth += 1;
-                let r = self.stmts(body);
-                self.ctx.loop_depth -= 1;
-                r?;
-                self.close();
+                self.loop_body(body, chunked.clone())?;
+                self.chunk_close(chunked);
             }
             StmtKind::For(lp) => {
                 let mut vals = Vec::new();
@@ -1188,18 +1196,44 @@ impl<'a> Gen<'a> {
                     vals.push(t);
                 }
                 let counter = self.temp();
-                let open = self.d.for_open(&counter, &vals[1]);
-                self.open(&open);
+                let chunked = if self.d.max_loop_trips().is_some() {
+                    let decl = self.d.declare(&counter, ScalarType::I64);
+                    self.line(&decl);
+                    self.chunk_open()
+                } else {
+                    None
+                };
+                if chunked.is_some() {
+                    // `counter` counts across chunks; test, then advance it
+                    // before the body so `continue` keeps the count.
+                    let done = self
+                        .d
+                        .binary(BinOp::Ge, ScalarType::I64, &counter, &vals[1]);
+                    let open = self.d.if_open(&done);
+                    self.open(&open);
+                    self.loop_exit(chunked.as_deref());
+                    self.close();
+                } else {
+                    let open = self.d.for_open(&counter, &vals[1]);
+                    self.open(&open);
+                }
                 let step = self
                     .d
                     .binary(BinOp::Mul, ScalarType::I64, &counter, &vals[2]);
                 let value = self.d.binary(BinOp::Add, ScalarType::I64, &vals[0], &step);
                 self.assign_var(lp.var, &value);
-                self.ctx.loop_depth += 1;
-                let r = self.stmts(&lp.body);
-                self.ctx.loop_depth -= 1;
-                r?;
-                self.close();
+                if chunked.is_some() {
+                    let next = self.d.binary(
+                        BinOp::Add,
+                        ScalarType::I64,
+                        &counter,
+                        &self.d.literal(Value::I64(1)),
+                    );
+                    let a = self.d.assign(&counter, &next);
+                    self.line(&a);
+                }
+                self.loop_body(&lp.body, chunked.clone())?;
+                self.chunk_close(chunked);
             }
             StmtKind::ParFor(_) => {
                 return Err(
@@ -1209,12 +1243,13 @@ impl<'a> Gen<'a> {
             StmtKind::Break | StmtKind::Continue => {
                 let is_break = matches!(s.kind, StmtKind::Break);
                 if self.ctx.loop_depth > 0 {
-                    let t = if is_break {
-                        self.d.brk()
+                    if is_break {
+                        let flag = self.ctx.loop_flags.last().cloned().flatten();
+                        self.loop_exit(flag.as_deref());
                     } else {
-                        self.d.cont()
-                    };
-                    self.line(&t);
+                        let t = self.d.cont();
+                        self.line(&t);
+                    }
                 } else {
                     // Leaves a host-driven loop: tell the host.
                     let word = if is_break {
@@ -1258,6 +1293,55 @@ impl<'a> Gen<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Opens a chunked loop when the dialect bounds loop trips: an outer
+    /// endless loop around an inner one of at most `max_loop_trips`
+    /// iterations; returns the "done" flag (`None`: open nothing).
+    fn chunk_open(&mut self) -> Option<String> {
+        let trips = self.d.max_loop_trips()?;
+        let flag = self.temp();
+        let decl = self.d.declare(&flag, ScalarType::Bool);
+        self.line(&decl);
+        let open = self.d.loop_open();
+        self.open(&open);
+        let chunk = self.temp();
+        let open = self
+            .d
+            .for_open(&chunk, &self.d.literal(Value::I64(trips as i64)));
+        self.open(&open);
+        Some(flag)
+    }
+
+    fn chunk_close(&mut self, flag: Option<String>) {
+        self.close();
+        if let Some(flag) = flag {
+            let open = self.d.if_open(&flag);
+            self.open(&open);
+            let b = self.d.brk();
+            self.line(&b);
+            self.close();
+            self.close();
+        }
+    }
+
+    /// Leaves the innermost serial loop (setting its done flag if chunked).
+    fn loop_exit(&mut self, flag: Option<&str>) {
+        if let Some(flag) = flag {
+            let a = self.d.assign(flag, &self.d.literal(Value::Bool(true)));
+            self.line(&a);
+        }
+        let b = self.d.brk();
+        self.line(&b);
+    }
+
+    fn loop_body(&mut self, body: &Block, flag: Option<String>) -> Result<()> {
+        self.ctx.loop_depth += 1;
+        self.ctx.loop_flags.push(flag);
+        let r = self.stmts(body);
+        self.ctx.loop_flags.pop();
+        self.ctx.loop_depth -= 1;
+        r
     }
 
     /// Stores the written variables, sets the control word and returns.

@@ -168,6 +168,21 @@ impl Dialect for Wgsl {
             {
                 a.to_string()
             }
+            // Float comparisons test NaN by bits first: Mesa compiles `!=`
+            // (and folds others) as if no operand were NaN.
+            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+                if ty.is_float() =>
+            {
+                let name = match op {
+                    BinOp::Eq => "eq",
+                    BinOp::Ne => "ne",
+                    BinOp::Lt => "lt",
+                    BinOp::Le => "le",
+                    BinOp::Gt => "gt",
+                    _ => "ge",
+                };
+                format!("kiln_{name}_{}({a}, {b})", t(ty))
+            }
             BinOp::And => format!("({a} && {b})"),
             BinOp::Or => format!("({a} || {b})"),
             _ => format!("({a} {} {b})", op.symbol()),
@@ -369,6 +384,11 @@ impl Dialect for Wgsl {
         format!(
             "for (var {counter}: i64 = {first}; {counter} < {total}; {counter} = {counter} + {step}) {{"
         )
+    }
+
+    fn max_loop_trips(&self) -> Option<u32> {
+        // llvmpipe (lavapipe) ends every loop after 65535 iterations.
+        Some(32768)
     }
 
     fn brk(&self) -> String {

@@ -14,7 +14,7 @@ pub fn engine(backend: Backend) -> Result<Arc<dyn Engine>> {
     match backend {
         Backend::Interp => Ok(interp_engine()),
         Backend::Cpu => cpu_engine(),
-        Backend::Cuda => Err(not_built(backend)),
+        Backend::Cuda => cuda_engine(),
         Backend::Wgpu => wgpu_engine(),
         Backend::Auto => cpu_engine().or_else(|_| Ok(interp_engine())),
     }
@@ -26,13 +26,6 @@ pub fn availability(backend: Backend) -> Result<(), String> {
         Ok(_) => Ok(()),
         Err(Error::BackendUnavailable { reason, .. }) => Err(reason),
         Err(other) => Err(other.to_string()),
-    }
-}
-
-fn not_built(backend: Backend) -> Error {
-    Error::BackendUnavailable {
-        backend: backend.name().to_string(),
-        reason: format!("the {backend} backend is not built into this version of kiln"),
     }
 }
 
@@ -64,6 +57,23 @@ fn cpu_engine() -> Result<Arc<dyn Engine>> {
         .clone()
         .map_err(|reason| Error::BackendUnavailable {
             backend: "cpu".into(),
+            reason,
+        })
+}
+
+/// The CUDA engine, created once per process: the driver, device and NVRTC
+/// are probed on first use and an absent one is remembered as the reason.
+fn cuda_engine() -> Result<Arc<dyn Engine>> {
+    static ENGINE: OnceLock<std::result::Result<Arc<dyn Engine>, String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| match crate::cuda::CudaEngine::new() {
+            Ok(e) => Ok(Arc::new(e) as Arc<dyn Engine>),
+            Err(Error::BackendUnavailable { reason, .. }) => Err(reason),
+            Err(other) => Err(other.to_string()),
+        })
+        .clone()
+        .map_err(|reason| Error::BackendUnavailable {
+            backend: "cuda".into(),
             reason,
         })
 }
