@@ -38,6 +38,13 @@ pub struct BenchArgs {
     /// Target seconds of repeats per measurement (at least 3 runs each).
     #[arg(long, value_name = "SECONDS", default_value_t = 0.4)]
     pub seconds: f64,
+    /// Instead of the suite: these kernels (kernels/NAME.kn, kernel NAME)
+    /// at sizes 1e2..1e8, auto against every forced placement.
+    #[arg(long, value_name = "a,b")]
+    pub sweep: Option<String>,
+    /// The largest size of `--sweep`.
+    #[arg(long, value_name = "N", default_value_t = 100_000_000)]
+    pub sweep_max: usize,
 }
 
 fn usage(message: String) -> Error {
@@ -64,6 +71,12 @@ pub fn main(args: &BenchArgs) -> Result<()> {
             "--seconds must be a non-negative number, got {}",
             args.seconds
         )));
+    }
+    if let Some(spec) = &args.sweep {
+        let kernels = super::sweep::parse(spec)?;
+        let budget = Duration::from_secs_f64(args.seconds);
+        print!("{}", super::sweep::sweep(&args.dir, &kernels, budget, args.sweep_max)?);
+        return Ok(());
     }
     let sizes: Vec<String> = args
         .size

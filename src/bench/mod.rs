@@ -9,5 +9,6 @@ pub mod measure;
 pub mod peers;
 pub mod report;
 pub mod run;
+pub mod sweep;
 
 pub use run::{run, Options};

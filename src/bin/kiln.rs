@@ -374,6 +374,7 @@ fn devices() -> Result<ExitCode, Failure> {
     let (threads, why) = cpu_threads();
     say!("cpu threads: {threads} ({why})");
     wgpu_adapters();
+    calibration_figures();
     Ok(ExitCode::SUCCESS)
 }
 
@@ -394,6 +395,41 @@ fn wgpu_adapters() {
         };
         for (i, line) in a.lines().iter().enumerate() {
             say!("{}{line}", if i == 0 { mark } else { "  " });
+        }
+    }
+}
+
+/// The cost model's per-device figures (measured now when not cached).
+fn calibration_figures() {
+    use kiln::runtime::{calibrate, choose::secs, Placement};
+    let dir = calibrate::cache_dir();
+    say!("calibration ({}):", calibrate::cache_file(&dir).display());
+    say!(
+        "  {:<12} {:>10} {:>12} {:>12} {:>12} {:>12}",
+        "placement", "overhead", "ops/s", "lane ops/s", "bytes/s", "copy B/s"
+    );
+    let places = [
+        Placement::CpuSerial,
+        Placement::CpuPool,
+        Placement::Interp,
+        Placement::Gpu(Backend::Cuda),
+        Placement::Gpu(Backend::Wgpu),
+    ];
+    for p in places {
+        if engines::availability(p.backend()).is_err() {
+            continue;
+        }
+        match calibrate::calibrate_in(&dir, p) {
+            Ok((key, f)) => say!(
+                "  {:<12} {:>10} {:>12.3e} {:>12.3e} {:>12.3e} {:>12.3e}",
+                key,
+                secs(f.overhead_s),
+                f.ops_per_s,
+                f.lane_ops_per_s,
+                f.bytes_per_s,
+                f.transfer_bytes_per_s
+            ),
+            Err(e) => say!("  {:<12} calibration failed: {e}", p.name()),
         }
     }
 }

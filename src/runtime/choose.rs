@@ -19,6 +19,10 @@ const CPU_LIGHT_SERIAL_BELOW: f64 = 32.0 * 1024.0;
 /// Launches predicted shorter than this never measure an alternative.
 const EXPLORE_ABOVE: f64 = 50e-6;
 
+/// Launches the model puts below this run on the calling thread without
+/// corrections (see `choose`).
+const FAST_PATH_BELOW: f64 = 5e-6;
+
 /// Weight of a new measurement in the correction ratio.
 const EWMA_ALPHA: f64 = 0.3;
 
@@ -42,6 +46,9 @@ pub struct Choice {
     pub predictions: Vec<Prediction>,
     /// Chosen to measure a candidate never measured at this size.
     pub exploring: bool,
+    /// The launch's time will correct later predictions (false on the
+    /// fast path of tiny launches).
+    pub learn: bool,
 }
 
 /// The model's time for `work` on `fig` (without copies).
@@ -89,11 +96,14 @@ fn transfer_time(target: &Target, fig: &Figures, args: &[Arg]) -> f64 {
             Arg::Array { .. } | Arg::ArrayMut { .. } => {}
             Arg::Resident { array, .. } => {
                 // A plain lock: a stale view only skews a prediction.
-                let r = array.lock().residency();
-                let bytes = (array.len() * array.elem().size_bytes()) as f64;
+                let (r, len) = {
+                    let s = array.lock();
+                    (s.residency(), s.host.len())
+                };
                 if r.valid_on(device) {
                     continue;
                 }
+                let bytes = (len * array.elem().size_bytes()) as f64;
                 // Missing here: comes down from its device first when the
                 // host copy is stale, then (for a device) goes up.
                 if !r.host {
@@ -130,32 +140,86 @@ fn bucket(work: &Work) -> i32 {
     (work.total_ops() + work.bytes).max(1.0).log2().floor() as i32
 }
 
+/// The candidates of one kernel with their figures, computed once per
+/// kernel (the per-launch choice then allocates and locks little).
+pub(crate) struct Plan {
+    pub targets: Vec<Target>,
+    figures: Vec<Figures>,
+    serial: Option<Figures>,
+}
+
+impl Plan {
+    pub(crate) fn new(targets: Vec<Target>) -> Plan {
+        let figures: Vec<Figures> = targets.iter().map(calibrate::figures).collect();
+        let serial = targets
+            .iter()
+            .zip(&figures)
+            .find(|(t, _)| t.place == Placement::CpuSerial)
+            .map(|(_, f)| *f);
+        Plan {
+            targets,
+            figures,
+            serial,
+        }
+    }
+
+    pub(crate) fn target(&self, place: Placement) -> &Target {
+        self.targets
+            .iter()
+            .find(|t| t.place == place)
+            .unwrap_or(&self.targets[0])
+    }
+}
+
 /// Predicts every target and picks the fastest. `kernel` identifies the
 /// kernel for the measured corrections.
-pub(crate) fn choose(kernel: u64, targets: &[Target], work: &Work, args: &[Arg]) -> Choice {
-    let serial_fig = targets
-        .iter()
-        .find(|t| t.place == Placement::CpuSerial)
-        .map(calibrate::figures);
+pub(crate) fn choose(kernel: u64, plan: &Plan, work: &Work, args: &[Arg]) -> Choice {
+    let targets = &plan.targets;
     let b = bucket(work);
-    let r = ratios().lock().unwrap_or_else(|e| e.into_inner());
     let mut predictions = Vec::with_capacity(targets.len());
-    let mut unmeasured = Vec::new();
-    for t in targets {
-        let fig = calibrate::figures(t);
-        let serial = serial_fig.unwrap_or(fig);
+    for (t, &fig) in targets.iter().zip(&plan.figures) {
+        let serial = plan.serial.unwrap_or(fig);
         let transfer_s = transfer_time(t, &fig, args);
         let model_s = model(t.place, &fig, &serial, work) + transfer_s;
+        predictions.push(Prediction {
+            place: t.place,
+            model_s,
+            predicted_s: model_s,
+            transfer_s,
+        });
+    }
+    // Tiny launches: the first candidate (the calling thread) when the model
+    // says it is the fastest or close, without corrections or measuring:
+    // their bookkeeping would cost as much as the launch.
+    let first = predictions.first().map(|p| p.model_s).unwrap_or(0.0);
+    if first < FAST_PATH_BELOW && predictions.iter().all(|p| first <= p.model_s * 1.5) {
+        return Choice {
+            place: predictions
+                .first()
+                .map(|p| p.place)
+                .unwrap_or(Placement::Cpu),
+            work: *work,
+            predictions,
+            exploring: false,
+            learn: false,
+        };
+    }
+    let r = ratios().lock().unwrap_or_else(|e| e.into_inner());
+    let mut unmeasured = Vec::new();
+    for k in 0..predictions.len() {
+        let t = &targets[k];
+        let model_s = predictions[k].model_s;
+        let transfer_s = predictions[k].transfer_s;
         let ratio = r.get(&(kernel, t.place, b)).copied();
         if ratio.is_none() {
-            unmeasured.push(predictions.len());
+            unmeasured.push(k);
         }
-        predictions.push(Prediction {
+        predictions[k] = Prediction {
             place: t.place,
             model_s,
             predicted_s: model_s * ratio.unwrap_or(1.0),
             transfer_s,
-        });
+        };
     }
     drop(r);
     // Ties go to the earlier candidate (serial before pool before GPUs).
@@ -184,6 +248,7 @@ pub(crate) fn choose(kernel: u64, targets: &[Target], work: &Work, args: &[Arg])
         work: *work,
         predictions,
         exploring: explore.is_some(),
+        learn: true,
     }
 }
 

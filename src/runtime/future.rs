@@ -141,7 +141,7 @@ pub(crate) fn spawn(
             let mut launch_args: Vec<Arg> = args.iter().map(AsyncArg::as_arg).collect();
             exec::run(&target, &mut launch_args, Some(&turns))
         };
-        if let (Some(c), Ok(_)) = (&choice, &result) {
+        if let (Some(c), Ok(_)) = (choice.as_ref().filter(|c| c.learn), &result) {
             choose::record(kernel, c, start.elapsed().as_secs_f64());
         }
         for a in &arrays {

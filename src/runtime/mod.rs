@@ -88,6 +88,13 @@ pub trait Engine: Send + Sync {
         false
     }
 
+    /// Whether `Auto` may choose this engine. A GPU engine on a software
+    /// adapter (lavapipe, an emulator) returns false: it still runs when
+    /// forced, but never wins against the CPU JIT on the same cores.
+    fn auto_candidate(&self) -> bool {
+        true
+    }
+
     /// Uninitialised (or zeroed) memory for `len` elements of `elem`.
     fn alloc(&self, elem: ir::ScalarType, len: usize) -> Result<DeviceBuffer> {
         let _ = (elem, len);
@@ -133,6 +140,8 @@ pub struct Module {
     /// to find a slot; compiling locks the slot, so different kernels compile
     /// in parallel and one kernel compiles once.
     cache: Mutex<HashMap<(u64, DeviceId), CacheSlot>>,
+    /// `Auto`'s candidates and their figures per kernel, found once.
+    plans: Vec<std::sync::OnceLock<Arc<choose::Plan>>>,
 }
 
 /// A kernel of a module, found by name.
@@ -179,7 +188,9 @@ impl Module {
         let ir = crate::lang::compile(file, source)?;
         let params = ir.functions.iter().map(params::params_of).collect();
         let hashes = ir_hashes(&ir);
+        let plans = ir.functions.iter().map(|_| Default::default()).collect();
         Ok(Module {
+            plans,
             ir: Arc::new(ir),
             source: source.to_string(),
             params,
@@ -271,6 +282,17 @@ impl Module {
         })
     }
 
+    /// `Auto`'s plan for kernel `id` (candidates compiled, figures loaded
+    /// or measured) on first use; a failure is not remembered.
+    fn plan(&self, id: ir::FuncId) -> Result<Arc<choose::Plan>> {
+        let cell = &self.plans[id.index()];
+        if let Some(p) = cell.get() {
+            return Ok(p.clone());
+        }
+        let plan = Arc::new(choose::Plan::new(self.auto_targets(id)?));
+        Ok(cell.get_or_init(|| plan).clone())
+    }
+
     /// The candidates `Auto` chooses among: the CPU JIT serial and pooled
     /// (or the interpreter when the JIT cannot compile the kernel), plus
     /// every GPU backend present here that compiles it.
@@ -291,7 +313,8 @@ impl Module {
         }
         for b in [Backend::Cuda, Backend::Wgpu] {
             // Absent, or unable to run this kernel's types: not a candidate.
-            if let Ok(t) = self.target(id, Placement::Gpu(b)) {
+            let usable = engine(b).is_ok_and(|e| e.auto_candidate());
+            if let Some(t) = usable.then(|| self.target(id, Placement::Gpu(b)).ok()).flatten() {
                 targets.push(t);
             }
         }
@@ -411,11 +434,11 @@ impl<'m> Kernel<'m> {
             let target = self.module.target(self.id, forced_place(backend))?;
             return Ok((target.place, exec::run(&target, args, None)?));
         }
-        let (targets, choice) = self.choose_checked(args)?;
-        let target = targets
-            .iter()
-            .find(|t| t.place == choice.place)
-            .unwrap_or(&targets[0]);
+        let (plan, choice) = self.choose_checked(args)?;
+        let target = plan.target(choice.place);
+        if !choice.learn {
+            return Ok((target.place, exec::run(target, args, None)?));
+        }
         let start = Instant::now();
         let result = exec::run(target, args, None)?;
         choose::record(self.ir_hash(), &choice, start.elapsed().as_secs_f64());
@@ -460,14 +483,14 @@ impl<'m> Kernel<'m> {
         self.choose_checked(args).map(|(_, c)| c)
     }
 
-    fn choose_checked(&self, args: &[Arg]) -> Result<(Vec<exec::Target>, Choice)> {
-        let targets = self.module.auto_targets(self.id)?;
+    fn choose_checked(&self, args: &[Arg]) -> Result<(Arc<choose::Plan>, Choice)> {
+        let plan = self.module.plan(self.id)?;
         let work = cost::estimate(&self.module.ir, self.id, args);
-        let choice = choose::choose(self.ir_hash(), &targets, &work, args);
+        let choice = choose::choose(self.ir_hash(), &plan, &work, args);
         if choose::log_dispatch() {
             choose::log(self.name(), &choice);
         }
-        Ok((targets, choice))
+        Ok((plan, choice))
     }
 
     /// Starts a launch in the background and returns a future of its
@@ -478,13 +501,8 @@ impl<'m> Kernel<'m> {
         let mut borrowed: Vec<Arg> = args.iter().map(AsyncArg::as_arg).collect();
         check::check_args(self.name(), self.param_slice(), &borrowed)?;
         let (target, choice) = if backend == Backend::Auto {
-            let (targets, choice) = self.choose_checked(&borrowed)?;
-            let t = targets
-                .iter()
-                .find(|t| t.place == choice.place)
-                .unwrap_or(&targets[0])
-                .clone();
-            (t, Some(choice))
+            let (plan, choice) = self.choose_checked(&borrowed)?;
+            (plan.target(choice.place).clone(), Some(choice))
         } else {
             (self.module.target(self.id, forced_place(backend))?, None)
         };
@@ -498,6 +516,7 @@ impl<'m> Kernel<'m> {
     /// backend; a GPU may still be chosen per launch).
     pub fn prepare(&self, backend: Backend) -> Result<Backend> {
         if backend == Backend::Auto {
+            // Compiles without calibrating (that waits for the first launch).
             let targets = self.module.auto_targets(self.id)?;
             return Ok(targets[0].place.backend());
         }
