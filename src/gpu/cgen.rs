@@ -311,7 +311,7 @@ fn frame_layout(kernel: &Function) -> FrameLayout {
         result,
         groups,
         scratch,
-        slots: scratch + 3,
+        slots: scratch + 6,
     }
 }
 
@@ -667,9 +667,9 @@ impl<'a> Gen<'a> {
                     },
                 ))
             }
-            Unit::Parallel(lp) => {
+            Unit::Parallel(lp, from_scratch) => {
                 let inner = format!("kiln_parallel{k}");
-                self.parallel_function(&inner, lp)?;
+                self.parallel_function(&inner, lp, *from_scratch)?;
                 let reds = self.reduction_slots(kernel, lp, *partial_slots);
                 *partial_slots =
                     (*partial_slots).max(lp.reductions.len() * MAX_REDUCE_GROUPS as usize);
@@ -927,7 +927,12 @@ impl<'a> Gen<'a> {
         }
     }
 
-    fn parallel_function(&mut self, name: &str, lp: &'a ir::ParLoop) -> Result<()> {
+    fn parallel_function(
+        &mut self,
+        name: &str,
+        lp: &'a ir::ParLoop,
+        from_scratch: bool,
+    ) -> Result<()> {
         let kernel = self.kernel;
         let body: Vec<&Stmt> = lp.body.stmts.iter().collect();
         let bound_exprs: Vec<&Expr> = lp.ranges.iter().flat_map(|(a, b)| [a, b]).collect();
@@ -981,12 +986,22 @@ impl<'a> Gen<'a> {
         let dims = lp.vars.len().min(lp.ranges.len());
         let mut los = Vec::new();
         let mut ns = Vec::new();
-        for (lo, hi) in lp.ranges.iter().take(dims) {
-            let l = self.expr(lo)?;
+        for (d, (lo, hi)) in lp.ranges.iter().take(dims).enumerate() {
+            let base = self.frame.scratch + 2 * d;
+            let scratch = |k: usize| (base + k).to_string();
+            let l = if from_scratch {
+                self.d.frame_load(ScalarType::I64, &scratch(0))
+            } else {
+                self.expr(lo)?
+            };
             let lt = self.temp();
             let b = self.d.bind(&lt, ScalarType::I64, &l);
             self.line(&b);
-            let h = self.expr(hi)?;
+            let h = if from_scratch {
+                self.d.frame_load(ScalarType::I64, &scratch(1))
+            } else {
+                self.expr(hi)?
+            };
             let ht = self.temp();
             let b = self.d.bind(&ht, ScalarType::I64, &h);
             self.line(&b);
@@ -1604,7 +1619,7 @@ fn visit_stmt_exprs_shallow(s: &Stmt, f: &mut dyn FnMut(&Expr)) {
         | StmtKind::Return(Some(e)) => f(e),
         StmtKind::Store { access, value } => {
             f(value);
-            access.index.iter().for_each(|e| f(e));
+            access.index.iter().for_each(&mut *f);
         }
         StmtKind::If { cond, .. } | StmtKind::While { cond, .. } => f(cond),
         StmtKind::For(lp) => {

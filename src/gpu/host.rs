@@ -95,23 +95,31 @@ pub fn run(
                 }
                 known.insert(*v, *x);
             }
-            (ir::Param::Array(a), Arg::Array { data, shape }) => {
+            (ir::Param::Array(a), Arg::Array { data, shape }) if a.index() < shapes.len() => {
                 layout.array_bytes[a.index()] = bytes_of(data).len();
                 shapes[a.index()] = shape.clone();
             }
-            (ir::Param::Array(a), Arg::ArrayMut { data, shape }) => {
+            (ir::Param::Array(a), Arg::ArrayMut { data, shape }) if a.index() < shapes.len() => {
                 layout.array_bytes[a.index()] = data.len() * data.elem().size_bytes();
                 shapes[a.index()] = shape.clone();
             }
             _ => {}
         }
     }
-    for (a, shape) in shapes.iter().enumerate() {
-        for d in 0..3 {
-            let extent = shape.get(d).copied().unwrap_or(1);
-            frame[program.frame.shape_slots[a][d]] = extent as u64;
+    let slots = program
+        .frame
+        .shape_slots
+        .iter()
+        .zip(&program.frame.len_slots);
+    for (shape, (dims, &len)) in shapes.iter().zip(slots) {
+        for (d, &slot) in dims.iter().enumerate() {
+            if let Some(s) = frame.get_mut(slot) {
+                *s = shape.get(d).copied().unwrap_or(1) as u64;
+            }
         }
-        frame[program.frame.len_slots[a]] = shape.iter().product::<usize>() as u64;
+        if let Some(s) = frame.get_mut(len) {
+            *s = shape.iter().product::<usize>() as u64;
+        }
     }
     device.begin(&layout)?;
     for (param, arg) in program.params.iter().zip(args.iter()) {
@@ -175,6 +183,7 @@ impl Driver<'_, '_> {
                 }
             }
             Step::Parallel {
+                header,
                 entry,
                 combine,
                 bounds,
@@ -186,7 +195,11 @@ impl Driver<'_, '_> {
                     self.device.max_groups()
                 }
                 .max(1);
-                let groups = match self.iterations(bounds) {
+                let iterations = match header {
+                    Some(h) => self.header_iterations(*h, bounds.len())?,
+                    None => self.iterations(bounds),
+                };
+                let groups = match iterations {
                     Some(0) => return Ok(Flow::Normal),
                     Some(n) => n.div_ceil(WORKGROUP_SIZE as u64).min(cap as u64) as u32,
                     None => DEFAULT_GROUPS.min(cap),
@@ -297,6 +310,22 @@ impl Driver<'_, '_> {
                 })
             }
         })
+    }
+
+    /// Runs a parallel loop's bounds header and reads the bounds back (the
+    /// loop is then sized exactly, and skipped when empty).
+    fn header_iterations(&mut self, header: usize, dims: usize) -> Result<Option<u64>> {
+        self.device.dispatch(header, 1)?;
+        self.check_error()?;
+        let mut bits = vec![0u64; 2 * dims];
+        self.device
+            .read_frame(self.program.frame.scratch, &mut bits)?;
+        let mut total = 1u64;
+        for pair in bits.chunks(2) {
+            let n = (pair[1] as i64 as i128 - pair[0] as i64 as i128).max(0) as u64;
+            total = total.saturating_mul(n);
+        }
+        Ok(Some(total))
     }
 
     /// The iteration count of a parallel loop, when the host can evaluate

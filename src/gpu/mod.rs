@@ -124,7 +124,8 @@ pub struct FrameLayout {
     pub result: usize,
     /// The workgroup count a parallel loop ran with (read by its combine).
     pub groups: usize,
-    /// Scratch slots written by header/condition entries for the host.
+    /// Scratch slots (6) written by header/condition entries for the host
+    /// (and prange bounds for the parallel entry after them).
     pub scratch: usize,
     /// Total slots.
     pub slots: usize,

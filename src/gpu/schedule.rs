@@ -24,6 +24,9 @@ pub enum Step {
     /// dispatch. `bounds` are the loop's `(lo, hi)` for sizing the grid when
     /// the host can evaluate them (the device reads its own copy).
     Parallel {
+        /// Evaluates the bounds into scratch slots `2d`, `2d + 1` first
+        /// (bounds with loads or calls); the entry then reads them there.
+        header: Option<usize>,
         entry: usize,
         combine: Option<usize>,
         bounds: Vec<(Expr, Expr)>,
@@ -60,7 +63,8 @@ pub enum Unit<'k> {
     Serial(Vec<&'k Stmt>),
     /// Evaluates the expressions into scratch slots 0, 1, ….
     Header(Vec<&'k Expr>),
-    Parallel(&'k ir::ParLoop),
+    /// `true`: the bounds are read from scratch slots (a header wrote them).
+    Parallel(&'k ir::ParLoop, bool),
     /// The combine dispatch of the parallel unit just before it.
     Combine(&'k ir::ParLoop),
 }
@@ -114,9 +118,17 @@ impl<'k> Builder<'k> {
             self.flush(&mut pending, &mut steps);
             match &stmt.kind {
                 StmtKind::ParFor(lp) => {
-                    let entry = self.unit(Unit::Parallel(lp));
+                    // Bounds that read memory or call helpers are evaluated
+                    // once, by a header, not by every lane (whose loads would
+                    // race with the loop's own stores).
+                    let header = (!lp.ranges.iter().all(|(a, b)| pure(a) && pure(b))).then(|| {
+                        let exprs = lp.ranges.iter().flat_map(|(a, b)| [a, b]).collect();
+                        self.unit(Unit::Header(exprs))
+                    });
+                    let entry = self.unit(Unit::Parallel(lp, header.is_some()));
                     let combine = (!lp.reductions.is_empty()).then(|| self.unit(Unit::Combine(lp)));
                     steps.push(Step::Parallel {
+                        header,
                         entry,
                         combine,
                         bounds: lp.ranges.clone(),
@@ -255,11 +267,15 @@ fn print_steps(steps: &[Step], kernel: &Function, depth: usize, out: &mut String
                 );
             }
             Step::Parallel {
+                header,
                 entry,
                 combine,
                 bounds,
                 ..
             } => {
+                if let Some(h) = header {
+                    let _ = writeln!(out, "{pad}bounds header e{h}");
+                }
                 let _ = write!(out, "{pad}parallel e{entry} dims {}", bounds.len());
                 if let Some(c) = combine {
                     let _ = write!(out, " combine e{c}");
@@ -308,11 +324,23 @@ pub fn host_evaluable(
     let ok = |x: &Expr| host_evaluable(x, lets, known);
     match &e.kind {
         ExprKind::Const(_) | ExprKind::Len(_) | ExprKind::Shape(..) => true,
-        ExprKind::Var(v) => known(*v) || lets.get(v).is_some_and(|init| ok(init)),
+        ExprKind::Var(v) => known(*v) || lets.get(v).is_some_and(ok),
         ExprKind::Unary(_, a) | ExprKind::Cast(a) => ok(a),
         ExprKind::Binary(_, a, b) => ok(a) && ok(b),
         ExprKind::Builtin(_, args) => args.iter().all(ok),
         ExprKind::If(c, a, b) => ok(c) && ok(a) && ok(b),
+        ExprKind::Call(..) | ExprKind::Load(_) | ExprKind::Atomic { .. } => false,
+    }
+}
+
+/// Whether evaluating `e` reads no memory and calls no helper.
+fn pure(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Const(_) | ExprKind::Var(_) | ExprKind::Len(_) | ExprKind::Shape(..) => true,
+        ExprKind::Unary(_, a) | ExprKind::Cast(a) => pure(a),
+        ExprKind::Binary(_, a, b) => pure(a) && pure(b),
+        ExprKind::Builtin(_, args) => args.iter().all(pure),
+        ExprKind::If(c, a, b) => pure(c) && pure(a) && pure(b),
         ExprKind::Call(..) | ExprKind::Load(_) | ExprKind::Atomic { .. } => false,
     }
 }

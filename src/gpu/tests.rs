@@ -181,3 +181,72 @@ fn faults_have_sites_and_f64_is_detected() {
     assert_eq!(p.sites.len(), 2);
     validate(&p).unwrap_or_else(|e| panic!("{e}\n{}", p.source));
 }
+
+/// Whether wgpu runs here; unavailable is a skip (printed), unless
+/// `KILN_REQUIRE` lists `wgpu`.
+fn wgpu_available() -> bool {
+    match crate::runtime::engines::availability(crate::Backend::Wgpu) {
+        Ok(()) => true,
+        Err(reason) => {
+            let required = std::env::var("KILN_REQUIRE")
+                .is_ok_and(|l| l.split(',').any(|n| n.trim() == "wgpu"));
+            assert!(
+                !required,
+                "KILN_REQUIRE=wgpu but wgpu is unavailable: {reason}"
+            );
+            eprintln!("skipping a wgpu test: {reason}");
+            false
+        }
+    }
+}
+
+#[test]
+fn float_reductions_give_the_same_bits_every_run_on_wgpu() {
+    if !wgpu_available() {
+        return;
+    }
+    let m = module(
+        "kernel s(x: f32[:]) -> f32 { let mut t = 0.0; for i in prange(0..x.len()) { t += x[i] * 1.37; } return t; }",
+    );
+    let k = m.kernel("s").unwrap();
+    // Enough elements for the maximum reduction grid (1024 groups, several
+    // elements per lane) and values whose sum depends on the order.
+    let x: Vec<f32> = (0..1_000_003u64)
+        .map(|i| ((i * 7919) % 1000) as f32 * 0.001 + 1e-3)
+        .collect();
+    let run = || {
+        k.launch_on(crate::Backend::Wgpu, &mut [crate::Arg::from(&x)])
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let first = run();
+    for _ in 0..3 {
+        assert_eq!(run().map(|v| v.to_bits()), first.map(|v| v.to_bits()));
+    }
+    let Some(crate::Value::F32(got)) = first else {
+        panic!("no f32 result: {first:?}")
+    };
+    let exact: f64 = x.iter().map(|&v| (v * 1.37) as f64).sum();
+    assert!(
+        ((got as f64 - exact) / exact).abs() < 1e-4,
+        "{got} vs {exact}"
+    );
+}
+
+#[test]
+fn iteration_spaces_beyond_65535_workgroups_run_completely_on_wgpu() {
+    if !wgpu_available() {
+        return;
+    }
+    // 20 million iterations: more than 65535 workgroups of 256 lanes, so
+    // the grid is capped and lanes stride.
+    let m = module(
+        "kernel c(n: i64) -> i64 { let mut s = 0; for (i, j) in prange(0..n, 0..4000) { s += i * 4000 + j; } return s; }",
+    );
+    let k = m.kernel("c").unwrap();
+    let n = 5000i64;
+    let got = k
+        .launch_on(crate::Backend::Wgpu, &mut [crate::Arg::from(n)])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let total = n * 4000;
+    assert_eq!(got, Some(crate::Value::I64(total * (total - 1) / 2)));
+}
