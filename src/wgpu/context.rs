@@ -34,6 +34,10 @@ pub struct Capabilities {
     /// Native f32 atomic add (SHADER_FLOAT32_ATOMIC); kiln uses CAS loops
     /// when it is absent.
     pub float32_atomic: bool,
+    /// Loop iterations one invocation may run in total before the driver
+    /// silently ends every loop (Mesa llvmpipe's gallivm limiter: 65535);
+    /// `None` when no limit was observed. Measured by [`loop_budget`].
+    pub loop_budget: Option<u32>,
 }
 
 impl Capabilities {
@@ -44,6 +48,7 @@ impl Capabilities {
             atomic64: f.contains(wgpu::Features::SHADER_INT64_ATOMIC_ALL_OPS),
             atomic64_min_max: f.contains(wgpu::Features::SHADER_INT64_ATOMIC_MIN_MAX),
             float32_atomic: f.contains(wgpu::Features::SHADER_FLOAT32_ATOMIC),
+            loop_budget: None,
         }
     }
 }
@@ -172,7 +177,7 @@ fn create() -> Result<Gpu, String> {
             lock(&uncaptured).push(error.to_string());
         }));
     }
-    Ok(Gpu {
+    let mut gpu = Gpu {
         caps: Capabilities::from_features(device.features()),
         limits: device.limits(),
         device,
@@ -180,7 +185,60 @@ fn create() -> Result<Gpu, String> {
         info,
         lost,
         uncaptured,
-    })
+    };
+    gpu.caps.loop_budget = loop_budget(&gpu);
+    Ok(gpu)
+}
+
+/// Iterations a probe loop of 100000 completes in one invocation: fewer
+/// means the driver caps loop iterations per invocation (llvmpipe before
+/// the limiter's removal stops at 65535, silently). Only CPU adapters are
+/// probed; a failed probe counts as no limit observed.
+fn loop_budget(gpu: &Gpu) -> Option<u32> {
+    if gpu.info.device_type != wgpu::DeviceType::Cpu {
+        return None;
+    }
+    const PROBE: &str = "
+@group(0) @binding(0) var<storage, read_write> out: array<u32>;
+@compute @workgroup_size(1)
+fn main() {
+    var n = 0u;
+    for (var i = 0u; i < 100000u + out[1]; i++) { n += 1u; }
+    out[0] = n;
+}
+";
+    use super::pipelines::{BindingKind, Pipelines};
+    let p = Pipelines::new(
+        gpu,
+        "loop probe",
+        PROBE,
+        &[(0, BindingKind::Storage)],
+        0,
+        &["main"],
+    )
+    .ok()?;
+    let buffer = super::buffers::storage(gpu, "loop probe", 16).ok()?;
+    super::buffers::upload(gpu, &buffer, &[0u8; 16]);
+    let bind = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &p.layout,
+        entries: &[wgpu::BindGroupEntry {
+            binding: 0,
+            resource: buffer.as_entire_binding(),
+        }],
+    });
+    let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        pass.set_pipeline(p.get("main")?);
+        pass.set_bind_group(0, &bind, &[]);
+        pass.dispatch_workgroups(1, 1, 1);
+    }
+    gpu.queue.submit([encoder.finish()]);
+    let out = super::buffers::read_back(gpu, &[(&buffer, 0, 4)]).ok()?;
+    super::buffers::recycle([buffer]);
+    let n = u32::from_le_bytes(out.first()?.as_slice().try_into().ok()?);
+    (n < 100_000).then_some(n)
 }
 
 /// One adapter as `kiln devices` lists it.
@@ -192,14 +250,26 @@ pub struct AdapterSummary {
 
 /// Every adapter the instance sees (honouring `WGPU_BACKEND`), without
 /// creating devices.
+/// The adapter kiln uses also carries what its device measured (the loop
+/// budget).
 pub fn adapters() -> Vec<AdapterSummary> {
     let instance = instance();
+    let used = gpu().ok();
     pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
         .into_iter()
-        .map(|a| AdapterSummary {
-            info: a.get_info(),
-            caps: Capabilities::from_features(a.features()),
-            limits: a.limits(),
+        .map(|a| {
+            let info = a.get_info();
+            let mut caps = Capabilities::from_features(a.features());
+            if let Some(g) =
+                used.filter(|g| g.info.name == info.name && g.info.backend == info.backend)
+            {
+                caps.loop_budget = g.caps.loop_budget;
+            }
+            AdapterSummary {
+                info,
+                caps,
+                limits: a.limits(),
+            }
         })
         .collect()
 }
@@ -216,7 +286,7 @@ impl AdapterSummary {
         } else {
             format!("{} ({})", i.driver, i.driver_info)
         };
-        vec![
+        let mut lines = vec![
             format!("{} [{:?}, {:?}]", i.name, i.backend, i.device_type),
             format!("  driver: {driver}"),
             format!(
@@ -236,6 +306,10 @@ impl AdapterSummary {
                 self.limits.max_compute_invocations_per_workgroup,
                 self.limits.max_compute_workgroup_storage_size
             ),
-        ]
+        ];
+        if let Some(n) = self.caps.loop_budget {
+            lines.push(format!("  warning: this driver ends every loop of an invocation after {n} iterations in total (silently)"));
+        }
+        lines
     }
 }

@@ -2,15 +2,16 @@
 //! dialect), checks the device has the features it needs, builds its
 //! pipelines once, and launches it through the shared host driver.
 
-use super::context::Gpu;
+use super::context::{Capabilities, Gpu};
 use super::launch::Launch;
 use super::pipelines::{BindingKind, Pipelines};
+use super::resident;
 use super::{backend_error, device};
 use crate::error::{Error, Result};
 use crate::gpu::{self, wgsl::Wgsl, GpuProgram};
 use crate::ir::{self, Span, Value};
-use crate::runtime::args::Arg;
-use crate::runtime::{Backend, CompiledKernel, Engine};
+use crate::runtime::args::{Arg, ArrayData, ArrayDataMut};
+use crate::runtime::{Backend, CompiledKernel, DeviceArg, DeviceBuffer, DeviceId, Engine};
 use std::sync::Arc;
 
 pub struct WgpuEngine {
@@ -45,12 +46,36 @@ impl Engine for WgpuEngine {
     ) -> Result<Arc<dyn CompiledKernel>> {
         Ok(Arc::new(compile(self.gpu, module, kernel)?))
     }
+
+    fn device(&self) -> DeviceId {
+        resident::DEVICE
+    }
+
+    fn has_device_memory(&self) -> bool {
+        true
+    }
+
+    fn alloc(&self, elem: ir::ScalarType, len: usize) -> Result<DeviceBuffer> {
+        resident::alloc(self.gpu, elem, len)
+    }
+
+    fn upload(&self, data: &ArrayData<'_>) -> Result<DeviceBuffer> {
+        resident::upload(self.gpu, data)
+    }
+
+    fn upload_into(&self, dst: &mut DeviceBuffer, data: &ArrayData<'_>) -> Result<()> {
+        resident::upload_into(self.gpu, dst, data)
+    }
+
+    fn download(&self, src: &DeviceBuffer, dst: &mut ArrayDataMut<'_>) -> Result<()> {
+        resident::download(self.gpu, src, dst)
+    }
 }
 
 pub fn compile(gpu: &'static Gpu, module: &ir::Module, kernel: ir::FuncId) -> Result<WgpuKernel> {
     let program = gpu::generate(module, kernel, &Wgsl)?;
     let span = module.function(kernel).span;
-    check_features(gpu, &program, span)?;
+    check_features(&gpu.caps, &gpu.describe(), &program, span)?;
     check_bindings(gpu, &program, span)?;
     let bindings: Vec<(u32, BindingKind)> = program
         .bindings
@@ -81,59 +106,58 @@ pub fn compile(gpu: &'static Gpu, module: &ir::Module, kernel: ir::FuncId) -> Re
     })
 }
 
-fn unsupported(gpu: &Gpu, program: &GpuProgram, span: Span, what: &str, feature: &str) -> Error {
+fn unsupported(
+    adapter: &str,
+    program: &GpuProgram,
+    span: Span,
+    what: &str,
+    feature: &str,
+) -> Error {
     Error::Unsupported {
         backend: "wgpu".to_string(),
         kernel: program.kernel.clone(),
         file: program.file.clone(),
         span,
         message: format!(
-            "{what} needs the {feature} feature, which adapter `{}` does not provide (run on another adapter with WGPU_ADAPTER_NAME, or on another backend)",
-            gpu.describe()
+            "{what} needs the {feature} feature, which adapter `{adapter}` does not provide (run on another adapter with WGPU_ADAPTER_NAME, or on another backend)"
         ),
     }
 }
 
 /// A kernel needing a feature the device lacks fails here, at compile
 /// time, naming the feature and the first construct that needs it.
-fn check_features(gpu: &Gpu, program: &GpuProgram, kernel_span: Span) -> Result<()> {
-    let caps = gpu.caps;
+/// `adapter` names the device in the message.
+pub fn check_features(
+    caps: &Capabilities,
+    adapter: &str,
+    program: &GpuProgram,
+    kernel_span: Span,
+) -> Result<()> {
+    let missing = |span, what, feature| Err(unsupported(adapter, program, span, what, feature));
     if program.features.i64 && !caps.i64 {
-        return Err(unsupported(
-            gpu,
-            program,
+        return missing(
             kernel_span,
             "every kernel (64-bit indices and frame slots)",
             "SHADER_INT64",
-        ));
+        );
     }
     if let (Some(span), false) = (program.features.f64, caps.f64) {
-        return Err(unsupported(
-            gpu,
-            program,
-            span,
-            "f64 arithmetic",
-            "SHADER_F64",
-        ));
+        return missing(span, "f64 arithmetic", "SHADER_F64");
     }
     if let Some(span) = program.features.atomic64 {
         if !caps.atomic64 {
-            return Err(unsupported(
-                gpu,
-                program,
+            return missing(
                 span,
                 "an atomic on a 64-bit array",
                 "SHADER_INT64_ATOMIC_ALL_OPS",
-            ));
+            );
         }
         if !caps.atomic64_min_max {
-            return Err(unsupported(
-                gpu,
-                program,
+            return missing(
                 span,
                 "an atomic on a 64-bit array",
                 "SHADER_INT64_ATOMIC_MIN_MAX",
-            ));
+            );
         }
     }
     Ok(())
@@ -169,6 +193,10 @@ impl CompiledKernel for WgpuKernel {
         // outranks whatever the host driver concluded from the data.
         launch.finish()?;
         result
+    }
+
+    fn launch_resident(&self, args: &mut [DeviceArg]) -> Result<Option<Value>> {
+        resident::launch_resident(self.gpu, self, args)
     }
 }
 

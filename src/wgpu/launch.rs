@@ -24,6 +24,18 @@ pub struct Launch<'k> {
     frame: usize,
     error: usize,
     arrays: Vec<Option<usize>>,
+    /// Per array (by `ArrayId`): a buffer the caller owns (a resident
+    /// launch) instead of a pooled one filled by `upload_array`.
+    resident: Vec<Option<wgpu::Buffer>>,
+    /// Per binding: whether the buffer came from the pool (and goes back).
+    pooled: Vec<bool>,
+    /// Per binding: the bytes the launch uses (a pooled buffer may be larger).
+    sizes: Vec<u64>,
+    /// Per binding: its whole contents as last read back, valid until the
+    /// next dispatch or write. One mapping fetches several bindings (the
+    /// error record and frame together; every writable array at the end),
+    /// since each mapping waits for the device.
+    cache: Vec<Option<Vec<u8>>>,
 }
 
 impl<'k> Launch<'k> {
@@ -52,7 +64,36 @@ impl<'k> Launch<'k> {
             frame,
             error,
             arrays,
+            resident: Vec::new(),
+            pooled: Vec::new(),
+            sizes: Vec::new(),
+            cache: Vec::new(),
         }
+    }
+
+    /// A launch whose arrays are the given device buffers (by `ArrayId`;
+    /// `None` for an array the launch should allocate).
+    pub fn resident(
+        gpu: &'static Gpu,
+        kernel: &'k WgpuKernel,
+        buffers: Vec<Option<wgpu::Buffer>>,
+    ) -> Launch<'k> {
+        let mut launch = Launch::new(gpu, kernel);
+        launch.resident = buffers;
+        launch
+    }
+
+    /// Returns the pooled buffers; caller-owned ones stay with the caller.
+    fn release(&mut self) {
+        let buffers = std::mem::take(&mut self.buffers);
+        let pooled = std::mem::take(&mut self.pooled);
+        buffers::recycle(
+            buffers
+                .into_iter()
+                .zip(pooled)
+                .filter(|(_, p)| *p)
+                .map(|(b, _)| b),
+        );
     }
 
     /// Submits the recorded dispatches (validation errors become `Err`).
@@ -104,17 +145,56 @@ impl<'k> Launch<'k> {
     }
 
     fn read(&mut self, binding: usize, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let (from, to) = (offset as usize, (offset + len) as usize);
+        if let Some(Some(data)) = self.cache.get(binding) {
+            if data.len() >= to {
+                return Ok(data[from..to].to_vec());
+            }
+        }
         self.flush()?;
-        let buffer = self
-            .buffers
-            .get(binding)
-            .ok_or_else(|| backend_error("read before begin"))?;
-        let mut out =
-            buffers::read_back(self.gpu, &[(buffer, offset, len)]).map_err(backend_error)?;
-        Ok(out.pop().unwrap_or_default())
+        // What the host reads next: after an array, the other writable
+        // arrays (downloads come together at the end of a launch); after a
+        // frame slot or the error record, the other of the two.
+        let mut wanted = vec![binding, self.error, self.frame];
+        let is_array = self.arrays.contains(&Some(binding));
+        if is_array {
+            for (a, info) in self.kernel.program.arrays.iter().enumerate() {
+                if let (true, Some(Some(b))) = (info.mutable, self.arrays.get(a)) {
+                    if self.resident.get(a).is_none_or(Option::is_none) {
+                        wanted.push(*b);
+                    }
+                }
+            }
+        }
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut sources = Vec::with_capacity(wanted.len());
+        for &b in &wanted {
+            let buffer = self
+                .buffers
+                .get(b)
+                .ok_or_else(|| backend_error("read before begin"))?;
+            let size = self.sizes.get(b).copied().unwrap_or(0).max(offset + len);
+            sources.push((buffer, 0, size.min(buffer.size())));
+        }
+        let data = buffers::read_back(self.gpu, &sources).map_err(backend_error)?;
+        for (b, bytes) in wanted.into_iter().zip(data) {
+            if let Some(slot) = self.cache.get_mut(b) {
+                *slot = Some(bytes);
+            }
+        }
+        match self.cache.get(binding) {
+            Some(Some(data)) if data.len() >= to => Ok(data[from..to].to_vec()),
+            _ => Err(backend_error("short readback")),
+        }
+    }
+
+    fn invalidate(&mut self) {
+        self.cache.iter_mut().for_each(|c| *c = None);
     }
 
     fn write(&mut self, binding: usize, offset: u64, bytes: &[u8]) -> Result<()> {
+        self.invalidate();
         self.flush()?;
         let buffer = self
             .buffers
@@ -130,7 +210,7 @@ impl<'k> Launch<'k> {
     /// otherwise be lost: wgpu's default handler panics, ours records).
     pub fn finish(mut self) -> Result<()> {
         let flushed = self.flush();
-        buffers::recycle(std::mem::take(&mut self.buffers));
+        self.release();
         flushed?;
         let stray = self.gpu.take_uncaptured();
         if !stray.is_empty() {
@@ -143,7 +223,7 @@ impl<'k> Launch<'k> {
 impl Drop for Launch<'_> {
     fn drop(&mut self) {
         // A launch that ended in an error still returns its buffers.
-        buffers::recycle(std::mem::take(&mut self.buffers));
+        self.release();
     }
 }
 
@@ -155,7 +235,15 @@ impl GpuDevice for Launch<'_> {
     fn begin(&mut self, layout: &LaunchLayout) -> Result<()> {
         let program = &self.kernel.program;
         let mut created = Vec::with_capacity(program.bindings.len());
+        let mut pooled = Vec::with_capacity(program.bindings.len());
         for b in &program.bindings {
+            if let BindingKind::Array(a) = b.kind {
+                if let Some(Some(buffer)) = self.resident.get(a.index()) {
+                    created.push((buffer.clone(), buffer.size(), b.kind));
+                    pooled.push(false);
+                    continue;
+                }
+            }
             let (bytes, what) = match b.kind {
                 BindingKind::Frame => ((layout.frame_slots * 8) as u64, "the frame".to_string()),
                 BindingKind::Error => ((ERROR_WORDS * 4) as u64, "the error record".to_string()),
@@ -176,6 +264,7 @@ impl GpuDevice for Launch<'_> {
             };
             let buffer = buffers::storage(self.gpu, &what, bytes).map_err(backend_error)?;
             created.push((buffer, bytes, b.kind));
+            pooled.push(true);
         }
         // Frame, error record and partials start zeroed (pooled buffers
         // hold old data); arrays are uploaded by the host.
@@ -207,7 +296,10 @@ impl GpuDevice for Launch<'_> {
             })
         })
         .map_err(backend_error)?;
+        self.sizes = created.iter().map(|(_, bytes, _)| *bytes).collect();
         self.buffers = created.into_iter().map(|(b, _, _)| b).collect();
+        self.cache = vec![None; self.sizes.len()];
+        self.pooled = pooled;
         self.bind_group = Some(bind_group);
         Ok(())
     }
@@ -253,6 +345,7 @@ impl GpuDevice for Launch<'_> {
                 "dispatch of {groups} workgroups (this device allows 1..={max})"
             )));
         }
+        self.invalidate();
         self.pending.push((entry, groups));
         Ok(())
     }

@@ -10,6 +10,7 @@ pub mod context;
 pub mod kernel;
 mod launch;
 pub mod pipelines;
+pub mod resident;
 
 pub use context::{adapters, gpu, AdapterSummary, Capabilities, Gpu};
 pub use kernel::{WgpuEngine, WgpuKernel};

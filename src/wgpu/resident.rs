@@ -1,0 +1,162 @@
+//! Device-resident arrays (the runtime's contract in `runtime::device`):
+//! the wgpu engine's `DeviceBuffer`s and resident launches.
+
+use super::backend_error;
+use super::buffers;
+use super::context::Gpu;
+use super::kernel::WgpuKernel;
+use super::launch::Launch;
+use crate::error::Result;
+use crate::ir::{ScalarType, Value};
+use crate::runtime::args::{ArrayData, ArrayDataMut};
+use crate::runtime::{Backend, DeviceArg, DeviceBuffer, DeviceId};
+
+/// This engine's device (kiln uses one wgpu device per process).
+pub const DEVICE: DeviceId = DeviceId::new(Backend::Wgpu, 0);
+
+/// The memory inside a wgpu `DeviceBuffer`: a storage buffer of at least
+/// the array's bytes. Dropping it returns the buffer to the pool.
+pub struct WgpuMemory {
+    buffer: Option<wgpu::Buffer>,
+}
+
+impl WgpuMemory {
+    pub fn buffer(&self) -> Option<&wgpu::Buffer> {
+        self.buffer.as_ref()
+    }
+}
+
+impl Drop for WgpuMemory {
+    fn drop(&mut self) {
+        buffers::recycle(self.buffer.take());
+    }
+}
+
+fn bytes_of<'a>(data: &'a ArrayData<'_>) -> &'a [u8] {
+    match data {
+        ArrayData::I32(s) => bytemuck::cast_slice(s),
+        ArrayData::U32(s) => bytemuck::cast_slice(s),
+        ArrayData::I64(s) => bytemuck::cast_slice(s),
+        ArrayData::F32(s) => bytemuck::cast_slice(s),
+        ArrayData::F64(s) => bytemuck::cast_slice(s),
+    }
+}
+
+fn bytes_of_mut<'a>(data: &'a mut ArrayDataMut<'_>) -> &'a mut [u8] {
+    match data {
+        ArrayDataMut::I32(s) => bytemuck::cast_slice_mut(s),
+        ArrayDataMut::U32(s) => bytemuck::cast_slice_mut(s),
+        ArrayDataMut::I64(s) => bytemuck::cast_slice_mut(s),
+        ArrayDataMut::F32(s) => bytemuck::cast_slice_mut(s),
+        ArrayDataMut::F64(s) => bytemuck::cast_slice_mut(s),
+    }
+}
+
+/// The wgpu buffer of a `DeviceBuffer`, checking it was made here.
+fn memory(buffer: &DeviceBuffer) -> Result<&wgpu::Buffer> {
+    if buffer.device() != DEVICE {
+        return Err(backend_error(format!(
+            "a buffer on {} passed to the wgpu engine",
+            buffer.device()
+        )));
+    }
+    buffer
+        .memory::<WgpuMemory>()
+        .and_then(WgpuMemory::buffer)
+        .ok_or_else(|| backend_error("a device buffer not made by the wgpu engine"))
+}
+
+fn label(elem: ScalarType, len: usize) -> String {
+    format!("a device array of {len} {elem}")
+}
+
+/// Zeroed memory for `len` elements (a fresh buffer: wgpu zero-fills new
+/// buffers, pooled ones hold old data).
+pub fn alloc(gpu: &Gpu, elem: ScalarType, len: usize) -> Result<DeviceBuffer> {
+    let bytes = (len * elem.size_bytes()) as u64;
+    buffers::check_binding_size(gpu, &label(elem, len), bytes).map_err(backend_error)?;
+    let size = bytes.max(16).div_ceil(16) * 16;
+    let buffer = super::pipelines::scoped(gpu, "allocating a device array", || {
+        gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("kiln array"),
+            size,
+            usage: buffers::STORAGE,
+            mapped_at_creation: false,
+        })
+    })
+    .map_err(backend_error)?;
+    Ok(DeviceBuffer::new(
+        DEVICE,
+        elem,
+        len,
+        WgpuMemory {
+            buffer: Some(buffer),
+        },
+    ))
+}
+
+pub fn upload(gpu: &Gpu, data: &ArrayData<'_>) -> Result<DeviceBuffer> {
+    let bytes = bytes_of(data);
+    let buffer = buffers::storage(gpu, &label(data.elem(), data.len()), bytes.len() as u64)
+        .map_err(backend_error)?;
+    buffers::upload(gpu, &buffer, bytes);
+    Ok(DeviceBuffer::new(
+        DEVICE,
+        data.elem(),
+        data.len(),
+        WgpuMemory {
+            buffer: Some(buffer),
+        },
+    ))
+}
+
+pub fn upload_into(gpu: &Gpu, dst: &mut DeviceBuffer, data: &ArrayData<'_>) -> Result<()> {
+    if dst.elem() != data.elem() || dst.len() != data.len() {
+        return Err(backend_error(format!(
+            "upload of {} into {dst:?}",
+            label(data.elem(), data.len())
+        )));
+    }
+    buffers::upload(gpu, memory(dst)?, bytes_of(data));
+    Ok(())
+}
+
+/// Copies `src` to the host; waits for every launch submitted before.
+pub fn download(gpu: &Gpu, src: &DeviceBuffer, dst: &mut ArrayDataMut<'_>) -> Result<()> {
+    if src.elem() != dst.elem() || src.len() != dst.len() {
+        return Err(backend_error(format!(
+            "download of {src:?} into {}",
+            label(dst.elem(), dst.len())
+        )));
+    }
+    let out = bytes_of_mut(dst);
+    let data =
+        buffers::read_back(gpu, &[(memory(src)?, 0, out.len() as u64)]).map_err(backend_error)?;
+    let bytes = data.first().map(Vec::as_slice).unwrap_or_default();
+    if bytes.len() != out.len() {
+        return Err(backend_error("short readback"));
+    }
+    out.copy_from_slice(bytes);
+    Ok(())
+}
+
+/// A launch on arrays already in this device's memory.
+pub fn launch_resident(
+    gpu: &'static Gpu,
+    kernel: &WgpuKernel,
+    args: &mut [DeviceArg],
+) -> Result<Option<Value>> {
+    gpu.check_alive().map_err(backend_error)?;
+    let mut buffers = vec![None; kernel.program.arrays.len()];
+    for (param, arg) in kernel.program.params.iter().zip(args.iter()) {
+        if let (crate::ir::Param::Array(a), Some(buffer)) = (param, arg.buffer()) {
+            if let Some(slot) = buffers.get_mut(a.index()) {
+                *slot = Some(memory(buffer)?.clone());
+            }
+        }
+    }
+    let mut launch = Launch::resident(gpu, kernel, buffers);
+    let result = crate::gpu::host::run_resident(&kernel.program, &mut launch, args);
+    launch.finish()?;
+    result
+}
