@@ -55,6 +55,13 @@ impl Engine for WgpuEngine {
         true
     }
 
+    /// A software adapter (lavapipe) runs on the same cores as the CPU JIT
+    /// and never beats it, and one with a loop budget can fail long kernels:
+    /// `Auto` leaves it out; `--backend wgpu` still runs there.
+    fn auto_candidate(&self) -> bool {
+        self.gpu.info.device_type != wgpu::DeviceType::Cpu && self.gpu.caps.loop_budget.is_none()
+    }
+
     fn alloc(&self, elem: ir::ScalarType, len: usize) -> Result<DeviceBuffer> {
         resident::alloc(self.gpu, elem, len)
     }
