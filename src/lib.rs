@@ -39,5 +39,5 @@ pub use error::{Error, Fault, Result, RuntimeError};
 pub struct ReadmeDoctests;
 pub use ir::{ScalarType, Value};
 pub use runtime::args::{Arg, ArrayData, ArrayDataMut, Element};
-pub use runtime::{Backend, Kernel, Module};
 pub use runtime::{AnyArray, Array, Placement};
+pub use runtime::{Backend, Kernel, Module};

@@ -278,7 +278,9 @@ fn unavailable_backends_say_why() {
         assert!(matches!(e, Error::BackendUnavailable { .. }), "{e:?}");
         let text = e.to_string();
         assert!(
-            ["driver", "device", "NVRTC"].iter().any(|w| text.contains(w)),
+            ["driver", "device", "NVRTC"]
+                .iter()
+                .any(|w| text.contains(w)),
             "{text}"
         );
     }

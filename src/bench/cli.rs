@@ -75,7 +75,10 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     if let Some(spec) = &args.sweep {
         let kernels = super::sweep::parse(spec)?;
         let budget = Duration::from_secs_f64(args.seconds);
-        print!("{}", super::sweep::sweep(&args.dir, &kernels, budget, args.sweep_max)?);
+        print!(
+            "{}",
+            super::sweep::sweep(&args.dir, &kernels, budget, args.sweep_max)?
+        );
         return Ok(());
     }
     let sizes: Vec<String> = args

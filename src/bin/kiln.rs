@@ -406,7 +406,12 @@ fn calibration_figures() {
     say!("calibration ({}):", calibrate::cache_file(&dir).display());
     say!(
         "  {:<12} {:>10} {:>12} {:>12} {:>12} {:>12}",
-        "placement", "overhead", "ops/s", "lane ops/s", "bytes/s", "copy B/s"
+        "placement",
+        "overhead",
+        "ops/s",
+        "lane ops/s",
+        "bytes/s",
+        "copy B/s"
     );
     let places = [
         Placement::CpuSerial,

@@ -366,18 +366,6 @@ impl Dialect for CudaC {
         "kiln_raised()".into()
     }
 
-    fn if_open(&self, cond: &str) -> String {
-        format!("if ({cond}) {{")
-    }
-
-    fn else_open(&self) -> String {
-        "} else {".into()
-    }
-
-    fn close(&self) -> String {
-        "}".into()
-    }
-
     fn loop_open(&self) -> String {
         "for (;;) {".into()
     }

@@ -33,26 +33,6 @@ fn backend_error(message: String) -> Error {
     }
 }
 
-fn bytes_of<'a>(data: &'a ArrayData<'_>) -> &'a [u8] {
-    match data {
-        ArrayData::I32(s) => bytemuck::cast_slice(s),
-        ArrayData::U32(s) => bytemuck::cast_slice(s),
-        ArrayData::I64(s) => bytemuck::cast_slice(s),
-        ArrayData::F32(s) => bytemuck::cast_slice(s),
-        ArrayData::F64(s) => bytemuck::cast_slice(s),
-    }
-}
-
-fn bytes_of_mut<'a>(data: &'a mut ArrayDataMut<'_>) -> &'a mut [u8] {
-    match data {
-        ArrayDataMut::I32(s) => bytemuck::cast_slice_mut(s),
-        ArrayDataMut::U32(s) => bytemuck::cast_slice_mut(s),
-        ArrayDataMut::I64(s) => bytemuck::cast_slice_mut(s),
-        ArrayDataMut::F32(s) => bytemuck::cast_slice_mut(s),
-        ArrayDataMut::F64(s) => bytemuck::cast_slice_mut(s),
-    }
-}
-
 fn wait(stream: &Arc<CudaStream>) -> Result<()> {
     stream
         .synchronize()
@@ -103,7 +83,7 @@ pub fn upload_into(
             dst.elem()
         )));
     }
-    let bytes = bytes_of(data);
+    let bytes = data.as_bytes();
     if bytes.is_empty() {
         return Ok(());
     }
@@ -137,7 +117,7 @@ pub fn download(
             dst.elem()
         )));
     }
-    let out = bytes_of_mut(dst);
+    let out = dst.as_bytes_mut();
     if out.is_empty() {
         return Ok(());
     }

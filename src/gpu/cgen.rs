@@ -111,9 +111,16 @@ pub trait Dialect {
     fn raise(&self, site: u32, operands: &[String]) -> String;
     /// A `bool` expression: some invocation has faulted.
     fn raised(&self) -> String;
-    fn if_open(&self, cond: &str) -> String;
-    fn else_open(&self) -> String;
-    fn close(&self) -> String;
+    /// Block structure: both targets use C's braces, so these default to it.
+    fn if_open(&self, cond: &str) -> String {
+        format!("if ({cond}) {{")
+    }
+    fn else_open(&self) -> String {
+        "} else {".into()
+    }
+    fn close(&self) -> String {
+        "}".into()
+    }
     /// An endless loop (left with `brk`).
     fn loop_open(&self) -> String;
     /// `for (counter = 0; counter < count; counter += 1) {` over `i64`.

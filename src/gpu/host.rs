@@ -9,7 +9,7 @@ use super::{
 };
 use crate::error::{Error, Fault, Result, RuntimeError};
 use crate::ir::{self, value, Expr, ExprKind, Value, VarId};
-use crate::runtime::args::{Arg, ArrayData, ArrayDataMut};
+use crate::runtime::args::Arg;
 use std::collections::HashMap;
 
 /// Buffer sizes of one launch.
@@ -96,7 +96,7 @@ pub fn run(
                 known.insert(*v, *x);
             }
             (ir::Param::Array(a), Arg::Array { data, shape }) if a.index() < shapes.len() => {
-                layout.array_bytes[a.index()] = bytes_of(data).len();
+                layout.array_bytes[a.index()] = data.as_bytes().len();
                 shapes[a.index()] = shape.clone();
             }
             (ir::Param::Array(a), Arg::ArrayMut { data, shape }) if a.index() < shapes.len() => {
@@ -125,10 +125,10 @@ pub fn run(
     for (param, arg) in program.params.iter().zip(args.iter()) {
         match (param, arg) {
             (ir::Param::Array(a), Arg::Array { data, .. }) => {
-                device.upload_array(a.index(), bytes_of(data))?
+                device.upload_array(a.index(), data.as_bytes())?
             }
             (ir::Param::Array(a), Arg::ArrayMut { data, .. }) => {
-                device.upload_array(a.index(), bytes_of_mut(data))?
+                device.upload_array(a.index(), data.as_bytes())?
             }
             _ => {}
         }
@@ -146,7 +146,7 @@ pub fn run(
         if let (ir::Param::Array(a), Arg::ArrayMut { data, .. }) = (param, arg) {
             driver
                 .device
-                .download_array(a.index(), bytes_of_mut_out(data))?;
+                .download_array(a.index(), data.as_bytes_mut())?;
         }
     }
     let flow = outcome?;
@@ -461,36 +461,6 @@ fn as_i64(v: Value) -> i64 {
     match value::cast(v, ir::ScalarType::I64) {
         Value::I64(x) => x,
         _ => 0,
-    }
-}
-
-fn bytes_of<'a>(data: &'a ArrayData<'_>) -> &'a [u8] {
-    match data {
-        ArrayData::I32(s) => bytemuck::cast_slice(s),
-        ArrayData::U32(s) => bytemuck::cast_slice(s),
-        ArrayData::I64(s) => bytemuck::cast_slice(s),
-        ArrayData::F32(s) => bytemuck::cast_slice(s),
-        ArrayData::F64(s) => bytemuck::cast_slice(s),
-    }
-}
-
-fn bytes_of_mut<'a>(data: &'a ArrayDataMut<'_>) -> &'a [u8] {
-    match data {
-        ArrayDataMut::I32(s) => bytemuck::cast_slice(s),
-        ArrayDataMut::U32(s) => bytemuck::cast_slice(s),
-        ArrayDataMut::I64(s) => bytemuck::cast_slice(s),
-        ArrayDataMut::F32(s) => bytemuck::cast_slice(s),
-        ArrayDataMut::F64(s) => bytemuck::cast_slice(s),
-    }
-}
-
-fn bytes_of_mut_out<'a>(data: &'a mut ArrayDataMut<'_>) -> &'a mut [u8] {
-    match data {
-        ArrayDataMut::I32(s) => bytemuck::cast_slice_mut(s),
-        ArrayDataMut::U32(s) => bytemuck::cast_slice_mut(s),
-        ArrayDataMut::I64(s) => bytemuck::cast_slice_mut(s),
-        ArrayDataMut::F32(s) => bytemuck::cast_slice_mut(s),
-        ArrayDataMut::F64(s) => bytemuck::cast_slice_mut(s),
     }
 }
 

@@ -358,18 +358,6 @@ impl Dialect for Wgsl {
         "(atomicLoad(&kiln_err.flag) != 0u)".into()
     }
 
-    fn if_open(&self, cond: &str) -> String {
-        format!("if ({cond}) {{")
-    }
-
-    fn else_open(&self) -> String {
-        "} else {".into()
-    }
-
-    fn close(&self) -> String {
-        "}".into()
-    }
-
     fn loop_open(&self) -> String {
         "loop {".into()
     }

@@ -106,6 +106,17 @@ impl ArrayData<'_> {
             ArrayData::F64(s) => s.as_ptr() as *const u8,
         }
     }
+
+    /// The elements as raw bytes (native byte order), for device uploads.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            ArrayData::I32(s) => bytemuck::cast_slice(s),
+            ArrayData::U32(s) => bytemuck::cast_slice(s),
+            ArrayData::I64(s) => bytemuck::cast_slice(s),
+            ArrayData::F32(s) => bytemuck::cast_slice(s),
+            ArrayData::F64(s) => bytemuck::cast_slice(s),
+        }
+    }
 }
 
 impl ArrayDataMut<'_> {
@@ -140,6 +151,28 @@ impl ArrayDataMut<'_> {
             ArrayDataMut::I64(s) => s.as_mut_ptr() as *mut u8,
             ArrayDataMut::F32(s) => s.as_mut_ptr() as *mut u8,
             ArrayDataMut::F64(s) => s.as_mut_ptr() as *mut u8,
+        }
+    }
+
+    /// The elements as raw bytes (native byte order), for device uploads.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            ArrayDataMut::I32(s) => bytemuck::cast_slice(s),
+            ArrayDataMut::U32(s) => bytemuck::cast_slice(s),
+            ArrayDataMut::I64(s) => bytemuck::cast_slice(s),
+            ArrayDataMut::F32(s) => bytemuck::cast_slice(s),
+            ArrayDataMut::F64(s) => bytemuck::cast_slice(s),
+        }
+    }
+
+    /// The elements as writable raw bytes, for device downloads.
+    pub fn as_bytes_mut(&mut self) -> &mut [u8] {
+        match self {
+            ArrayDataMut::I32(s) => bytemuck::cast_slice_mut(s),
+            ArrayDataMut::U32(s) => bytemuck::cast_slice_mut(s),
+            ArrayDataMut::I64(s) => bytemuck::cast_slice_mut(s),
+            ArrayDataMut::F32(s) => bytemuck::cast_slice_mut(s),
+            ArrayDataMut::F64(s) => bytemuck::cast_slice_mut(s),
         }
     }
 }

@@ -9,10 +9,10 @@ pub mod args;
 pub mod array;
 pub mod backend;
 pub mod calibrate;
-pub mod choose;
-pub mod cost;
 pub mod cases;
 pub mod check;
+pub mod choose;
+pub mod cost;
 pub mod device;
 pub mod engines;
 pub mod exec;
@@ -25,8 +25,8 @@ pub mod values;
 
 pub use array::{AnyArray, Array, Residency};
 pub use backend::{Backend, ParseBackendError};
-pub use device::{DeviceArg, DeviceBuffer, DeviceId, Transfers};
 pub use choose::{Choice, Prediction};
+pub use device::{DeviceArg, DeviceBuffer, DeviceId, Transfers};
 pub use engines::engine;
 pub use exec::Placement;
 pub use future::{AsyncArg, LaunchFuture};
@@ -248,7 +248,11 @@ impl Module {
     }
 
     /// Kernel `id` compiled by `engine` (cached per IR hash and device).
-    fn compiled_by(&self, id: ir::FuncId, engine: &Arc<dyn Engine>) -> Result<Arc<dyn CompiledKernel>> {
+    fn compiled_by(
+        &self,
+        id: ir::FuncId,
+        engine: &Arc<dyn Engine>,
+    ) -> Result<Arc<dyn CompiledKernel>> {
         let key = (self.hashes[id.index()], engine.device());
         let slot = {
             // A poisoned lock only means another thread panicked; the map
@@ -314,7 +318,10 @@ impl Module {
         for b in [Backend::Cuda, Backend::Wgpu] {
             // Absent, or unable to run this kernel's types: not a candidate.
             let usable = engine(b).is_ok_and(|e| e.auto_candidate());
-            if let Some(t) = usable.then(|| self.target(id, Placement::Gpu(b)).ok()).flatten() {
+            if let Some(t) = usable
+                .then(|| self.target(id, Placement::Gpu(b)).ok())
+                .flatten()
+            {
                 targets.push(t);
             }
         }

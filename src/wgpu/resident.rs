@@ -32,26 +32,6 @@ impl Drop for WgpuMemory {
     }
 }
 
-fn bytes_of<'a>(data: &'a ArrayData<'_>) -> &'a [u8] {
-    match data {
-        ArrayData::I32(s) => bytemuck::cast_slice(s),
-        ArrayData::U32(s) => bytemuck::cast_slice(s),
-        ArrayData::I64(s) => bytemuck::cast_slice(s),
-        ArrayData::F32(s) => bytemuck::cast_slice(s),
-        ArrayData::F64(s) => bytemuck::cast_slice(s),
-    }
-}
-
-fn bytes_of_mut<'a>(data: &'a mut ArrayDataMut<'_>) -> &'a mut [u8] {
-    match data {
-        ArrayDataMut::I32(s) => bytemuck::cast_slice_mut(s),
-        ArrayDataMut::U32(s) => bytemuck::cast_slice_mut(s),
-        ArrayDataMut::I64(s) => bytemuck::cast_slice_mut(s),
-        ArrayDataMut::F32(s) => bytemuck::cast_slice_mut(s),
-        ArrayDataMut::F64(s) => bytemuck::cast_slice_mut(s),
-    }
-}
-
 /// The wgpu buffer of a `DeviceBuffer`, checking it was made here.
 fn memory(buffer: &DeviceBuffer) -> Result<&wgpu::Buffer> {
     if buffer.device() != DEVICE {
@@ -96,7 +76,7 @@ pub fn alloc(gpu: &Gpu, elem: ScalarType, len: usize) -> Result<DeviceBuffer> {
 }
 
 pub fn upload(gpu: &Gpu, data: &ArrayData<'_>) -> Result<DeviceBuffer> {
-    let bytes = bytes_of(data);
+    let bytes = data.as_bytes();
     let buffer = buffers::storage(gpu, &label(data.elem(), data.len()), bytes.len() as u64)
         .map_err(backend_error)?;
     buffers::upload(gpu, &buffer, bytes);
@@ -117,7 +97,7 @@ pub fn upload_into(gpu: &Gpu, dst: &mut DeviceBuffer, data: &ArrayData<'_>) -> R
             label(data.elem(), data.len())
         )));
     }
-    buffers::upload(gpu, memory(dst)?, bytes_of(data));
+    buffers::upload(gpu, memory(dst)?, data.as_bytes());
     Ok(())
 }
 
@@ -129,7 +109,7 @@ pub fn download(gpu: &Gpu, src: &DeviceBuffer, dst: &mut ArrayDataMut<'_>) -> Re
             label(dst.elem(), dst.len())
         )));
     }
-    let out = bytes_of_mut(dst);
+    let out = dst.as_bytes_mut();
     let data =
         buffers::read_back(gpu, &[(memory(src)?, 0, out.len() as u64)]).map_err(backend_error)?;
     let bytes = data.first().map(Vec::as_slice).unwrap_or_default();
