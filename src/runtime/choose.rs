@@ -3,13 +3,18 @@
 //! where each argument is now, and the placement's calibrated figures
 //! (`calibrate`); correct by measured launch times (an exponentially
 //! weighted ratio per kernel, placement and size class); pick the fastest.
-//! `KILN_LOG=dispatch` prints each choice with its predictions.
+//! `KILN_LOG=dispatch` prints each choice with its predictions. A tiny
+//! launch's choice (the fast path, which reads the model alone) is cached
+//! per kernel by a signature of its arguments (`FastCache`), so repeating it
+//! costs a hash instead of an estimate.
 
 use super::args::Arg;
 use super::calibrate::{self, Figures};
 use super::cost::Work;
 use super::exec::{Placement, Target};
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// A light `prange` (no inner loop) shorter than this runs on the calling
@@ -250,6 +255,123 @@ pub(crate) fn choose(kernel: u64, plan: &Plan, work: &Work, args: &[Arg]) -> Cho
         exploring: explore.is_some(),
         learn: true,
     }
+}
+
+/// The last fast-path choice of one kernel (`learn == false`), keyed by
+/// the launch's [`signature`]: a repeated tiny launch with the same shapes,
+/// scalars and residency skips the estimate and the predictions. Only
+/// fast-path choices are kept: they read the model alone (no measured
+/// corrections), so the same signature always gives the same choice, and
+/// larger work still goes through `choose` and learns.
+///
+/// One atomic word, no lock: the signature's upper 56 bits and the
+/// candidate's index in the plan plus one in the low 8 (0: empty).
+#[derive(Debug, Default)]
+pub(crate) struct FastCache(AtomicU64);
+
+impl FastCache {
+    /// The cached candidate's index in the plan for `sig`.
+    pub(crate) fn get(&self, sig: u64) -> Option<usize> {
+        let w = self.0.load(Ordering::Relaxed);
+        let idx = (w & 0xff) as usize;
+        (idx != 0 && (w & !0xff) == (sig & !0xff)).then(|| idx - 1)
+    }
+
+    /// Remembers `choice` for `sig` when it came from the fast path.
+    pub(crate) fn put(&self, sig: u64, plan: &Plan, choice: &Choice) {
+        if choice.learn || choice.exploring {
+            return;
+        }
+        if let Some(i) = plan.targets.iter().position(|t| t.place == choice.place) {
+            if i < 0xff {
+                self.0
+                    .store((sig & !0xff) | (i as u64 + 1), Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// FxHash-style mixing: cheap, and good in the upper bits the cache keeps.
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u8(&mut self, x: u8) {
+        self.write_u64(x as u64);
+    }
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(x as u64);
+    }
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        // A final avalanche so that every input bit reaches the upper bits.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h
+    }
+}
+
+/// A hash of what `choose`'s model reads from the arguments: each
+/// argument's kind, scalar values (as bits), array lengths, shapes and
+/// element types, and a managed array's residency (which decides its
+/// copies). Locks each managed array once, briefly.
+pub(crate) fn signature(args: &[Arg]) -> u64 {
+    let mut h = Fx(0x9e37_79b9_7f4a_7c15);
+    h.write_usize(args.len());
+    for a in args {
+        match a {
+            Arg::Scalar(v) => {
+                h.write_u8(1);
+                let bits = match *v {
+                    crate::ir::Value::Bool(b) => b as u64,
+                    crate::ir::Value::I32(x) => x as u32 as u64,
+                    crate::ir::Value::U32(x) => x as u64,
+                    crate::ir::Value::I64(x) => x as u64,
+                    crate::ir::Value::F32(x) => x.to_bits() as u64,
+                    crate::ir::Value::F64(x) => x.to_bits(),
+                };
+                v.ty().hash(&mut h);
+                h.write_u64(bits);
+            }
+            Arg::Array { data, shape } => {
+                h.write_u8(2);
+                data.elem().hash(&mut h);
+                h.write_usize(data.len());
+                h.write_usize(shape.len());
+                shape.iter().for_each(|&d| h.write_usize(d));
+            }
+            Arg::ArrayMut { data, shape } => {
+                h.write_u8(3);
+                data.elem().hash(&mut h);
+                h.write_usize(data.len());
+                h.write_usize(shape.len());
+                shape.iter().for_each(|&d| h.write_usize(d));
+            }
+            Arg::Resident { array, writable } => {
+                h.write_u8(4 + *writable as u8);
+                array.elem().hash(&mut h);
+                let s = array.lock();
+                h.write_usize(s.host.len());
+                h.write_usize(s.shape.len());
+                s.shape.iter().for_each(|&d| h.write_usize(d));
+                let r = s.residency();
+                h.write_u8(r.host as u8);
+                r.device.hash(&mut h);
+            }
+        }
+    }
+    h.finish()
 }
 
 /// Folds a measured launch time into the correction for its prediction.

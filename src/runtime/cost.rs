@@ -29,6 +29,12 @@ impl Work {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Estimates made on this thread (tests check the dispatch cache).
+    pub(crate) static ESTIMATES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Trip count assumed for a loop whose count cannot be evaluated.
 const UNKNOWN_TRIPS: f64 = 16.0;
 
@@ -44,6 +50,8 @@ struct Est<'m> {
 
 /// The work of launching `kernel` of `module` on `args` (already checked).
 pub fn estimate(module: &ir::Module, kernel: ir::FuncId, args: &[Arg]) -> Work {
+    #[cfg(test)]
+    ESTIMATES.with(|n| n.set(n.get() + 1));
     let f = module.function(kernel);
     let mut known = vec![None; f.vars.len()];
     let mut shapes = vec![Vec::new(); f.arrays.len()];

@@ -142,6 +142,8 @@ pub struct Module {
     cache: Mutex<HashMap<(u64, DeviceId), CacheSlot>>,
     /// `Auto`'s candidates and their figures per kernel, found once.
     plans: Vec<std::sync::OnceLock<Arc<choose::Plan>>>,
+    /// `Auto`'s last fast-path choice per kernel (no lock, no allocation).
+    fast: Vec<choose::FastCache>,
 }
 
 /// A kernel of a module, found by name.
@@ -189,8 +191,10 @@ impl Module {
         let params = ir.functions.iter().map(params::params_of).collect();
         let hashes = ir_hashes(&ir);
         let plans = ir.functions.iter().map(|_| Default::default()).collect();
+        let fast = ir.functions.iter().map(|_| Default::default()).collect();
         Ok(Module {
             plans,
+            fast,
             ir: Arc::new(ir),
             source: source.to_string(),
             params,
@@ -441,7 +445,21 @@ impl<'m> Kernel<'m> {
             let target = self.module.target(self.id, forced_place(backend))?;
             return Ok((target.place, exec::run(&target, args, None)?));
         }
+        // A repeated tiny launch: the fast path's last choice for the same
+        // signature, without estimating (logging takes the full path).
+        let cache = &self.module.fast[self.id.index()];
+        let sig = (!choose::log_dispatch()).then(|| choose::signature(args));
+        if let Some(sig) = sig {
+            if let Some(plan) = self.module.plans[self.id.index()].get() {
+                if let Some(target) = cache.get(sig).and_then(|i| plan.targets.get(i)) {
+                    return Ok((target.place, exec::run(target, args, None)?));
+                }
+            }
+        }
         let (plan, choice) = self.choose_checked(args)?;
+        if let Some(sig) = sig {
+            cache.put(sig, &plan, &choice);
+        }
         let target = plan.target(choice.place);
         if !choice.learn {
             return Ok((target.place, exec::run(target, args, None)?));
@@ -530,5 +548,107 @@ impl<'m> Kernel<'m> {
         self.module
             .target(self.id, forced_place(backend))
             .map(|t| t.place.backend())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: &str = "kernel saxpy(a: f32, x: f32[:], y: mut f32[:]) {
+    for i in prange(0..y.len()) {
+        y[i] = a * x[i] + y[i];
+    }
+}
+";
+
+    fn estimates() -> usize {
+        cost::ESTIMATES.with(|n| n.get())
+    }
+
+    /// Launches on `Auto`: the placement and the estimates it made.
+    fn auto(k: &Kernel, args: &mut [Arg]) -> (Placement, usize) {
+        let before = estimates();
+        let (place, _) = k.launch_placing(Backend::Auto, args).unwrap();
+        (place, estimates() - before)
+    }
+
+    #[test]
+    fn auto_reuses_a_fast_path_choice_for_the_same_signature() {
+        if choose::log_dispatch() {
+            return; // Logging takes the full path on every launch.
+        }
+        let m = Module::from_source("cache.kn", SRC).unwrap();
+        let k = m.kernel("saxpy").unwrap();
+        let x = vec![1.0f32; 8];
+        let mut y = vec![1.0f32; 8];
+        let choice = k
+            .choose(&[2.0f32.into(), (&x).into(), (&mut y).into()])
+            .unwrap();
+        // Eight elements are a tiny launch anywhere: the fast path.
+        assert!(!choice.learn, "{choice:?}");
+        let first = auto(&k, &mut [2.0f32.into(), (&x).into(), (&mut y).into()]);
+        assert_eq!(first, (choice.place, 1));
+        // Same shapes and scalars: the cached choice, no estimate.
+        let again = auto(&k, &mut [2.0f32.into(), (&x).into(), (&mut y).into()]);
+        assert_eq!(again, (choice.place, 0));
+        // A different length or scalar: estimated again, then cached.
+        let x2 = vec![1.0f32; 16];
+        let mut y2 = vec![1.0f32; 16];
+        assert_eq!(
+            auto(&k, &mut [2.0f32.into(), (&x2).into(), (&mut y2).into()]).1,
+            1
+        );
+        assert_eq!(
+            auto(&k, &mut [2.0f32.into(), (&x2).into(), (&mut y2).into()]).1,
+            0
+        );
+        assert_eq!(
+            auto(&k, &mut [3.0f32.into(), (&x2).into(), (&mut y2).into()]).1,
+            1
+        );
+        // Managed arrays: keyed by their shape and residency too.
+        let xa = Array::from(vec![1.0f32; 8]);
+        let mut ya = Array::from(vec![1.0f32; 8]);
+        assert_eq!(auto(&k, &mut [2.0f32.into(), xa.arg(), ya.arg_mut()]).1, 1);
+        assert_eq!(auto(&k, &mut [2.0f32.into(), xa.arg(), ya.arg_mut()]).1, 0);
+        assert_eq!(ya.to_vec().unwrap(), vec![5.0f32; 8]);
+    }
+
+    #[test]
+    fn auto_does_not_cache_choices_that_learn() {
+        if choose::log_dispatch() {
+            return;
+        }
+        let m = Module::from_source("learn.kn", SRC).unwrap();
+        let k = m.kernel("saxpy").unwrap();
+        let n = 1 << 20;
+        let x = vec![1.0f32; n];
+        let mut y = vec![1.0f32; n];
+        let choice = k
+            .choose(&[2.0f32.into(), (&x).into(), (&mut y).into()])
+            .unwrap();
+        assert!(choice.learn, "{choice:?}");
+        // Every launch estimates: measured corrections may change the choice.
+        for _ in 0..3 {
+            assert_eq!(
+                auto(&k, &mut [2.0f32.into(), (&x).into(), (&mut y).into()]).1,
+                1
+            );
+        }
+    }
+
+    #[test]
+    fn signatures_differ_by_shape_scalar_and_kind() {
+        let x = vec![1.0f32; 8];
+        let mut y = vec![1.0f32; 8];
+        let x9 = vec![1.0f32; 9];
+        let s = |args: &[Arg]| choose::signature(args);
+        let base = s(&[2.0f32.into(), (&x).into()]);
+        assert_eq!(base, s(&[2.0f32.into(), (&x).into()]));
+        assert_ne!(base, s(&[2.5f32.into(), (&x).into()]));
+        assert_ne!(base, s(&[2.0f32.into(), (&x9).into()]));
+        assert_ne!(base, s(&[2.0f32.into(), (&mut y).into()]));
+        assert_ne!(base, s(&[2.0f64.into(), (&x).into()]));
     }
 }
