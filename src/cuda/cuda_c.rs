@@ -51,35 +51,37 @@ fn call(name: &str, t: ScalarType, args: &[&str]) -> String {
 /// The C math function for a float builtin: `sinf` for f32, `sin` for f64,
 /// so f32 stays single precision.
 fn math_fn(f: Builtin) -> Option<&'static str> {
-    Some(match f {
-        Builtin::Sqrt => "sqrt",
-        Builtin::Cbrt => "cbrt",
-        Builtin::Exp => "exp",
-        Builtin::Exp2 => "exp2",
-        Builtin::Ln => "log",
-        Builtin::Log2 => "log2",
-        Builtin::Log10 => "log10",
-        Builtin::Sin => "sin",
-        Builtin::Cos => "cos",
-        Builtin::Tan => "tan",
-        Builtin::Asin => "asin",
-        Builtin::Acos => "acos",
-        Builtin::Atan => "atan",
-        Builtin::Atan2 => "atan2",
-        Builtin::Sinh => "sinh",
-        Builtin::Cosh => "cosh",
-        Builtin::Tanh => "tanh",
-        Builtin::Pow => "pow",
-        Builtin::Floor => "floor",
-        Builtin::Ceil => "ceil",
-        // C `round` rounds half away from zero, as SPEC's `round`.
-        Builtin::Round => "round",
-        Builtin::Trunc => "trunc",
-        Builtin::Fma => "fma",
-        Builtin::Erf => "erf",
-        Builtin::Hypot => "hypot",
-        _ => return None,
-    })
+    use Builtin::*;
+    // The language's names are C's (`log` is the natural logarithm; C
+    // `round` rounds half away from zero, as SPEC's `round`).
+    let in_libm = matches!(
+        f,
+        Sqrt | Cbrt
+            | Exp
+            | Exp2
+            | Ln
+            | Log2
+            | Log10
+            | Sin
+            | Cos
+            | Tan
+            | Asin
+            | Acos
+            | Atan
+            | Atan2
+            | Sinh
+            | Cosh
+            | Tanh
+            | Pow
+            | Floor
+            | Ceil
+            | Round
+            | Trunc
+            | Fma
+            | Erf
+            | Hypot
+    );
+    in_libm.then(|| f.name())
 }
 
 impl CudaC {
@@ -376,21 +378,6 @@ impl Dialect for CudaC {
 
     fn grid_loop_open(&self, counter: &str, first: &str, total: &str, step: &str) -> String {
         format!("for (i64 {counter} = {first}; {counter} < {total}; {counter} += {step}) {{")
-    }
-
-    fn brk(&self) -> String {
-        "break;".into()
-    }
-
-    fn cont(&self) -> String {
-        "continue;".into()
-    }
-
-    fn ret(&self, value: Option<&str>) -> String {
-        match value {
-            Some(v) => format!("return {v};"),
-            None => "return;".into(),
-        }
     }
 
     fn function_open(&self, name: &str, params: &[FnParam], ret: Option<ScalarType>) -> String {

@@ -379,21 +379,6 @@ impl Dialect for Wgsl {
         Some(32768)
     }
 
-    fn brk(&self) -> String {
-        "break;".into()
-    }
-
-    fn cont(&self) -> String {
-        "continue;".into()
-    }
-
-    fn ret(&self, value: Option<&str>) -> String {
-        match value {
-            Some(v) => format!("return {v};"),
-            None => "return;".into(),
-        }
-    }
-
     fn function_open(&self, name: &str, params: &[FnParam], ret: Option<ScalarType>) -> String {
         let ps: Vec<String> = params
             .iter()

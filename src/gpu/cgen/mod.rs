@@ -144,9 +144,19 @@ pub trait Dialect {
     fn max_loop_trips(&self) -> Option<u32> {
         None
     }
-    fn brk(&self) -> String;
-    fn cont(&self) -> String;
-    fn ret(&self, value: Option<&str>) -> String;
+    /// Jumps, spelled alike in C and WGSL.
+    fn brk(&self) -> String {
+        "break;".into()
+    }
+    fn cont(&self) -> String {
+        "continue;".into()
+    }
+    fn ret(&self, value: Option<&str>) -> String {
+        match value {
+            Some(v) => format!("return {v};"),
+            None => "return;".into(),
+        }
+    }
     fn function_open(&self, name: &str, params: &[FnParam], ret: Option<ScalarType>) -> String;
     /// The value behind a `by_ref` parameter (also assignable).
     fn deref(&self, ptr: &str) -> String;
