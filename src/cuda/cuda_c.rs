@@ -392,14 +392,6 @@ impl Dialect for CudaC {
         format!("__device__ static {ret} {name}({}) {{", list.join(", "))
     }
 
-    fn deref(&self, ptr: &str) -> String {
-        format!("(*{ptr})")
-    }
-
-    fn address_of(&self, var: &str) -> String {
-        format!("(&{var})")
-    }
-
     fn discard(&self, call: &str) -> String {
         format!("(void)({call});")
     }

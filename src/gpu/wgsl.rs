@@ -394,14 +394,6 @@ impl Dialect for Wgsl {
         format!("fn {name}({}){r} {{", ps.join(", "))
     }
 
-    fn deref(&self, ptr: &str) -> String {
-        format!("(*{ptr})")
-    }
-
-    fn address_of(&self, var: &str) -> String {
-        format!("(&{var})")
-    }
-
     fn discard(&self, call: &str) -> String {
         format!("_ = {call};")
     }

@@ -144,15 +144,10 @@ pub(crate) fn run(
     }
 }
 
-fn run_host(
-    target: &Target,
-    slots: &mut [Slot],
-    locks: &mut [MutexGuard<State>],
-) -> Result<Option<Value>> {
-    for s in locks.iter_mut() {
-        s.sync_host()?;
-    }
-    let written: Vec<usize> = slots
+/// The locks of the managed arrays the kernel may write: their copy on the
+/// device that ran it becomes the only valid one.
+fn written_locks(slots: &[Slot]) -> Vec<usize> {
+    slots
         .iter()
         .filter_map(|s| match s {
             Slot::Managed {
@@ -161,7 +156,18 @@ fn run_host(
             } => Some(*lock),
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+fn run_host(
+    target: &Target,
+    slots: &mut [Slot],
+    locks: &mut [MutexGuard<State>],
+) -> Result<Option<Value>> {
+    for s in locks.iter_mut() {
+        s.sync_host()?;
+    }
+    let written = written_locks(slots);
     let result = {
         // Writable managed arrays are never aliased (checked), so each lock
         // is borrowed mutably at most once; read-only ones may repeat.
@@ -221,16 +227,7 @@ fn run_device(
             _ => None,
         });
     }
-    let written: Vec<usize> = slots
-        .iter()
-        .filter_map(|s| match s {
-            Slot::Managed {
-                lock,
-                writable: true,
-            } => Some(*lock),
-            _ => None,
-        })
-        .collect();
+    let written = written_locks(slots);
     let result = {
         let mut states: Vec<Option<&mut State>> =
             locks.iter_mut().map(|g| Some(&mut **g)).collect();

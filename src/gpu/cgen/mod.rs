@@ -159,9 +159,13 @@ pub trait Dialect {
     }
     fn function_open(&self, name: &str, params: &[FnParam], ret: Option<ScalarType>) -> String;
     /// The value behind a `by_ref` parameter (also assignable).
-    fn deref(&self, ptr: &str) -> String;
+    fn deref(&self, ptr: &str) -> String {
+        format!("(*{ptr})")
+    }
     /// A pointer to a local, to pass as a `by_ref` argument.
-    fn address_of(&self, var: &str) -> String;
+    fn address_of(&self, var: &str) -> String {
+        format!("(&{var})")
+    }
     /// A call evaluated only for its effects.
     fn discard(&self, call: &str) -> String;
     /// Buffer declarations and helper functions.
