@@ -17,9 +17,9 @@
 
 use super::checks::{self, access_key};
 use super::launch::{self, ParInfo, BOUNDS_WORDS};
-use super::math;
 use super::vector;
 use crate::error::{Error, Result};
+use crate::ir::builtins::{CpuInst, CpuLowering, Generic, Lowering};
 use crate::ir::{
     self, Access, ArrayId, AtomicOp, BinOp, Builtin, Expr, ExprKind, ForLoop, FuncId, ParLoop,
     ScalarType, Span, StmtKind, UnOp, Value, VarId,
@@ -1749,28 +1749,23 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
     }
 
     fn builtin(&mut self, f: Builtin, ty: ScalarType, a: &[CValue]) -> Result<CValue> {
-        if let Some(name) = math::symbol(f, ty) {
-            let t = clif_type(ty);
-            let params = vec![t; a.len()];
-            let fr = self.import(name, &params, Some(t))?;
-            let call = self.b.ins().call(fr, a);
-            return Ok(self.b.inst_results(call)[0]);
-        }
-        Ok(match f {
-            Builtin::Abs if ty.is_float() => self.b.ins().fabs(a[0]),
-            Builtin::Abs if ty == ScalarType::U32 || ty == ScalarType::Bool => a[0],
-            Builtin::Abs => self.b.ins().iabs(a[0]),
-            Builtin::Min => self.minmax(ty, a[0], a[1], true),
-            Builtin::Max => self.minmax(ty, a[0], a[1], false),
-            Builtin::Clamp => {
-                let m = self.minmax(ty, a[0], a[1], false);
-                self.minmax(ty, m, a[2], true)
+        let func = match f.lowering() {
+            Lowering::Generic(g) => return Ok(self.generic_builtin(g, ty, a)),
+            Lowering::Float(func) => func,
+        };
+        Ok(match func.cpu {
+            CpuLowering::Call(names) => {
+                let t = clif_type(ty);
+                let params = vec![t; a.len()];
+                let fr = self.import(names.get(ty), &params, Some(t))?;
+                let call = self.b.ins().call(fr, a);
+                self.b.inst_results(call)[0]
             }
-            Builtin::Sqrt => self.b.ins().sqrt(a[0]),
-            Builtin::Floor => self.b.ins().floor(a[0]),
-            Builtin::Ceil => self.b.ins().ceil(a[0]),
-            Builtin::Trunc => self.b.ins().trunc(a[0]),
-            Builtin::Round => {
+            CpuLowering::Inst(CpuInst::Sqrt) => self.b.ins().sqrt(a[0]),
+            CpuLowering::Inst(CpuInst::Floor) => self.b.ins().floor(a[0]),
+            CpuLowering::Inst(CpuInst::Ceil) => self.b.ins().ceil(a[0]),
+            CpuLowering::Inst(CpuInst::Trunc) => self.b.ins().trunc(a[0]),
+            CpuLowering::Inst(CpuInst::RoundAway) => {
                 // Half away from zero: trunc, then step away when the
                 // dropped fraction is at least one half (exact in floats).
                 let t = self.b.ins().trunc(a[0]);
@@ -1786,8 +1781,22 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
                 let away = self.b.ins().fadd(t, step);
                 self.b.ins().select(ge, away, t)
             }
-            Builtin::IsNan => self.b.ins().fcmp(FloatCC::Unordered, a[0], a[0]),
-            Builtin::IsInf => {
+        })
+    }
+
+    fn generic_builtin(&mut self, g: Generic, ty: ScalarType, a: &[CValue]) -> CValue {
+        match g {
+            Generic::Abs if ty.is_float() => self.b.ins().fabs(a[0]),
+            Generic::Abs if ty == ScalarType::U32 || ty == ScalarType::Bool => a[0],
+            Generic::Abs => self.b.ins().iabs(a[0]),
+            Generic::Min => self.minmax(ty, a[0], a[1], true),
+            Generic::Max => self.minmax(ty, a[0], a[1], false),
+            Generic::Clamp => {
+                let m = self.minmax(ty, a[0], a[1], false);
+                self.minmax(ty, m, a[2], true)
+            }
+            Generic::IsNan => self.b.ins().fcmp(FloatCC::Unordered, a[0], a[0]),
+            Generic::IsInf => {
                 let m = self.b.ins().fabs(a[0]);
                 let inf = if ty == ScalarType::F32 {
                     self.b.ins().f32const(f32::INFINITY)
@@ -1796,14 +1805,8 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
                 };
                 self.b.ins().fcmp(FloatCC::Equal, m, inf)
             }
-            Builtin::Select => self.b.ins().select(a[0], a[1], a[2]),
-            other => {
-                return Err(self.sh.unsupported(
-                    self.sh.kernel.span,
-                    &format!("builtin `{}` on {ty}", other.name()),
-                ));
-            }
-        })
+            Generic::Select => self.b.ins().select(a[0], a[1], a[2]),
+        }
     }
 }
 

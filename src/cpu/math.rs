@@ -8,163 +8,97 @@
 //! `floor`/`ceil`/`trunc`/`nearest`/`fma` on hosts without SSE4.1/FMA, so the
 //! JIT never falls back to looking symbols up with dlsym.
 
-use crate::ir::{Builtin, ScalarType};
 
-macro_rules! unary_fns {
-    ($($name:ident: $t:ty => |$x:ident| $body:expr;)*) => {
-        $(extern "C" fn $name($x: $t) -> $t { $body })*
+/// Defines the `extern "C"` host functions and `host_fns()`, the list of
+/// them with their addresses (each function is named once).
+macro_rules! host_fns {
+    (
+        unary { $($u:ident: $ut:ty => |$x:ident| $ub:expr;)* }
+        binary { $($b:ident: $bt:ty => |$y:ident, $z:ident| $bb:expr;)* }
+        ternary { $($f:ident: $ft:ty => |$p:ident, $q:ident, $r:ident| $fb:expr;)* }
+    ) => {
+        $(extern "C" fn $u($x: $ut) -> $ut { $ub })*
+        $(extern "C" fn $b($y: $bt, $z: $bt) -> $bt { $bb })*
+        $(extern "C" fn $f($p: $ft, $q: $ft, $r: $ft) -> $ft { $fb })*
+
+        fn host_fns() -> Vec<(&'static str, *const u8)> {
+            vec![
+                $((stringify!($u), $u as *const u8),)*
+                $((stringify!($b), $b as *const u8),)*
+                $((stringify!($f), $f as *const u8),)*
+            ]
+        }
     };
 }
 
-macro_rules! binary_fns {
-    ($($name:ident: $t:ty => |$x:ident, $y:ident| $body:expr;)*) => {
-        $(extern "C" fn $name($x: $t, $y: $t) -> $t { $body })*
-    };
-}
-
-unary_fns! {
-    kiln_cbrt_f64: f64 => |x| x.cbrt();
-    kiln_cbrt_f32: f32 => |x| x.cbrt();
-    kiln_exp_f64: f64 => |x| x.exp();
-    kiln_exp_f32: f32 => |x| x.exp();
-    kiln_exp2_f64: f64 => |x| x.exp2();
-    kiln_exp2_f32: f32 => |x| x.exp2();
-    kiln_ln_f64: f64 => |x| x.ln();
-    kiln_ln_f32: f32 => |x| x.ln();
-    kiln_log2_f64: f64 => |x| x.log2();
-    kiln_log2_f32: f32 => |x| x.log2();
-    kiln_log10_f64: f64 => |x| x.log10();
-    kiln_log10_f32: f32 => |x| x.log10();
-    kiln_sin_f64: f64 => |x| x.sin();
-    kiln_sin_f32: f32 => |x| x.sin();
-    kiln_cos_f64: f64 => |x| x.cos();
-    kiln_cos_f32: f32 => |x| x.cos();
-    kiln_tan_f64: f64 => |x| x.tan();
-    kiln_tan_f32: f32 => |x| x.tan();
-    kiln_asin_f64: f64 => |x| x.asin();
-    kiln_asin_f32: f32 => |x| x.asin();
-    kiln_acos_f64: f64 => |x| x.acos();
-    kiln_acos_f32: f32 => |x| x.acos();
-    kiln_atan_f64: f64 => |x| x.atan();
-    kiln_atan_f32: f32 => |x| x.atan();
-    kiln_sinh_f64: f64 => |x| x.sinh();
-    kiln_sinh_f32: f32 => |x| x.sinh();
-    kiln_cosh_f64: f64 => |x| x.cosh();
-    kiln_cosh_f32: f32 => |x| x.cosh();
-    kiln_tanh_f64: f64 => |x| x.tanh();
-    kiln_tanh_f32: f32 => |x| x.tanh();
-    kiln_erf_f64: f64 => |x| libm::erf(x);
-    kiln_erf_f32: f32 => |x| libm::erff(x);
-    // Targets of Cranelift's own libcalls (see the module comment).
-    kiln_floor_f64: f64 => |x| x.floor();
-    kiln_floor_f32: f32 => |x| x.floor();
-    kiln_ceil_f64: f64 => |x| x.ceil();
-    kiln_ceil_f32: f32 => |x| x.ceil();
-    kiln_trunc_f64: f64 => |x| x.trunc();
-    kiln_trunc_f32: f32 => |x| x.trunc();
-    kiln_nearest_f64: f64 => |x| x.round_ties_even();
-    kiln_nearest_f32: f32 => |x| x.round_ties_even();
-}
-
-binary_fns! {
-    kiln_atan2_f64: f64 => |y, x| y.atan2(x);
-    kiln_atan2_f32: f32 => |y, x| y.atan2(x);
-    kiln_pow_f64: f64 => |x, y| x.powf(y);
-    kiln_pow_f32: f32 => |x, y| x.powf(y);
-    kiln_hypot_f64: f64 => |x, y| x.hypot(y);
-    kiln_hypot_f32: f32 => |x, y| x.hypot(y);
-    // Float `%` (Rust's: the sign of the dividend).
-    kiln_fmod_f64: f64 => |x, y| x % y;
-    kiln_fmod_f32: f32 => |x, y| x % y;
-}
-
-extern "C" fn kiln_fma_f64(a: f64, b: f64, c: f64) -> f64 {
-    a.mul_add(b, c)
-}
-
-extern "C" fn kiln_fma_f32(a: f32, b: f32, c: f32) -> f32 {
-    a.mul_add(b, c)
-}
-
-/// The symbol a builtin calls for `ty` (`F32` or `F64`), or `None` when it is
-/// lowered to instructions instead.
-pub(crate) fn symbol(f: Builtin, ty: ScalarType) -> Option<&'static str> {
-    let f64_ = ty == ScalarType::F64;
-    let pick = |a: &'static str, b: &'static str| Some(if f64_ { a } else { b });
-    match f {
-        Builtin::Cbrt => pick("kiln_cbrt_f64", "kiln_cbrt_f32"),
-        Builtin::Exp => pick("kiln_exp_f64", "kiln_exp_f32"),
-        Builtin::Exp2 => pick("kiln_exp2_f64", "kiln_exp2_f32"),
-        Builtin::Ln => pick("kiln_ln_f64", "kiln_ln_f32"),
-        Builtin::Log2 => pick("kiln_log2_f64", "kiln_log2_f32"),
-        Builtin::Log10 => pick("kiln_log10_f64", "kiln_log10_f32"),
-        Builtin::Sin => pick("kiln_sin_f64", "kiln_sin_f32"),
-        Builtin::Cos => pick("kiln_cos_f64", "kiln_cos_f32"),
-        Builtin::Tan => pick("kiln_tan_f64", "kiln_tan_f32"),
-        Builtin::Asin => pick("kiln_asin_f64", "kiln_asin_f32"),
-        Builtin::Acos => pick("kiln_acos_f64", "kiln_acos_f32"),
-        Builtin::Atan => pick("kiln_atan_f64", "kiln_atan_f32"),
-        Builtin::Atan2 => pick("kiln_atan2_f64", "kiln_atan2_f32"),
-        Builtin::Sinh => pick("kiln_sinh_f64", "kiln_sinh_f32"),
-        Builtin::Cosh => pick("kiln_cosh_f64", "kiln_cosh_f32"),
-        Builtin::Tanh => pick("kiln_tanh_f64", "kiln_tanh_f32"),
-        Builtin::Pow => pick("kiln_pow_f64", "kiln_pow_f32"),
-        Builtin::Erf => pick("kiln_erf_f64", "kiln_erf_f32"),
-        Builtin::Hypot => pick("kiln_hypot_f64", "kiln_hypot_f32"),
-        Builtin::Fma => pick("kiln_fma_f64", "kiln_fma_f32"),
-        _ => None,
+host_fns! {
+    unary {
+        kiln_cbrt_f64: f64 => |x| x.cbrt();
+        kiln_cbrt_f32: f32 => |x| x.cbrt();
+        kiln_exp_f64: f64 => |x| x.exp();
+        kiln_exp_f32: f32 => |x| x.exp();
+        kiln_exp2_f64: f64 => |x| x.exp2();
+        kiln_exp2_f32: f32 => |x| x.exp2();
+        kiln_expm1_f64: f64 => |x| x.exp_m1();
+        kiln_expm1_f32: f32 => |x| x.exp_m1();
+        kiln_ln_f64: f64 => |x| x.ln();
+        kiln_ln_f32: f32 => |x| x.ln();
+        kiln_log1p_f64: f64 => |x| x.ln_1p();
+        kiln_log1p_f32: f32 => |x| x.ln_1p();
+        kiln_log2_f64: f64 => |x| x.log2();
+        kiln_log2_f32: f32 => |x| x.log2();
+        kiln_log10_f64: f64 => |x| x.log10();
+        kiln_log10_f32: f32 => |x| x.log10();
+        kiln_sin_f64: f64 => |x| x.sin();
+        kiln_sin_f32: f32 => |x| x.sin();
+        kiln_cos_f64: f64 => |x| x.cos();
+        kiln_cos_f32: f32 => |x| x.cos();
+        kiln_tan_f64: f64 => |x| x.tan();
+        kiln_tan_f32: f32 => |x| x.tan();
+        kiln_asin_f64: f64 => |x| x.asin();
+        kiln_asin_f32: f32 => |x| x.asin();
+        kiln_acos_f64: f64 => |x| x.acos();
+        kiln_acos_f32: f32 => |x| x.acos();
+        kiln_atan_f64: f64 => |x| x.atan();
+        kiln_atan_f32: f32 => |x| x.atan();
+        kiln_sinh_f64: f64 => |x| x.sinh();
+        kiln_sinh_f32: f32 => |x| x.sinh();
+        kiln_cosh_f64: f64 => |x| x.cosh();
+        kiln_cosh_f32: f32 => |x| x.cosh();
+        kiln_tanh_f64: f64 => |x| x.tanh();
+        kiln_tanh_f32: f32 => |x| x.tanh();
+        kiln_erf_f64: f64 => |x| libm::erf(x);
+        kiln_erf_f32: f32 => |x| libm::erff(x);
+        // Targets of Cranelift's own libcalls (see the module comment).
+        kiln_floor_f64: f64 => |x| x.floor();
+        kiln_floor_f32: f32 => |x| x.floor();
+        kiln_ceil_f64: f64 => |x| x.ceil();
+        kiln_ceil_f32: f32 => |x| x.ceil();
+        kiln_trunc_f64: f64 => |x| x.trunc();
+        kiln_trunc_f32: f32 => |x| x.trunc();
+        kiln_nearest_f64: f64 => |x| x.round_ties_even();
+        kiln_nearest_f32: f32 => |x| x.round_ties_even();
+    }
+    binary {
+        kiln_atan2_f64: f64 => |y, x| y.atan2(x);
+        kiln_atan2_f32: f32 => |y, x| y.atan2(x);
+        kiln_pow_f64: f64 => |x, y| x.powf(y);
+        kiln_pow_f32: f32 => |x, y| x.powf(y);
+        kiln_hypot_f64: f64 => |x, y| x.hypot(y);
+        kiln_hypot_f32: f32 => |x, y| x.hypot(y);
+        // Float `%` (Rust's: the sign of the dividend).
+        kiln_fmod_f64: f64 => |x, y| x % y;
+        kiln_fmod_f32: f32 => |x, y| x % y;
+    }
+    ternary {
+        kiln_fma_f64: f64 => |a, b, c| a.mul_add(b, c);
+        kiln_fma_f32: f32 => |a, b, c| a.mul_add(b, c);
     }
 }
 
 /// Every host symbol the generated code may reference, with its address.
 pub(crate) fn symbols() -> Vec<(&'static str, *const u8)> {
-    macro_rules! table {
-        ($($name:ident),* $(,)?) => { vec![$((stringify!($name), $name as *const u8)),*] };
-    }
-    let mut v = table![
-        kiln_cbrt_f64,
-        kiln_cbrt_f32,
-        kiln_exp_f64,
-        kiln_exp_f32,
-        kiln_exp2_f64,
-        kiln_exp2_f32,
-        kiln_ln_f64,
-        kiln_ln_f32,
-        kiln_log2_f64,
-        kiln_log2_f32,
-        kiln_log10_f64,
-        kiln_log10_f32,
-        kiln_sin_f64,
-        kiln_sin_f32,
-        kiln_cos_f64,
-        kiln_cos_f32,
-        kiln_tan_f64,
-        kiln_tan_f32,
-        kiln_asin_f64,
-        kiln_asin_f32,
-        kiln_acos_f64,
-        kiln_acos_f32,
-        kiln_atan_f64,
-        kiln_atan_f32,
-        kiln_sinh_f64,
-        kiln_sinh_f32,
-        kiln_cosh_f64,
-        kiln_cosh_f32,
-        kiln_tanh_f64,
-        kiln_tanh_f32,
-        kiln_erf_f64,
-        kiln_erf_f32,
-        kiln_atan2_f64,
-        kiln_atan2_f32,
-        kiln_pow_f64,
-        kiln_pow_f32,
-        kiln_hypot_f64,
-        kiln_hypot_f32,
-        kiln_fma_f64,
-        kiln_fma_f32,
-        kiln_fmod_f64,
-        kiln_fmod_f32,
-    ];
+    let mut v = host_fns();
     // Cranelift's libcall names (`cranelift_module::default_libcall_names`).
     v.extend([
         ("floor", kiln_floor_f64 as *const u8),
@@ -184,22 +118,94 @@ pub(crate) fn symbols() -> Vec<(&'static str, *const u8)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ir::builtins::{CpuLowering, FloatEval, Lowering};
+    use crate::ir::{Builtin, ScalarType};
 
+    const SAMPLES: [f64; 14] = [
+        0.0,
+        -0.0,
+        1e-10,
+        -1e-10,
+        0.3,
+        -0.7,
+        1.5,
+        -1.0,
+        10.0,
+        -30.0,
+        700.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+    ];
+
+    /// Every builtin the table lowers to a call has a registered host
+    /// function for both widths, and that function computes exactly the
+    /// table's semantics (what the interpreter computes).
     #[test]
-    fn every_called_builtin_has_a_registered_symbol() {
+    fn every_called_builtin_is_registered_and_agrees_with_the_table() {
         let table = symbols();
+        let addr = |name: &str| {
+            table
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap_or_else(|| panic!("{name} is not registered with the JIT"))
+                .1
+        };
+        let same32 = |a: f32, b: f32| a.to_bits() == b.to_bits() || a.is_nan() && b.is_nan();
+        let same64 = |a: f64, b: f64| a.to_bits() == b.to_bits() || a.is_nan() && b.is_nan();
+        let mut called = 0;
         for f in Builtin::ALL {
-            for ty in [ScalarType::F32, ScalarType::F64] {
-                if let Some(name) = symbol(f, ty) {
-                    assert!(table.iter().any(|(n, _)| *n == name), "{name} missing");
-                }
+            let Lowering::Float(func) = f.lowering() else {
+                continue;
+            };
+            let CpuLowering::Call(names) = func.cpu else {
+                continue;
+            };
+            called += 1;
+            let (p32, p64) = (addr(names.f32), addr(names.f64));
+            // SAFETY: the registered functions have exactly these
+            // signatures (`host_fns!`), checked by the arity of the table's
+            // semantics and the `_f32`/`_f64` suffix.
+            for &x in &SAMPLES {
+                let (y, z) = (0.25 - x, x * 0.5);
+                let (x32, y32, z32) = (x as f32, y as f32, z as f32);
+                let ok = unsafe {
+                    match func.eval {
+                        FloatEval::Unary(e32, e64) => {
+                            let h32: extern "C" fn(f32) -> f32 = std::mem::transmute(p32);
+                            let h64: extern "C" fn(f64) -> f64 = std::mem::transmute(p64);
+                            same32(h32(x32), e32(x32)) && same64(h64(x), e64(x))
+                        }
+                        FloatEval::Binary(e32, e64) => {
+                            let h32: extern "C" fn(f32, f32) -> f32 = std::mem::transmute(p32);
+                            let h64: extern "C" fn(f64, f64) -> f64 = std::mem::transmute(p64);
+                            same32(h32(x32, y32), e32(x32, y32)) && same64(h64(x, y), e64(x, y))
+                        }
+                        FloatEval::Ternary(e32, e64) => {
+                            let h32: extern "C" fn(f32, f32, f32) -> f32 =
+                                std::mem::transmute(p32);
+                            let h64: extern "C" fn(f64, f64, f64) -> f64 =
+                                std::mem::transmute(p64);
+                            same32(h32(x32, y32, z32), e32(x32, y32, z32))
+                                && same64(h64(x, y, z), e64(x, y, z))
+                        }
+                    }
+                };
+                assert!(ok, "{} disagrees with the table at {x}", f.name());
             }
         }
+        assert!(called > 20);
     }
 
     #[test]
     fn f32_builtins_use_f32_functions() {
+        let symbol = |f: Builtin, ty| match f.cpu_lowering() {
+            Some(CpuLowering::Call(names)) => Some(names.get(ty)),
+            _ => None,
+        };
         assert_eq!(symbol(Builtin::Sin, ScalarType::F32), Some("kiln_sin_f32"));
+        assert_eq!(symbol(Builtin::Log1p, ScalarType::F64), Some("kiln_log1p_f64"));
+        assert_eq!(symbol(Builtin::Sqrt, ScalarType::F64), None);
         assert_eq!(kiln_erf_f32(0.5), libm::erff(0.5));
     }
 }

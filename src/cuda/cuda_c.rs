@@ -16,6 +16,7 @@
 
 use crate::gpu::cgen::{ArrayRef, Dialect, FnParam, PreludeInfo, ReductionSlot};
 use crate::gpu::{BindingKind, WORKGROUP_SIZE};
+use crate::ir::builtins::{Generic, Lowering};
 use crate::ir::{AtomicOp, BinOp, Builtin, ScalarType, UnOp, Value};
 use std::fmt::Write;
 
@@ -46,42 +47,6 @@ fn suffix(t: ScalarType) -> &'static str {
 
 fn call(name: &str, t: ScalarType, args: &[&str]) -> String {
     format!("kiln_{name}_{}({})", suffix(t), args.join(", "))
-}
-
-/// The C math function for a float builtin: `sinf` for f32, `sin` for f64,
-/// so f32 stays single precision.
-fn math_fn(f: Builtin) -> Option<&'static str> {
-    use Builtin::*;
-    // The language's names are C's (`log` is the natural logarithm; C
-    // `round` rounds half away from zero, as SPEC's `round`).
-    let in_libm = matches!(
-        f,
-        Sqrt | Cbrt
-            | Exp
-            | Exp2
-            | Ln
-            | Log2
-            | Log10
-            | Sin
-            | Cos
-            | Tan
-            | Asin
-            | Acos
-            | Atan
-            | Atan2
-            | Sinh
-            | Cosh
-            | Tanh
-            | Pow
-            | Floor
-            | Ceil
-            | Round
-            | Trunc
-            | Fma
-            | Erf
-            | Hypot
-    );
-    in_libm.then(|| f.name())
 }
 
 impl CudaC {
@@ -272,42 +237,40 @@ impl Dialect for CudaC {
         use ScalarType as T;
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         let arg = |i: usize| a.get(i).copied().or(a.last().copied()).unwrap_or("false");
-        Some(match f {
-            Builtin::Abs => match t {
-                T::I32 | T::I64 => call("abs", t, &[arg(0)]),
-                T::F32 => format!("fabsf({})", arg(0)),
-                T::F64 => format!("fabs({})", arg(0)),
-                T::U32 | T::Bool => arg(0).to_string(),
-            },
-            Builtin::Min => call("min", t, &[arg(0), arg(1)]),
-            Builtin::Max => call("max", t, &[arg(0), arg(1)]),
-            Builtin::Clamp => {
-                let lo = call("max", t, &[arg(0), arg(1)]);
-                call("min", t, &[&lo, arg(2)])
+        let func = match f.lowering() {
+            Lowering::Generic(g) => {
+                return Some(match g {
+                    Generic::Abs => match t {
+                        T::I32 | T::I64 => call("abs", t, &[arg(0)]),
+                        T::F32 => format!("fabsf({})", arg(0)),
+                        T::F64 => format!("fabs({})", arg(0)),
+                        T::U32 | T::Bool => arg(0).to_string(),
+                    },
+                    Generic::Min => call("min", t, &[arg(0), arg(1)]),
+                    Generic::Max => call("max", t, &[arg(0), arg(1)]),
+                    Generic::Clamp => {
+                        let lo = call("max", t, &[arg(0), arg(1)]);
+                        call("min", t, &[&lo, arg(2)])
+                    }
+                    Generic::IsNan if t.is_float() => call("is_nan", t, &[arg(0)]),
+                    Generic::IsInf if t.is_float() => call("is_inf", t, &[arg(0)]),
+                    Generic::IsNan | Generic::IsInf => "false".into(),
+                    Generic::Select => format!("({} ? {} : {})", arg(0), arg(1), arg(2)),
+                })
             }
-            Builtin::IsNan | Builtin::IsInf if t.is_float() => {
-                let name = if f == Builtin::IsNan {
-                    "is_nan"
-                } else {
-                    "is_inf"
-                };
-                call(name, t, &[arg(0)])
-            }
-            Builtin::IsNan | Builtin::IsInf => "false".into(),
-            Builtin::Select => format!("({} ? {} : {})", arg(0), arg(1), arg(2)),
-            _ => {
-                let name = math_fn(f)?;
-                if !t.is_float() {
-                    // Float-only builtins on other types are never produced;
-                    // `ir::value::builtin` returns the first argument.
-                    return Some(arg(0).to_string());
-                }
-                let single = if t == T::F32 { "f" } else { "" };
-                let n = f.arity().min(a.len().max(1));
-                let list: Vec<&str> = (0..n).map(arg).collect();
-                format!("{name}{single}({})", list.join(", "))
-            }
-        })
+            Lowering::Float(func) => func,
+        };
+        if !t.is_float() {
+            // Float-only builtins on other types are never produced;
+            // `ir::value::builtin` returns the first argument.
+            return Some(arg(0).to_string());
+        }
+        // The CUDA math library's function: `sinf` for f32, `sin` for f64, so
+        // f32 stays single precision. C `round` rounds half away from zero,
+        // as SPEC's `round`.
+        let n = f.arity().min(a.len().max(1));
+        let list: Vec<&str> = (0..n).map(arg).collect();
+        Some(format!("{}({})", func.cuda.get(t), list.join(", ")))
     }
 
     fn narrow_index(&self, offset: &str) -> String {

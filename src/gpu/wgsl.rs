@@ -7,6 +7,7 @@
 
 use super::cgen::{ArrayRef, Dialect, FnParam, PreludeInfo, ReductionSlot};
 use super::{BindingKind, WORKGROUP_SIZE};
+use crate::ir::builtins::{Generic, Lowering};
 use crate::ir::{AtomicOp, BinOp, Builtin, ScalarType, UnOp, Value};
 use std::fmt::Write;
 
@@ -14,6 +15,34 @@ const PRELUDE: &str = include_str!("../../shaders/gpu_prelude.wgsl");
 const PRELUDE_F64: &str = include_str!("../../shaders/gpu_prelude_f64.wgsl");
 const MATH_F32: &str = include_str!("../../shaders/f32_math.wgsl");
 const MATH_F64: &str = include_str!("../../shaders/f64_math.wgsl");
+
+/// Starts the part of a WGSL library whose functions are included only into
+/// shaders that call them; each such function's section starts with
+/// [`ON_DEMAND_SECTION`] followed by its name and runs to the next section.
+const ON_DEMAND: &str = "// ==== on demand";
+const ON_DEMAND_SECTION: &str = "// ---- on demand: ";
+
+/// A library's always-included part and its on-demand sections (function
+/// name, text), in file order.
+fn split_library(text: &str) -> (&str, Vec<(&str, &str)>) {
+    let Some(at) = text.find(ON_DEMAND) else {
+        return (text, Vec::new());
+    };
+    let (base, rest) = text.split_at(at);
+    let mut sections = Vec::new();
+    let mut starts: Vec<usize> = rest.match_indices(ON_DEMAND_SECTION).map(|(k, _)| k).collect();
+    starts.push(rest.len());
+    for w in starts.windows(2) {
+        let section = &rest[w[0]..w[1]];
+        let name = section[ON_DEMAND_SECTION.len()..]
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim();
+        sections.push((name, section));
+    }
+    (base, sections)
+}
 
 /// The WGSL spelling of the shared walk.
 #[derive(Clone, Copy, Debug, Default)]
@@ -236,46 +265,50 @@ impl Dialect for Wgsl {
         let a = args.first()?.as_str();
         let arg = |k: usize| args.get(k).map_or(a, |s| s.as_str());
         let tn = t(ty);
-        Some(match f {
-            Builtin::Abs => match ty {
-                T::F32 | T::F64 => format!("abs({a})"),
-                T::I32 | T::I64 => format!("kiln_abs_{tn}({a})"),
-                T::U32 | T::Bool => a.to_string(),
-            },
-            Builtin::Min | Builtin::Max => {
-                let max = f == Builtin::Max;
-                let b = arg(1);
-                match ty {
-                    T::F32 | T::F64 => {
-                        format!("kiln_f{}_{tn}({a}, {b})", if max { "max" } else { "min" })
+        let func = match f.lowering() {
+            Lowering::Generic(g) => {
+                return Some(match g {
+                    Generic::Abs => match ty {
+                        T::F32 | T::F64 => format!("abs({a})"),
+                        T::I32 | T::I64 => format!("kiln_abs_{tn}({a})"),
+                        T::U32 | T::Bool => a.to_string(),
+                    },
+                    Generic::Min | Generic::Max => {
+                        let max = g == Generic::Max;
+                        let b = arg(1);
+                        match ty {
+                            T::F32 | T::F64 => {
+                                format!("kiln_f{}_{tn}({a}, {b})", if max { "max" } else { "min" })
+                            }
+                            T::Bool => format!("({a} {} {b})", if max { "|" } else { "&" }),
+                            _ => format!("{}({a}, {b})", if max { "max" } else { "min" }),
+                        }
                     }
-                    T::Bool => format!("({a} {} {b})", if max { "|" } else { "&" }),
-                    _ => format!("{}({a}, {b})", if max { "max" } else { "min" }),
-                }
+                    Generic::Clamp => {
+                        let lo = arg(1);
+                        let hi = arg(2);
+                        let inner = self.builtin(Builtin::Max, ty, &[a.into(), lo.into()])?;
+                        self.builtin(Builtin::Min, ty, &[inner, hi.into()])?
+                    }
+                    Generic::Select => format!("select({}, {}, {a})", arg(2), arg(1)),
+                    Generic::IsNan | Generic::IsInf if ty.is_float() => {
+                        let which = if g == Generic::IsNan { "nan" } else { "inf" };
+                        format!("kiln_{which}_{tn}({a})")
+                    }
+                    Generic::IsNan | Generic::IsInf => "false".into(),
+                })
             }
-            Builtin::Clamp => {
-                let lo = arg(1);
-                let hi = arg(2);
-                let inner = self.builtin(Builtin::Max, ty, &[a.into(), lo.into()])?;
-                self.builtin(Builtin::Min, ty, &[inner, hi.into()])?
-            }
-            Builtin::Select => format!("select({}, {}, {a})", arg(2), arg(1)),
-            Builtin::IsNan | Builtin::IsInf if ty.is_float() => {
-                let which = if f == Builtin::IsNan { "nan" } else { "inf" };
-                format!("kiln_{which}_{tn}({a})")
-            }
-            Builtin::IsNan | Builtin::IsInf => "false".into(),
-            _ if !ty.is_float() => return None,
-            Builtin::Sqrt | Builtin::Floor | Builtin::Ceil | Builtin::Trunc => {
-                format!("{}({a})", f.name())
-            }
-            // Native fma is unfused on Mesa: the polyfill rounds once.
-            Builtin::Fma => format!("kiln_fma_{tn}({a}, {}, {})", arg(1), arg(2)),
-            Builtin::Round => format!("kiln_round_away_{tn}({a})"),
-            // Transcendentals: the math polyfills (within SPEC's bound on
-            // every Vulkan driver; naga's f64 ones are wrong).
-            _ => format!("kiln_{}_{tn}({})", f.name(), args.join(", ")),
-        })
+            Lowering::Float(func) => func,
+        };
+        if !ty.is_float() {
+            return None;
+        }
+        // Native only where exact (`sqrt floor ceil trunc`); everything else
+        // is a function of the math libraries (within SPEC's bound on every
+        // Vulkan driver; naga's f64 transcendentals are wrong, native `fma`
+        // is unfused on Mesa, native `round` is half to even).
+        let list: Vec<&str> = (0..f.arity()).map(arg).collect();
+        Some(format!("{}({})", func.wgsl.name(ty), list.join(", ")))
     }
 
     fn narrow_index(&self, offset: &str) -> String {
@@ -429,11 +462,27 @@ impl Dialect for Wgsl {
         if info.reductions {
             let _ = writeln!(out, "var<workgroup> kiln_wg: array<u64, {WORKGROUP_SIZE}>;");
         }
-        out.push_str(PRELUDE);
-        out.push_str(MATH_F32);
+        // Library functions after a library's on-demand marker go only into
+        // shaders that call them.
+        let wanted: Vec<&str> = info
+            .builtins
+            .iter()
+            .filter_map(|&(b, ty)| b.wgsl_name(ty))
+            .collect();
+        let mut library = |text: &str| {
+            let (base, on_demand) = split_library(text);
+            out.push_str(base);
+            for (name, section) in on_demand {
+                if wanted.contains(&name) {
+                    out.push_str(section);
+                }
+            }
+        };
+        library(PRELUDE);
+        library(MATH_F32);
         if info.features.f64.is_some() {
-            out.push_str(PRELUDE_F64);
-            out.push_str(MATH_F64);
+            library(PRELUDE_F64);
+            library(MATH_F64);
         }
         out
     }
@@ -522,5 +571,59 @@ impl Dialect for Wgsl {
         }
         out.push_str("}\n");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::builtins::WgslFn;
+
+    /// WGSL builtins that are exact on every driver.
+    const EXACT_NATIVE: [&str; 4] = ["sqrt", "floor", "ceil", "trunc"];
+
+    /// Every builtin has a WGSL spelling for both float widths, and every
+    /// library function the table names is defined exactly once in the
+    /// library of its width.
+    #[test]
+    fn every_builtin_has_a_wgsl_function() {
+        for f in Builtin::ALL {
+            for ty in [ScalarType::F32, ScalarType::F64] {
+                let args: Vec<String> = ["x", "y", "z"].map(String::from).into();
+                let cond: Vec<String> = ["c", "x", "y"].map(String::from).into();
+                let args = if f == Builtin::Select { cond } else { args };
+                let text = Wgsl.builtin(f, ty, &args[..f.arity()]);
+                assert!(text.is_some(), "{} on {ty} has no WGSL spelling", f.name());
+                let Lowering::Float(func) = f.lowering() else {
+                    continue;
+                };
+                match func.wgsl {
+                    WgslFn::Native(n) => assert!(EXACT_NATIVE.contains(&n), "{n}"),
+                    WgslFn::Polyfill(names) => {
+                        let name = names.get(ty);
+                        let libs = if ty == ScalarType::F64 {
+                            [PRELUDE_F64, MATH_F64]
+                        } else {
+                            [PRELUDE, MATH_F32]
+                        };
+                        let decl = format!("fn {name}(");
+                        let n: usize = libs.iter().map(|l| l.matches(&decl).count()).sum();
+                        assert_eq!(n, 1, "`{name}` defined {n} times in the {ty} library");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn on_demand_sections_define_their_function() {
+        for lib in [PRELUDE, PRELUDE_F64, MATH_F32, MATH_F64] {
+            let (base, sections) = split_library(lib);
+            for (name, text) in sections {
+                let decl = format!("fn {name}(");
+                assert!(text.contains(&decl), "section `{name}` lacks {decl}");
+                assert!(!base.contains(&decl), "{name} also outside its section");
+            }
+        }
     }
 }

@@ -24,10 +24,12 @@
 //!   directly in a `ParFor` body (outside inner serial loops); `Continue` there
 //!   ends the iteration.
 
+pub mod builtins;
 pub mod print;
 pub mod value;
 pub mod verify;
 
+pub use builtins::{Builtin, BuiltinSig};
 pub use value::Value;
 
 use std::fmt;
@@ -527,137 +529,3 @@ impl AtomicOp {
     }
 }
 
-/// Builtin functions. Float-only unless noted. Semantics follow Rust's
-/// methods of the same name (see `value::builtin`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Builtin {
-    /// All numeric types; integer `abs` wraps, unsigned is the identity.
-    Abs,
-    /// All numeric types; for floats a NaN operand yields the other operand.
-    Min,
-    Max,
-    /// `clamp(x, lo, hi)` = `min(max(x, lo), hi)`; all numeric types.
-    Clamp,
-    Sqrt,
-    Cbrt,
-    Exp,
-    Exp2,
-    /// Natural logarithm (`log` in the language).
-    Ln,
-    Log2,
-    Log10,
-    Sin,
-    Cos,
-    Tan,
-    Asin,
-    Acos,
-    Atan,
-    Atan2,
-    Sinh,
-    Cosh,
-    Tanh,
-    /// `pow(x, y)`, both float (Rust `powf`).
-    Pow,
-    Floor,
-    Ceil,
-    /// Half away from zero.
-    Round,
-    Trunc,
-    /// `fma(a, b, c)` = `a*b + c` with one rounding.
-    Fma,
-    Erf,
-    Hypot,
-    /// Float -> bool.
-    IsNan,
-    IsInf,
-    /// `select(c, a, b)`: both `a` and `b` are evaluated; any type.
-    Select,
-}
-
-impl Builtin {
-    pub const ALL: [Builtin; 32] = [
-        Builtin::Abs,
-        Builtin::Min,
-        Builtin::Max,
-        Builtin::Clamp,
-        Builtin::Sqrt,
-        Builtin::Cbrt,
-        Builtin::Exp,
-        Builtin::Exp2,
-        Builtin::Ln,
-        Builtin::Log2,
-        Builtin::Log10,
-        Builtin::Sin,
-        Builtin::Cos,
-        Builtin::Tan,
-        Builtin::Asin,
-        Builtin::Acos,
-        Builtin::Atan,
-        Builtin::Atan2,
-        Builtin::Sinh,
-        Builtin::Cosh,
-        Builtin::Tanh,
-        Builtin::Pow,
-        Builtin::Floor,
-        Builtin::Ceil,
-        Builtin::Round,
-        Builtin::Trunc,
-        Builtin::Fma,
-        Builtin::Erf,
-        Builtin::Hypot,
-        Builtin::IsNan,
-        Builtin::IsInf,
-        Builtin::Select,
-    ];
-
-    /// The name in the language.
-    pub fn name(self) -> &'static str {
-        match self {
-            Builtin::Abs => "abs",
-            Builtin::Min => "min",
-            Builtin::Max => "max",
-            Builtin::Clamp => "clamp",
-            Builtin::Sqrt => "sqrt",
-            Builtin::Cbrt => "cbrt",
-            Builtin::Exp => "exp",
-            Builtin::Exp2 => "exp2",
-            Builtin::Ln => "log",
-            Builtin::Log2 => "log2",
-            Builtin::Log10 => "log10",
-            Builtin::Sin => "sin",
-            Builtin::Cos => "cos",
-            Builtin::Tan => "tan",
-            Builtin::Asin => "asin",
-            Builtin::Acos => "acos",
-            Builtin::Atan => "atan",
-            Builtin::Atan2 => "atan2",
-            Builtin::Sinh => "sinh",
-            Builtin::Cosh => "cosh",
-            Builtin::Tanh => "tanh",
-            Builtin::Pow => "pow",
-            Builtin::Floor => "floor",
-            Builtin::Ceil => "ceil",
-            Builtin::Round => "round",
-            Builtin::Trunc => "trunc",
-            Builtin::Fma => "fma",
-            Builtin::Erf => "erf",
-            Builtin::Hypot => "hypot",
-            Builtin::IsNan => "is_nan",
-            Builtin::IsInf => "is_inf",
-            Builtin::Select => "select",
-        }
-    }
-
-    pub fn from_name(s: &str) -> Option<Builtin> {
-        Builtin::ALL.into_iter().find(|b| b.name() == s)
-    }
-
-    /// Number of arguments.
-    pub fn arity(self) -> usize {
-        match self {
-            Builtin::Min | Builtin::Max | Builtin::Atan2 | Builtin::Pow | Builtin::Hypot => 2,
-            Builtin::Clamp | Builtin::Fma | Builtin::Select => 3,
-            _ => 1,
-        }
-    }
-}

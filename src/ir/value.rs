@@ -5,6 +5,7 @@
 //! `round`, …). The checker uses it to fold `const` items and the reference
 //! interpreter uses it for every operation, so both agree by construction.
 
+use super::builtins::{FloatEval, Generic, Lowering};
 use super::{BinOp, Builtin, ScalarType, UnOp};
 use std::fmt;
 
@@ -341,8 +342,8 @@ fn is_true(v: Value) -> bool {
 
 /// A builtin on already-evaluated arguments of the checked types.
 ///
-/// Float functions compute in the argument's precision with Rust's `f32` /
-/// `f64` methods (`erf` with `libm`). Integer `abs` wraps, unsigned `abs` is
+/// Float functions compute in the argument's precision with the Rust
+/// functions the builtin table names (`std` methods; `erf` from `libm`). Integer `abs` wraps, unsigned `abs` is
 /// the identity; `clamp(x, lo, hi)` is `min(max(x, lo), hi)`, defined even
 /// when `lo > hi`. Argument types the checker never produces get a defined
 /// result: a float-only function on an integer returns its first argument,
@@ -353,63 +354,45 @@ pub fn builtin(f: Builtin, args: &[Value]) -> Value {
     let a = args.first().copied().unwrap_or(V::Bool(false));
     let b = args.get(1).copied().unwrap_or(a);
     let c = args.get(2).copied().unwrap_or(b);
-    match f {
-        Builtin::Abs => match a {
-            V::I32(x) => V::I32(x.wrapping_abs()),
-            V::I64(x) => V::I64(x.wrapping_abs()),
-            V::F32(x) => V::F32(x.abs()),
-            V::F64(x) => V::F64(x.abs()),
-            V::U32(_) | V::Bool(_) => a,
-        },
-        Builtin::Min => min_max(false, a, b),
-        Builtin::Max => min_max(true, a, b),
-        Builtin::Clamp => min_max(false, min_max(true, a, b), c),
-        Builtin::Sqrt => float1(a, f32::sqrt, f64::sqrt),
-        Builtin::Cbrt => float1(a, f32::cbrt, f64::cbrt),
-        Builtin::Exp => float1(a, f32::exp, f64::exp),
-        Builtin::Exp2 => float1(a, f32::exp2, f64::exp2),
-        Builtin::Ln => float1(a, f32::ln, f64::ln),
-        Builtin::Log2 => float1(a, f32::log2, f64::log2),
-        Builtin::Log10 => float1(a, f32::log10, f64::log10),
-        Builtin::Sin => float1(a, f32::sin, f64::sin),
-        Builtin::Cos => float1(a, f32::cos, f64::cos),
-        Builtin::Tan => float1(a, f32::tan, f64::tan),
-        Builtin::Asin => float1(a, f32::asin, f64::asin),
-        Builtin::Acos => float1(a, f32::acos, f64::acos),
-        Builtin::Atan => float1(a, f32::atan, f64::atan),
-        Builtin::Sinh => float1(a, f32::sinh, f64::sinh),
-        Builtin::Cosh => float1(a, f32::cosh, f64::cosh),
-        Builtin::Tanh => float1(a, f32::tanh, f64::tanh),
-        Builtin::Floor => float1(a, f32::floor, f64::floor),
-        Builtin::Ceil => float1(a, f32::ceil, f64::ceil),
-        Builtin::Round => float1(a, f32::round, f64::round),
-        Builtin::Trunc => float1(a, f32::trunc, f64::trunc),
-        Builtin::Erf => float1(a, libm::erff, libm::erf),
-        Builtin::Atan2 => float2(a, b, f32::atan2, f64::atan2),
-        Builtin::Pow => float2(a, b, f32::powf, f64::powf),
-        Builtin::Hypot => float2(a, b, f32::hypot, f64::hypot),
-        Builtin::Fma => match (a, b, c) {
-            (V::F32(x), V::F32(y), V::F32(z)) => V::F32(x.mul_add(y, z)),
-            (V::F64(x), V::F64(y), V::F64(z)) => V::F64(x.mul_add(y, z)),
-            _ => a,
-        },
-        Builtin::IsNan => V::Bool(match a {
-            V::F32(x) => x.is_nan(),
-            V::F64(x) => x.is_nan(),
-            _ => false,
-        }),
-        Builtin::IsInf => V::Bool(match a {
-            V::F32(x) => x.is_infinite(),
-            V::F64(x) => x.is_infinite(),
-            _ => false,
-        }),
-        Builtin::Select => {
-            if is_true(a) {
-                b
-            } else {
-                c
+    match f.lowering() {
+        Lowering::Generic(g) => match g {
+            Generic::Abs => match a {
+                V::I32(x) => V::I32(x.wrapping_abs()),
+                V::I64(x) => V::I64(x.wrapping_abs()),
+                V::F32(x) => V::F32(x.abs()),
+                V::F64(x) => V::F64(x.abs()),
+                V::U32(_) | V::Bool(_) => a,
+            },
+            Generic::Min => min_max(false, a, b),
+            Generic::Max => min_max(true, a, b),
+            Generic::Clamp => min_max(false, min_max(true, a, b), c),
+            Generic::IsNan => V::Bool(match a {
+                V::F32(x) => x.is_nan(),
+                V::F64(x) => x.is_nan(),
+                _ => false,
+            }),
+            Generic::IsInf => V::Bool(match a {
+                V::F32(x) => x.is_infinite(),
+                V::F64(x) => x.is_infinite(),
+                _ => false,
+            }),
+            Generic::Select => {
+                if is_true(a) {
+                    b
+                } else {
+                    c
+                }
             }
-        }
+        },
+        Lowering::Float(func) => match func.eval {
+            FloatEval::Unary(f32op, f64op) => float1(a, f32op, f64op),
+            FloatEval::Binary(f32op, f64op) => float2(a, b, f32op, f64op),
+            FloatEval::Ternary(f32op, f64op) => match (a, b, c) {
+                (V::F32(x), V::F32(y), V::F32(z)) => V::F32(f32op(x, y, z)),
+                (V::F64(x), V::F64(y), V::F64(z)) => V::F64(f64op(x, y, z)),
+                _ => a,
+            },
+        },
     }
 }
 

@@ -208,19 +208,19 @@ impl Verifier<'_> {
                     );
                 }
                 args.iter().try_for_each(|a| self.expr(a))?;
-                match f {
-                    Builtin::Select => {
+                match f.sig() {
+                    BuiltinSig::Select => {
                         self.want(&args[0], T::Bool, "the condition of select")?;
                         self.want(&args[1], e.ty, "an operand of select")?;
                         self.want(&args[2], e.ty, "an operand of select")?;
                     }
-                    Builtin::IsNan | Builtin::IsInf => {
+                    BuiltinSig::FloatPredicate => {
                         self.want(e, T::Bool, "the result of a float test")?;
                         if !args[0].ty.is_float() {
                             return self.fail(e.span, format!("`{}` of a non-float", f.name()));
                         }
                     }
-                    _ => args
+                    BuiltinSig::Numeric | BuiltinSig::Float => args
                         .iter()
                         .try_for_each(|a| self.want(a, e.ty, "an argument"))?,
                 }

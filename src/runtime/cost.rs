@@ -286,14 +286,9 @@ fn has_loop(b: &ir::Block) -> bool {
     })
 }
 
-/// Transcendentals cost more than arithmetic.
+/// Transcendentals cost more than arithmetic (the builtin table's cost).
 fn builtin_ops(f: ir::Builtin) -> f64 {
-    use ir::Builtin as B;
-    match f {
-        B::Abs | B::Min | B::Max | B::Clamp => 1.0,
-        B::Sqrt => 4.0,
-        _ => 20.0,
-    }
+    f64::from(f.cost())
 }
 
 /// (ops, bytes) of one call of a helper body, loops counted at the guessed

@@ -90,6 +90,7 @@ impl<'a> Gen<'a> {
                     Builtin::Select => args.get(1).map_or(e.ty, |a| a.ty),
                     _ => args.first().map_or(e.ty, |a| a.ty),
                 };
+                self.builtins.insert((*f, t));
                 let Some(text) = self.d.builtin(*f, t, &vals) else {
                     return Err(self.unsupported(e.span, format!("builtin `{}` on {t}", f.name())));
                 };

@@ -2,9 +2,9 @@
 //! `len`/`shape`, and atomics.
 
 use super::{cast_hint, cast_to_hint, Callee, Infer, Mode, NameRes};
-use crate::ir::{AtomicOp, Builtin, FunctionKind, ScalarType, Span, Value};
+use crate::ir::{AtomicOp, Builtin, BuiltinSig, FunctionKind, ScalarType, Span, Value};
 use crate::lang::ast::{Expr, ExprKind, Ident};
-use crate::lang::check::builtins::{self, BuiltinSig};
+use crate::lang::check::builtins;
 use crate::lang::check::items::{ItemRef, ParamSig};
 use crate::lang::check::suggest::similar;
 use crate::lang::check::types::{Class, Shape, Ty};
@@ -123,7 +123,7 @@ impl Infer<'_, '_> {
         self.facts.callees.insert(addr(e), Callee::Builtin(b));
         let n = b.name();
         let what = format!("the argument of `{n}`");
-        let sig = builtins::signature(b);
+        let sig = b.sig();
         // Arguments that must share one type.
         let same: &[usize] = match sig {
             BuiltinSig::Select => &[1, 2],
