@@ -989,3 +989,55 @@ fn kiln_fma_f32(a: f32, b: f32, c: f32) -> f32 {
     let s = kmath_two_sum_f32(pp.x, c);
     return s.x + (s.y + pp.y);
 }
+// ==== on demand ================================================================
+//
+// The functions below go only into shaders that call them (src/gpu/wgsl.rs
+// includes a section when the kernel uses the builtin the table maps to it).
+// Each section runs from its `// ---- on demand: <function>` line to the next.
+
+// ---- on demand: kiln_expm1_f32
+// e^x - 1 (Rust exp_m1), without cancellation near 0.
+fn kiln_expm1_f32(x: f32) -> f32 {
+    if (kiln_is_nan_f32(x) || x == 0.0) { // keeps the sign of zero
+        return x;
+    }
+    return kmath_expm1_f32(x);
+}
+
+// ---- on demand: kiln_log1p_f32
+// log(1 + x) (Rust ln_1p), accurate near 0 (fdlibm's log1p): near 0 the
+// log tail of f = x itself; elsewhere u = 1 + x is split as 2^k (1 + f) and
+// the rounding error of 1 + x enters as c = (1 + x - u) / u.
+fn kiln_log1p_f32(x: f32) -> f32 {
+    if (kiln_is_nan_f32(x)) {
+        return x;
+    }
+    if (x <= -1.0) {
+        if (x == -1.0) {
+            return -kmath_inf_f32();
+        }
+        return kmath_nan_f32();
+    }
+    if (kiln_is_inf_f32(x)) {
+        return x;
+    }
+    if (abs(x) < 5.9604644775390625e-08) { // 2^-24: rounds to x (keeps -0)
+        return x;
+    }
+    var k: f32 = 0.0;
+    var f = x;
+    var c: f32 = 0.0;
+    if (x < -0.29289323 || x > 0.41421357) { // 1 + x outside [sqrt(2)/2, sqrt(2)]
+        let u = kmath_opaque_f32(1.0 + x);
+        let sp = kmath_log_split_f32(u);
+        k = sp.k;
+        f = sp.f;
+        if (k > 0.0) {
+            c = (1.0 - kmath_opaque_f32(u - x)) / u;
+        } else {
+            c = (x - kmath_opaque_f32(u - 1.0)) / u;
+        }
+    }
+    let t = kmath_log_tail_f32(f);
+    return t.s * (t.hfsq + t.r) + (k * KMATH_F32_LN2_LO + c) - t.hfsq + f + k * KMATH_F32_LN2_HI;
+}

@@ -1191,3 +1191,55 @@ fn kiln_fma_f64(a: f64, b: f64, c: f64) -> f64 {
     let s = kmath_two_sum(pp.x, c);
     return s.x + (s.y + pp.y);
 }
+// ==== on demand ================================================================
+//
+// The functions below go only into shaders that call them (src/gpu/wgsl.rs
+// includes a section when the kernel uses the builtin the table maps to it).
+// Each section runs from its `// ---- on demand: <function>` line to the next.
+
+// ---- on demand: kiln_expm1_f64
+// e^x - 1 (Rust exp_m1), without cancellation near 0.
+fn kiln_expm1_f64(x: f64) -> f64 {
+    if (kiln_is_nan_f64(x) || x == 0.0) { // keeps the sign of zero
+        return x;
+    }
+    return kmath_expm1(x);
+}
+
+// ---- on demand: kiln_log1p_f64
+// log(1 + x) (Rust ln_1p), accurate near 0 (fdlibm's log1p): near 0 the
+// log tail of f = x itself; elsewhere u = 1 + x is split as 2^k (1 + f) and
+// the rounding error of 1 + x enters as c = (1 + x - u) / u.
+fn kiln_log1p_f64(x: f64) -> f64 {
+    if (kiln_is_nan_f64(x)) {
+        return x;
+    }
+    if (x <= -1.0) {
+        if (x == -1.0) {
+            return -kmath_inf_f64();
+        }
+        return kmath_nan_f64();
+    }
+    if (kiln_is_inf_f64(x)) {
+        return x;
+    }
+    if (abs(x) < 1.1102230246251565e-16) { // 2^-53: rounds to x (keeps -0)
+        return x;
+    }
+    var k: f64 = 0.0;
+    var f = x;
+    var c: f64 = 0.0;
+    if (x < -0.2928932188134524 || x > 0.41421356237309503) { // 1 + x outside [sqrt(2)/2, sqrt(2)]
+        let u = kmath_opaque_f64(1.0 + x);
+        let sp = kmath_log_split(u);
+        k = sp.k;
+        f = sp.f;
+        if (k > 0.0) {
+            c = (1.0 - kmath_opaque_f64(u - x)) / u;
+        } else {
+            c = (x - kmath_opaque_f64(u - 1.0)) / u;
+        }
+    }
+    let t = kmath_log_tail(f);
+    return t.s * (t.hfsq + t.r) + (k * KMATH_LN2_LO + c) - t.hfsq + f + k * KMATH_LN2_HI;
+}
