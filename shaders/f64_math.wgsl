@@ -1195,7 +1195,8 @@ fn kiln_fma_f64(a: f64, b: f64, c: f64) -> f64 {
 //
 // The functions below go only into shaders that call them (src/gpu/wgsl.rs
 // includes a section when the kernel uses the builtin the table maps to it).
-// Each section runs from its `// ---- on demand: <function>` line to the next.
+// Each section starts at a line `// ---- on demand:` naming its function and
+// runs to the next such line.
 
 // ---- on demand: kiln_expm1_f64
 // e^x - 1 (Rust exp_m1), without cancellation near 0.

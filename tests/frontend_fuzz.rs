@@ -3,6 +3,7 @@
 //! of a valid program, and well-formed random programs that reach deep into
 //! the checker. Also: every kernel in `kernels/` parses cleanly.
 
+use kiln::ir::{Builtin, BuiltinSig};
 use kiln::lang::compile;
 use kiln::lang::parser::parse;
 use proptest::prelude::*;
@@ -200,23 +201,24 @@ const BINARY: &[&str] = &[
     ">=",
 ];
 const CASTS: &[&str] = &["i32", "u32", "i64", "f32", "f64", "bool"];
-const CALLS: &[&str] = &[
-    "abs",
-    "min",
-    "max",
-    "clamp",
-    "sqrt",
-    "exp",
-    "pow",
-    "floor",
-    "fma",
-    "select",
-    "is_nan",
-    "atan2",
-    "h",
-    "atomic_add",
-    "nope",
-];
+/// Every builtin of the table, plus callees that are not builtins.
+fn calls() -> Vec<&'static str> {
+    Builtin::ALL
+        .into_iter()
+        .map(Builtin::name)
+        .chain(["h", "atomic_add", "nope"])
+        .collect()
+}
+
+/// The table's builtins taking `arity` floats to a float.
+fn float_builtins(arity: usize) -> Vec<&'static str> {
+    Builtin::ALL
+        .into_iter()
+        .filter(|b| b.arity() == arity)
+        .filter(|b| matches!(b.sig(), BuiltinSig::Float | BuiltinSig::Numeric))
+        .map(Builtin::name)
+        .collect()
+}
 
 /// Random expressions built by the grammar (always parse; rarely type-check).
 fn gen_expr() -> impl Strategy<Value = String> {
@@ -228,13 +230,13 @@ fn gen_expr() -> impl Strategy<Value = String> {
                 .prop_map(|(a, o, b)| format!("({a} {o} {b})")),
             (inner.clone(), prop::sample::select(CASTS)).prop_map(|(e, t)| format!("({e} as {t})")),
             (
-                prop::sample::select(CALLS),
+                prop::sample::select(calls()),
                 prop::collection::vec(inner.clone(), 0..4)
             )
                 .prop_map(|(f, args)| format!("{f}({})", args.join(", "))),
             (
                 inner.clone(),
-                prop::sample::select(CALLS),
+                prop::sample::select(calls()),
                 prop::collection::vec(inner.clone(), 0..3)
             )
                 .prop_map(|(r, f, args)| format!("({r}).{f}({})", args.join(", "))),
@@ -322,13 +324,13 @@ fn typed_expr(ty: &'static str, depth: u32) -> BoxedStrategy<String> {
             sub("f64").prop_map(|e| format!("-{e}")),
             sub("i32").prop_map(|e| format!("({e} as f64)")),
             (
-                prop::sample::select(&["sqrt", "abs", "exp", "floor", "sin"][..]),
+                prop::sample::select(float_builtins(1)),
                 sub("f64")
             )
                 .prop_map(|(f, e)| format!("{f}({e})")),
             (
                 sub("f64"),
-                prop::sample::select(&["min", "max", "pow", "atan2"][..]),
+                prop::sample::select(float_builtins(2)),
                 sub("f64")
             )
                 .prop_map(|(r, f, e)| format!("{r}.{f}({e})")),

@@ -518,4 +518,57 @@ mod tests {
             "kiln_max_f64(x, y)"
         );
     }
+
+    /// Every builtin, on every type its typing rule admits, spells CUDA C
+    /// that NVRTC compiles (one device function calling all of them).
+    #[test]
+    fn every_builtin_compiles_with_nvrtc() {
+        use crate::cuda::nvrtc::{self, Arch, ImageKind};
+        use crate::ir::BuiltinSig;
+        if let Err(reason) = nvrtc::library() {
+            crate::cuda::skip_or_fail_without_nvrtc(&reason);
+            return;
+        }
+        let d = CudaC;
+        let numeric = [
+            ScalarType::I32,
+            ScalarType::U32,
+            ScalarType::I64,
+            ScalarType::F32,
+            ScalarType::F64,
+        ];
+        let mut body = String::new();
+        for f in Builtin::ALL {
+            let types: &[ScalarType] = match f.sig() {
+                BuiltinSig::Numeric => &numeric,
+                BuiltinSig::Float | BuiltinSig::FloatPredicate => {
+                    &[ScalarType::F32, ScalarType::F64]
+                }
+                BuiltinSig::Select => &ScalarType::ALL,
+            };
+            for &t in types {
+                let n = ty_name(t);
+                let args: Vec<String> = match f.sig() {
+                    BuiltinSig::Select => vec!["c".into(), format!("x_{n}"), format!("y_{n}")],
+                    _ => ["x", "y", "z"].map(|v| format!("{v}_{n}")).into(),
+                };
+                let text = d
+                    .builtin(f, t, &args[..f.arity()])
+                    .unwrap_or_else(|| panic!("{} on {t} has no CUDA spelling", f.name()));
+                let _ = writeln!(body, "    sink += (double)({text});");
+            }
+        }
+        let mut params = String::from("bool c");
+        for t in ScalarType::ALL {
+            let n = ty_name(t);
+            let _ = write!(params, ", {n} x_{n}, {n} y_{n}, {n} z_{n}");
+        }
+        let src = format!(
+            "{PRELUDE}\nextern \"C\" __global__ void k(double* out, {params}) {{\n    double sink = 0.0;\n{body}    out[0] = sink;\n}}\n"
+        );
+        let options = nvrtc::options(Arch::SM_90, ImageKind::Ptx);
+        if let Err(e) = nvrtc::compile(&src, "builtins.cu", &options, ImageKind::Ptx) {
+            panic!("{e}\n{src}");
+        }
+    }
 }

@@ -12,6 +12,7 @@
 
 use super::inputs::{Data, Input};
 use kiln::runtime::gen::SplitMix64 as Rng;
+use kiln::ir::{Builtin, BuiltinSig};
 use kiln::{ScalarType, Value};
 
 use ScalarType as T;
@@ -67,6 +68,19 @@ impl Gen {
 
     fn pick<X: Copy>(&mut self, xs: &[X]) -> X {
         xs[self.below(xs.len())]
+    }
+
+    /// A builtin from the table taking `arity` floats to a float (`Float`
+    /// and `Numeric` typing rules), exact ones only unless
+    /// `transcendentals`.
+    fn float_builtin(&mut self, arity: usize) -> &'static str {
+        let fs: Vec<&'static str> = Builtin::ALL
+            .into_iter()
+            .filter(|b| b.arity() == arity && (self.transcendentals || b.exact()))
+            .filter(|b| matches!(b.sig(), BuiltinSig::Float | BuiltinSig::Numeric))
+            .map(Builtin::name)
+            .collect();
+        self.pick(&fs)
     }
 
     /// A literal of `ty`, sometimes without its suffix so that inference
@@ -227,39 +241,22 @@ impl Gen {
                 format!("({} as {ty})", self.expr(from, d))
             }
             4 | 5 => {
-                let f = if self.transcendentals {
-                    self.pick(&[
-                        "sqrt", "cbrt", "exp", "exp2", "log", "log2", "log10", "sin", "cos", "tan",
-                        "asin", "acos", "atan", "sinh", "cosh", "tanh", "floor", "ceil", "round",
-                        "trunc", "erf", "abs",
-                    ])
-                } else {
-                    self.pick(&["sqrt", "floor", "ceil", "round", "trunc", "abs"])
-                };
+                let f = self.float_builtin(1);
                 format!("{f}({})", self.expr(ty, d))
             }
             6 => {
-                let f = if self.transcendentals {
-                    self.pick(&["min", "max", "atan2", "pow", "hypot"])
-                } else {
-                    self.pick(&["min", "max"])
-                };
+                let f = self.float_builtin(2);
                 format!("{f}({}, {})", self.expr(ty, d), self.operand(ty, d))
             }
-            7 => match self.below(2) {
-                0 => format!(
-                    "fma({}, {}, {})",
-                    self.expr(ty, d),
-                    self.expr(ty, d),
-                    self.expr(ty, d)
-                ),
-                _ => format!(
-                    "clamp({}, {}, {})",
+            7 => {
+                let f = self.float_builtin(3);
+                format!(
+                    "{f}({}, {}, {})",
                     self.expr(ty, d),
                     self.operand(ty, d),
                     self.operand(ty, d)
-                ),
-            },
+                )
+            }
             8 => format!(
                 "select({}, {}, {})",
                 self.expr(T::Bool, d),
