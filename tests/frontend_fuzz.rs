@@ -323,10 +323,7 @@ fn typed_expr(ty: &'static str, depth: u32) -> BoxedStrategy<String> {
             cond,
             sub("f64").prop_map(|e| format!("-{e}")),
             sub("i32").prop_map(|e| format!("({e} as f64)")),
-            (
-                prop::sample::select(float_builtins(1)),
-                sub("f64")
-            )
+            (prop::sample::select(float_builtins(1)), sub("f64"))
                 .prop_map(|(f, e)| format!("{f}({e})")),
             (
                 sub("f64"),

@@ -8,7 +8,6 @@
 //! `floor`/`ceil`/`trunc`/`nearest`/`fma` on hosts without SSE4.1/FMA, so the
 //! JIT never falls back to looking symbols up with dlsym.
 
-
 /// Defines the `extern "C"` host functions and `host_fns()`, the list of
 /// them with their addresses (each function is named once).
 macro_rules! host_fns {
@@ -182,10 +181,8 @@ mod tests {
                             same32(h32(x32, y32), e32(x32, y32)) && same64(h64(x, y), e64(x, y))
                         }
                         FloatEval::Ternary(e32, e64) => {
-                            let h32: extern "C" fn(f32, f32, f32) -> f32 =
-                                std::mem::transmute(p32);
-                            let h64: extern "C" fn(f64, f64, f64) -> f64 =
-                                std::mem::transmute(p64);
+                            let h32: extern "C" fn(f32, f32, f32) -> f32 = std::mem::transmute(p32);
+                            let h64: extern "C" fn(f64, f64, f64) -> f64 = std::mem::transmute(p64);
                             same32(h32(x32, y32, z32), e32(x32, y32, z32))
                                 && same64(h64(x, y, z), e64(x, y, z))
                         }
@@ -204,7 +201,10 @@ mod tests {
             _ => None,
         };
         assert_eq!(symbol(Builtin::Sin, ScalarType::F32), Some("kiln_sin_f32"));
-        assert_eq!(symbol(Builtin::Log1p, ScalarType::F64), Some("kiln_log1p_f64"));
+        assert_eq!(
+            symbol(Builtin::Log1p, ScalarType::F64),
+            Some("kiln_log1p_f64")
+        );
         assert_eq!(symbol(Builtin::Sqrt, ScalarType::F64), None);
         assert_eq!(kiln_erf_f32(0.5), libm::erff(0.5));
     }

@@ -30,7 +30,10 @@ fn split_library(text: &str) -> (&str, Vec<(&str, &str)>) {
     };
     let (base, rest) = text.split_at(at);
     let mut sections = Vec::new();
-    let mut starts: Vec<usize> = rest.match_indices(ON_DEMAND_SECTION).map(|(k, _)| k).collect();
+    let mut starts: Vec<usize> = rest
+        .match_indices(ON_DEMAND_SECTION)
+        .map(|(k, _)| k)
+        .collect();
     starts.push(rest.len());
     for w in starts.windows(2) {
         let section = &rest[w[0]..w[1]];
