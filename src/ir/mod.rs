@@ -24,9 +24,11 @@
 //!   directly in a `ParFor` body (outside inner serial loops); `Continue` there
 //!   ends the iteration.
 
+pub mod eval;
 pub mod print;
 pub mod value;
 pub mod verify;
+pub mod visit;
 
 pub use value::Value;
 

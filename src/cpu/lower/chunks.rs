@@ -5,10 +5,11 @@
 //! buffers).
 
 use super::{clif_type, flags, ChunkJob, Fx, PRIVATE_MAX_LEN, PTR};
-use crate::cpu::checks::{self};
+use crate::cpu::checks;
 use crate::cpu::launch::{self, ParInfo, BOUNDS_WORDS};
 use crate::error::Result;
-use crate::ir::{self, Access, ArrayId, AtomicOp, Expr, ExprKind, ParLoop, StmtKind, VarId};
+use crate::ir::visit::{each_child, stmt_exprs, walk_expr, walk_stmts};
+use crate::ir::{self, ArrayId, AtomicOp, Expr, ExprKind, ParLoop, StmtKind, VarId};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::Value as CValue;
 use cranelift_codegen::ir::{
@@ -396,100 +397,38 @@ impl<'m> Fx<'_, '_, 'm> {
 /// wrap, so counting them privately per chunk and merging gives the same
 /// bits. (Helpers cannot access arrays.)
 fn privatizable(kernel: &ir::Function, body: &ir::Block) -> Vec<ArrayId> {
-    #[derive(Default)]
-    struct Uses {
-        good: HashSet<ArrayId>,
-        bad: HashSet<ArrayId>,
+    fn accessed(bad: &mut HashSet<ArrayId>, e: &Expr) {
+        walk_expr(e, &mut |x| {
+            if let ExprKind::Load(acc) | ExprKind::Atomic { access: acc, .. } = &x.kind {
+                bad.insert(acc.array);
+            }
+        });
     }
-    fn access(u: &mut Uses, acc: &Access) {
-        for i in &acc.index {
-            expr(u, i);
-        }
-    }
-    fn expr(u: &mut Uses, e: &Expr) {
-        match &e.kind {
-            ExprKind::Const(_) | ExprKind::Var(_) | ExprKind::Len(_) | ExprKind::Shape(..) => {}
-            ExprKind::Unary(_, a) | ExprKind::Cast(a) => expr(u, a),
-            ExprKind::Binary(_, a, b) => {
-                expr(u, a);
-                expr(u, b);
-            }
-            ExprKind::Builtin(_, args) | ExprKind::Call(_, args) => {
-                for a in args {
-                    expr(u, a);
-                }
-            }
-            ExprKind::If(c, a, b) => {
-                expr(u, c);
-                expr(u, a);
-                expr(u, b);
-            }
-            ExprKind::Load(acc) => {
-                u.bad.insert(acc.array);
-                access(u, acc);
-            }
-            ExprKind::Atomic {
-                access: acc, value, ..
-            } => {
-                u.bad.insert(acc.array);
-                access(u, acc);
-                expr(u, value);
-            }
-        }
-    }
-    fn block(u: &mut Uses, k: &ir::Function, b: &ir::Block) {
-        for s in &b.stmts {
-            match &s.kind {
-                StmtKind::Let { init: e, .. }
-                | StmtKind::Assign { value: e, .. }
-                | StmtKind::CheckStep(e)
-                | StmtKind::Return(Some(e)) => expr(u, e),
-                StmtKind::Eval(e) => match &e.kind {
+    let mut good = HashSet::new();
+    let mut bad = HashSet::new();
+    walk_stmts(body, &mut |s| match &s.kind {
+        StmtKind::Eval(
+            e @ Expr {
+                kind:
                     ExprKind::Atomic {
                         op: AtomicOp::Add,
                         access: acc,
-                        value,
-                    } if e.ty.is_int() && k.array(acc.array).elem.is_int() => {
-                        u.good.insert(acc.array);
-                        access(u, acc);
-                        expr(u, value);
-                    }
-                    _ => expr(u, e),
-                },
-                StmtKind::Store { access: acc, value } => {
-                    u.bad.insert(acc.array);
-                    access(u, acc);
-                    expr(u, value);
-                }
-                StmtKind::If { cond, then, els } => {
-                    expr(u, cond);
-                    block(u, k, then);
-                    block(u, k, els);
-                }
-                StmtKind::While { cond, body } => {
-                    expr(u, cond);
-                    block(u, k, body);
-                }
-                StmtKind::For(f) => {
-                    expr(u, &f.start);
-                    expr(u, &f.count);
-                    expr(u, &f.stride);
-                    block(u, k, &f.body);
-                }
-                StmtKind::ParFor(p) => {
-                    for (lo, hi) in &p.ranges {
-                        expr(u, lo);
-                        expr(u, hi);
-                    }
-                    block(u, k, &p.body);
-                }
-                StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => {}
-            }
+                        ..
+                    },
+                ..
+            },
+        ) if e.ty.is_int() && kernel.array(acc.array).elem.is_int() => {
+            good.insert(acc.array);
+            each_child(e, |x| accessed(&mut bad, x));
         }
-    }
-    let mut u = Uses::default();
-    block(&mut u, kernel, body);
-    let mut out: Vec<ArrayId> = u.good.difference(&u.bad).copied().collect();
+        kind => {
+            if let StmtKind::Store { access: acc, .. } = kind {
+                bad.insert(acc.array);
+            }
+            stmt_exprs(s, |e| accessed(&mut bad, e));
+        }
+    });
+    let mut out: Vec<ArrayId> = good.difference(&bad).copied().collect();
     out.sort();
     out
 }

@@ -4,7 +4,7 @@
 //! and add the vector prefix (`vector`) and stop polling (`chunks`).
 
 use super::{Fx, MAX_HOIST_DEPTH};
-use crate::cpu::checks::{self};
+use crate::cpu::checks;
 use crate::error::Result;
 use crate::ir::{self, ForLoop, VarId};
 use cranelift_codegen::ir::condcodes::IntCC;
