@@ -100,9 +100,15 @@ pub fn stmt_blocks<'a>(s: &'a Stmt, mut f: impl FnMut(&'a Block)) {
 /// `false` the statement's nested blocks are skipped.
 pub fn walk_stmts_where<'a>(b: &'a Block, f: &mut impl FnMut(&'a Stmt) -> bool) {
     for s in &b.stmts {
-        if f(s) {
-            stmt_blocks(s, |inner| walk_stmts_where(inner, f));
-        }
+        walk_stmt_where(s, f);
+    }
+}
+
+/// Calls `f` on `s` and, where `f` returns `true`, on the statements nested
+/// in it, pre-order.
+pub fn walk_stmt_where<'a>(s: &'a Stmt, f: &mut impl FnMut(&'a Stmt) -> bool) {
+    if f(s) {
+        stmt_blocks(s, |inner| walk_stmts_where(inner, f));
     }
 }
 
