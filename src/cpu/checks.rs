@@ -11,7 +11,10 @@
 //! value in between does, and the wrapped value equals the exact one. Such
 //! expressions cannot fault, so evaluating them early is safe.
 
-use crate::ir::{Access, BinOp, Block, Expr, ExprKind, ScalarType, StmtKind, UnOp, VarId};
+use crate::ir::visit::{
+    any_block_expr, any_expr, any_stmt, walk_block_exprs, walk_expr, walk_stmts, walk_stmts_where,
+};
+use crate::ir::{Access, BinOp, Block, Expr, ExprKind, ScalarType, Stmt, StmtKind, UnOp, VarId};
 use std::collections::{HashMap, HashSet};
 
 /// One hoistable index: the access (by address), the dimension, and the
@@ -63,30 +66,19 @@ struct Scan<'a> {
 
 impl<'a> Scan<'a> {
     fn definitions(&mut self, b: &'a Block) {
-        for s in &b.stmts {
-            match &s.kind {
-                StmtKind::Let { var, init } => {
-                    self.lets.insert(*var, init);
-                }
-                StmtKind::Assign { var, .. } => {
-                    self.written.insert(*var);
-                }
-                StmtKind::If { then, els, .. } => {
-                    self.definitions(then);
-                    self.definitions(els);
-                }
-                StmtKind::While { body, .. } => self.definitions(body),
-                StmtKind::For(f) => {
-                    self.written.insert(f.var);
-                    self.definitions(&f.body);
-                }
-                StmtKind::ParFor(p) => {
-                    self.written.extend(p.vars.iter().copied());
-                    self.definitions(&p.body);
-                }
-                _ => {}
+        walk_stmts(b, &mut |s| match &s.kind {
+            StmtKind::Let { var, init } => {
+                self.lets.insert(*var, init);
             }
-        }
+            StmtKind::Assign { var, .. } => {
+                self.written.insert(*var);
+            }
+            StmtKind::For(f) => {
+                self.written.insert(f.var);
+            }
+            StmtKind::ParFor(p) => self.written.extend(p.vars.iter().copied()),
+            _ => {}
+        });
     }
 
     /// `e` with temporaries substituted when it is affine in `var` and made
@@ -142,142 +134,59 @@ impl<'a> Scan<'a> {
 }
 
 fn mentions(e: &Expr, var: VarId) -> bool {
-    match &e.kind {
-        ExprKind::Var(v) => *v == var,
-        ExprKind::Unary(_, a) | ExprKind::Cast(a) => mentions(a, var),
-        ExprKind::Binary(_, a, b) => mentions(a, var) || mentions(b, var),
-        _ => false,
-    }
+    any_expr(e, &mut |x| matches!(x.kind, ExprKind::Var(v) if v == var))
 }
 
-/// Accesses evaluated directly in `b` (through `if`s, not nested loops).
+/// Accesses evaluated directly in `b` (through `if`s, not nested loops), a
+/// store's place before its value (the order of the hoisted checks).
 fn collect_accesses<'a>(b: &'a Block, out: &mut Vec<&'a Access>) {
-    for s in &b.stmts {
+    walk_stmts_where(b, &mut |s| {
         match &s.kind {
             StmtKind::Let { init: e, .. }
             | StmtKind::Assign { value: e, .. }
-            | StmtKind::Eval(e) => expr_accesses(e, out),
+            | StmtKind::Eval(e)
+            | StmtKind::If { cond: e, .. } => expr_accesses(e, out),
             StmtKind::Store { access, value } => {
                 out.push(access);
                 access.index.iter().for_each(|i| expr_accesses(i, out));
                 expr_accesses(value, out);
             }
-            StmtKind::If { cond, then, els } => {
-                expr_accesses(cond, out);
-                collect_accesses(then, out);
-                collect_accesses(els, out);
-            }
             _ => {}
         }
-    }
+        matches!(s.kind, StmtKind::If { .. })
+    });
 }
 
 fn expr_accesses<'a>(e: &'a Expr, out: &mut Vec<&'a Access>) {
-    match &e.kind {
-        ExprKind::Load(a) => {
+    walk_expr(e, &mut |x| {
+        if let ExprKind::Load(a) | ExprKind::Atomic { access: a, .. } = &x.kind {
             out.push(a);
-            a.index.iter().for_each(|i| expr_accesses(i, out));
         }
-        ExprKind::Atomic { access, value, .. } => {
-            out.push(access);
-            access.index.iter().for_each(|i| expr_accesses(i, out));
-            expr_accesses(value, out);
-        }
-        ExprKind::Unary(_, a) | ExprKind::Cast(a) => expr_accesses(a, out),
-        ExprKind::Binary(_, a, b) => {
-            expr_accesses(a, out);
-            expr_accesses(b, out);
-        }
-        ExprKind::If(c, a, b) => {
-            expr_accesses(c, out);
-            expr_accesses(a, out);
-            expr_accesses(b, out);
-        }
-        ExprKind::Builtin(_, args) | ExprKind::Call(_, args) => {
-            args.iter().for_each(|a| expr_accesses(a, out))
-        }
-        _ => {}
-    }
+    });
 }
 
 /// Variables a `prange` body reads from the enclosing scope, in id order.
 pub(crate) fn captures(body: &Block, exclude: &[VarId]) -> Vec<VarId> {
     let mut reads = HashSet::new();
+    walk_block_exprs(body, &mut |e| {
+        if let ExprKind::Var(v) = e.kind {
+            reads.insert(v);
+        }
+    });
     let mut defined: HashSet<VarId> = exclude.iter().copied().collect();
-    block_vars(body, &mut reads, &mut defined);
+    walk_stmts(body, &mut |s| match &s.kind {
+        StmtKind::Let { var, .. } => {
+            defined.insert(*var);
+        }
+        StmtKind::For(f) => {
+            defined.insert(f.var);
+        }
+        StmtKind::ParFor(p) => defined.extend(p.vars.iter().copied()),
+        _ => {}
+    });
     let mut v: Vec<VarId> = reads.difference(&defined).copied().collect();
     v.sort();
     v
-}
-
-fn block_vars(b: &Block, reads: &mut HashSet<VarId>, defined: &mut HashSet<VarId>) {
-    for s in &b.stmts {
-        match &s.kind {
-            StmtKind::Let { var, init } => {
-                defined.insert(*var);
-                expr_vars(init, reads);
-            }
-            StmtKind::Assign { value, .. } => expr_vars(value, reads),
-            StmtKind::Store { access, value } => {
-                access.index.iter().for_each(|i| expr_vars(i, reads));
-                expr_vars(value, reads);
-            }
-            StmtKind::Eval(e) | StmtKind::CheckStep(e) => expr_vars(e, reads),
-            StmtKind::Return(e) => e.iter().for_each(|e| expr_vars(e, reads)),
-            StmtKind::If { cond, then, els } => {
-                expr_vars(cond, reads);
-                block_vars(then, reads, defined);
-                block_vars(els, reads, defined);
-            }
-            StmtKind::While { cond, body } => {
-                expr_vars(cond, reads);
-                block_vars(body, reads, defined);
-            }
-            StmtKind::For(f) => {
-                defined.insert(f.var);
-                for e in [&f.start, &f.count, &f.stride] {
-                    expr_vars(e, reads);
-                }
-                block_vars(&f.body, reads, defined);
-            }
-            StmtKind::ParFor(p) => {
-                defined.extend(p.vars.iter().copied());
-                for (lo, hi) in &p.ranges {
-                    expr_vars(lo, reads);
-                    expr_vars(hi, reads);
-                }
-                block_vars(&p.body, reads, defined);
-            }
-            StmtKind::Break | StmtKind::Continue => {}
-        }
-    }
-}
-
-fn expr_vars(e: &Expr, reads: &mut HashSet<VarId>) {
-    match &e.kind {
-        ExprKind::Var(v) => {
-            reads.insert(*v);
-        }
-        ExprKind::Unary(_, a) | ExprKind::Cast(a) => expr_vars(a, reads),
-        ExprKind::Binary(_, a, b) => {
-            expr_vars(a, reads);
-            expr_vars(b, reads);
-        }
-        ExprKind::If(c, a, b) => {
-            expr_vars(c, reads);
-            expr_vars(a, reads);
-            expr_vars(b, reads);
-        }
-        ExprKind::Builtin(_, args) | ExprKind::Call(_, args) => {
-            args.iter().for_each(|a| expr_vars(a, reads))
-        }
-        ExprKind::Load(a) => a.index.iter().for_each(|i| expr_vars(i, reads)),
-        ExprKind::Atomic { access, value, .. } => {
-            access.index.iter().for_each(|i| expr_vars(i, reads));
-            expr_vars(value, reads);
-        }
-        ExprKind::Const(_) | ExprKind::Len(_) | ExprKind::Shape(..) => {}
-    }
 }
 
 /// Whether a block contains a loop, looking through helper calls.
@@ -285,36 +194,15 @@ pub(crate) fn has_loop(b: &Block, module: &crate::ir::Module, depth: u32) -> boo
     if depth > 64 {
         return true;
     }
-    let call_loops = |e: &Expr| expr_calls_loop(e, module, depth);
-    b.stmts.iter().any(|s| match &s.kind {
-        StmtKind::While { .. } | StmtKind::For(_) | StmtKind::ParFor(_) => true,
-        StmtKind::If { cond, then, els } => {
-            call_loops(cond)
-                || has_loop(then, module, depth + 1)
-                || has_loop(els, module, depth + 1)
-        }
-        StmtKind::Let { init: e, .. }
-        | StmtKind::Assign { value: e, .. }
-        | StmtKind::Eval(e)
-        | StmtKind::CheckStep(e)
-        | StmtKind::Store { value: e, .. } => call_loops(e),
-        StmtKind::Return(Some(e)) => call_loops(e),
+    let mut is_loop = |s: &Stmt| {
+        matches!(
+            s.kind,
+            StmtKind::While { .. } | StmtKind::For(_) | StmtKind::ParFor(_)
+        )
+    };
+    let mut calls_loop = |e: &Expr| match e.kind {
+        ExprKind::Call(f, _) => has_loop(&module.function(f).body, module, depth + 1),
         _ => false,
-    })
-}
-
-fn expr_calls_loop(e: &Expr, module: &crate::ir::Module, depth: u32) -> bool {
-    let rec = |x: &Expr| expr_calls_loop(x, module, depth);
-    match &e.kind {
-        ExprKind::Call(f, args) => {
-            has_loop(&module.function(*f).body, module, depth + 1) || args.iter().any(rec)
-        }
-        ExprKind::Unary(_, a) | ExprKind::Cast(a) => rec(a),
-        ExprKind::Binary(_, a, b) => rec(a) || rec(b),
-        ExprKind::If(c, a, b) => rec(c) || rec(a) || rec(b),
-        ExprKind::Builtin(_, args) => args.iter().any(rec),
-        ExprKind::Load(a) => a.index.iter().any(rec),
-        ExprKind::Atomic { access, value, .. } => access.index.iter().any(rec) || rec(value),
-        _ => false,
-    }
+    };
+    any_stmt(b, &mut is_loop) || any_block_expr(b, &mut calls_loop)
 }

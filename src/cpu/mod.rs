@@ -13,7 +13,6 @@ mod ir_tests;
 mod launch;
 mod lower;
 mod math;
-mod vector;
 
 pub use launch::{num_threads, set_num_threads};
 

@@ -2,13 +2,13 @@
 //! [`GpuDevice`] and turns the device's error record into the same
 //! `RuntimeError` the interpreter gives.
 
-use super::schedule::{host_evaluable, Step};
+use super::schedule::{HostEnv, Step};
 use super::{
     GpuProgram, SiteKind, CONTROL_BREAK, CONTROL_CONTINUE, CONTROL_NONE, CONTROL_RETURN,
     ERROR_WORDS, MAX_REDUCE_GROUPS, WORKGROUP_SIZE,
 };
 use crate::error::{Error, Fault, Result, RuntimeError};
-use crate::ir::{self, value, Expr, ExprKind, Value, VarId};
+use crate::ir::{self, value, Expr, Value, VarId};
 use crate::runtime::args::Arg;
 use std::collections::HashMap;
 
@@ -350,63 +350,12 @@ impl Driver<'_, '_> {
 
     /// Evaluates `e` on the host, or `None` when it needs the device.
     fn eval(&self, e: &Expr) -> Option<Value> {
-        let lets = &self.program.schedule.host_lets;
-        if !host_evaluable(e, lets, &|v| self.known.contains_key(&v)) {
-            return None;
-        }
-        self.eval_pure(e)
-    }
-
-    fn eval_pure(&self, e: &Expr) -> Option<Value> {
-        Some(match &e.kind {
-            ExprKind::Const(v) => *v,
-            ExprKind::Var(v) => match self.known.get(v) {
-                Some(x) => *x,
-                None => self.eval_pure(self.program.schedule.host_lets.get(v)?)?,
-            },
-            ExprKind::Len(a) => {
-                Value::I64(self.shapes.get(a.index())?.iter().product::<usize>() as i64)
-            }
-            ExprKind::Shape(a, d) => Value::I64(
-                self.shapes
-                    .get(a.index())?
-                    .get(*d as usize)
-                    .copied()
-                    .unwrap_or(1) as i64,
-            ),
-            ExprKind::Unary(op, a) => value::unary(*op, self.eval_pure(a)?),
-            ExprKind::Binary(ir::BinOp::And, a, b) => {
-                if self.eval_pure(a)? == Value::Bool(true) {
-                    self.eval_pure(b)?
-                } else {
-                    Value::Bool(false)
-                }
-            }
-            ExprKind::Binary(ir::BinOp::Or, a, b) => {
-                if self.eval_pure(a)? == Value::Bool(true) {
-                    Value::Bool(true)
-                } else {
-                    self.eval_pure(b)?
-                }
-            }
-            // A division fault is left to the device, which reports it.
-            ExprKind::Binary(op, a, b) => {
-                value::binary(*op, self.eval_pure(a)?, self.eval_pure(b)?).ok()?
-            }
-            ExprKind::Cast(a) => value::cast(self.eval_pure(a)?, e.ty),
-            ExprKind::Builtin(f, args) => {
-                let vals: Option<Vec<Value>> = args.iter().map(|a| self.eval_pure(a)).collect();
-                value::builtin(*f, &vals?)
-            }
-            ExprKind::If(c, a, b) => {
-                if self.eval_pure(c)? == Value::Bool(true) {
-                    self.eval_pure(a)?
-                } else {
-                    self.eval_pure(b)?
-                }
-            }
-            ExprKind::Call(..) | ExprKind::Load(_) | ExprKind::Atomic { .. } => return None,
-        })
+        let env = HostEnv {
+            known: &self.known,
+            lets: &self.program.schedule.host_lets,
+            shapes: &self.shapes,
+        };
+        env.eval(e)
     }
 }
 

@@ -10,8 +10,10 @@
 //! parameters, extents, constants and its own loop variables, the header is
 //! skipped).
 
-use crate::ir::{self, Block, Expr, ExprKind, Function, Stmt, StmtKind, VarId};
-use std::collections::BTreeMap;
+use crate::ir::eval::{self, Env};
+use crate::ir::visit::{any_expr, stmt_any, walk_stmt_where};
+use crate::ir::{self, ArrayId, Block, Expr, ExprKind, Function, Stmt, StmtKind, Value, VarId};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
 /// One host step.
@@ -188,41 +190,21 @@ impl<'k> Builder<'k> {
     /// Records immutable `let`s (outside parallel loops) for the host's
     /// evaluator, descending into serial control flow.
     fn note_let(&mut self, stmt: &'k Stmt) {
-        match &stmt.kind {
-            StmtKind::Let { var, init } => {
-                let immutable = self
-                    .kernel
-                    .vars
-                    .get(var.index())
-                    .is_some_and(|v| !v.mutable);
-                if immutable {
-                    self.lets.insert(*var, init.clone());
+        let (kernel, lets) = (self.kernel, &mut self.lets);
+        walk_stmt_where(stmt, &mut |s| {
+            if let StmtKind::Let { var, init } = &s.kind {
+                if kernel.vars.get(var.index()).is_some_and(|v| !v.mutable) {
+                    lets.insert(*var, init.clone());
                 }
             }
-            StmtKind::If { then, els, .. } => {
-                then.stmts.iter().for_each(|s| self.note_let(s));
-                els.stmts.iter().for_each(|s| self.note_let(s));
-            }
-            StmtKind::While { body, .. } => body.stmts.iter().for_each(|s| self.note_let(s)),
-            StmtKind::For(lp) => lp.body.stmts.iter().for_each(|s| self.note_let(s)),
-            _ => {}
-        }
+            !matches!(s.kind, StmtKind::ParFor(_))
+        });
     }
 }
 
 /// Whether the statement is or contains a parallel loop.
 pub fn contains_par(stmt: &Stmt) -> bool {
-    match &stmt.kind {
-        StmtKind::ParFor(_) => true,
-        StmtKind::If { then, els, .. } => block_has_par(then) || block_has_par(els),
-        StmtKind::While { body, .. } => block_has_par(body),
-        StmtKind::For(lp) => block_has_par(&lp.body),
-        _ => false,
-    }
-}
-
-fn block_has_par(b: &Block) -> bool {
-    b.stmts.iter().any(contains_par)
+    stmt_any(stmt, &mut |s| matches!(s.kind, StmtKind::ParFor(_)))
 }
 
 /// Whether a `break`/`continue` at loop depth `depth` (loops opened inside
@@ -321,26 +303,57 @@ pub fn host_evaluable(
     lets: &BTreeMap<VarId, Expr>,
     known: &dyn Fn(VarId) -> bool,
 ) -> bool {
-    let ok = |x: &Expr| host_evaluable(x, lets, known);
-    match &e.kind {
-        ExprKind::Const(_) | ExprKind::Len(_) | ExprKind::Shape(..) => true,
-        ExprKind::Var(v) => known(*v) || lets.get(v).is_some_and(ok),
-        ExprKind::Unary(_, a) | ExprKind::Cast(a) => ok(a),
-        ExprKind::Binary(_, a, b) => ok(a) && ok(b),
-        ExprKind::Builtin(_, args) => args.iter().all(ok),
-        ExprKind::If(c, a, b) => ok(c) && ok(a) && ok(b),
-        ExprKind::Call(..) | ExprKind::Load(_) | ExprKind::Atomic { .. } => false,
+    !any_expr(e, &mut |x| match &x.kind {
+        ExprKind::Var(v) => {
+            !(known(*v) || lets.get(v).is_some_and(|l| host_evaluable(l, lets, known)))
+        }
+        kind => !pure_node(kind),
+    })
+}
+
+/// What the host knows while it runs a schedule: its values (scalar
+/// parameters and its own loop variables), the schedule's `host_lets` of
+/// them, and the array shapes.
+pub struct HostEnv<'a> {
+    pub known: &'a HashMap<VarId, Value>,
+    pub lets: &'a BTreeMap<VarId, Expr>,
+    pub shapes: &'a [Vec<usize>],
+}
+
+impl HostEnv<'_> {
+    /// The value of `e` when it is [`host_evaluable`] and does not fault
+    /// (a fault is left to the device, which reports it).
+    pub fn eval(&self, e: &Expr) -> Option<Value> {
+        if !host_evaluable(e, self.lets, &|v| self.known.contains_key(&v)) {
+            return None;
+        }
+        eval::eval(e, self)
+    }
+}
+
+impl Env for HostEnv<'_> {
+    fn var(&self, v: VarId) -> Option<Value> {
+        match self.known.get(&v) {
+            Some(x) => Some(*x),
+            None => eval::eval(self.lets.get(&v)?, self),
+        }
+    }
+
+    fn shape(&self, a: ArrayId) -> Option<&[usize]> {
+        self.shapes.get(a.index()).map(Vec::as_slice)
     }
 }
 
 /// Whether evaluating `e` reads no memory and calls no helper.
 fn pure(e: &Expr) -> bool {
-    match &e.kind {
-        ExprKind::Const(_) | ExprKind::Var(_) | ExprKind::Len(_) | ExprKind::Shape(..) => true,
-        ExprKind::Unary(_, a) | ExprKind::Cast(a) => pure(a),
-        ExprKind::Binary(_, a, b) => pure(a) && pure(b),
-        ExprKind::Builtin(_, args) => args.iter().all(pure),
-        ExprKind::If(c, a, b) => pure(c) && pure(a) && pure(b),
-        ExprKind::Call(..) | ExprKind::Load(_) | ExprKind::Atomic { .. } => false,
-    }
+    !any_expr(e, &mut |x| !pure_node(&x.kind))
+}
+
+/// Whether the node itself (not its operands) reads no memory and calls no
+/// helper.
+fn pure_node(kind: &ExprKind) -> bool {
+    !matches!(
+        kind,
+        ExprKind::Call(..) | ExprKind::Load(_) | ExprKind::Atomic { .. }
+    )
 }

@@ -25,9 +25,11 @@
 //!   ends the iteration.
 
 pub mod builtins;
+pub mod eval;
 pub mod print;
 pub mod value;
 pub mod verify;
+pub mod visit;
 
 pub use builtins::{Builtin, BuiltinSig};
 pub use value::Value;

@@ -4,7 +4,9 @@
 //! constants and array shapes when possible, else guessed.
 
 use super::args::Arg;
-use crate::ir::{self, value, Expr, ExprKind, StmtKind, Value};
+use crate::ir::eval::{self, Known};
+use crate::ir::visit::{any_stmt, walk_expr};
+use crate::ir::{self, Expr, ExprKind, StmtKind, Value};
 
 /// Estimated work of one launch.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -162,60 +164,39 @@ impl Est<'_> {
     }
 
     /// (ops, bytes) of evaluating `e` `times` times.
-    fn expr(&mut self, e: &Expr, times: f64) -> (f64, f64) {
-        let sub = |this: &mut Self, es: &[&Expr]| {
-            es.iter().fold((0.0, 0.0), |(o, b), x| {
-                let (xo, xb) = this.expr(x, times);
-                (o + xo, b + xb)
-            })
-        };
+    fn expr(&self, e: &Expr, times: f64) -> (f64, f64) {
+        let (mut ops, mut bytes) = (0.0, 0.0);
+        walk_expr(e, &mut |x| {
+            let (o, b) = self.node(x);
+            ops += o;
+            bytes += b;
+        });
+        (ops * times, bytes * times)
+    }
+
+    /// (ops, bytes) of one evaluation of the node `e` itself (its operands
+    /// counted apart): an access adds one op per index and its element.
+    fn node(&self, e: &Expr) -> (f64, f64) {
+        let elem = |a: &ir::Access| self.f.array(a.array).elem.size_bytes() as f64;
         match &e.kind {
             ExprKind::Const(_) | ExprKind::Var(_) | ExprKind::Len(_) | ExprKind::Shape(..) => {
                 (0.0, 0.0)
             }
-            ExprKind::Unary(_, a) | ExprKind::Cast(a) => {
-                let (o, b) = self.expr(a, times);
-                (o + times, b)
-            }
-            ExprKind::Binary(op, a, b) => {
-                let (o, by) = sub(self, &[a, b]);
-                let w = match op {
-                    ir::BinOp::Div | ir::BinOp::Rem => 4.0,
-                    _ => 1.0,
-                };
-                (o + w * times, by)
-            }
-            ExprKind::If(c, a, b) => {
-                let (o, by) = sub(self, &[c, a, b]);
-                (o + times, by)
-            }
-            ExprKind::Builtin(f, args) => {
-                let refs: Vec<&Expr> = args.iter().collect();
-                let (o, by) = sub(self, &refs);
-                (o + builtin_ops(*f) * times, by)
-            }
-            ExprKind::Call(id, args) => {
-                let refs: Vec<&Expr> = args.iter().collect();
-                let (o, by) = sub(self, &refs);
-                // Helpers are small and never recursive: cost one body.
-                let body = &self.module.function(*id).body;
-                let (ho, hb) = helper_cost(self.module, body, 0);
-                (o + ho * times, by + hb * times)
-            }
-            ExprKind::Load(access) => {
-                let (o, b) = self.access(access, times);
-                (o + times, b)
-            }
-            ExprKind::Atomic { access, value, .. } => {
-                let (o, b) = self.expr(value, times);
-                let (ao, ab) = self.access(access, times);
-                (o + ao + 8.0 * times, b + ab)
-            }
+            ExprKind::Unary(..) | ExprKind::Cast(_) | ExprKind::If(..) => (1.0, 0.0),
+            ExprKind::Binary(op, ..) => match op {
+                ir::BinOp::Div | ir::BinOp::Rem => (4.0, 0.0),
+                _ => (1.0, 0.0),
+            },
+            ExprKind::Builtin(f, _) => (builtin_ops(*f), 0.0),
+            // Helpers are small and never recursive: cost one body.
+            ExprKind::Call(id, _) => helper_cost(self.module, &self.module.function(*id).body, 0),
+            ExprKind::Load(a) => (1.0 + a.index.len() as f64, elem(a)),
+            ExprKind::Atomic { access, .. } => (8.0 + access.index.len() as f64, elem(access)),
         }
     }
 
     /// Index arithmetic plus the element's bytes.
-    fn access(&mut self, a: &ir::Access, times: f64) -> (f64, f64) {
+    fn access(&self, a: &ir::Access, times: f64) -> (f64, f64) {
         let mut o = 0.0;
         let mut b = 0.0;
         for i in &a.index {
@@ -241,31 +222,11 @@ impl Est<'_> {
     /// The value of `e` when it depends only on known variables, constants
     /// and shapes.
     fn eval(&self, e: &Expr) -> Option<Value> {
-        match &e.kind {
-            ExprKind::Const(v) => Some(*v),
-            ExprKind::Var(v) => self.known.get(v.index()).copied().flatten(),
-            ExprKind::Len(a) => {
-                let s = self.shapes.get(a.index())?;
-                Some(Value::I64(s.iter().product::<usize>() as i64))
-            }
-            ExprKind::Shape(a, d) => {
-                let s = self.shapes.get(a.index())?;
-                Some(Value::I64(*s.get(*d as usize)? as i64))
-            }
-            ExprKind::Unary(op, a) => Some(value::unary(*op, self.eval(a)?)),
-            ExprKind::Binary(op, a, b) => value::binary(*op, self.eval(a)?, self.eval(b)?).ok(),
-            ExprKind::Cast(a) => Some(value::cast(self.eval(a)?, e.ty)),
-            ExprKind::Builtin(f, args) => {
-                let vals: Option<Vec<Value>> = args.iter().map(|a| self.eval(a)).collect();
-                Some(value::builtin(*f, &vals?))
-            }
-            ExprKind::If(c, a, b) => match self.eval(c)? {
-                Value::Bool(true) => self.eval(a),
-                Value::Bool(false) => self.eval(b),
-                _ => None,
-            },
-            _ => None,
-        }
+        let env = Known {
+            vars: |v: ir::VarId| self.known.get(v.index()).copied().flatten(),
+            shapes: &self.shapes,
+        };
+        eval::eval(e, &env)
     }
 
     /// A parallel extent that cannot be evaluated: the largest array's length.
@@ -279,10 +240,8 @@ impl Est<'_> {
 }
 
 fn has_loop(b: &ir::Block) -> bool {
-    b.stmts.iter().any(|s| match &s.kind {
-        StmtKind::For(_) | StmtKind::While { .. } => true,
-        StmtKind::If { then, els, .. } => has_loop(then) || has_loop(els),
-        _ => false,
+    any_stmt(b, &mut |s| {
+        matches!(s.kind, StmtKind::For(_) | StmtKind::While { .. })
     })
 }
 
@@ -297,23 +256,20 @@ fn helper_cost(module: &ir::Module, body: &ir::Block, depth: u32) -> (f64, f64) 
     if depth > 8 {
         return (1.0, 0.0);
     }
+    /// One op per node, plus a builtin's or a callee's own cost.
     fn expr_ops(module: &ir::Module, e: &Expr, depth: u32) -> f64 {
-        let kids: f64 = match &e.kind {
-            ExprKind::Unary(_, a) | ExprKind::Cast(a) => expr_ops(module, a, depth),
-            ExprKind::Binary(_, a, b) => expr_ops(module, a, depth) + expr_ops(module, b, depth),
-            ExprKind::If(c, a, b) => {
-                expr_ops(module, c, depth) + expr_ops(module, a, depth) + expr_ops(module, b, depth)
-            }
-            ExprKind::Builtin(f, args) => {
-                builtin_ops(*f) + args.iter().map(|a| expr_ops(module, a, depth)).sum::<f64>()
-            }
-            ExprKind::Call(id, args) => {
-                helper_cost(module, &module.function(*id).body, depth + 1).0
-                    + args.iter().map(|a| expr_ops(module, a, depth)).sum::<f64>()
-            }
-            _ => 0.0,
-        };
-        kids + 1.0
+        let mut ops = 0.0;
+        walk_expr(e, &mut |x| {
+            ops += 1.0
+                + match &x.kind {
+                    ExprKind::Builtin(f, _) => builtin_ops(*f),
+                    ExprKind::Call(id, _) => {
+                        helper_cost(module, &module.function(*id).body, depth + 1).0
+                    }
+                    _ => 0.0,
+                }
+        });
+        ops
     }
     fn block_ops(module: &ir::Module, b: &ir::Block, depth: u32) -> f64 {
         b.stmts

@@ -16,8 +16,8 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::ir::{
-    self, Access, AtomicOp, BinOp, Block, Builtin, Expr, ExprKind, FuncId, Function, ReduceOp,
-    ScalarType, Span, Stmt, StmtKind, UnOp, Value, VarId,
+    self, visit, Access, AtomicOp, BinOp, Block, Builtin, Expr, ExprKind, FuncId, Function,
+    ReduceOp, ScalarType, Span, Stmt, StmtKind, UnOp, Value, VarId,
 };
 use std::collections::{BTreeSet, HashMap};
 
@@ -26,10 +26,7 @@ mod expr;
 mod stmt;
 mod units;
 
-use analysis::{
-    array_infos, collect_store_arrays, frame_layout, function_can_fault, helper_order, visit_expr,
-    visit_exprs, visit_stmt_exprs, visit_stmt_exprs_shallow,
-};
+use analysis::{array_infos, frame_layout, function_can_fault, helper_order};
 
 /// A function parameter as a dialect declares it.
 #[derive(Clone, Debug)]
@@ -445,7 +442,7 @@ impl<'a> Gen<'a> {
                 *f64_at = Some(e.span);
             }
         };
-        visit_exprs(&f.body, &mut |e| {
+        visit::walk_block_exprs(&f.body, &mut |e| {
             note(e, &mut f64_at);
             if let ExprKind::Atomic { value, .. } = &e.kind {
                 if value.ty.bits() == 64 && atomic64_at.is_none() {

@@ -158,53 +158,28 @@ impl<'a> Gen<'a> {
     ) -> (BTreeSet<VarId>, BTreeSet<VarId>) {
         let mut used = BTreeSet::new();
         let mut written = BTreeSet::new();
-        fn stmt_vars(s: &Stmt, used: &mut BTreeSet<VarId>, written: &mut BTreeSet<VarId>) {
-            match &s.kind {
-                StmtKind::Let { var, .. } | StmtKind::Assign { var, .. } => {
+        for s in stmts {
+            visit::walk_stmt(s, &mut |s| match &s.kind {
+                StmtKind::Let { var, .. }
+                | StmtKind::Assign { var, .. }
+                | StmtKind::For(ir::ForLoop { var, .. }) => {
                     used.insert(*var);
                     written.insert(*var);
                 }
-                StmtKind::For(lp) => {
-                    used.insert(lp.var);
-                    written.insert(lp.var);
-                    lp.body
-                        .stmts
-                        .iter()
-                        .for_each(|s| stmt_vars(s, used, written));
-                }
-                StmtKind::ParFor(lp) => {
-                    used.extend(lp.vars.iter().copied());
-                    lp.body
-                        .stmts
-                        .iter()
-                        .for_each(|s| stmt_vars(s, used, written));
-                }
-                StmtKind::If { then, els, .. } => {
-                    then.stmts.iter().for_each(|s| stmt_vars(s, used, written));
-                    els.stmts.iter().for_each(|s| stmt_vars(s, used, written));
-                }
-                StmtKind::While { body, .. } => {
-                    body.stmts.iter().for_each(|s| stmt_vars(s, used, written))
-                }
+                StmtKind::ParFor(lp) => used.extend(lp.vars.iter().copied()),
                 _ => {}
-            }
-            visit_stmt_exprs_shallow(s, &mut |e| {
-                visit_expr(e, &mut |x| {
-                    if let ExprKind::Var(v) = &x.kind {
-                        used.insert(*v);
-                    }
-                })
             });
         }
+        let mut note = |x: &Expr| {
+            if let ExprKind::Var(v) = &x.kind {
+                used.insert(*v);
+            }
+        };
         for s in stmts {
-            stmt_vars(s, &mut used, &mut written);
+            visit::walk_stmt_exprs(s, &mut note);
         }
         for e in exprs {
-            visit_expr(e, &mut |x| {
-                if let ExprKind::Var(v) = &x.kind {
-                    used.insert(*v);
-                }
-            });
+            visit::walk_expr(e, &mut note);
         }
         (used, written)
     }
@@ -222,14 +197,16 @@ impl<'a> Gen<'a> {
             _ => {}
         };
         for s in stmts {
-            visit_stmt_exprs(s, &mut note);
+            visit::walk_stmt_exprs(s, &mut note);
         }
         for e in exprs {
-            visit_expr(e, &mut note);
+            visit::walk_expr(e, &mut note);
         }
         for s in stmts {
-            collect_store_arrays(s, &mut |a| {
-                arrays.insert(a);
+            visit::walk_stmt(s, &mut |s| {
+                if let StmtKind::Store { access, .. } = &s.kind {
+                    arrays.insert(access.array);
+                }
             });
         }
         arrays

@@ -5,8 +5,9 @@
 use super::infer::infer_const;
 use super::items::{ItemRef, Items};
 use super::lower::lower_const;
-use crate::ir::value::{self, ArithError};
-use crate::ir::{BinOp, Expr, ExprKind, Value};
+use crate::ir::eval::{self, Stop};
+use crate::ir::value::ArithError;
+use crate::ir::{Expr, Value};
 use crate::lang::ast;
 use crate::lang::diag::Diagnostic;
 
@@ -152,32 +153,12 @@ fn walk(e: &ast::Expr, f: &mut impl FnMut(&ast::Expr)) {
 /// Evaluates a checked const expression (only literals, operators, casts,
 /// builtins and `if` can appear: pass 1 rejected everything else).
 pub fn eval(e: &Expr) -> Result<Value, String> {
-    match &e.kind {
-        ExprKind::Const(v) => Ok(*v),
-        ExprKind::Unary(op, a) => Ok(value::unary(*op, eval(a)?)),
-        ExprKind::Binary(BinOp::And, a, b) => match eval(a)? {
-            Value::Bool(false) => Ok(Value::Bool(false)),
-            _ => eval(b),
-        },
-        ExprKind::Binary(BinOp::Or, a, b) => match eval(a)? {
-            Value::Bool(true) => Ok(Value::Bool(true)),
-            _ => eval(b),
-        },
-        ExprKind::Binary(op, a, b) => {
-            value::binary(*op, eval(a)?, eval(b)?).map_err(|err| match err {
-                ArithError::DivisionByZero => "division by zero".to_string(),
-                ArithError::RemainderByZero => "remainder by zero".to_string(),
-            })
+    eval::try_eval(e, &eval::Nothing).map_err(|stop| {
+        match stop {
+            Stop::Fault(ArithError::DivisionByZero) => "division by zero",
+            Stop::Fault(ArithError::RemainderByZero) => "remainder by zero",
+            Stop::Unknown => "it is not a constant expression",
         }
-        ExprKind::Cast(a) => Ok(value::cast(eval(a)?, e.ty)),
-        ExprKind::Builtin(b, args) => {
-            let vals = args.iter().map(eval).collect::<Result<Vec<_>, _>>()?;
-            Ok(value::builtin(*b, &vals))
-        }
-        ExprKind::If(c, a, b) => match eval(c)? {
-            Value::Bool(true) => eval(a),
-            _ => eval(b),
-        },
-        _ => Err("it is not a constant expression".to_string()),
-    }
+        .to_string()
+    })
 }

@@ -1,0 +1,170 @@
+//! Serial counted loops: the plain loop, and the hoisted-bounds-check
+//! strategy (one range check before the loop, an unchecked copy when it
+//! passes, a fully checked copy otherwise). Chunk loops use the same code
+//! and add the vector prefix (`vector`) and stop polling (`chunks`).
+
+use super::{Fx, MAX_HOIST_DEPTH};
+use crate::cpu::checks;
+use crate::error::Result;
+use crate::ir::{self, ForLoop, VarId};
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::Value as CValue;
+use cranelift_codegen::ir::{types, InstBuilder};
+
+impl<'m> Fx<'_, '_, 'm> {
+    pub(super) fn for_loop(&mut self, f: &'m ForLoop) -> Result<()> {
+        let start = self.expr(&f.start)?;
+        let count = self.expr(&f.count)?;
+        let stride = self.expr(&f.stride)?;
+        self.counted_loop(f.var, start, count, stride, &f.body, false)
+    }
+
+    /// `var` takes `start + k*stride` for `k` in `0..count`. Indices affine in
+    /// `var` are range-checked once before the loop; when that check passes
+    /// the loop runs without them, otherwise a fully checked copy runs (so a
+    /// fault is reported at the exact access and iteration).
+    pub(super) fn counted_loop(
+        &mut self,
+        var: VarId,
+        start: CValue,
+        count: CValue,
+        stride: CValue,
+        body: &'m ir::Block,
+        poll: bool,
+    ) -> Result<()> {
+        let hoisted: Vec<_> = checks::hoistable(body, var)
+            .into_iter()
+            .filter(|h| !self.proven.contains(&(h.access, h.dim)))
+            .collect();
+        if hoisted.is_empty() || self.hoist_depth >= MAX_HOIST_DEPTH {
+            return self.plain_loop(var, start, count, stride, body, poll);
+        }
+        let ok = self.hoisted_check(var, start, count, stride, &hoisted)?;
+        let (fast, slow, join) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.ins().brif(ok, fast, &[], slow, &[]);
+        self.b.switch_to_block(fast);
+        self.hoist_depth += 1;
+        for h in &hoisted {
+            self.proven.insert((h.access, h.dim));
+        }
+        let fast_loop = self.plain_loop(var, start, count, stride, body, poll);
+        for h in &hoisted {
+            self.proven.remove(&(h.access, h.dim));
+        }
+        let slow_loop = fast_loop.and_then(|_| {
+            self.b.ins().jump(join, &[]);
+            self.b.switch_to_block(slow);
+            self.plain_loop(var, start, count, stride, body, poll)
+        });
+        self.hoist_depth -= 1;
+        slow_loop?;
+        self.b.ins().jump(join, &[]);
+        self.b.switch_to_block(join);
+        Ok(())
+    }
+
+    /// Whether every hoisted index is in range for the first and the last
+    /// value of `var` (see `checks`).
+    pub(super) fn hoisted_check(
+        &mut self,
+        var: VarId,
+        start: CValue,
+        count: CValue,
+        stride: CValue,
+        hoisted: &[checks::Hoisted],
+    ) -> Result<CValue> {
+        let cm1 = self.b.ins().iadd_imm_s(count, -1);
+        let span = self.b.ins().imul(cm1, stride);
+        let last = self.b.ins().iadd(start, span);
+        let first128 = self.b.ins().sextend(types::I128, start);
+        let last128 = self.b.ins().sextend(types::I128, last);
+        let mut ok = self.b.ins().iconst(types::I8, 1);
+        let loop_var = self.var(var);
+        for h in hoisted {
+            let zero = self.b.ins().iconst(types::I64, 0);
+            self.b.def_var(loop_var, zero);
+            let e0 = self.expr(&h.expr)?;
+            let one = self.b.ins().iconst(types::I64, 1);
+            self.b.def_var(loop_var, one);
+            let e1 = self.expr(&h.expr)?;
+            let c = self.b.ins().isub(e1, e0);
+            let e = self.b.ins().sextend(types::I128, e0);
+            let c = self.b.ins().sextend(types::I128, c);
+            let shape = self
+                .b
+                .ins()
+                .sextend(types::I128, self.arrays[h.array.index()].shape[h.dim]);
+            for v in [first128, last128] {
+                let cv = self.b.ins().imul(c, v);
+                let val = self.b.ins().iadd(e, cv);
+                let ge = self
+                    .b
+                    .ins()
+                    .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, val, 0);
+                let lt = self.b.ins().icmp(IntCC::SignedLessThan, val, shape);
+                let both = self.b.ins().band(ge, lt);
+                ok = self.b.ins().band(ok, both);
+            }
+        }
+        Ok(ok)
+    }
+
+    pub(super) fn plain_loop(
+        &mut self,
+        var: VarId,
+        start: CValue,
+        count: CValue,
+        stride: CValue,
+        body: &'m ir::Block,
+        poll: bool,
+    ) -> Result<()> {
+        // Chunk loops (the only ones that poll) have unit stride.
+        let (start, count) = if poll {
+            self.vector_loop(var, start, count, body)?
+        } else {
+            (start, count)
+        };
+        let k = self.b.declare_var(types::I64);
+        let cur = self.b.declare_var(types::I64);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.b.def_var(k, zero);
+        self.b.def_var(cur, start);
+        let (header, body_blk, inc, exit) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        self.b.ins().jump(header, &[]);
+        self.b.switch_to_block(header);
+        let kv = self.b.use_var(k);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, kv, count);
+        self.b.ins().brif(more, body_blk, &[], exit, &[]);
+        self.b.switch_to_block(body_blk);
+        let v = self.b.use_var(cur);
+        let loop_var = self.var(var);
+        self.b.def_var(loop_var, v);
+        self.loops.push((inc, exit));
+        self.block(body)?;
+        self.loops.pop();
+        self.b.ins().jump(inc, &[]);
+        self.b.switch_to_block(inc);
+        let kv = self.b.use_var(k);
+        let k1 = self.b.ins().iadd_imm_s(kv, 1);
+        self.b.def_var(k, k1);
+        let c = self.b.use_var(cur);
+        let c1 = self.b.ins().iadd(c, stride);
+        self.b.def_var(cur, c1);
+        if poll {
+            self.poll_stop(k1, header);
+        } else {
+            self.b.ins().jump(header, &[]);
+        }
+        self.b.switch_to_block(exit);
+        Ok(())
+    }
+}
