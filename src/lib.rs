@@ -20,15 +20,21 @@
 //! assert_eq!(y, [12.0, 14.0, 16.0]);
 //! ```
 
+pub mod backends;
+#[cfg(feature = "cli")]
 pub mod bench;
+#[cfg(feature = "cpu")]
 pub mod cpu;
+#[cfg(feature = "cuda")]
 pub mod cuda;
+pub mod engine;
 pub mod error;
 pub mod gpu;
 pub mod interp;
 pub mod ir;
 pub mod lang;
 pub mod runtime;
+#[cfg(feature = "wgpu")]
 pub mod wgpu;
 
 pub use error::{Error, Fault, Result, RuntimeError};

@@ -281,13 +281,27 @@ fn check(files: &[PathBuf], backend: Option<Backend>) -> Result<ExitCode, Failur
     Ok(ExitCode::SUCCESS)
 }
 
+#[cfg(feature = "cuda")]
+fn cuda_source(module: &Module, id: kiln::ir::FuncId) -> Result<String, Failure> {
+    Ok(kiln::cuda::generate(module.ir(), id)?.source)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_source(_: &Module, _: kiln::ir::FuncId) -> Result<String, Failure> {
+    Err(kiln::Error::BackendUnavailable {
+        backend: "cuda".into(),
+        reason: "built without feature `cuda`".into(),
+    }
+    .into())
+}
+
 fn emit(file: &Path, kernel: &str, target: Target) -> Result<ExitCode, Failure> {
     let module = Module::from_file(file)?;
     let k = module.kernel(kernel)?;
     let text = match target {
         Target::Ir => kiln::ir::print::print_function(module.ir(), k.function()),
         Target::Clif => kiln::cpu::emit_clif(module.ir(), kernel)?,
-        Target::Cuda => kiln::cuda::generate(module.ir(), k.id())?.source,
+        Target::Cuda => cuda_source(&module, k.id())?,
         Target::Wgsl => kiln::gpu::generate(module.ir(), k.id(), &kiln::gpu::wgsl::Wgsl)?.source,
     };
     say!("{}", text.trim_end());
@@ -363,6 +377,16 @@ fn devices() -> Result<ExitCode, Failure> {
         "interp"
     };
     say!("{:<8} runs on {auto}", "auto");
+    cuda_devices();
+    let (threads, why) = cpu_threads();
+    say!("cpu threads: {threads} ({why})");
+    wgpu_adapters();
+    calibration_figures();
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_devices() {
     match kiln::cuda::device::devices() {
         Ok(list) => list.iter().for_each(|d| say!("{d}")),
         Err(reason) => say!("cuda devices: none ({reason})"),
@@ -371,15 +395,21 @@ fn devices() -> Result<ExitCode, Failure> {
         Ok(lib) => say!("nvrtc: {}", lib.version_string()),
         Err(reason) => say!("nvrtc: unavailable ({reason})"),
     }
-    let (threads, why) = cpu_threads();
-    say!("cpu threads: {threads} ({why})");
-    wgpu_adapters();
-    calibration_figures();
-    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_devices() {
+    say!("cuda devices: none (built without feature `cuda`)");
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu_adapters() {
+    say!("wgpu adapters: none (built without feature `wgpu`)");
 }
 
 /// The wgpu adapters this machine offers (honouring `WGPU_BACKEND`), with
 /// the one kiln uses marked.
+#[cfg(feature = "wgpu")]
 fn wgpu_adapters() {
     let adapters = kiln::wgpu::adapters();
     if adapters.is_empty() {

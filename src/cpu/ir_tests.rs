@@ -2,10 +2,10 @@
 //! CPU backend and on the interpreter; results and faults must agree.
 
 use super::CpuEngine;
+use crate::engine::args::Arg;
+use crate::engine::Engine;
 use crate::error::{Error, Fault};
 use crate::ir::*;
-use crate::runtime::args::Arg;
-use crate::runtime::Engine;
 use std::sync::Arc;
 
 fn sp(col: u32) -> Span {

@@ -16,10 +16,10 @@ mod math;
 
 pub use launch::{num_threads, set_num_threads};
 
+use crate::engine::args::Arg;
+use crate::engine::{Backend, CompiledKernel, Engine};
 use crate::error::{Error, Fault, Result, RuntimeError};
 use crate::ir::{self, Value};
-use crate::runtime::args::Arg;
-use crate::runtime::{Backend, CompiledKernel, Engine};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_jit::{JITBuilder, JITModule};
 use launch::{ArrayDesc, ChunkFn, Ctx, LaunchState};

@@ -18,11 +18,11 @@ pub mod resident;
 #[cfg(test)]
 mod prelude_tests;
 
+use crate::engine::args::{Arg, ArrayData, ArrayDataMut};
+use crate::engine::{Backend, CompiledKernel, DeviceArg, DeviceBuffer, DeviceId, Engine};
 use crate::error::{Error, Result};
 use crate::gpu::GpuProgram;
 use crate::ir::{self, Value};
-use crate::runtime::args::{Arg, ArrayData, ArrayDataMut};
-use crate::runtime::{Backend, CompiledKernel, DeviceArg, DeviceBuffer, DeviceId, Engine};
 use cache::{Key, ModuleCache, Origin};
 use device::{Buffers, Gpu, LoadedModule};
 use nvrtc::{Arch, ImageKind};

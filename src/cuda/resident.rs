@@ -1,4 +1,4 @@
-//! Device-resident arrays for the runtime (`runtime::device`): the CUDA
+//! Device-resident arrays for the runtime (the contract in `engine::device`): the CUDA
 //! engine's `DeviceBuffer`s and the copies in and out of them.
 //!
 //! Every copy here runs on the engine's own transfer stream and waits for
@@ -7,10 +7,10 @@
 //! used by two streams at once: no cross-stream events are needed.
 
 use super::device::{driver_error, Gpu};
+use crate::engine::args::{ArrayData, ArrayDataMut};
+use crate::engine::{Backend, DeviceBuffer, DeviceId};
 use crate::error::{Error, Result};
 use crate::ir::ScalarType;
-use crate::runtime::args::{ArrayData, ArrayDataMut};
-use crate::runtime::{Backend, DeviceBuffer, DeviceId};
 use cudarc::driver::{CudaSlice, CudaStream};
 use std::sync::Arc;
 

@@ -7,9 +7,9 @@ use super::{
     GpuProgram, SiteKind, CONTROL_BREAK, CONTROL_CONTINUE, CONTROL_NONE, CONTROL_RETURN,
     ERROR_WORDS, MAX_REDUCE_GROUPS, WORKGROUP_SIZE,
 };
+use crate::engine::args::Arg;
 use crate::error::{Error, Fault, Result, RuntimeError};
 use crate::ir::{self, value, Expr, Value, VarId};
-use crate::runtime::args::Arg;
 use std::collections::HashMap;
 
 /// Buffer sizes of one launch.
@@ -420,9 +420,9 @@ fn as_i64(v: Value) -> i64 {
 pub fn run_resident(
     program: &GpuProgram,
     device: &mut dyn GpuDevice,
-    args: &[crate::runtime::DeviceArg],
+    args: &[crate::engine::DeviceArg],
 ) -> Result<Option<Value>> {
-    use crate::runtime::DeviceArg;
+    use crate::engine::DeviceArg;
     let mut layout = LaunchLayout {
         array_bytes: vec![0; program.arrays.len()],
         frame_slots: program.frame.slots,

@@ -3,7 +3,7 @@
 
 use super::wgsl::Wgsl;
 use super::{generate, EntryKind, GpuProgram};
-use crate::runtime::Module;
+use crate::Module;
 use wgpu::naga;
 
 fn module(source: &str) -> Module {
@@ -185,7 +185,7 @@ fn faults_have_sites_and_f64_is_detected() {
 /// Whether wgpu runs here; unavailable is a skip (printed), unless
 /// `KILN_REQUIRE` lists `wgpu`.
 fn wgpu_available() -> bool {
-    match crate::runtime::engines::availability(crate::Backend::Wgpu) {
+    match crate::backends::availability(crate::Backend::Wgpu) {
         Ok(()) => true,
         Err(reason) => {
             let required = std::env::var("KILN_REQUIRE")

@@ -215,6 +215,16 @@ impl Dialect for Wgsl {
                 };
                 format!("kiln_{name}_{}({a}, {b})", t(ty))
             }
+            // Mesa folds `x - x` to 0, wrong for infinities and NaN (the
+            // IEEE result is NaN): the subtrahend goes through an OR with the
+            // never-written zero word, a value the driver cannot prove equal
+            // to the minuend (docs/gpu-math.md, "Driver rewrites").
+            BinOp::Sub if ty == T::F32 => {
+                format!("({a} - bitcast<f32>(bitcast<u32>({b}) | kiln_err.zero))")
+            }
+            BinOp::Sub if ty == T::F64 => {
+                format!("({a} - bitcast<f64>(bitcast<u64>({b}) | u64(kiln_err.zero)))")
+            }
             BinOp::And => format!("({a} && {b})"),
             BinOp::Or => format!("({a} || {b})"),
             _ => format!("({a} {} {b})", op.symbol()),

@@ -1,9 +1,9 @@
 //! The kernel's array arguments as the interpreter sees them: element
 //! storage (read-only or writable), shape, and checked element addressing.
 
+use crate::engine::args::{Arg, ArrayData, ArrayDataMut};
 use crate::error::Fault;
 use crate::ir::{self, ScalarType, Value};
-use crate::runtime::args::{Arg, ArrayData, ArrayDataMut};
 
 /// The most dimensions an array has (SPEC section 4).
 pub const MAX_RANK: usize = 3;

@@ -18,9 +18,9 @@
 mod arrays;
 mod exec;
 
+use crate::engine::args::Arg;
 use crate::error::RuntimeError;
 use crate::ir::{self, Value};
-use crate::runtime::args::Arg;
 
 /// Stack for launches of modules with helpers. The interpreter recurses on
 /// the IR; within one function the parser bounds nesting (256 levels), but a

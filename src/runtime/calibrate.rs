@@ -129,7 +129,7 @@ fn save(dir: &std::path::Path, table: &Table) -> std::io::Result<()> {
 pub(crate) fn key(target: &Target) -> String {
     match target.place {
         Placement::CpuPool | Placement::Cpu => {
-            format!("cpu-pool/{}", crate::cpu::num_threads())
+            format!("cpu-pool/{}", cpu_threads())
         }
         Placement::Gpu(_) => target.engine.device().to_string(),
         p => p.name().to_string(),
@@ -407,4 +407,13 @@ pub fn calibrate_in(dir: &std::path::Path, place: Placement) -> Result<(String, 
         compiled,
     };
     Ok((key(&target), figures_in(dir, &target)))
+}
+
+/// The CPU pool's size (part of the pool's figures' key); 1 in a build
+/// without the CPU backend.
+fn cpu_threads() -> usize {
+    #[cfg(feature = "cpu")]
+    return crate::cpu::num_threads();
+    #[cfg(not(feature = "cpu"))]
+    1
 }

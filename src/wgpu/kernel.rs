@@ -7,11 +7,11 @@ use super::launch::Launch;
 use super::pipelines::{BindingKind, Pipelines};
 use super::resident;
 use super::{backend_error, device};
+use crate::engine::args::{Arg, ArrayData, ArrayDataMut};
+use crate::engine::{Backend, CompiledKernel, DeviceArg, DeviceBuffer, DeviceId, Engine};
 use crate::error::{Error, Result};
 use crate::gpu::{self, wgsl::Wgsl, GpuProgram};
 use crate::ir::{self, Span, Value};
-use crate::runtime::args::{Arg, ArrayData, ArrayDataMut};
-use crate::runtime::{Backend, CompiledKernel, DeviceArg, DeviceBuffer, DeviceId, Engine};
 use std::sync::Arc;
 
 pub struct WgpuEngine {

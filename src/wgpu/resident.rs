@@ -1,4 +1,4 @@
-//! Device-resident arrays (the runtime's contract in `runtime::device`):
+//! Device-resident arrays (the contract in `engine::device`):
 //! the wgpu engine's `DeviceBuffer`s and resident launches.
 
 use super::backend_error;
@@ -6,10 +6,10 @@ use super::buffers;
 use super::context::Gpu;
 use super::kernel::WgpuKernel;
 use super::launch::Launch;
+use crate::engine::args::{ArrayData, ArrayDataMut};
+use crate::engine::{Backend, DeviceArg, DeviceBuffer, DeviceId};
 use crate::error::Result;
 use crate::ir::{ScalarType, Value};
-use crate::runtime::args::{ArrayData, ArrayDataMut};
-use crate::runtime::{Backend, DeviceArg, DeviceBuffer, DeviceId};
 
 /// This engine's device (kiln uses one wgpu device per process).
 pub const DEVICE: DeviceId = DeviceId::new(Backend::Wgpu, 0);

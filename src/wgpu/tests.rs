@@ -160,8 +160,9 @@ fn read_back_of_several_buffers_in_one_mapping() {
 // ---------------------------------------------------------------------------
 // Kernels through the engine.
 
-use crate::runtime::args::{Arg, ArrayData, ArrayDataMut};
-use crate::runtime::{Backend, DeviceArg, Engine, Module};
+use crate::engine::args::{Arg, ArrayData, ArrayDataMut};
+use crate::engine::{Backend, DeviceArg, Engine};
+use crate::Module;
 
 fn engine() -> Option<super::WgpuEngine> {
     device_or_skip()?;
@@ -427,7 +428,7 @@ fn runtime_arrays_move_only_when_needed() {
     if device_or_skip().is_none() {
         return;
     }
-    use crate::runtime::array::Array;
+    use crate::Array;
     let module = Module::from_source("reduce.kn", REDUCE).unwrap();
     let saxpy = module.kernel("saxpy").unwrap();
     let n = 4096;

@@ -1,8 +1,8 @@
 //! The engines built into this version of kiln, one per backend, and the
 //! reference interpreter's engine.
 
-use super::args::Arg;
-use super::{Backend, CompiledKernel, Engine};
+use crate::engine::args::Arg;
+use crate::engine::{Backend, CompiledKernel, Engine};
 use crate::error::{Error, Result};
 use crate::ir::{self, Value};
 use std::sync::{Arc, OnceLock};
@@ -29,8 +29,23 @@ pub fn availability(backend: Backend) -> Result<(), String> {
     }
 }
 
+/// The error of forcing a backend this build left out.
+#[allow(dead_code)]
+fn not_built(backend: Backend) -> Error {
+    Error::BackendUnavailable {
+        backend: backend.name().into(),
+        reason: format!("built without feature `{}`", backend.name()),
+    }
+}
+
 /// The wgpu engine on the process's one device (created on first use);
 /// `BackendUnavailable` with the reason when there is no adapter.
+#[cfg(not(feature = "wgpu"))]
+fn wgpu_engine() -> Result<Arc<dyn Engine>> {
+    Err(not_built(Backend::Wgpu))
+}
+
+#[cfg(feature = "wgpu")]
 fn wgpu_engine() -> Result<Arc<dyn Engine>> {
     static ENGINE: OnceLock<Arc<dyn Engine>> = OnceLock::new();
     if let Some(engine) = ENGINE.get() {
@@ -45,7 +60,13 @@ fn interp_engine() -> Arc<dyn Engine> {
     ENGINE.get_or_init(|| Arc::new(InterpEngine)).clone()
 }
 
+#[cfg(not(feature = "cpu"))]
+fn cpu_engine() -> Result<Arc<dyn Engine>> {
+    Err(not_built(Backend::Cpu))
+}
+
 /// The CPU JIT, created once per process (it owns the rayon pool).
+#[cfg(feature = "cpu")]
 fn cpu_engine() -> Result<Arc<dyn Engine>> {
     static ENGINE: OnceLock<std::result::Result<Arc<dyn Engine>, String>> = OnceLock::new();
     ENGINE
@@ -61,8 +82,14 @@ fn cpu_engine() -> Result<Arc<dyn Engine>> {
         })
 }
 
+#[cfg(not(feature = "cuda"))]
+fn cuda_engine() -> Result<Arc<dyn Engine>> {
+    Err(not_built(Backend::Cuda))
+}
+
 /// The CUDA engine, created once per process: the driver, device and NVRTC
 /// are probed on first use and an absent one is remembered as the reason.
+#[cfg(feature = "cuda")]
 fn cuda_engine() -> Result<Arc<dyn Engine>> {
     static ENGINE: OnceLock<std::result::Result<Arc<dyn Engine>, String>> = OnceLock::new();
     ENGINE

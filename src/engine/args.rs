@@ -40,7 +40,7 @@ pub enum Arg<'a> {
     /// copied to the chosen device only when it lacks a valid copy. Engines
     /// never see this variant: the runtime resolves it before a launch.
     Resident {
-        array: &'a super::array::AnyArray,
+        array: &'a crate::runtime::array::AnyArray,
         writable: bool,
     },
 }

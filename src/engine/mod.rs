@@ -1,0 +1,97 @@
+//! The contract every backend implements, below all of them: [`Engine`]
+//! (compiles IR kernels, owns device memory), [`CompiledKernel`] (launches),
+//! [`DeviceBuffer`], the launch argument types and the backend names.
+//! Backends import this module and the IR, never the runtime; the runtime
+//! reaches the backends only through the table in `crate::backends`.
+
+pub mod args;
+pub mod backend;
+pub mod device;
+
+pub use backend::{Backend, ParseBackendError};
+pub use device::{DeviceArg, DeviceBuffer, DeviceId, Transfers};
+
+use crate::error::{Error, Result};
+use crate::ir::{self, Value};
+use args::Arg;
+use std::sync::Arc;
+
+/// A compiled kernel on one backend, ready to launch many times.
+pub trait CompiledKernel: Send + Sync {
+    /// Runs on arguments already checked against the kernel's parameters.
+    /// Host arrays: an engine with device memory copies them in and the
+    /// writable ones back out itself.
+    fn launch(&self, args: &mut [Arg]) -> Result<Option<Value>>;
+
+    /// Runs with every array already in this kernel's device memory (see
+    /// `engine::device`); writes stay on the device. Only called on kernels
+    /// of engines whose `has_device_memory()` is true.
+    fn launch_resident(&self, args: &mut [DeviceArg]) -> Result<Option<Value>> {
+        let _ = args;
+        Err(Error::Backend {
+            backend: "host".into(),
+            message: "this kernel's engine has no device memory".into(),
+        })
+    }
+
+    /// Runs like `launch` but entirely on the calling thread. Engines with a
+    /// thread pool override it; the runtime uses it for work too small to
+    /// pay for waking the pool.
+    fn launch_serial(&self, args: &mut [Arg]) -> Result<Option<Value>> {
+        self.launch(args)
+    }
+}
+
+/// One execution backend: compiles IR kernels. The device-memory methods
+/// have host defaults (no device memory); GPU engines override them all.
+pub trait Engine: Send + Sync {
+    fn backend(&self) -> Backend;
+    fn compile(
+        &self,
+        module: &Arc<ir::Module>,
+        kernel: ir::FuncId,
+    ) -> Result<Arc<dyn CompiledKernel>>;
+
+    /// The device this engine runs on (part of the kernel-cache key).
+    fn device(&self) -> DeviceId {
+        DeviceId::new(self.backend(), 0)
+    }
+
+    /// Whether arrays must be copied to run here (`upload`/`download` work).
+    fn has_device_memory(&self) -> bool {
+        false
+    }
+
+    /// Whether `Auto` may choose this engine. A GPU engine on a software
+    /// adapter (lavapipe, an emulator) returns false: it still runs when
+    /// forced, but never wins against the CPU JIT on the same cores.
+    fn auto_candidate(&self) -> bool {
+        true
+    }
+
+    /// Uninitialised (or zeroed) memory for `len` elements of `elem`.
+    fn alloc(&self, elem: ir::ScalarType, len: usize) -> Result<DeviceBuffer> {
+        let _ = (elem, len);
+        Err(device::no_device_memory(self.backend()))
+    }
+
+    /// A new device buffer holding a copy of `data`.
+    fn upload(&self, data: &args::ArrayData<'_>) -> Result<DeviceBuffer> {
+        let _ = data;
+        Err(device::no_device_memory(self.backend()))
+    }
+
+    /// Overwrites `dst` (same element type and length, made by this engine)
+    /// with `data`, reusing its memory. The default allocates anew.
+    fn upload_into(&self, dst: &mut DeviceBuffer, data: &args::ArrayData<'_>) -> Result<()> {
+        *dst = self.upload(data)?;
+        Ok(())
+    }
+
+    /// Copies `src` (made by this engine) into `dst` (same element type and
+    /// length), waiting for every launch that writes `src` to finish.
+    fn download(&self, src: &DeviceBuffer, dst: &mut args::ArrayDataMut<'_>) -> Result<()> {
+        let _ = (src, dst);
+        Err(device::no_device_memory(self.backend()))
+    }
+}
