@@ -31,13 +31,14 @@ pub mod engine;
 pub mod error;
 pub mod gpu;
 pub mod interp;
-pub mod ir;
-pub mod lang;
 pub mod runtime;
 #[cfg(feature = "wgpu")]
 pub mod wgpu;
 
 pub use error::{Error, Fault, Result, RuntimeError};
+/// The front end, IR and reference interpreter live in the `kiln-core`
+/// crate; their paths under `kiln` are kept.
+pub use kiln_core::{ir, lang};
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

@@ -1,27 +1,9 @@
-//! Launch arguments as the backends see them: scalars and host arrays with
-//! their element type erased into an enum.
+//! Launch arguments as the backends see them: scalars, host arrays (the
+//! element views come from `kiln_core::args`) and runtime-managed arrays.
 
-use crate::ir::{ScalarType, Value};
+pub use kiln_core::args::{ArrayData, ArrayDataMut, Element, HostArg};
 
-/// A read-only host array's elements.
-#[derive(Debug)]
-pub enum ArrayData<'a> {
-    I32(&'a [i32]),
-    U32(&'a [u32]),
-    I64(&'a [i64]),
-    F32(&'a [f32]),
-    F64(&'a [f64]),
-}
-
-/// A writable host array's elements.
-#[derive(Debug)]
-pub enum ArrayDataMut<'a> {
-    I32(&'a mut [i32]),
-    U32(&'a mut [u32]),
-    I64(&'a mut [i64]),
-    F32(&'a mut [f32]),
-    F64(&'a mut [f64]),
-}
+use crate::ir::Value;
 
 /// One positional launch argument. Arrays are row-major and contiguous;
 /// `shape.iter().product()` equals the slice length.
@@ -43,138 +25,6 @@ pub enum Arg<'a> {
         array: &'a crate::runtime::array::AnyArray,
         writable: bool,
     },
-}
-
-/// Element types an array may hold (every scalar but `bool`).
-pub trait Element: Copy + Send + Sync + 'static {
-    const TYPE: ScalarType;
-    fn data(s: &[Self]) -> ArrayData<'_>;
-    fn data_mut(s: &mut [Self]) -> ArrayDataMut<'_>;
-}
-
-macro_rules! element {
-    ($t:ty, $v:ident) => {
-        impl Element for $t {
-            const TYPE: ScalarType = ScalarType::$v;
-            fn data(s: &[Self]) -> ArrayData<'_> {
-                ArrayData::$v(s)
-            }
-            fn data_mut(s: &mut [Self]) -> ArrayDataMut<'_> {
-                ArrayDataMut::$v(s)
-            }
-        }
-    };
-}
-element!(i32, I32);
-element!(u32, U32);
-element!(i64, I64);
-element!(f32, F32);
-element!(f64, F64);
-
-impl ArrayData<'_> {
-    pub fn elem(&self) -> ScalarType {
-        match self {
-            ArrayData::I32(_) => ScalarType::I32,
-            ArrayData::U32(_) => ScalarType::U32,
-            ArrayData::I64(_) => ScalarType::I64,
-            ArrayData::F32(_) => ScalarType::F32,
-            ArrayData::F64(_) => ScalarType::F64,
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        match self {
-            ArrayData::I32(s) => s.len(),
-            ArrayData::U32(s) => s.len(),
-            ArrayData::I64(s) => s.len(),
-            ArrayData::F32(s) => s.len(),
-            ArrayData::F64(s) => s.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Start address, for aliasing checks and JIT backends.
-    pub fn as_ptr(&self) -> *const u8 {
-        match self {
-            ArrayData::I32(s) => s.as_ptr() as *const u8,
-            ArrayData::U32(s) => s.as_ptr() as *const u8,
-            ArrayData::I64(s) => s.as_ptr() as *const u8,
-            ArrayData::F32(s) => s.as_ptr() as *const u8,
-            ArrayData::F64(s) => s.as_ptr() as *const u8,
-        }
-    }
-
-    /// The elements as raw bytes (native byte order), for device uploads.
-    pub fn as_bytes(&self) -> &[u8] {
-        match self {
-            ArrayData::I32(s) => bytemuck::cast_slice(s),
-            ArrayData::U32(s) => bytemuck::cast_slice(s),
-            ArrayData::I64(s) => bytemuck::cast_slice(s),
-            ArrayData::F32(s) => bytemuck::cast_slice(s),
-            ArrayData::F64(s) => bytemuck::cast_slice(s),
-        }
-    }
-}
-
-impl ArrayDataMut<'_> {
-    pub fn elem(&self) -> ScalarType {
-        match self {
-            ArrayDataMut::I32(_) => ScalarType::I32,
-            ArrayDataMut::U32(_) => ScalarType::U32,
-            ArrayDataMut::I64(_) => ScalarType::I64,
-            ArrayDataMut::F32(_) => ScalarType::F32,
-            ArrayDataMut::F64(_) => ScalarType::F64,
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        match self {
-            ArrayDataMut::I32(s) => s.len(),
-            ArrayDataMut::U32(s) => s.len(),
-            ArrayDataMut::I64(s) => s.len(),
-            ArrayDataMut::F32(s) => s.len(),
-            ArrayDataMut::F64(s) => s.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn as_mut_ptr(&mut self) -> *mut u8 {
-        match self {
-            ArrayDataMut::I32(s) => s.as_mut_ptr() as *mut u8,
-            ArrayDataMut::U32(s) => s.as_mut_ptr() as *mut u8,
-            ArrayDataMut::I64(s) => s.as_mut_ptr() as *mut u8,
-            ArrayDataMut::F32(s) => s.as_mut_ptr() as *mut u8,
-            ArrayDataMut::F64(s) => s.as_mut_ptr() as *mut u8,
-        }
-    }
-
-    /// The elements as raw bytes (native byte order), for device uploads.
-    pub fn as_bytes(&self) -> &[u8] {
-        match self {
-            ArrayDataMut::I32(s) => bytemuck::cast_slice(s),
-            ArrayDataMut::U32(s) => bytemuck::cast_slice(s),
-            ArrayDataMut::I64(s) => bytemuck::cast_slice(s),
-            ArrayDataMut::F32(s) => bytemuck::cast_slice(s),
-            ArrayDataMut::F64(s) => bytemuck::cast_slice(s),
-        }
-    }
-
-    /// The elements as writable raw bytes, for device downloads.
-    pub fn as_bytes_mut(&mut self) -> &mut [u8] {
-        match self {
-            ArrayDataMut::I32(s) => bytemuck::cast_slice_mut(s),
-            ArrayDataMut::U32(s) => bytemuck::cast_slice_mut(s),
-            ArrayDataMut::I64(s) => bytemuck::cast_slice_mut(s),
-            ArrayDataMut::F32(s) => bytemuck::cast_slice_mut(s),
-            ArrayDataMut::F64(s) => bytemuck::cast_slice_mut(s),
-        }
-    }
 }
 
 impl<'a> Arg<'a> {
@@ -339,4 +189,28 @@ impl<'a, T: Element, D: Dimension> TryFrom<&'a mut ndarray::Array<T, D>> for Arg
     fn try_from(a: &'a mut ndarray::Array<T, D>) -> Result<Arg<'a>, Error> {
         Arg::from_ndarray_mut(a.view_mut())
     }
+}
+
+/// Host views of `args` for the interpreter. A runtime-managed array is
+/// resolved to host data before any engine sees it; should one reach here,
+/// it is left out, and the interpreter reports any access to it as out of
+/// bounds (never a panic).
+pub fn host_args<'x>(args: &'x mut [Arg<'_>]) -> Vec<HostArg<'x>> {
+    args.iter_mut()
+        .map(|a| match a {
+            Arg::Scalar(v) => HostArg::Scalar(*v),
+            Arg::Array { data, shape } => HostArg::Array {
+                data: data.reborrow(),
+                shape,
+            },
+            Arg::ArrayMut { data, shape } => HostArg::ArrayMut {
+                data: data.reborrow_mut(),
+                shape,
+            },
+            Arg::Resident { .. } => HostArg::Array {
+                data: ArrayData::F32(&[]),
+                shape: &[0],
+            },
+        })
+        .collect()
 }

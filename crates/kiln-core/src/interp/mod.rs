@@ -18,7 +18,7 @@
 mod arrays;
 mod exec;
 
-use crate::engine::args::Arg;
+use crate::args::HostArg as Arg;
 use crate::error::RuntimeError;
 use crate::ir::{self, Value};
 

@@ -1,7 +1,7 @@
 //! The kernel's array arguments as the interpreter sees them: element
 //! storage (read-only or writable), shape, and checked element addressing.
 
-use crate::engine::args::{Arg, ArrayData, ArrayDataMut};
+use crate::args::{ArrayData, ArrayDataMut, HostArg as Arg};
 use crate::error::Fault;
 use crate::ir::{self, ScalarType, Value};
 
