@@ -270,6 +270,33 @@ fn backend_from_env() {
     assert_eq!(Backend::from_env().unwrap(), Backend::Auto);
 }
 
+/// A backend left out of the build (cargo features) still exists as a
+/// `Backend` variant; forcing it says which feature is missing.
+#[test]
+fn backends_left_out_of_the_build_name_their_feature() {
+    let m = module();
+    let x = vec![1.0f64];
+    for (backend, built) in [
+        (Backend::Cpu, cfg!(feature = "cpu")),
+        (Backend::Wgpu, cfg!(feature = "wgpu")),
+        (Backend::Cuda, cfg!(feature = "cuda")),
+    ] {
+        if built {
+            continue;
+        }
+        let want = format!("built without feature `{}`", backend.name());
+        let e = engine(backend).err().expect("a backend that was not built");
+        assert!(matches!(e, Error::BackendUnavailable { .. }), "{e:?}");
+        assert!(e.to_string().contains(&want), "{e}");
+        let e = m
+            .kernel("total")
+            .unwrap()
+            .launch_on(backend, &mut [Arg::from(&x)])
+            .unwrap_err();
+        assert!(e.to_string().contains(&want), "{e}");
+    }
+}
+
 #[test]
 fn unavailable_backends_say_why() {
     // Without a GPU (or driver, or NVRTC) cuda is unavailable and says
@@ -278,7 +305,7 @@ fn unavailable_backends_say_why() {
         assert!(matches!(e, Error::BackendUnavailable { .. }), "{e:?}");
         let text = e.to_string();
         assert!(
-            ["driver", "device", "NVRTC"]
+            ["driver", "device", "NVRTC", "built without feature `cuda`"]
                 .iter()
                 .any(|w| text.contains(w)),
             "{text}"

@@ -191,17 +191,10 @@ fn write_atomically(path: &Path, header: &[u8], body: &[u8]) -> std::io::Result<
     result
 }
 
-/// `$KILN_CACHE_DIR/cuda`, else `$XDG_CACHE_HOME/kiln/cuda`, else
-/// `~/.cache/kiln/cuda`; `None` (memory only) when none is known.
+/// `cuda/` in kiln's cache directory (`engine::cache_dir`); `None` (memory
+/// only) when none is known.
 pub fn default_dir() -> Option<PathBuf> {
-    let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    if let Some(dir) = non_empty("KILN_CACHE_DIR") {
-        return Some(PathBuf::from(dir).join("cuda"));
-    }
-    if let Some(xdg) = non_empty("XDG_CACHE_HOME") {
-        return Some(PathBuf::from(xdg).join("kiln").join("cuda"));
-    }
-    non_empty("HOME").map(|home| PathBuf::from(home).join(".cache/kiln/cuda"))
+    crate::engine::cache_dir().map(|dir| dir.join("cuda"))
 }
 
 #[cfg(test)]

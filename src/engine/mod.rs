@@ -14,7 +14,22 @@ pub use device::{DeviceArg, DeviceBuffer, DeviceId, Transfers};
 use crate::error::{Error, Result};
 use crate::ir::{self, Value};
 use args::Arg;
+use std::path::PathBuf;
 use std::sync::Arc;
+
+/// The one cache-directory rule of kiln (calibration figures, compiled GPU
+/// modules under it): `$KILN_CACHE_DIR`, else `$XDG_CACHE_HOME/kiln`, else
+/// `~/.cache/kiln`; `None` when none of them is set.
+pub fn cache_dir() -> Option<PathBuf> {
+    let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = non_empty("KILN_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(xdg) = non_empty("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(xdg).join("kiln"));
+    }
+    non_empty("HOME").map(|home| PathBuf::from(home).join(".cache").join("kiln"))
+}
 
 /// A compiled kernel on one backend, ready to launch many times.
 pub trait CompiledKernel: Send + Sync {

@@ -32,7 +32,8 @@ pub mod host;
 pub mod schedule;
 pub mod wgsl;
 
-#[cfg(test)]
+// They validate WGSL with naga, which comes with the `wgpu` feature.
+#[cfg(all(test, feature = "wgpu"))]
 mod tests;
 
 use crate::error::Result;

@@ -65,17 +65,10 @@ impl Figures {
     }
 }
 
-/// The cache directory: `KILN_CACHE_DIR`, else `~/.cache/kiln`.
+/// The cache directory (`engine::cache_dir`'s rule), else a folder in the
+/// system's temporary directory.
 pub fn cache_dir() -> PathBuf {
-    match std::env::var_os(CACHE_DIR_ENV) {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => {
-            let home = std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(std::env::temp_dir);
-            home.join(".cache").join("kiln")
-        }
-    }
+    crate::engine::cache_dir().unwrap_or_else(|| std::env::temp_dir().join("kiln"))
 }
 
 /// The calibration file in `dir`.
