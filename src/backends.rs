@@ -30,7 +30,7 @@ pub fn availability(backend: Backend) -> Result<(), String> {
 }
 
 /// The error of forcing a backend this build left out.
-#[allow(dead_code)]
+#[cfg(not(all(feature = "cpu", feature = "wgpu", feature = "cuda")))]
 fn not_built(backend: Backend) -> Error {
     Error::BackendUnavailable {
         backend: backend.name().into(),
