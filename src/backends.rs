@@ -1,5 +1,7 @@
-//! The engines built into this version of kiln, one per backend, and the
-//! reference interpreter's engine.
+//! The engines built into this version of kiln: one match arm per row of
+//! the backend table (`engine::backend`), and the reference interpreter's
+//! engine. The runtime, the CLI, the bench and the tests reach engines only
+//! through [`engine`] and iterate the table (`Backend::engines()`).
 
 use crate::engine::args::Arg;
 use crate::engine::{Backend, CompiledKernel, Engine};
@@ -34,7 +36,10 @@ pub fn availability(backend: Backend) -> Result<(), String> {
 fn not_built(backend: Backend) -> Error {
     Error::BackendUnavailable {
         backend: backend.name().into(),
-        reason: format!("built without feature `{}`", backend.name()),
+        reason: format!(
+            "built without feature `{}`",
+            backend.feature().unwrap_or(backend.name())
+        ),
     }
 }
 
@@ -133,6 +138,7 @@ impl Engine for InterpEngine {
 
 impl CompiledKernel for InterpKernel {
     fn launch(&self, args: &mut [Arg]) -> Result<Option<Value>> {
+        crate::engine::args::refuse_device_args("interp", args)?;
         Ok(crate::interp::run(
             &self.module,
             self.module.function(self.id),

@@ -5,9 +5,7 @@
 use kiln::runtime::args::{ArrayData, ArrayDataMut};
 use kiln::runtime::calibrate;
 use kiln::runtime::host::{HostArray, HostData};
-use kiln::runtime::{
-    AsyncArg, CompiledKernel, DeviceArg, DeviceBuffer, DeviceId, Engine, Placement,
-};
+use kiln::runtime::{AsyncArg, CompiledKernel, DeviceBuffer, DeviceId, Engine, Placement};
 use kiln::{ir, Arg, Array, Backend, Error, Module, Value};
 use std::sync::{Arc, Mutex, Once};
 
@@ -124,34 +122,48 @@ struct FakeKernel(Arc<dyn CompiledKernel>);
 
 impl CompiledKernel for FakeKernel {
     fn launch(&self, args: &mut [Arg]) -> kiln::Result<Option<Value>> {
-        self.0.launch(args)
+        self.launch_on_device(args)
     }
-    fn launch_resident(&self, args: &mut [DeviceArg]) -> kiln::Result<Option<Value>> {
-        // Work on copies of the "device" arrays, then store them back.
+}
+
+impl FakeKernel {
+    /// Works on copies of the "device" arrays, then stores them back.
+    fn launch_on_device(&self, args: &mut [Arg]) -> kiln::Result<Option<Value>> {
+        fn copy(b: &DeviceBuffer, shape: &[usize]) -> HostArray {
+            let h = b.memory::<FakeMem>().unwrap().0.lock().unwrap().clone();
+            HostArray::new(h.into_data(), shape.to_vec()).unwrap()
+        }
         let mut copies: Vec<Option<HostArray>> = args
             .iter()
-            .map(|a| {
-                a.buffer().map(|b| {
-                    let h = b.memory::<FakeMem>().unwrap().0.lock().unwrap().clone();
-                    HostArray::new(h.into_data(), a.shape().unwrap().to_vec()).unwrap()
-                })
+            .map(|a| match a {
+                Arg::Device { buffer, shape } => Some(copy(buffer, shape)),
+                Arg::DeviceMut { buffer, shape } => Some(copy(buffer, shape)),
+                _ => None,
             })
             .collect();
         let result = {
             let mut host_args: Vec<Arg> = args
-                .iter()
+                .iter_mut()
                 .zip(copies.iter_mut())
                 .map(|(a, c)| match (a, c) {
-                    (DeviceArg::Scalar(v), _) => Arg::Scalar(*v),
-                    (DeviceArg::Buffer { .. }, Some(h)) => h.as_arg(),
-                    (_, Some(h)) => h.as_arg_mut(),
-                    _ => unreachable!(),
+                    (Arg::Device { .. }, Some(h)) => h.as_arg(),
+                    (Arg::DeviceMut { .. }, Some(h)) => h.as_arg_mut(),
+                    (Arg::Scalar(v), _) => Arg::Scalar(*v),
+                    (Arg::Array { data, shape }, _) => Arg::Array {
+                        data: data.reborrow(),
+                        shape: shape.clone(),
+                    },
+                    (Arg::ArrayMut { data, shape }, _) => Arg::ArrayMut {
+                        data: data.reborrow_mut(),
+                        shape: shape.clone(),
+                    },
+                    _ => unreachable!("the runtime resolves managed arrays"),
                 })
                 .collect();
             self.0.launch(&mut host_args)?
         };
         for (a, c) in args.iter_mut().zip(copies) {
-            if let (DeviceArg::BufferMut { buffer, .. }, Some(h)) = (a, c) {
+            if let (Arg::DeviceMut { buffer, .. }, Some(h)) = (a, c) {
                 let flat = HostArray::new(h.data().clone(), vec![h.len()]).unwrap();
                 *buffer.memory::<FakeMem>().unwrap().0.lock().unwrap() = flat;
             }
@@ -409,7 +421,7 @@ fn launch_async_overlaps_and_keeps_launch_order() {
 fn real_gpu_backends_keep_arrays_resident() {
     let m = module();
     let k = m.kernel("saxpy").unwrap();
-    for b in [Backend::Wgpu, Backend::Cuda] {
+    for b in Backend::devices() {
         if kiln::runtime::engines::availability(b).is_err() {
             continue;
         }

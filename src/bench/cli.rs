@@ -56,7 +56,7 @@ fn usage(message: String) -> Error {
 
 fn backends(spec: Option<&str>) -> Result<Vec<Backend>> {
     match spec {
-        Some("all") => Ok(vec![Backend::Cpu, Backend::Cuda, Backend::Wgpu]),
+        Some("all") => Ok(Backend::compiled().collect()),
         Some(b) => Ok(vec![b
             .parse::<Backend>()
             .map_err(|e| usage(e.to_string()))?]),

@@ -393,7 +393,7 @@ pub fn run(opts: &Options) -> Result<Report> {
     }
     bar.finish_and_clear();
     let mut devices = Vec::new();
-    for b in [Backend::Cuda, Backend::Wgpu] {
+    for b in Backend::devices() {
         if let Err(why) = engines::availability(b) {
             devices.push(format!("{}: {why}", b.name()));
         }

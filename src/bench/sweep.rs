@@ -93,7 +93,7 @@ fn time(budget: Duration, mut launch: impl FnMut() -> Result<()>) -> Result<f64>
 /// The forced placements that can run here.
 fn forced() -> Vec<Placement> {
     let mut v = vec![Placement::CpuSerial, Placement::CpuPool];
-    for b in [Backend::Cuda, Backend::Wgpu] {
+    for b in Backend::devices() {
         if engines::availability(b).is_ok() {
             v.push(Placement::Gpu(b));
         }

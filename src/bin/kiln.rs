@@ -364,7 +364,7 @@ fn bench(args: &kiln::bench::cli::BenchArgs) -> Result<ExitCode, Failure> {
 
 fn devices() -> Result<ExitCode, Failure> {
     say!("{:<8} status", "backend");
-    for backend in [Backend::Interp, Backend::Cpu, Backend::Cuda, Backend::Wgpu] {
+    for backend in Backend::engines() {
         let status = match engines::availability(backend) {
             Ok(()) => "available".to_string(),
             Err(reason) => format!("unavailable: {reason}"),

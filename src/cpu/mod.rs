@@ -17,13 +17,14 @@ mod math;
 pub use launch::{num_threads, set_num_threads};
 
 use crate::engine::args::Arg;
+use crate::engine::fault::{self, FaultContext};
 use crate::engine::{Backend, CompiledKernel, Engine};
-use crate::error::{Error, Fault, Result, RuntimeError};
+use crate::error::{Error, Result};
 use crate::ir::{self, Value};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_jit::{JITBuilder, JITModule};
 use launch::{ArrayDesc, ChunkFn, Ctx, LaunchState};
-use lower::{backend_err, Site, SiteKind};
+use lower::{backend_err, Site};
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 
@@ -247,37 +248,18 @@ impl CpuKernel {
 
     fn runtime_error(&self, rec: launch::FaultRecord, shapes: &[Vec<usize>]) -> Error {
         let f = self.function();
-        let Some(site) = self.sites.get(rec.site as usize) else {
-            return backend_err(format!("fault at unknown site {}", rec.site));
+        let name = |a: ir::ArrayId| f.arrays.get(a.index()).map(|x| x.name.clone());
+        let cx = FaultContext {
+            kernel: &f.name,
+            file: &self.module.file,
+            backend: "cpu",
+            shapes,
+            array_name: &name,
         };
-        let fault = match site.kind {
-            SiteKind::Div => Fault::DivisionByZero,
-            SiteKind::Rem => Fault::RemainderByZero,
-            SiteKind::Step => Fault::StepNotPositive {
-                step: rec.operands[0],
-            },
-            SiteKind::Index(a) => {
-                let shape = shapes[a.index()].clone();
-                let index: Vec<i64> = rec.operands[..shape.len()].to_vec();
-                let dim = index
-                    .iter()
-                    .zip(&shape)
-                    .position(|(&i, &s)| i < 0 || i as u64 >= s as u64)
-                    .unwrap_or(0);
-                Fault::IndexOutOfBounds {
-                    array: f.array(a).name.clone(),
-                    index,
-                    shape,
-                    dim,
-                }
-            }
-        };
-        Error::Runtime(RuntimeError {
-            kernel: f.name.clone(),
-            file: self.module.file.clone(),
-            span: site.span,
-            fault,
-        })
+        match fault::decode(&cx, &self.sites, rec.site, &rec.operands) {
+            Ok(located) => Error::Runtime(located),
+            Err(e) => e,
+        }
     }
 }
 
@@ -294,6 +276,7 @@ impl CompiledKernel for CpuKernel {
 impl CpuKernel {
     /// One launch; `serial` keeps every `prange` on the calling thread.
     fn run(&self, args: &mut [Arg], serial: bool) -> Result<Option<Value>> {
+        crate::engine::args::refuse_device_args("cpu", args)?;
         let (scalars, arrays, shapes) = self.marshal(args)?;
         let state = LaunchState {
             chunks: &self.chunks,

@@ -7,7 +7,7 @@
 
 use super::nvrtc::Arch;
 use crate::error::{Error, Result};
-use crate::gpu::host::{GpuDevice, LaunchLayout};
+use crate::gpu::host::{ArrayBinding, GpuDevice, LaunchLayout};
 use crate::gpu::{BindingKind, GpuProgram, ERROR_WORDS};
 use cudarc::driver::sys::{self, CUdevice_attribute as Attr};
 use cudarc::driver::{
@@ -265,6 +265,35 @@ fn ensure(stream: &Arc<CudaStream>, slot: &mut Option<CudaSlice<u8>>, bytes: usi
     Ok(())
 }
 
+/// The device pointer of each caller-owned buffer of `layout` (by
+/// `ArrayId`), checking that it lives on this kernel's device.
+fn resident_pointers(
+    gpu: &Gpu,
+    program: &GpuProgram,
+    layout: &LaunchLayout,
+    stream: &Arc<CudaStream>,
+) -> Result<Vec<Option<u64>>> {
+    let here = super::resident::device_id(gpu);
+    let mut pointers = Vec::with_capacity(layout.arrays.len());
+    for (a, binding) in layout.arrays.iter().enumerate() {
+        pointers.push(match binding {
+            ArrayBinding::Temporary { .. } => None,
+            ArrayBinding::Buffer(buffer) if buffer.device() != here => {
+                return Err(Error::Backend {
+                    backend: "cuda".into(),
+                    message: format!(
+                        "array `{}` is on {}, not on this kernel's {here}",
+                        program.arrays.get(a).map_or("?", |x| x.name.as_str()),
+                        buffer.device(),
+                    ),
+                })
+            }
+            ArrayBinding::Buffer(buffer) => Some(super::resident::pointer(buffer, stream)?),
+        });
+    }
+    Ok(pointers)
+}
+
 /// One launch: a loaded module and its buffers, driven by
 /// `gpu::host::run`.
 pub struct Launch<'a> {
@@ -272,9 +301,9 @@ pub struct Launch<'a> {
     pub program: &'a GpuProgram,
     pub module: &'a LoadedModule,
     pub buffers: &'a mut Buffers,
-    /// Per array (`ArrayId` order): the device pointer of a runtime-owned
-    /// buffer (`DeviceBuffer`) for a resident launch, used instead of the
-    /// kernel's own buffer; `None` for host arrays. Empty: all host.
+    /// Per array (`ArrayId` order): the device pointer of a caller-owned
+    /// buffer (`ArrayBinding::Buffer`), bound instead of the kernel's own
+    /// buffer; `None` for host arrays. Set by `begin`.
     pub resident: Vec<Option<u64>>,
 }
 
@@ -317,7 +346,10 @@ impl Launch<'_> {
                 BindingKind::Frame => ptr(&b.frame, "frame")?,
                 BindingKind::Error => ptr(&b.error, "error")?,
                 BindingKind::Partials => ptr(&b.partials, "partials")?,
-                BindingKind::Array(a) => ptr(b.arrays.get(a.index()).unwrap_or(&None), "array")?,
+                BindingKind::Array(a) => match self.resident.get(a.index()).copied().flatten() {
+                    Some(pointer) => pointer,
+                    None => ptr(b.arrays.get(a.index()).unwrap_or(&None), "array")?,
+                },
             });
         }
         if pointers == b.bound {
@@ -360,16 +392,17 @@ impl GpuDevice for Launch<'_> {
     }
 
     fn begin(&mut self, layout: &LaunchLayout) -> Result<()> {
+        self.resident = resident_pointers(self.gpu, self.program, layout, &self.buffers.stream)?;
         let b = &mut *self.buffers;
         let stream = b.stream.clone();
         ensure(&stream, &mut b.frame, layout.frame_slots * 8)?;
         ensure(&stream, &mut b.error, ERROR_WORDS * 4)?;
         ensure(&stream, &mut b.partials, layout.partial_slots.max(1) * 8)?;
-        b.arrays.resize_with(layout.array_bytes.len(), || None);
-        for (a, (slot, &bytes)) in b.arrays.iter_mut().zip(&layout.array_bytes).enumerate() {
-            // A resident array lives in the runtime's buffer: no own copy.
-            if self.resident.get(a).copied().flatten().is_none() {
-                ensure(&stream, slot, bytes)?;
+        b.arrays.resize_with(layout.arrays.len(), || None);
+        for (slot, binding) in b.arrays.iter_mut().zip(&layout.arrays) {
+            // A caller-owned buffer is bound in place: no own copy.
+            if let ArrayBinding::Temporary { bytes } = binding {
+                ensure(&stream, slot, *bytes)?;
             }
         }
         for (buffer, what) in [

@@ -19,7 +19,7 @@ pub mod resident;
 mod prelude_tests;
 
 use crate::engine::args::{Arg, ArrayData, ArrayDataMut};
-use crate::engine::{Backend, CompiledKernel, DeviceArg, DeviceBuffer, DeviceId, Engine};
+use crate::engine::{Backend, CompiledKernel, DeviceBuffer, DeviceId, Engine};
 use crate::error::{Error, Result};
 use crate::gpu::GpuProgram;
 use crate::ir::{self, Value};
@@ -283,40 +283,5 @@ impl CompiledKernel for CudaKernel {
             resident: Vec::new(),
         };
         crate::gpu::host::run(&self.program, &mut launch, args)
-    }
-
-    fn launch_resident(&self, args: &mut [DeviceArg]) -> Result<Option<Value>> {
-        let mut buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
-        // Each array binds the runtime's buffer in place of a kernel buffer.
-        let mut resident = vec![None; self.program.arrays.len()];
-        for (param, arg) in self.program.params.iter().zip(args.iter()) {
-            if let (ir::Param::Array(a), Some(buffer)) = (param, arg.buffer()) {
-                if buffer.device() != resident::device_id(self.gpu) {
-                    return Err(Error::Backend {
-                        backend: "cuda".into(),
-                        message: format!(
-                            "array `{}` is on {}, not on this kernel's {}",
-                            self.program
-                                .arrays
-                                .get(a.index())
-                                .map_or("?", |x| x.name.as_str()),
-                            buffer.device(),
-                            resident::device_id(self.gpu)
-                        ),
-                    });
-                }
-                if let Some(slot) = resident.get_mut(a.index()) {
-                    *slot = Some(resident::pointer(buffer, buffers.stream())?);
-                }
-            }
-        }
-        let mut launch = device::Launch {
-            gpu: self.gpu,
-            program: &self.program,
-            module: &self.loaded,
-            buffers: &mut buffers,
-            resident,
-        };
-        crate::gpu::host::run_resident(&self.program, &mut launch, args)
     }
 }

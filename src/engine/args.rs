@@ -3,6 +3,7 @@
 
 pub use kiln_core::args::{ArrayData, ArrayDataMut, Element, HostArg};
 
+use super::DeviceBuffer;
 use crate::ir::Value;
 
 /// One positional launch argument. Arrays are row-major and contiguous;
@@ -16,6 +17,19 @@ pub enum Arg<'a> {
     },
     ArrayMut {
         data: ArrayDataMut<'a>,
+        shape: Vec<usize>,
+    },
+    /// An array already in the device memory of the kernel's engine, bound
+    /// in place and never written (engines with device memory only; host
+    /// engines refuse it). `shape.iter().product() == buffer.len()`.
+    Device {
+        buffer: &'a DeviceBuffer,
+        shape: Vec<usize>,
+    },
+    /// A writable array in the kernel's device memory: after the launch the
+    /// device copy is the only valid one.
+    DeviceMut {
+        buffer: &'a mut DeviceBuffer,
         shape: Vec<usize>,
     },
     /// A runtime-managed array (`runtime::Array`, `runtime::AnyArray`):
@@ -53,6 +67,20 @@ impl<'a> Arg<'a> {
             Arg::Scalar(v) => v.ty().name().to_string(),
             Arg::Array { data, shape } => format!("{}[{}]", data.elem(), dims(shape.len())),
             Arg::ArrayMut { data, shape } => format!("mut {}[{}]", data.elem(), dims(shape.len())),
+            Arg::Device { buffer, shape } => {
+                format!(
+                    "{}[{}] on {}",
+                    buffer.elem(),
+                    dims(shape.len()),
+                    buffer.device()
+                )
+            }
+            Arg::DeviceMut { buffer, shape } => format!(
+                "mut {}[{}] on {}",
+                buffer.elem(),
+                dims(shape.len()),
+                buffer.device()
+            ),
             Arg::Resident { array, writable } => format!(
                 "{}{}[{}]",
                 if *writable { "mut " } else { "" },
@@ -192,9 +220,10 @@ impl<'a, T: Element, D: Dimension> TryFrom<&'a mut ndarray::Array<T, D>> for Arg
 }
 
 /// Host views of `args` for the interpreter. A runtime-managed array is
-/// resolved to host data before any engine sees it; should one reach here,
-/// it is left out, and the interpreter reports any access to it as out of
-/// bounds (never a panic).
+/// resolved to host data before any engine sees it, and the interpreter's
+/// engine refuses device buffers ([`refuse_device_args`]); should either
+/// reach here, it is left out, and the interpreter reports any access to it
+/// as out of bounds (never a panic).
 pub fn host_args<'x>(args: &'x mut [Arg<'_>]) -> Vec<HostArg<'x>> {
     args.iter_mut()
         .map(|a| match a {
@@ -207,10 +236,30 @@ pub fn host_args<'x>(args: &'x mut [Arg<'_>]) -> Vec<HostArg<'x>> {
                 data: data.reborrow_mut(),
                 shape,
             },
-            Arg::Resident { .. } => HostArg::Array {
+            Arg::Resident { .. } | Arg::Device { .. } | Arg::DeviceMut { .. } => HostArg::Array {
                 data: ArrayData::F32(&[]),
                 shape: &[0],
             },
         })
         .collect()
+}
+
+/// The error of a host engine given an array in device memory: the runtime
+/// never does that (device buffers go only to engines with device memory),
+/// so only a caller of the engine contract can.
+pub fn refuse_device_args(backend: &str, args: &[Arg<'_>]) -> Result<(), Error> {
+    match args
+        .iter()
+        .position(|a| matches!(a, Arg::Device { .. } | Arg::DeviceMut { .. }))
+    {
+        None => Ok(()),
+        Some(k) => Err(Error::Backend {
+            backend: backend.to_string(),
+            message: format!(
+                "argument {} is a device buffer ({}); the {backend} engine runs on host memory",
+                k + 1,
+                args[k].type_name()
+            ),
+        }),
+    }
 }

@@ -1,40 +1,109 @@
-//! Backend names: parsing (`auto cpu cuda wgpu interp`), printing and the
-//! `KILN_BACKEND` default.
+//! The table of backends (names, cargo features, kinds): parsing (`auto cpu
+//! cuda wgpu interp`), printing and the `KILN_BACKEND` default.
 
 use crate::error::{Error, Result};
 use std::fmt;
 use std::str::FromStr;
 
-/// Where a launch runs. `Auto` lets the runtime choose; the others force one
-/// (an absent forced backend is an error, never a silent fallback).
+/// What role a backend plays: the chooser, the reference, an engine on
+/// host memory, or an engine with device memory of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Backend {
-    Auto,
-    Cpu,
-    Cuda,
-    Wgpu,
-    Interp,
+pub enum BackendKind {
+    /// `auto`: not an engine; the runtime picks one per launch.
+    Chooser,
+    /// The interpreter: the oracle every engine is tested against.
+    Reference,
+    /// Runs on host memory (the CPU JIT).
+    Host,
+    /// Has device memory: arrays are copied to it (`Engine::alloc` ...).
+    Device,
+}
+
+/// The table of backends: one row each (variant, name, the cargo feature
+/// that builds it, its kind). The enum and its facts are generated from it,
+/// and `crate::backends` matches every variant to its engine, so adding a
+/// backend is its folder, one row here and one arm there (a missing arm
+/// fails the build).
+macro_rules! backend_table {
+    ($($variant:ident $name:literal $feature:expr, $kind:ident;)*) => {
+        /// Where a launch runs. `Auto` lets the runtime choose; the others
+        /// force one (an absent forced backend is an error, never a silent
+        /// fallback). Every variant exists in every feature configuration.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Backend {
+            $($variant,)*
+        }
+
+        impl Backend {
+            /// Every backend, in table order.
+            pub const ALL: [Backend; [$($name),*].len()] = [$(Backend::$variant),*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Backend::$variant => $name,)*
+                }
+            }
+
+            /// The cargo feature that builds this backend's engine (`None`:
+            /// always built).
+            pub fn feature(self) -> Option<&'static str> {
+                match self {
+                    $(Backend::$variant => $feature,)*
+                }
+            }
+
+            pub fn kind(self) -> BackendKind {
+                match self {
+                    $(Backend::$variant => BackendKind::$kind,)*
+                }
+            }
+        }
+    };
+}
+
+backend_table! {
+    Auto   "auto"   None,         Chooser;
+    Cpu    "cpu"    Some("cpu"),  Host;
+    Cuda   "cuda"   Some("cuda"), Device;
+    Wgpu   "wgpu"   Some("wgpu"), Device;
+    Interp "interp" None,         Reference;
 }
 
 /// The environment variable that sets the default backend.
 pub const BACKEND_ENV: &str = "KILN_BACKEND";
 
 impl Backend {
-    pub const ALL: [Backend; 5] = [
-        Backend::Auto,
-        Backend::Cpu,
-        Backend::Cuda,
-        Backend::Wgpu,
-        Backend::Interp,
-    ];
+    /// Every backend that is an engine (all but `auto`), in table order:
+    /// what listings, `kiln devices`, the bench and the tests iterate.
+    pub fn engines() -> impl Iterator<Item = Backend> {
+        Backend::ALL
+            .into_iter()
+            .filter(|b| b.kind() != BackendKind::Chooser)
+    }
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Auto => "auto",
-            Backend::Cpu => "cpu",
-            Backend::Cuda => "cuda",
-            Backend::Wgpu => "wgpu",
-            Backend::Interp => "interp",
+    /// The backends with device memory of their own (the GPUs).
+    pub fn devices() -> impl Iterator<Item = Backend> {
+        Backend::ALL
+            .into_iter()
+            .filter(|b| b.kind() == BackendKind::Device)
+    }
+
+    /// The compiling engines (host and device), the reference left out:
+    /// what `--backend all` means to the bench.
+    pub fn compiled() -> impl Iterator<Item = Backend> {
+        Backend::ALL
+            .into_iter()
+            .filter(|b| matches!(b.kind(), BackendKind::Host | BackendKind::Device))
+    }
+
+    /// Whether this build has the backend's engine (its feature is on).
+    pub fn is_built(self) -> bool {
+        match self.feature() {
+            None => true,
+            Some("cpu") => cfg!(feature = "cpu"),
+            Some("cuda") => cfg!(feature = "cuda"),
+            Some("wgpu") => cfg!(feature = "wgpu"),
+            Some(_) => false,
         }
     }
 
@@ -110,6 +179,26 @@ mod tests {
             assert_eq!(b.name().parse::<Backend>(), Ok(b));
             assert_eq!(b.name().to_uppercase().parse::<Backend>(), Ok(b));
             assert_eq!(b.to_string(), b.name());
+        }
+    }
+
+    #[test]
+    fn table_facts_agree() {
+        assert_eq!(
+            Backend::engines().collect::<Vec<_>>(),
+            [Backend::Cpu, Backend::Cuda, Backend::Wgpu, Backend::Interp]
+        );
+        assert_eq!(
+            Backend::devices().collect::<Vec<_>>(),
+            [Backend::Cuda, Backend::Wgpu]
+        );
+        assert!(Backend::Interp.is_built() && !Backend::Interp.feature().is_some());
+        for b in Backend::devices() {
+            assert_eq!(
+                b.feature(),
+                Some(b.name()),
+                "a device backend's feature is its name"
+            );
         }
     }
 

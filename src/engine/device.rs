@@ -4,16 +4,17 @@
 //! - An engine with device memory overrides [`Engine::has_device_memory`],
 //!   [`Engine::device`], [`Engine::alloc`], [`Engine::upload`],
 //!   [`Engine::upload_into`] and [`Engine::download`]; its compiled kernels
-//!   override [`CompiledKernel::launch_resident`].
+//!   accept its buffers as launch arguments (`Arg::Device`,
+//!   `Arg::DeviceMut`) beside host arrays.
 //! - A [`DeviceBuffer`] is an opaque handle: the engine that made it puts its
 //!   own buffer type inside ([`DeviceBuffer::new`]) and gets it back with
 //!   [`DeviceBuffer::memory`]. Dropping the handle frees the memory (the
 //!   engine's type frees itself on drop).
 //! - The runtime (`Array`, device choice) decides when to move data and calls
 //!   `upload`/`download` itself, counting every transfer ([`transfer_totals`]);
-//!   engines never move data behind its back during a resident launch.
+//!   engines never move a device buffer's data behind its back.
 //! - Host engines (cpu, interp) keep the defaults: no device memory, and
-//!   `launch_resident` is never called on them.
+//!   they refuse device buffers as arguments.
 //!
 //! [`Engine::has_device_memory`]: super::Engine::has_device_memory
 //! [`Engine::device`]: super::Engine::device
@@ -21,11 +22,10 @@
 //! [`Engine::upload`]: super::Engine::upload
 //! [`Engine::upload_into`]: super::Engine::upload_into
 //! [`Engine::download`]: super::Engine::download
-//! [`CompiledKernel::launch_resident`]: super::CompiledKernel::launch_resident
 
 use super::Backend;
 use crate::error::Error;
-use crate::ir::{ScalarType, Value};
+use crate::ir::ScalarType;
 use std::any::Any;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -116,44 +116,6 @@ impl fmt::Debug for DeviceBuffer {
             "DeviceBuffer({} x {} on {})",
             self.len, self.elem, self.device
         )
-    }
-}
-
-/// One argument of a resident launch: every array is already on the
-/// kernel's device (the runtime uploaded what was missing). Shapes are
-/// row-major and `shape.iter().product() == buffer.len()`; arguments have
-/// been checked against the kernel's parameters like any launch's.
-#[derive(Debug)]
-pub enum DeviceArg<'a> {
-    Scalar(Value),
-    /// Read-only: the kernel must not write it.
-    Buffer {
-        buffer: &'a DeviceBuffer,
-        shape: &'a [usize],
-    },
-    /// Writable: after the launch the runtime treats the device copy as the
-    /// only valid one.
-    BufferMut {
-        buffer: &'a mut DeviceBuffer,
-        shape: &'a [usize],
-    },
-}
-
-impl DeviceArg<'_> {
-    /// The buffer of an array argument.
-    pub fn buffer(&self) -> Option<&DeviceBuffer> {
-        match self {
-            DeviceArg::Scalar(_) => None,
-            DeviceArg::Buffer { buffer, .. } => Some(buffer),
-            DeviceArg::BufferMut { buffer, .. } => Some(buffer),
-        }
-    }
-
-    pub fn shape(&self) -> Option<&[usize]> {
-        match self {
-            DeviceArg::Scalar(_) => None,
-            DeviceArg::Buffer { shape, .. } | DeviceArg::BufferMut { shape, .. } => Some(shape),
-        }
     }
 }
 

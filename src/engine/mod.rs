@@ -7,11 +7,12 @@
 pub mod args;
 pub mod backend;
 pub mod device;
+pub mod fault;
 
-pub use backend::{Backend, ParseBackendError};
-pub use device::{DeviceArg, DeviceBuffer, DeviceId, Transfers};
+pub use backend::{Backend, BackendKind, ParseBackendError};
+pub use device::{DeviceBuffer, DeviceId, Transfers};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ir::{self, Value};
 use args::Arg;
 use std::path::PathBuf;
@@ -34,24 +35,17 @@ pub fn cache_dir() -> Option<PathBuf> {
 /// A compiled kernel on one backend, ready to launch many times.
 pub trait CompiledKernel: Send + Sync {
     /// Runs on arguments already checked against the kernel's parameters.
-    /// Host arrays: an engine with device memory copies them in and the
-    /// writable ones back out itself.
+    /// Arrays may be host arrays (`Arg::Array`, `Arg::ArrayMut`) or, for an
+    /// engine with device memory, buffers of that engine (`Arg::Device`,
+    /// `Arg::DeviceMut`), mixed freely: host arrays become pooled temporaries
+    /// on the device and the writable ones are copied back, device buffers
+    /// are bound in place and writes stay on the device. A host engine
+    /// refuses device buffers with an error.
     fn launch(&self, args: &mut [Arg]) -> Result<Option<Value>>;
 
-    /// Runs with every array already in this kernel's device memory (see
-    /// `engine::device`); writes stay on the device. Only called on kernels
-    /// of engines whose `has_device_memory()` is true.
-    fn launch_resident(&self, args: &mut [DeviceArg]) -> Result<Option<Value>> {
-        let _ = args;
-        Err(Error::Backend {
-            backend: "host".into(),
-            message: "this kernel's engine has no device memory".into(),
-        })
-    }
-
-    /// Runs like `launch` but entirely on the calling thread. Engines with a
-    /// thread pool override it; the runtime uses it for work too small to
-    /// pay for waking the pool.
+    /// Runs like `launch` but entirely on the calling thread: a scheduling
+    /// hint, same arguments and results. Engines with a thread pool override
+    /// it; the runtime uses it for work too small to pay for waking the pool.
     fn launch_serial(&self, args: &mut [Arg]) -> Result<Option<Value>> {
         self.launch(args)
     }

@@ -4,20 +4,44 @@
 
 use super::schedule::{HostEnv, Step};
 use super::{
-    GpuProgram, SiteKind, CONTROL_BREAK, CONTROL_CONTINUE, CONTROL_NONE, CONTROL_RETURN,
-    ERROR_WORDS, MAX_REDUCE_GROUPS, WORKGROUP_SIZE,
+    GpuProgram, CONTROL_BREAK, CONTROL_CONTINUE, CONTROL_NONE, CONTROL_RETURN, ERROR_WORDS,
+    MAX_REDUCE_GROUPS, WORKGROUP_SIZE,
 };
 use crate::engine::args::Arg;
-use crate::error::{Error, Fault, Result, RuntimeError};
+use crate::engine::fault::{self, FaultContext};
+use crate::engine::DeviceBuffer;
+use crate::error::{Error, Result, RuntimeError};
 use crate::ir::{self, value, Expr, Value, VarId};
 use std::collections::HashMap;
 
-/// Buffer sizes of one launch.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LaunchLayout {
-    /// Bytes of each array binding, by `ArrayId` (may be 0: a device that
-    /// cannot bind empty buffers pads them).
-    pub array_bytes: Vec<usize>,
+/// Where one array of a launch lives on the device.
+#[derive(Clone, Copy, Debug)]
+pub enum ArrayBinding<'a> {
+    /// A host array: the device provides a (pooled) temporary of this many
+    /// bytes (may be 0: a device that cannot bind empty buffers pads it),
+    /// which the driver fills with `upload_array` and, when the array is
+    /// writable, reads back with `download_array`.
+    Temporary { bytes: usize },
+    /// A buffer of the device's engine (`Arg::Device`, `Arg::DeviceMut`):
+    /// bound in place, never copied by the driver.
+    Buffer(&'a DeviceBuffer),
+}
+
+impl ArrayBinding<'_> {
+    /// Bytes of element data the kernel sees.
+    pub fn bytes(&self) -> usize {
+        match self {
+            ArrayBinding::Temporary { bytes } => *bytes,
+            ArrayBinding::Buffer(b) => b.bytes(),
+        }
+    }
+}
+
+/// Buffers of one launch.
+#[derive(Clone, Debug)]
+pub struct LaunchLayout<'a> {
+    /// Each array binding, by `ArrayId`.
+    pub arrays: Vec<ArrayBinding<'a>>,
     /// 8-byte slots of the frame.
     pub frame_slots: usize,
     /// 8-byte slots of the reduction partials buffer (at least 1).
@@ -32,12 +56,14 @@ pub trait GpuDevice {
     /// The most workgroups one dispatch may have; the host never asks for
     /// more (parallel loops are grid-stride loops).
     fn max_groups(&self) -> u32;
-    /// Allocates (or reuses) the launch's buffers; the frame, error record
-    /// and partials start zeroed.
+    /// Binds the launch's buffers: temporaries allocated (or reused from a
+    /// pool), device buffers taken in place (an error when one belongs to
+    /// another device). The frame, error record and partials start zeroed.
     fn begin(&mut self, layout: &LaunchLayout) -> Result<()>;
-    /// Copies array `array`'s bytes (as stored on the device) in.
+    /// Copies the bytes of temporary array `array` (as stored on the
+    /// device) in.
     fn upload_array(&mut self, array: usize, bytes: &[u8]) -> Result<()>;
-    /// Copies array `array` out (only for writable arrays).
+    /// Copies temporary array `array` out (only for writable arrays).
     fn download_array(&mut self, array: usize, out: &mut [u8]) -> Result<()>;
     fn write_frame(&mut self, first_slot: usize, slots: &[u64]) -> Result<()>;
     fn read_frame(&mut self, first_slot: usize, out: &mut [u64]) -> Result<()>;
@@ -71,40 +97,65 @@ struct Driver<'p, 'd> {
 }
 
 /// Runs `program` on `device` with arguments already checked against the
-/// kernel's parameters. Writable arrays are copied back even when the
-/// kernel faults (writes made before a fault may remain, as on the CPU).
+/// kernel's parameters: scalars, host arrays (copied into temporaries, the
+/// writable ones copied back) and buffers of the device's engine (bound in
+/// place). Writable host arrays are copied back even when the kernel faults
+/// (writes made before a fault may remain, as on the CPU); the launch's own
+/// error, not a failed copy after it, is what the caller sees.
 pub fn run(
     program: &GpuProgram,
     device: &mut dyn GpuDevice,
     args: &mut [Arg],
 ) -> Result<Option<Value>> {
-    let layout = LaunchLayout {
-        array_bytes: vec![0; program.arrays.len()],
+    let arrays = program.arrays.len();
+    let mut layout = LaunchLayout {
+        arrays: vec![ArrayBinding::Temporary { bytes: 0 }; arrays],
         frame_slots: program.frame.slots,
         partial_slots: program.partial_slots.max(1),
     };
-    let mut layout = layout;
-    let mut shapes = vec![vec![0usize]; program.arrays.len()];
+    let mut shapes = vec![vec![0usize]; arrays];
     let mut frame = vec![0u64; program.frame.slots];
     let mut known = HashMap::new();
     for (param, arg) in program.params.iter().zip(args.iter()) {
-        match (param, arg) {
+        let a = match (param, arg) {
             (ir::Param::Scalar(v), Arg::Scalar(x)) => {
                 if let Some(slot) = frame.get_mut(v.index()) {
                     *slot = x.to_bits();
                 }
                 known.insert(*v, *x);
+                continue;
             }
-            (ir::Param::Array(a), Arg::Array { data, shape }) if a.index() < shapes.len() => {
-                layout.array_bytes[a.index()] = data.as_bytes().len();
-                shapes[a.index()] = shape.clone();
+            (ir::Param::Array(a), _) if a.index() < arrays => a.index(),
+            _ => continue,
+        };
+        let (binding, shape) = match arg {
+            Arg::Array { data, shape } => (
+                ArrayBinding::Temporary {
+                    bytes: data.as_bytes().len(),
+                },
+                shape,
+            ),
+            Arg::ArrayMut { data, shape } => (
+                ArrayBinding::Temporary {
+                    bytes: data.len() * data.elem().size_bytes(),
+                },
+                shape,
+            ),
+            Arg::Device { buffer, shape } => (ArrayBinding::Buffer(buffer), shape),
+            Arg::DeviceMut { buffer, shape } => (ArrayBinding::Buffer(&**buffer), shape),
+            Arg::Scalar(_) | Arg::Resident { .. } => {
+                return Err(Error::Backend {
+                    backend: program.dialect.clone(),
+                    message: format!(
+                        "array `{}` was given as {} (the runtime resolves managed arrays)",
+                        program.arrays[a].name,
+                        arg.type_name()
+                    ),
+                })
             }
-            (ir::Param::Array(a), Arg::ArrayMut { data, shape }) if a.index() < shapes.len() => {
-                layout.array_bytes[a.index()] = data.len() * data.elem().size_bytes();
-                shapes[a.index()] = shape.clone();
-            }
-            _ => {}
-        }
+        };
+        layout.arrays[a] = binding;
+        shapes[a] = shape.clone();
     }
     let slots = program
         .frame
@@ -122,6 +173,7 @@ pub fn run(
         }
     }
     device.begin(&layout)?;
+    drop(layout);
     for (param, arg) in program.params.iter().zip(args.iter()) {
         match (param, arg) {
             (ir::Param::Array(a), Arg::Array { data, .. }) => {
@@ -140,17 +192,21 @@ pub fn run(
         known,
         shapes,
     };
-    let outcome = driver.steps(&program.schedule.steps);
-    // Copy back whatever the kernel wrote, fault or not.
+    let outcome = driver
+        .steps(&program.schedule.steps)
+        .and_then(|flow| driver.check_error().map(|()| flow));
+    // Copy back whatever the kernel wrote, fault or not; a failed copy after
+    // a failed launch is a consequence, not the cause, so it is not reported.
+    let mut copied = Ok(());
     for (param, arg) in program.params.iter().zip(args.iter_mut()) {
         if let (ir::Param::Array(a), Arg::ArrayMut { data, .. }) = (param, arg) {
-            driver
-                .device
-                .download_array(a.index(), data.as_bytes_mut())?;
+            if copied.is_ok() {
+                copied = driver.device.download_array(a.index(), data.as_bytes_mut());
+            }
         }
     }
     let flow = outcome?;
-    driver.check_error()?;
+    copied?;
     let Some(ret) = program.ret else {
         return Ok(None);
     };
@@ -365,111 +421,25 @@ pub fn decode(
     shapes: &[Vec<usize>],
     record: &[u32; ERROR_WORDS],
 ) -> Result<RuntimeError> {
-    let site = program
-        .sites
-        .get(record[1] as usize)
-        .ok_or_else(|| Error::Backend {
-            backend: program.dialect.clone(),
-            message: format!("error record names unknown fault site {}", record[1]),
-        })?;
-    let op = |k: usize| (record[2 + 2 * k] as u64 | (record[3 + 2 * k] as u64) << 32) as i64;
-    let fault = match &site.kind {
-        SiteKind::DivisionByZero => Fault::DivisionByZero,
-        SiteKind::RemainderByZero => Fault::RemainderByZero,
-        SiteKind::Step => Fault::StepNotPositive { step: op(0) },
-        SiteKind::Index { array, rank } => {
-            let rank = (*rank as usize).min(3);
-            let index: Vec<i64> = (0..rank).map(op).collect();
-            let shape = shapes.get(array.index()).cloned().unwrap_or_default();
-            let dim = index
-                .iter()
-                .zip(&shape)
-                .position(|(&i, &n)| i < 0 || i as u64 >= n as u64)
-                .unwrap_or(0);
-            let name = program
-                .arrays
-                .get(array.index())
-                .map_or_else(|| format!("#{}", array.0), |a| a.name.clone());
-            Fault::IndexOutOfBounds {
-                array: name,
-                index,
-                shape,
-                dim,
-            }
-        }
+    // Operands are stored as (low, high) word pairs after the site index.
+    let operands: Vec<i64> = record[2..]
+        .chunks(2)
+        .map(|w| (w[0] as u64 | (w.get(1).copied().unwrap_or(0) as u64) << 32) as i64)
+        .collect();
+    let name = |a: ir::ArrayId| program.arrays.get(a.index()).map(|x| x.name.clone());
+    let cx = FaultContext {
+        kernel: &program.kernel,
+        file: &program.file,
+        backend: &program.dialect,
+        shapes,
+        array_name: &name,
     };
-    Ok(RuntimeError {
-        kernel: program.kernel.clone(),
-        file: program.file.clone(),
-        span: site.span,
-        fault,
-    })
+    fault::decode(&cx, &program.sites, record[1], &operands)
 }
 
 fn as_i64(v: Value) -> i64 {
     match value::cast(v, ir::ScalarType::I64) {
         Value::I64(x) => x,
         _ => 0,
-    }
-}
-
-/// Like [`run`] for a resident launch (`CompiledKernel::launch_resident`):
-/// every array is already in device memory owned by the runtime, which the
-/// device binds itself (it was told the buffers before this call), so no
-/// array is uploaded or downloaded here. Writes stay on the device.
-pub fn run_resident(
-    program: &GpuProgram,
-    device: &mut dyn GpuDevice,
-    args: &[crate::engine::DeviceArg],
-) -> Result<Option<Value>> {
-    use crate::engine::DeviceArg;
-    let mut layout = LaunchLayout {
-        array_bytes: vec![0; program.arrays.len()],
-        frame_slots: program.frame.slots,
-        partial_slots: program.partial_slots.max(1),
-    };
-    let mut shapes = vec![vec![0usize]; program.arrays.len()];
-    let mut frame = vec![0u64; program.frame.slots];
-    let mut known = HashMap::new();
-    for (param, arg) in program.params.iter().zip(args.iter()) {
-        match (param, arg) {
-            (ir::Param::Scalar(v), DeviceArg::Scalar(x)) => {
-                if let Some(slot) = frame.get_mut(v.index()) {
-                    *slot = x.to_bits();
-                }
-                known.insert(*v, *x);
-            }
-            (ir::Param::Array(a), DeviceArg::Buffer { .. } | DeviceArg::BufferMut { .. }) => {
-                layout.array_bytes[a.index()] = arg.buffer().map_or(0, |b| b.bytes());
-                shapes[a.index()] = arg.shape().unwrap_or(&[]).to_vec();
-            }
-            _ => {}
-        }
-    }
-    for (a, shape) in shapes.iter().enumerate() {
-        for d in 0..3 {
-            frame[program.frame.shape_slots[a][d]] = shape.get(d).copied().unwrap_or(1) as u64;
-        }
-        frame[program.frame.len_slots[a]] = shape.iter().product::<usize>() as u64;
-    }
-    device.begin(&layout)?;
-    device.write_frame(0, &frame)?;
-    let mut driver = Driver {
-        program,
-        device,
-        known,
-        shapes,
-    };
-    let flow = driver.steps(&program.schedule.steps)?;
-    driver.check_error()?;
-    let Some(ret) = program.ret else {
-        return Ok(None);
-    };
-    if matches!(flow, Flow::Return) {
-        let mut slot = [0u64];
-        driver.device.read_frame(program.frame.result, &mut slot)?;
-        Ok(Some(Value::from_bits(ret, slot[0])))
-    } else {
-        Ok(Some(Value::zero(ret)))
     }
 }

@@ -40,7 +40,7 @@ use crate::error::Result;
 use crate::ir::{self, ArrayId, ScalarType, Span};
 
 pub use cgen::Dialect;
-pub use host::{GpuDevice, LaunchLayout};
+pub use host::{ArrayBinding, GpuDevice, LaunchLayout};
 pub use schedule::{Schedule, Step};
 
 /// Lanes per workgroup of parallel and combine entries.
@@ -138,25 +138,7 @@ impl FrameLayout {
     }
 }
 
-/// What a fault site checks, for decoding the error record.
-#[derive(Clone, Debug, PartialEq)]
-pub enum SiteKind {
-    /// Operands: the index tuple (`rank` of them).
-    Index {
-        array: ArrayId,
-        rank: u8,
-    },
-    DivisionByZero,
-    RemainderByZero,
-    /// Operand 0: the step.
-    Step,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct FaultSite {
-    pub span: Span,
-    pub kind: SiteKind,
-}
+pub use crate::engine::fault::{FaultSite, SiteKind};
 
 /// An array parameter as the device sees it.
 #[derive(Clone, Debug, PartialEq)]

@@ -69,6 +69,10 @@ fn check_one(param: &ParamInfo, arg: &Arg) -> Result<(), String> {
         ))
     };
     match (param.ty, arg) {
+        (_, Arg::Device { .. } | Arg::DeviceMut { .. }) => Err(format!(
+            "got `{}`: a device buffer is an engine-level argument; pass data on a device as a `kiln::Array`",
+            arg.type_name()
+        )),
         (ParamType::Scalar(t), Arg::Scalar(v)) => {
             if v.ty() != t {
                 return mismatch();
@@ -136,7 +140,8 @@ impl Region {
 
 fn region(arg: &Arg) -> Option<Region> {
     let (ptr, len, elem) = match arg {
-        Arg::Scalar(_) => return None,
+        // Device buffers never reach a checked launch (`check_one`).
+        Arg::Scalar(_) | Arg::Device { .. } | Arg::DeviceMut { .. } => return None,
         Arg::Array { data, .. } => (data.as_ptr() as usize, data.len(), data.elem()),
         Arg::ArrayMut { data, .. } => {
             // `as_mut_ptr` needs `&mut`; the address is all we want, so go

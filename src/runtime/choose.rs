@@ -99,6 +99,8 @@ fn transfer_time(target: &Target, fig: &Figures, args: &[Arg]) -> f64 {
                 t += 2.0 * (data.len() * data.elem().size_bytes()) as f64 / rate(fig)
             }
             Arg::Array { .. } | Arg::ArrayMut { .. } => {}
+            // Already on a device: nothing to move.
+            Arg::Device { .. } | Arg::DeviceMut { .. } => {}
             Arg::Resident { array, .. } => {
                 // A plain lock: a stale view only skews a prediction.
                 let (r, len) = {
@@ -356,6 +358,18 @@ pub(crate) fn signature(args: &[Arg]) -> u64 {
                 data.elem().hash(&mut h);
                 h.write_usize(data.len());
                 h.write_usize(shape.len());
+                shape.iter().for_each(|&d| h.write_usize(d));
+            }
+            Arg::Device { buffer, shape } => {
+                h.write_u8(6);
+                buffer.device().hash(&mut h);
+                buffer.elem().hash(&mut h);
+                shape.iter().for_each(|&d| h.write_usize(d));
+            }
+            Arg::DeviceMut { buffer, shape } => {
+                h.write_u8(7);
+                buffer.device().hash(&mut h);
+                buffer.elem().hash(&mut h);
                 shape.iter().for_each(|&d| h.write_usize(d));
             }
             Arg::Resident { array, writable } => {

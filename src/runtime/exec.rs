@@ -2,10 +2,10 @@
 //! engine's memory first (copied only when it lacks a valid copy) and marked
 //! afterwards (what the kernel wrote is valid only where it ran).
 
-use super::args::{Arg, ArrayData, ArrayDataMut};
+use super::args::{Arg, ArrayData};
 use super::array::{AnyArray, State};
-use super::device::{self, DeviceArg, DeviceBuffer};
-use super::{Backend, CompiledKernel, Engine};
+use super::device::{self, DeviceBuffer};
+use super::{Backend, BackendKind, CompiledKernel, Engine};
 use crate::error::Result;
 use crate::ir::Value;
 use std::fmt;
@@ -46,9 +46,13 @@ impl Placement {
         }
     }
 
-    /// Every name `parse` accepts.
-    pub const NAMES: [&'static str; 6] =
-        ["cpu-serial", "cpu-pool", "cpu", "interp", "wgpu", "cuda"];
+    /// Every name `parse` accepts: the CPU's placements, the interpreter,
+    /// and each device backend of the table.
+    pub fn names() -> Vec<&'static str> {
+        let mut names = vec!["cpu-serial", "cpu-pool", "cpu", "interp"];
+        names.extend(Backend::devices().map(Backend::name));
+        names
+    }
 
     pub fn parse(s: &str) -> Option<Placement> {
         Some(match s.trim().to_ascii_lowercase().as_str() {
@@ -56,9 +60,10 @@ impl Placement {
             "cpu-pool" => Placement::CpuPool,
             "cpu" => Placement::Cpu,
             "interp" => Placement::Interp,
-            "wgpu" => Placement::Gpu(Backend::Wgpu),
-            "cuda" => Placement::Gpu(Backend::Cuda),
-            _ => return None,
+            other => match other.parse::<Backend>() {
+                Ok(b) if b.kind() == BackendKind::Device => Placement::Gpu(b),
+                _ => return None,
+            },
         })
     }
 }
@@ -223,7 +228,7 @@ fn run_device(
     for slot in slots.iter() {
         temps.push(match slot {
             Slot::Plain(Arg::Array { data, .. }) => Some(upload(engine, data)?),
-            Slot::Plain(Arg::ArrayMut { data, .. }) => Some(upload(engine, &read_view(data))?),
+            Slot::Plain(Arg::ArrayMut { data, .. }) => Some(upload(engine, &data.view())?),
             _ => None,
         });
     }
@@ -232,17 +237,18 @@ fn run_device(
         let mut states: Vec<Option<&mut State>> =
             locks.iter_mut().map(|g| Some(&mut **g)).collect();
         let mut shared: Vec<Option<&State>> = vec![None; states.len()];
-        let mut dargs: Vec<DeviceArg> = Vec::with_capacity(slots.len());
+        let mut dargs: Vec<Arg> = Vec::with_capacity(slots.len());
         for (slot, temp) in slots.iter().zip(temps.iter_mut()) {
             dargs.push(match (slot, temp) {
-                (Slot::Plain(Arg::Scalar(v)), _) => DeviceArg::Scalar(*v),
-                (Slot::Plain(Arg::Array { shape, .. }), Some(buffer)) => DeviceArg::Buffer {
+                (Slot::Plain(Arg::Scalar(v)), _) => Arg::Scalar(*v),
+                (Slot::Plain(Arg::Array { shape, .. }), Some(buffer)) => Arg::Device {
                     buffer: &*buffer,
-                    shape,
+                    shape: shape.clone(),
                 },
-                (Slot::Plain(Arg::ArrayMut { shape, .. }), Some(buffer)) => {
-                    DeviceArg::BufferMut { buffer, shape }
-                }
+                (Slot::Plain(Arg::ArrayMut { shape, .. }), Some(buffer)) => Arg::DeviceMut {
+                    buffer,
+                    shape: shape.clone(),
+                },
                 (
                     Slot::Managed {
                         lock,
@@ -254,9 +260,9 @@ fn run_device(
                         shape,
                         device: Some(d),
                         ..
-                    }) => DeviceArg::BufferMut {
+                    }) => Arg::DeviceMut {
                         buffer: &mut d.buffer,
-                        shape,
+                        shape: shape.clone(),
                     },
                     _ => return Err(internal("a writable array is passed twice")),
                 },
@@ -269,9 +275,9 @@ fn run_device(
                             shape,
                             device: Some(d),
                             ..
-                        }) => DeviceArg::Buffer {
+                        }) => Arg::Device {
                             buffer: &d.buffer,
-                            shape,
+                            shape: shape.clone(),
                         },
                         _ => return Err(internal("an array is passed writable and read-only")),
                     }
@@ -279,7 +285,7 @@ fn run_device(
                 _ => return Err(internal("an argument lost its device buffer")),
             });
         }
-        target.compiled.launch_resident(&mut dargs)
+        target.compiled.launch(&mut dargs)
     };
     for k in &written {
         locks[*k].wrote_device();
@@ -301,48 +307,30 @@ fn upload(engine: &Arc<dyn Engine>, data: &ArrayData) -> Result<DeviceBuffer> {
     Ok(buffer)
 }
 
-fn read_view<'x>(d: &'x ArrayDataMut) -> ArrayData<'x> {
-    match d {
-        ArrayDataMut::I32(s) => ArrayData::I32(s),
-        ArrayDataMut::U32(s) => ArrayData::U32(s),
-        ArrayDataMut::I64(s) => ArrayData::I64(s),
-        ArrayDataMut::F32(s) => ArrayData::F32(s),
-        ArrayDataMut::F64(s) => ArrayData::F64(s),
-    }
-}
-
 /// A shorter-lived copy of a plain argument.
 fn reborrow<'x>(a: &'x mut Arg) -> Arg<'x> {
     match a {
         Arg::Scalar(v) => Arg::Scalar(*v),
         Arg::Array { data, shape } => Arg::Array {
-            data: read_view_ro(data),
+            data: data.reborrow(),
             shape: shape.clone(),
         },
         Arg::ArrayMut { data, shape } => Arg::ArrayMut {
-            data: match data {
-                ArrayDataMut::I32(s) => ArrayDataMut::I32(s),
-                ArrayDataMut::U32(s) => ArrayDataMut::U32(s),
-                ArrayDataMut::I64(s) => ArrayDataMut::I64(s),
-                ArrayDataMut::F32(s) => ArrayDataMut::F32(s),
-                ArrayDataMut::F64(s) => ArrayDataMut::F64(s),
-            },
+            data: data.reborrow_mut(),
+            shape: shape.clone(),
+        },
+        Arg::Device { buffer, shape } => Arg::Device {
+            buffer,
+            shape: shape.clone(),
+        },
+        Arg::DeviceMut { buffer, shape } => Arg::DeviceMut {
+            buffer,
             shape: shape.clone(),
         },
         Arg::Resident { array, writable } => Arg::Resident {
             array,
             writable: *writable,
         },
-    }
-}
-
-fn read_view_ro<'x>(d: &'x ArrayData) -> ArrayData<'x> {
-    match d {
-        ArrayData::I32(s) => ArrayData::I32(s),
-        ArrayData::U32(s) => ArrayData::U32(s),
-        ArrayData::I64(s) => ArrayData::I64(s),
-        ArrayData::F32(s) => ArrayData::F32(s),
-        ArrayData::F64(s) => ArrayData::F64(s),
     }
 }
 

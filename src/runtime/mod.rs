@@ -25,7 +25,7 @@ pub use crate::backends as engines;
 pub use crate::backends::engine;
 pub use crate::engine::{args, backend, device};
 pub use crate::engine::{
-    Backend, CompiledKernel, DeviceArg, DeviceBuffer, DeviceId, Engine, ParseBackendError,
+    Backend, BackendKind, CompiledKernel, DeviceBuffer, DeviceId, Engine, ParseBackendError,
     Transfers,
 };
 pub use array::{AnyArray, Array, Residency};
@@ -241,7 +241,7 @@ impl Module {
             }
             Err(other) => return Err(other),
         }
-        for b in [Backend::Cuda, Backend::Wgpu] {
+        for b in Backend::devices() {
             // Absent, or unable to run this kernel's types: not a candidate.
             let usable = engine(b).is_ok_and(|e| e.auto_candidate());
             if let Some(t) = usable
@@ -273,10 +273,10 @@ fn ir_hashes(m: &ir::Module) -> Vec<u64> {
 
 /// The placement a forced backend runs.
 fn forced_place(backend: Backend) -> Placement {
-    match backend {
-        Backend::Interp => Placement::Interp,
-        Backend::Cuda | Backend::Wgpu => Placement::Gpu(backend),
-        Backend::Cpu | Backend::Auto => Placement::Cpu,
+    match backend.kind() {
+        BackendKind::Reference => Placement::Interp,
+        BackendKind::Device => Placement::Gpu(backend),
+        BackendKind::Host | BackendKind::Chooser => Placement::Cpu,
     }
 }
 

@@ -8,7 +8,7 @@ use super::pipelines::{BindingKind, Pipelines};
 use super::resident;
 use super::{backend_error, device};
 use crate::engine::args::{Arg, ArrayData, ArrayDataMut};
-use crate::engine::{Backend, CompiledKernel, DeviceArg, DeviceBuffer, DeviceId, Engine};
+use crate::engine::{Backend, CompiledKernel, DeviceBuffer, DeviceId, Engine};
 use crate::error::{Error, Result};
 use crate::gpu::{self, wgsl::Wgsl, GpuProgram};
 use crate::ir::{self, Span, Value};
@@ -200,10 +200,6 @@ impl CompiledKernel for WgpuKernel {
         // outranks whatever the host driver concluded from the data.
         launch.finish()?;
         result
-    }
-
-    fn launch_resident(&self, args: &mut [DeviceArg]) -> Result<Option<Value>> {
-        resident::launch_resident(self.gpu, self, args)
     }
 }
 

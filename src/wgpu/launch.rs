@@ -10,8 +10,9 @@ use super::backend_error;
 use super::buffers;
 use super::context::Gpu;
 use super::kernel::WgpuKernel;
+use super::resident;
 use crate::error::Result;
-use crate::gpu::{BindingKind, GpuDevice, LaunchLayout, ERROR_WORDS};
+use crate::gpu::{ArrayBinding, BindingKind, GpuDevice, LaunchLayout, ERROR_WORDS};
 
 pub struct Launch<'k> {
     gpu: &'static Gpu,
@@ -24,8 +25,9 @@ pub struct Launch<'k> {
     frame: usize,
     error: usize,
     arrays: Vec<Option<usize>>,
-    /// Per array (by `ArrayId`): a buffer the caller owns (a resident
-    /// launch) instead of a pooled one filled by `upload_array`.
+    /// Per array (by `ArrayId`): a device buffer the caller owns, bound in
+    /// place (`ArrayBinding::Buffer`), instead of a pooled one filled by
+    /// `upload_array`. Set by `begin`.
     resident: Vec<Option<wgpu::Buffer>>,
     /// Per binding: whether the buffer came from the pool (and goes back).
     pooled: Vec<bool>,
@@ -69,18 +71,6 @@ impl<'k> Launch<'k> {
             sizes: Vec::new(),
             cache: Vec::new(),
         }
-    }
-
-    /// A launch whose arrays are the given device buffers (by `ArrayId`;
-    /// `None` for an array the launch should allocate).
-    pub fn resident(
-        gpu: &'static Gpu,
-        kernel: &'k WgpuKernel,
-        buffers: Vec<Option<wgpu::Buffer>>,
-    ) -> Launch<'k> {
-        let mut launch = Launch::new(gpu, kernel);
-        launch.resident = buffers;
-        launch
     }
 
     /// Returns the pooled buffers; caller-owned ones stay with the caller.
@@ -234,6 +224,14 @@ impl GpuDevice for Launch<'_> {
 
     fn begin(&mut self, layout: &LaunchLayout) -> Result<()> {
         let program = &self.kernel.program;
+        self.resident = layout
+            .arrays
+            .iter()
+            .map(|binding| match binding {
+                ArrayBinding::Buffer(b) => resident::memory(b).map(|m| Some(m.clone())),
+                ArrayBinding::Temporary { .. } => Ok(None),
+            })
+            .collect::<Result<_>>()?;
         let mut created = Vec::with_capacity(program.bindings.len());
         let mut pooled = Vec::with_capacity(program.bindings.len());
         for b in &program.bindings {
@@ -252,7 +250,7 @@ impl GpuDevice for Launch<'_> {
                     "the reduction partials".to_string(),
                 ),
                 BindingKind::Array(a) => (
-                    layout.array_bytes.get(a.index()).copied().unwrap_or(0) as u64,
+                    layout.arrays.get(a.index()).map_or(0, ArrayBinding::bytes) as u64,
                     format!(
                         "array `{}`",
                         program

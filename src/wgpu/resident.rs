@@ -1,15 +1,14 @@
 //! Device-resident arrays (the contract in `engine::device`):
-//! the wgpu engine's `DeviceBuffer`s and resident launches.
+//! the wgpu engine's `DeviceBuffer`s (a launch binds them in place:
+//! `launch.rs`).
 
 use super::backend_error;
 use super::buffers;
 use super::context::Gpu;
-use super::kernel::WgpuKernel;
-use super::launch::Launch;
 use crate::engine::args::{ArrayData, ArrayDataMut};
-use crate::engine::{Backend, DeviceArg, DeviceBuffer, DeviceId};
+use crate::engine::{Backend, DeviceBuffer, DeviceId};
 use crate::error::Result;
-use crate::ir::{ScalarType, Value};
+use crate::ir::ScalarType;
 
 /// This engine's device (kiln uses one wgpu device per process).
 pub const DEVICE: DeviceId = DeviceId::new(Backend::Wgpu, 0);
@@ -33,7 +32,7 @@ impl Drop for WgpuMemory {
 }
 
 /// The wgpu buffer of a `DeviceBuffer`, checking it was made here.
-fn memory(buffer: &DeviceBuffer) -> Result<&wgpu::Buffer> {
+pub(super) fn memory(buffer: &DeviceBuffer) -> Result<&wgpu::Buffer> {
     if buffer.device() != DEVICE {
         return Err(backend_error(format!(
             "a buffer on {} passed to the wgpu engine",
@@ -118,25 +117,4 @@ pub fn download(gpu: &Gpu, src: &DeviceBuffer, dst: &mut ArrayDataMut<'_>) -> Re
     }
     out.copy_from_slice(bytes);
     Ok(())
-}
-
-/// A launch on arrays already in this device's memory.
-pub fn launch_resident(
-    gpu: &'static Gpu,
-    kernel: &WgpuKernel,
-    args: &mut [DeviceArg],
-) -> Result<Option<Value>> {
-    gpu.check_alive().map_err(backend_error)?;
-    let mut buffers = vec![None; kernel.program.arrays.len()];
-    for (param, arg) in kernel.program.params.iter().zip(args.iter()) {
-        if let (crate::ir::Param::Array(a), Some(buffer)) = (param, arg.buffer()) {
-            if let Some(slot) = buffers.get_mut(a.index()) {
-                *slot = Some(memory(buffer)?.clone());
-            }
-        }
-    }
-    let mut launch = Launch::resident(gpu, kernel, buffers);
-    let result = crate::gpu::host::run_resident(&kernel.program, &mut launch, args);
-    launch.finish()?;
-    result
 }

@@ -161,7 +161,7 @@ fn read_back_of_several_buffers_in_one_mapping() {
 // Kernels through the engine.
 
 use crate::engine::args::{Arg, ArrayData, ArrayDataMut};
-use crate::engine::{Backend, DeviceArg, Engine};
+use crate::engine::{Backend, Engine};
 use crate::Module;
 
 fn engine() -> Option<super::WgpuEngine> {
@@ -249,20 +249,19 @@ fn resident_arrays_stay_on_the_device() {
     let mut by = engine.upload(&ArrayData::F32(&y)).unwrap();
     assert!(engine.has_device_memory());
     assert_eq!(by.device(), engine.device());
-    let shape = [n];
     for _ in 0..2 {
         let mut args = [
-            DeviceArg::Scalar(crate::ir::Value::F32(2.0)),
-            DeviceArg::Buffer {
+            Arg::Scalar(crate::ir::Value::F32(2.0)),
+            Arg::Device {
                 buffer: &bx,
-                shape: &shape,
+                shape: vec![n],
             },
-            DeviceArg::BufferMut {
+            Arg::DeviceMut {
                 buffer: &mut by,
-                shape: &shape,
+                shape: vec![n],
             },
         ];
-        kernel.launch_resident(&mut args).unwrap();
+        kernel.launch(&mut args).unwrap();
     }
     let mut out = vec![0.0f32; n];
     engine
@@ -291,6 +290,97 @@ fn resident_arrays_stay_on_the_device() {
         .is_err());
 }
 
+/// One launch method: host arrays and device buffers mix in one launch, and
+/// a device launch after a host launch of the same kernel binds the device
+/// buffer, not the host launch's pooled copy.
+#[test]
+fn host_and_device_arrays_mix_in_one_launch() {
+    let Some(engine) = engine() else { return };
+    let module = Module::from_source("reduce.kn", REDUCE).unwrap();
+    let kernel = engine
+        .compile(module.ir(), module.kernel("saxpy").unwrap().id())
+        .unwrap();
+    let x: Vec<f32> = (0..64).map(|i| i as f32).collect();
+    let mut y = vec![1.0f32; 64];
+    kernel
+        .launch(&mut [
+            Arg::Scalar(crate::ir::Value::F32(1.0)),
+            Arg::slice(&x),
+            Arg::slice_mut(&mut y),
+        ])
+        .unwrap();
+    assert_eq!(y[10], 11.0);
+    // x on the device, y a host array: y comes back, x stays put.
+    let bx = engine.upload(&ArrayData::F32(&vec![100.0f32; 64])).unwrap();
+    kernel
+        .launch(&mut [
+            Arg::Scalar(crate::ir::Value::F32(2.0)),
+            Arg::Device {
+                buffer: &bx,
+                shape: vec![64],
+            },
+            Arg::slice_mut(&mut y),
+        ])
+        .unwrap();
+    assert_eq!(
+        y[10], 211.0,
+        "the launch read the device buffer, not a stale copy"
+    );
+    // Both on the device; the host array is untouched by device writes.
+    let mut by = engine.upload(&ArrayData::F32(&y)).unwrap();
+    kernel
+        .launch(&mut [
+            Arg::Scalar(crate::ir::Value::F32(1.0)),
+            Arg::Device {
+                buffer: &bx,
+                shape: vec![64],
+            },
+            Arg::DeviceMut {
+                buffer: &mut by,
+                shape: vec![64],
+            },
+        ])
+        .unwrap();
+    let mut out = vec![0.0f32; 64];
+    engine
+        .download(&by, &mut ArrayDataMut::F32(&mut out))
+        .unwrap();
+    assert_eq!((out[10], y[10]), (311.0, 211.0));
+}
+
+/// Host engines refuse device buffers with an error naming the argument.
+#[test]
+fn host_engines_refuse_device_buffers() {
+    let Some(engine) = engine() else { return };
+    let module = Module::from_source("reduce.kn", REDUCE).unwrap();
+    let bx = engine.upload(&ArrayData::F32(&[1.0f32; 4])).unwrap();
+    let mut y = vec![0.0f32; 4];
+    for backend in [Backend::Cpu, Backend::Interp] {
+        // A build without the `cpu` feature has only the interpreter.
+        let Ok(host) = crate::backends::engine(backend) else {
+            continue;
+        };
+        let kernel = host
+            .compile(module.ir(), module.kernel("saxpy").unwrap().id())
+            .unwrap();
+        let err = kernel
+            .launch(&mut [
+                Arg::Scalar(crate::ir::Value::F32(1.0)),
+                Arg::Device {
+                    buffer: &bx,
+                    shape: vec![4],
+                },
+                Arg::slice_mut(&mut y),
+            ])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("argument 2 is a device buffer"),
+            "{backend}: {err}"
+        );
+    }
+}
+
 /// A fault in a resident launch is the same located error as any launch.
 #[test]
 fn resident_launch_reports_faults() {
@@ -301,14 +391,13 @@ fn resident_launch_reports_faults() {
         .compile(module.ir(), module.kernel("poke").unwrap().id())
         .unwrap();
     let mut bx = engine.alloc(crate::ir::ScalarType::I32, 4).unwrap();
-    let shape = [4];
     let err = kernel
-        .launch_resident(&mut [
-            DeviceArg::BufferMut {
+        .launch(&mut [
+            Arg::DeviceMut {
                 buffer: &mut bx,
-                shape: &shape,
+                shape: vec![4],
             },
-            DeviceArg::Scalar(crate::ir::Value::I64(9)),
+            Arg::Scalar(crate::ir::Value::I64(9)),
         ])
         .unwrap_err();
     assert!(

@@ -121,6 +121,17 @@ impl ArrayDataMut<'_> {
         }
     }
 
+    /// A read-only view of the same elements.
+    pub fn view(&self) -> ArrayData<'_> {
+        match self {
+            ArrayDataMut::I32(s) => ArrayData::I32(s),
+            ArrayDataMut::U32(s) => ArrayData::U32(s),
+            ArrayDataMut::I64(s) => ArrayData::I64(s),
+            ArrayDataMut::F32(s) => ArrayData::F32(s),
+            ArrayDataMut::F64(s) => ArrayData::F64(s),
+        }
+    }
+
     pub fn elem(&self) -> ScalarType {
         match self {
             ArrayDataMut::I32(_) => ScalarType::I32,

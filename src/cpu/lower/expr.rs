@@ -171,7 +171,13 @@ impl<'m> Fx<'_, '_, 'm> {
             });
         }
         if let Some(bad) = bad {
-            let site = self.site(span, SiteKind::Index(acc.array));
+            let site = self.site(
+                span,
+                SiteKind::Index {
+                    array: acc.array,
+                    rank: idx.len() as u8,
+                },
+            );
             self.fault_if(bad, site, &idx)?;
         }
         let mut flat = idx[0];

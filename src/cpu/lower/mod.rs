@@ -55,20 +55,7 @@ const MAX_HOIST_DEPTH: u32 = 3;
 /// private per-chunk buffer of this size and merged at the end of the chunk.
 const PRIVATE_MAX_LEN: i64 = 1024;
 
-/// Where a fault can happen.
-#[derive(Clone, Debug)]
-pub(crate) struct Site {
-    pub span: Span,
-    pub kind: SiteKind,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum SiteKind {
-    Index(ArrayId),
-    Div,
-    Rem,
-    Step,
-}
+pub(crate) use crate::engine::fault::{FaultSite as Site, SiteKind};
 
 /// A kernel lowered into a JIT module (not yet finalized).
 pub(crate) struct Lowered {

@@ -93,7 +93,14 @@ impl<'m> Fx<'_, '_, 'm> {
         span: Span,
     ) -> Result<CValue> {
         let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
-        let site = self.site(span, if div { SiteKind::Div } else { SiteKind::Rem });
+        let site = self.site(
+            span,
+            if div {
+                SiteKind::DivisionByZero
+            } else {
+                SiteKind::RemainderByZero
+            },
+        );
         self.fault_if(zero, site, &[])?;
         if ty == ScalarType::U32 {
             return Ok(if div {
