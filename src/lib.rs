@@ -30,6 +30,7 @@ pub mod cuda;
 pub mod engine;
 pub mod error;
 pub mod gpu;
+pub mod inputs;
 pub mod interp;
 pub mod runtime;
 #[cfg(feature = "wgpu")]

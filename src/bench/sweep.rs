@@ -4,10 +4,10 @@
 
 use super::measure::median;
 use crate::error::{Error, Result};
+use crate::inputs::host::HostArray;
+use crate::inputs::params::ParamType;
 use crate::ir::{ScalarType, Value};
 use crate::runtime::args::Arg;
-use crate::runtime::host::HostArray;
-use crate::runtime::params::ParamType;
 use crate::runtime::{engines, AnyArray, Backend, Kernel, Module, Placement};
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -6,8 +6,9 @@
 //! as a backtrace.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use kiln::runtime::cases::Cases;
-use kiln::runtime::{engines, npy, values, Backend, HostValue, Kernel, ParamInfo};
+use kiln::inputs::cases::Cases;
+use kiln::inputs::{npy, values, HostValue, ParamInfo};
+use kiln::runtime::{engines, Backend, Kernel};
 use kiln::{Error, Module, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -11,9 +11,9 @@
 use super::array::AnyArray;
 use super::cost;
 use super::exec::{self, Placement, Target};
-use super::host::HostArray;
 use super::{Arg, Module};
 use crate::error::Result;
+use crate::inputs::host::HostArray;
 use crate::ir::Value;
 use serde_json::json;
 use std::collections::HashMap;
