@@ -33,6 +33,7 @@ pub mod gpu;
 pub mod inputs;
 pub mod interp;
 pub mod runtime;
+pub mod util;
 #[cfg(feature = "wgpu")]
 pub mod wgpu;
 

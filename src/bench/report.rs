@@ -1,5 +1,6 @@
 //! Benchmark results: the row model, the text table, `--json` and `--plot`.
 
+use crate::util::duration;
 use serde_json::{json, Value as Json};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -96,18 +97,6 @@ pub struct Report {
     pub rows: Vec<Row>,
 }
 
-fn fmt_time(s: f64) -> String {
-    if s < 1e-6 {
-        format!("{:.0} ns", s * 1e9)
-    } else if s < 1e-3 {
-        format!("{:.1} µs", s * 1e6)
-    } else if s < 1.0 {
-        format!("{:.2} ms", s * 1e3)
-    } else {
-        format!("{s:.2} s")
-    }
-}
-
 fn opt(v: Option<f64>, digits: usize) -> String {
     v.map(|x| format!("{x:.digits$}"))
         .unwrap_or_else(|| "-".into())
@@ -152,8 +141,8 @@ impl Report {
                     let _ = writeln!(
                         out,
                         "{:>10} {:>10} {:>8} {:>9} {:>6} {:>10}",
-                        compile_s.map(fmt_time).unwrap_or_else(|| "-".into()),
-                        fmt_time(*median_s),
+                        compile_s.map(duration).unwrap_or_else(|| "-".into()),
+                        duration(*median_s),
                         opt(r.gbps(), 1),
                         opt(r.gflops(), 2),
                         opt(pct, 0),

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kiln::inputs::cases::Cases;
 use kiln::inputs::{npy, values, HostValue, ParamInfo};
 use kiln::runtime::{engines, Backend, Kernel};
+use kiln::util::{duration, median};
 use kiln::{Error, Module, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -432,7 +433,7 @@ fn wgpu_adapters() {
 
 /// The cost model's per-device figures (measured now when not cached).
 fn calibration_figures() {
-    use kiln::runtime::{calibrate, choose::secs, Placement};
+    use kiln::runtime::{calibrate, Placement};
     let dir = calibrate::cache_dir();
     say!("calibration ({}):", calibrate::cache_file(&dir).display());
     say!(
@@ -459,7 +460,7 @@ fn calibration_figures() {
             Ok((key, f)) => say!(
                 "  {:<12} {:>10} {:>12.3e} {:>12.3e} {:>12.3e} {:>12.3e}",
                 key,
-                secs(f.overhead_s),
+                duration(f.overhead_s),
                 f.ops_per_s,
                 f.lane_ops_per_s,
                 f.bytes_per_s,
@@ -490,6 +491,13 @@ struct RunReport {
     result: Option<Value>,
     compile_seconds: f64,
     seconds: Vec<f64>,
+}
+
+impl RunReport {
+    /// The median launch time (`--repeat` is at least 1, so there is one).
+    fn median_seconds(&self) -> f64 {
+        median(&self.seconds).unwrap_or(0.0)
+    }
 }
 
 fn run(opts: &RunArgs) -> Result<ExitCode, Failure> {
@@ -619,17 +627,6 @@ fn write_outputs(
     Ok(written)
 }
 
-fn median(samples: &[f64]) -> f64 {
-    let mut s = samples.to_vec();
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    match n {
-        0 => 0.0,
-        _ if n % 2 == 1 => s[n / 2],
-        _ => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-    }
-}
-
 /// The result as JSON: integers exactly, floats as the shortest text that
 /// reads back as the same value of their own type (`0.1` for an f32 0.1),
 /// non-finite floats as strings, no result as null.
@@ -667,7 +664,7 @@ fn json_line(kernel: &str, r: &RunReport) -> String {
         r.used,
         json_result(r.result),
         r.compile_seconds,
-        median(&r.seconds),
+        r.median_seconds(),
         r.seconds.len()
     )
 }
@@ -700,7 +697,7 @@ fn print_human(
     say!(
         "compile {}, launch {} ({})",
         duration(r.compile_seconds),
-        duration(median(&r.seconds)),
+        duration(r.median_seconds()),
         if n == 1 {
             "1 run".to_string()
         } else {
@@ -710,23 +707,4 @@ fn print_human(
     for path in written {
         say!("wrote {}", path.display());
     }
-}
-
-/// Three significant digits in a unit that suits the size.
-fn duration(s: f64) -> String {
-    let (value, unit) = if s < 1e-3 {
-        (s * 1e6, "µs")
-    } else if s < 1.0 {
-        (s * 1e3, "ms")
-    } else {
-        (s, "s")
-    };
-    let decimals = if value >= 100.0 {
-        0
-    } else if value >= 10.0 {
-        1
-    } else {
-        2
-    };
-    format!("{value:.decimals$} {unit}")
 }

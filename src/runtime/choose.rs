@@ -12,6 +12,7 @@ use super::args::Arg;
 use super::calibrate::{self, Figures};
 use super::cost::Work;
 use super::exec::{Placement, Target};
+use crate::util::duration;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -407,12 +408,12 @@ pub(crate) fn log(kernel: &str, c: &Choice) {
         .predictions
         .iter()
         .map(|p| {
-            let mut s = format!("{} {}", p.place, secs(p.predicted_s));
+            let mut s = format!("{} {}", p.place, duration(p.predicted_s));
             if p.transfer_s > 0.0 {
-                s += &format!(" (copies {})", secs(p.transfer_s));
+                s += &format!(" (copies {})", duration(p.transfer_s));
             }
             if p.predicted_s != p.model_s {
-                s += &format!(" [model {}]", secs(p.model_s));
+                s += &format!(" [model {}]", duration(p.model_s));
             }
             s
         })
@@ -426,15 +427,4 @@ pub(crate) fn log(kernel: &str, c: &Choice) {
         c.place,
         if c.exploring { " (measuring)" } else { "" }
     );
-}
-
-/// `12.3us`, `4.56ms`: seconds for humans.
-pub fn secs(s: f64) -> String {
-    if s < 1e-3 {
-        format!("{:.1}us", s * 1e6)
-    } else if s < 1.0 {
-        format!("{:.2}ms", s * 1e3)
-    } else {
-        format!("{s:.2}s")
-    }
 }
