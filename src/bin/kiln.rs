@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kiln::inputs::cases::Cases;
 use kiln::inputs::{npy, values, HostValue, ParamInfo};
 use kiln::runtime::{engines, Backend, Kernel};
-use kiln::util::{duration, median};
+use kiln::util::{duration, median, Staged};
 use kiln::{Error, Module, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -607,6 +607,10 @@ fn launch_repeatedly(
     })
 }
 
+/// Writes each `mut` array to `DIR/NAME.npy`, all or nothing: every array
+/// goes to a temporary file in DIR first, and only when all were written are
+/// they renamed into place (`util::Staged`). A failure leaves every existing
+/// file as it was; an existing symbolic link is replaced, not followed.
 fn write_outputs(
     dir: &Path,
     params: &[ParamInfo],
@@ -616,14 +620,16 @@ fn write_outputs(
         path: dir.display().to_string(),
         source,
     })?;
+    let mut staged = Staged::default();
     let mut written = Vec::new();
     for (p, v) in params.iter().zip(values) {
         if let (true, Some(array)) = (p.ty.is_mut_array(), v.as_array()) {
             let path = dir.join(format!("{}.npy", p.name));
-            npy::write(&path, array)?;
+            staged.add(&path, |out| npy::write_to(out, array))?;
             written.push(path);
         }
     }
+    staged.commit()?;
     Ok(written)
 }
 
