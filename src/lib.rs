@@ -32,6 +32,7 @@ pub mod error;
 pub mod gpu;
 pub mod inputs;
 pub mod interp;
+pub mod logging;
 pub mod runtime;
 pub mod util;
 #[cfg(feature = "wgpu")]

@@ -113,6 +113,7 @@ macro_rules! say {
 
 fn main() -> ExitCode {
     install_panic_hook();
+    kiln::logging::init();
     let cli = Cli::try_parse().unwrap_or_else(|e| e.exit());
     // The hook has already printed the message; this only turns a panic into
     // exit status 1 instead of an abort-like 101.

@@ -391,15 +391,11 @@ pub(crate) fn record(kernel: u64, choice: &Choice, measured_s: f64) {
     *e = (1.0 - EWMA_ALPHA) * *e + EWMA_ALPHA * observed;
 }
 
-/// Whether `KILN_LOG` asks for dispatch logging (`dispatch`, or a list
-/// containing it).
+/// Whether `KILN_LOG` asks for dispatch logging (topic `dispatch`, target
+/// `kiln::dispatch`; see `crate::logging`).
 pub fn log_dispatch() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| {
-        std::env::var("KILN_LOG")
-            .map(|v| v.split([',', ' ']).any(|w| w.trim() == "dispatch"))
-            .unwrap_or(false)
-    })
+    crate::logging::init();
+    tracing::enabled!(target: "kiln::dispatch", tracing::Level::INFO)
 }
 
 /// One line per choice on stderr.
@@ -418,8 +414,9 @@ pub(crate) fn log(kernel: &str, c: &Choice) {
             s
         })
         .collect();
-    eprintln!(
-        "kiln dispatch: {kernel}: ops {:.3e} serial + {:.3e} parallel, {:.3e} bytes; predicted {} -> {}{}",
+    tracing::info!(
+        target: "kiln::dispatch",
+        "{kernel}: ops {:.3e} serial + {:.3e} parallel, {:.3e} bytes; predicted {} -> {}{}",
         c.work.serial_ops,
         c.work.par_ops,
         c.work.bytes,
