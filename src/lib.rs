@@ -30,8 +30,11 @@ pub mod cuda;
 pub mod engine;
 pub mod error;
 pub mod gpu;
+pub mod inputs;
 pub mod interp;
+pub mod logging;
 pub mod runtime;
+pub mod util;
 #[cfg(feature = "wgpu")]
 pub mod wgpu;
 

@@ -10,6 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 #[path = "cli/review.rs"]
 mod review;
 
+/// `--out` writes all outputs or none, replacing links instead of following them.
+#[path = "cli/outputs.rs"]
+mod outputs;
+
 const KERNELS: &str = r#"
 kernel total(x: f64[:]) -> f64 {
     let mut t = 0.0;

@@ -2,9 +2,9 @@
 //! engine defined here, not in the library), automatic choice, forcing,
 //! calibration cache, concurrency, asynchronous launches.
 
+use kiln::inputs::host::{HostArray, HostData};
 use kiln::runtime::args::{ArrayData, ArrayDataMut};
 use kiln::runtime::calibrate;
-use kiln::runtime::host::{HostArray, HostData};
 use kiln::runtime::{AsyncArg, CompiledKernel, DeviceBuffer, DeviceId, Engine, Placement};
 use kiln::{ir, Arg, Array, Backend, Error, Module, Value};
 use std::sync::{Arc, Mutex, Once};

@@ -111,10 +111,7 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     print!("{}", report.table());
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report.to_json()).unwrap_or_default();
-        std::fs::write(path, text + "\n").map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        crate::util::write_atomic(path, (text + "\n").as_bytes())?;
         eprintln!("wrote {}", path.display());
     }
     if let Some(path) = &args.plot {

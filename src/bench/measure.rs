@@ -1,6 +1,8 @@
-//! Timing primitives: medians over repeats and a STREAM-style copy that
-//! measures the machine's memory bandwidth in the same run as the kernels.
+//! Timing primitives: repeats within a budget and a STREAM-style copy that
+//! measures the machine's memory bandwidth in the same run as the kernels
+//! (medians come from `util::median`).
 
+use crate::util::median;
 use rayon::prelude::*;
 use std::time::{Duration, Instant};
 
@@ -19,21 +21,6 @@ impl Default for Budget {
             max_runs: 30,
             target: Duration::from_millis(400),
         }
-    }
-}
-
-/// Median of a non-empty sample (mean of the two middle values when even).
-pub fn median(samples: &[f64]) -> f64 {
-    let mut v: Vec<f64> = samples.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
     }
 }
 
@@ -76,19 +63,12 @@ pub fn stream_copy_gbps(bytes: usize, budget: Budget) -> f64 {
     })
     .unwrap_or_default();
     std::hint::black_box(&dst);
-    2.0 * (n * 8) as f64 / median(&times) / 1e9
+    median(&times).map_or(f64::NAN, |s| 2.0 * (n * 8) as f64 / s / 1e9)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn median_of_odd_and_even_samples() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
-        assert!(median(&[]).is_nan());
-    }
 
     #[test]
     fn repeat_respects_min_runs_and_propagates_errors() {

@@ -3,10 +3,10 @@
 //! `.npy` files, so it computes on exactly the arrays kiln did, and its
 //! outputs come back as `.npy` files to be validated like any other runner.
 
+use crate::inputs::npy;
+use crate::inputs::params::ParamInfo;
+use crate::inputs::values::HostValue;
 use crate::ir::Value;
-use crate::runtime::npy;
-use crate::runtime::params::ParamInfo;
-use crate::runtime::values::HostValue;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::Command;

@@ -1,5 +1,6 @@
 //! Benchmark results: the row model, the text table, `--json` and `--plot`.
 
+use crate::util::duration;
 use serde_json::{json, Value as Json};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -96,18 +97,6 @@ pub struct Report {
     pub rows: Vec<Row>,
 }
 
-fn fmt_time(s: f64) -> String {
-    if s < 1e-6 {
-        format!("{:.0} ns", s * 1e9)
-    } else if s < 1e-3 {
-        format!("{:.1} µs", s * 1e6)
-    } else if s < 1.0 {
-        format!("{:.2} ms", s * 1e3)
-    } else {
-        format!("{s:.2} s")
-    }
-}
-
 fn opt(v: Option<f64>, digits: usize) -> String {
     v.map(|x| format!("{x:.digits$}"))
         .unwrap_or_else(|| "-".into())
@@ -152,8 +141,8 @@ impl Report {
                     let _ = writeln!(
                         out,
                         "{:>10} {:>10} {:>8} {:>9} {:>6} {:>10}",
-                        compile_s.map(fmt_time).unwrap_or_else(|| "-".into()),
-                        fmt_time(*median_s),
+                        compile_s.map(duration).unwrap_or_else(|| "-".into()),
+                        duration(*median_s),
                         opt(r.gbps(), 1),
                         opt(r.gflops(), 2),
                         opt(pct, 0),
@@ -228,81 +217,86 @@ impl Report {
         runners.dedup();
         let cols = 3usize;
         let nrows = kernels.len().div_ceil(cols).max(1);
-        let root = SVGBackend::new(path, (1200, 320 * nrows as u32)).into_drawing_area();
-        let err = |e: &dyn std::fmt::Display| format!("cannot draw {}: {e}", path.display());
-        root.fill(&WHITE).map_err(|e| err(&e))?;
-        let panels = root.split_evenly((nrows, cols));
-        for (panel, kernel) in panels.iter().zip(&kernels) {
-            let pts = |runner: &str| -> Vec<(f64, f64)> {
-                let mut v: Vec<(f64, f64)> = self
-                    .rows
-                    .iter()
-                    .filter(|r| r.kernel == *kernel && r.runner == runner)
-                    .filter_map(|r| Some((r.n as f64, r.median()?)))
-                    .collect();
-                v.sort_by(|a, b| a.0.total_cmp(&b.0));
-                v
-            };
-            let all: Vec<(f64, f64)> = runners.iter().flat_map(|r| pts(r)).collect();
-            if all.is_empty() {
-                continue;
-            }
-            let (xmin, xmax) = all
-                .iter()
-                .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
-            let (ymin, ymax) = all
-                .iter()
-                .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
-            let mut chart = ChartBuilder::on(panel)
-                .caption(*kernel, ("sans-serif", 18))
-                .margin(8)
-                .x_label_area_size(30)
-                .y_label_area_size(60)
-                .build_cartesian_2d(
-                    (xmin / 2.0..xmax * 2.0).log_scale(),
-                    (ymin / 2.0..ymax * 2.0).log_scale(),
-                )
-                .map_err(|e| err(&e))?;
-            chart
-                .configure_mesh()
-                // Log axes get a label per minor step otherwise.
-                .x_labels(4)
-                .y_labels(5)
-                .light_line_style(TRANSPARENT)
-                .x_desc("n")
-                .y_desc("seconds")
-                .y_label_formatter(&|y| format!("{y:.0e}"))
-                .x_label_formatter(&|x| format!("{x:.0e}"))
-                .draw()
-                .map_err(|e| err(&e))?;
-            for (k, runner) in runners.iter().enumerate() {
-                let p = pts(runner);
-                if p.is_empty() {
+        // Drawn in memory, then written atomically (`util::write_atomic`).
+        let mut svg = String::new();
+        {
+            let root =
+                SVGBackend::with_string(&mut svg, (1200, 320 * nrows as u32)).into_drawing_area();
+            let err = |e: &dyn std::fmt::Display| format!("cannot draw {}: {e}", path.display());
+            root.fill(&WHITE).map_err(|e| err(&e))?;
+            let panels = root.split_evenly((nrows, cols));
+            for (panel, kernel) in panels.iter().zip(&kernels) {
+                let pts = |runner: &str| -> Vec<(f64, f64)> {
+                    let mut v: Vec<(f64, f64)> = self
+                        .rows
+                        .iter()
+                        .filter(|r| r.kernel == *kernel && r.runner == runner)
+                        .filter_map(|r| Some((r.n as f64, r.median()?)))
+                        .collect();
+                    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    v
+                };
+                let all: Vec<(f64, f64)> = runners.iter().flat_map(|r| pts(r)).collect();
+                if all.is_empty() {
                     continue;
                 }
-                let color = Palette99::pick(k).to_rgba();
+                let (xmin, xmax) = all
+                    .iter()
+                    .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+                let (ymin, ymax) = all
+                    .iter()
+                    .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+                let mut chart = ChartBuilder::on(panel)
+                    .caption(*kernel, ("sans-serif", 18))
+                    .margin(8)
+                    .x_label_area_size(30)
+                    .y_label_area_size(60)
+                    .build_cartesian_2d(
+                        (xmin / 2.0..xmax * 2.0).log_scale(),
+                        (ymin / 2.0..ymax * 2.0).log_scale(),
+                    )
+                    .map_err(|e| err(&e))?;
                 chart
-                    .draw_series(LineSeries::new(p.clone(), color.stroke_width(2)))
-                    .map_err(|e| err(&e))?
-                    .label(*runner)
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-                    });
+                    .configure_mesh()
+                    // Log axes get a label per minor step otherwise.
+                    .x_labels(4)
+                    .y_labels(5)
+                    .light_line_style(TRANSPARENT)
+                    .x_desc("n")
+                    .y_desc("seconds")
+                    .y_label_formatter(&|y| format!("{y:.0e}"))
+                    .x_label_formatter(&|x| format!("{x:.0e}"))
+                    .draw()
+                    .map_err(|e| err(&e))?;
+                for (k, runner) in runners.iter().enumerate() {
+                    let p = pts(runner);
+                    if p.is_empty() {
+                        continue;
+                    }
+                    let color = Palette99::pick(k).to_rgba();
+                    chart
+                        .draw_series(LineSeries::new(p.clone(), color.stroke_width(2)))
+                        .map_err(|e| err(&e))?
+                        .label(*runner)
+                        .legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                        });
+                    chart
+                        .draw_series(p.into_iter().map(|q| Circle::new(q, 3, color.filled())))
+                        .map_err(|e| err(&e))?;
+                }
                 chart
-                    .draw_series(p.into_iter().map(|q| Circle::new(q, 3, color.filled())))
+                    .configure_series_labels()
+                    // Time grows with n, so the upper left is usually free.
+                    .position(SeriesLabelPosition::UpperLeft)
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK)
+                    .draw()
                     .map_err(|e| err(&e))?;
             }
-            chart
-                .configure_series_labels()
-                // Time grows with n, so the upper left is usually free.
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(|e| err(&e))?;
+            root.present().map_err(|e| err(&e))?;
         }
-        root.present().map_err(|e| err(&e))?;
-        Ok(())
+        crate::util::write_atomic(path, svg.as_bytes()).map_err(|e| e.to_string())
     }
 }
 

@@ -8,10 +8,10 @@ use super::measure::{self, Budget};
 use super::peers;
 use super::report::{Machine, Outcome, Report, Row};
 use crate::error::{Error, Result};
+use crate::inputs::cases::Cases;
+use crate::inputs::params::ParamInfo;
+use crate::inputs::values::{self, HostValue};
 use crate::ir::{self, ScalarType, Value};
-use crate::runtime::cases::Cases;
-use crate::runtime::params::ParamInfo;
-use crate::runtime::values::{self, HostValue};
 use crate::runtime::{engines, Backend, Module};
 use std::path::{Path, PathBuf};
 
@@ -229,7 +229,7 @@ impl Case<'_> {
         match times {
             Ok(times) => Outcome::Timed {
                 compile_s,
-                median_s: measure::median(&times),
+                median_s: crate::util::median(&times).unwrap_or(f64::NAN),
                 runs: times.len(),
                 transfer_s: None,
             },

@@ -2,13 +2,13 @@
 //! against every forced placement, medians side by side from one run, the
 //! ratio auto / best forced per size and its geometric mean.
 
-use super::measure::median;
 use crate::error::{Error, Result};
+use crate::inputs::host::HostArray;
+use crate::inputs::params::ParamType;
 use crate::ir::{ScalarType, Value};
 use crate::runtime::args::Arg;
-use crate::runtime::host::HostArray;
-use crate::runtime::params::ParamType;
 use crate::runtime::{engines, AnyArray, Backend, Kernel, Module, Placement};
+use crate::util::{duration, median};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -87,7 +87,7 @@ fn time(budget: Duration, mut launch: impl FnMut() -> Result<()>) -> Result<f64>
         launch()?;
         samples.push(t.elapsed().as_secs_f64());
     }
-    Ok(median(&samples))
+    Ok(median(&samples).unwrap_or(f64::NAN))
 }
 
 /// The forced placements that can run here.
@@ -104,7 +104,7 @@ fn forced() -> Vec<Placement> {
 
 fn cell(s: Option<f64>) -> String {
     match s {
-        Some(s) => crate::runtime::choose::secs(s),
+        Some(s) => duration(s),
         None => "-".into(),
     }
 }

@@ -6,8 +6,10 @@
 //! as a backtrace.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use kiln::runtime::cases::Cases;
-use kiln::runtime::{engines, npy, values, Backend, HostValue, Kernel, ParamInfo};
+use kiln::inputs::cases::Cases;
+use kiln::inputs::{npy, values, HostValue, ParamInfo};
+use kiln::runtime::{engines, Backend, Kernel};
+use kiln::util::{duration, median, Staged};
 use kiln::{Error, Module, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -111,6 +113,7 @@ macro_rules! say {
 
 fn main() -> ExitCode {
     install_panic_hook();
+    kiln::logging::init();
     let cli = Cli::try_parse().unwrap_or_else(|e| e.exit());
     // The hook has already printed the message; this only turns a panic into
     // exit status 1 instead of an abort-like 101.
@@ -431,7 +434,7 @@ fn wgpu_adapters() {
 
 /// The cost model's per-device figures (measured now when not cached).
 fn calibration_figures() {
-    use kiln::runtime::{calibrate, choose::secs, Placement};
+    use kiln::runtime::{calibrate, Placement};
     let dir = calibrate::cache_dir();
     say!("calibration ({}):", calibrate::cache_file(&dir).display());
     say!(
@@ -458,7 +461,7 @@ fn calibration_figures() {
             Ok((key, f)) => say!(
                 "  {:<12} {:>10} {:>12.3e} {:>12.3e} {:>12.3e} {:>12.3e}",
                 key,
-                secs(f.overhead_s),
+                duration(f.overhead_s),
                 f.ops_per_s,
                 f.lane_ops_per_s,
                 f.bytes_per_s,
@@ -489,6 +492,13 @@ struct RunReport {
     result: Option<Value>,
     compile_seconds: f64,
     seconds: Vec<f64>,
+}
+
+impl RunReport {
+    /// The median launch time (`--repeat` is at least 1, so there is one).
+    fn median_seconds(&self) -> f64 {
+        median(&self.seconds).unwrap_or(0.0)
+    }
 }
 
 fn run(opts: &RunArgs) -> Result<ExitCode, Failure> {
@@ -598,6 +608,10 @@ fn launch_repeatedly(
     })
 }
 
+/// Writes each `mut` array to `DIR/NAME.npy`, all or nothing: every array
+/// goes to a temporary file in DIR first, and only when all were written are
+/// they renamed into place (`util::Staged`). A failure leaves every existing
+/// file as it was; an existing symbolic link is replaced, not followed.
 fn write_outputs(
     dir: &Path,
     params: &[ParamInfo],
@@ -607,26 +621,17 @@ fn write_outputs(
         path: dir.display().to_string(),
         source,
     })?;
+    let mut staged = Staged::default();
     let mut written = Vec::new();
     for (p, v) in params.iter().zip(values) {
         if let (true, Some(array)) = (p.ty.is_mut_array(), v.as_array()) {
             let path = dir.join(format!("{}.npy", p.name));
-            npy::write(&path, array)?;
+            staged.add(&path, |out| npy::write_to(out, array))?;
             written.push(path);
         }
     }
+    staged.commit()?;
     Ok(written)
-}
-
-fn median(samples: &[f64]) -> f64 {
-    let mut s = samples.to_vec();
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    match n {
-        0 => 0.0,
-        _ if n % 2 == 1 => s[n / 2],
-        _ => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-    }
 }
 
 /// The result as JSON: integers exactly, floats as the shortest text that
@@ -666,7 +671,7 @@ fn json_line(kernel: &str, r: &RunReport) -> String {
         r.used,
         json_result(r.result),
         r.compile_seconds,
-        median(&r.seconds),
+        r.median_seconds(),
         r.seconds.len()
     )
 }
@@ -699,7 +704,7 @@ fn print_human(
     say!(
         "compile {}, launch {} ({})",
         duration(r.compile_seconds),
-        duration(median(&r.seconds)),
+        duration(r.median_seconds()),
         if n == 1 {
             "1 run".to_string()
         } else {
@@ -709,23 +714,4 @@ fn print_human(
     for path in written {
         say!("wrote {}", path.display());
     }
-}
-
-/// Three significant digits in a unit that suits the size.
-fn duration(s: f64) -> String {
-    let (value, unit) = if s < 1e-3 {
-        (s * 1e6, "µs")
-    } else if s < 1.0 {
-        (s * 1e3, "ms")
-    } else {
-        (s, "s")
-    };
-    let decimals = if value >= 100.0 {
-        0
-    } else if value >= 10.0 {
-        1
-    } else {
-        2
-    };
-    format!("{value:.decimals$} {unit}")
 }

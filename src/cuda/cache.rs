@@ -12,9 +12,7 @@
 
 use super::nvrtc::{self, CompileFailure, Image, ImageKind};
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Where a module image came from (for logging and compile-latency figures).
@@ -166,29 +164,19 @@ impl ModuleCache {
     }
 }
 
-/// Writes `header` + `body` to a unique temporary file beside `path`, then
-/// renames it over `path` (atomic on POSIX file systems).
-fn write_atomically(path: &Path, header: &[u8], body: &[u8]) -> std::io::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
+/// Writes `header` + `body` to `path` through `util::write_atomic_with` (a
+/// temporary file beside it, renamed into place).
+fn write_atomically(
+    path: &Path,
+    header: &[u8],
+    body: &[u8],
+) -> Result<(), crate::util::WriteError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".tmp-{}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("entry")
-    ));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(header)?;
-        file.write_all(body)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    std::fs::create_dir_all(dir).map_err(|e| crate::util::WriteError::new(dir, e))?;
+    crate::util::write_atomic_with(path, |out| {
+        out.write_all(header)?;
+        out.write_all(body)
+    })
 }
 
 /// `cuda/` in kiln's cache directory (`engine::cache_dir`); `None` (memory

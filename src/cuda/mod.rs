@@ -197,16 +197,16 @@ impl Engine for CudaEngine {
     ) -> Result<Arc<dyn CompiledKernel>> {
         let program = generate(module, kernel)?;
         let (loaded, stats) = build(self.gpu, &program)?;
-        if crate::cuda::log_enabled() {
-            eprintln!(
-                "kiln cuda: kernel `{}`: {} from {:?} in {:.1} ms (loaded in {:.1} ms)",
-                program.kernel,
-                stats.kind.extension(),
-                stats.origin,
-                stats.compile_seconds * 1e3,
-                (stats.total_seconds - stats.compile_seconds) * 1e3
-            );
-        }
+        crate::logging::init();
+        tracing::info!(
+            target: "kiln::cuda",
+            "kernel `{}`: {} from {:?} in {} (loaded in {})",
+            program.kernel,
+            stats.kind.extension(),
+            stats.origin,
+            crate::util::duration(stats.compile_seconds),
+            crate::util::duration(stats.total_seconds - stats.compile_seconds)
+        );
         let buffers = Buffers::new(self.gpu)?;
         Ok(Arc::new(CudaKernel {
             gpu: self.gpu,
@@ -240,13 +240,6 @@ impl Engine for CudaEngine {
     fn download(&self, src: &DeviceBuffer, dst: &mut ArrayDataMut<'_>) -> Result<()> {
         resident::download(&self.transfers, src, dst)
     }
-}
-
-/// `KILN_LOG` contains `cuda`.
-fn log_enabled() -> bool {
-    std::env::var("KILN_LOG")
-        .map(|v| v.split(',').any(|w| w.trim() == "cuda"))
-        .unwrap_or(false)
 }
 
 /// A kernel loaded on the device with its reusable buffers. Launches of one

@@ -12,9 +12,9 @@
 
 use super::args::{Arg, ArrayData, ArrayDataMut, Element};
 use super::device::{self, DeviceBuffer, DeviceId, Transfers};
-use super::host::{each, HostArray, HostData, HostElement, ShapeMismatch};
 use super::Engine;
 use crate::error::{Error, Result};
+use crate::inputs::host::{each, HostArray, HostData, HostElement, ShapeMismatch};
 use crate::ir::ScalarType;
 use std::fmt;
 use std::marker::PhantomData;

@@ -11,9 +11,9 @@
 use super::array::AnyArray;
 use super::cost;
 use super::exec::{self, Placement, Target};
-use super::host::HostArray;
 use super::{Arg, Module};
 use crate::error::Result;
+use crate::inputs::host::HostArray;
 use crate::ir::Value;
 use serde_json::json;
 use std::collections::HashMap;
@@ -104,18 +104,17 @@ fn load(dir: &std::path::Path) -> Table {
         .unwrap_or_default()
 }
 
-/// Writes `table` atomically: a reader sees the old file or the new one.
-fn save(dir: &std::path::Path, table: &Table) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+/// Writes `table` atomically (`util::write_atomic`): a reader sees the old
+/// file or the new one.
+fn save(dir: &std::path::Path, table: &Table) -> std::result::Result<(), crate::util::WriteError> {
+    std::fs::create_dir_all(dir).map_err(|e| crate::util::WriteError::new(dir, e))?;
     let figures: serde_json::Map<String, serde_json::Value> = table
         .iter()
         .map(|(k, f)| (k.clone(), f.to_json()))
         .collect();
     let text = serde_json::to_string_pretty(&json!({ "version": VERSION, "figures": figures }))
         .unwrap_or_default();
-    let tmp = dir.join(format!("calibration.json.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, cache_file(dir))
+    crate::util::write_atomic(cache_file(dir), text.as_bytes())
 }
 
 /// The cache key of a target: the pool size matters to the pool's figures.

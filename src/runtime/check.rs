@@ -4,8 +4,8 @@
 //! expected and the given type.
 
 use super::args::Arg;
-use super::params::{ParamInfo, ParamType};
 use crate::error::{Error, Result};
+use crate::inputs::params::{ParamInfo, ParamType};
 
 /// Checks `args` against the kernel's parameters.
 pub fn check_args(kernel: &str, params: &[ParamInfo], args: &[Arg]) -> Result<()> {

@@ -12,6 +12,7 @@ use super::args::Arg;
 use super::calibrate::{self, Figures};
 use super::cost::Work;
 use super::exec::{Placement, Target};
+use crate::util::duration;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -404,15 +405,11 @@ pub(crate) fn record(kernel: u64, choice: &Choice, measured_s: f64) {
     *e = (1.0 - EWMA_ALPHA) * *e + EWMA_ALPHA * observed;
 }
 
-/// Whether `KILN_LOG` asks for dispatch logging (`dispatch`, or a list
-/// containing it).
+/// Whether `KILN_LOG` asks for dispatch logging (topic `dispatch`, target
+/// `kiln::dispatch`; see `crate::logging`).
 pub fn log_dispatch() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| {
-        std::env::var("KILN_LOG")
-            .map(|v| v.split([',', ' ']).any(|w| w.trim() == "dispatch"))
-            .unwrap_or(false)
-    })
+    crate::logging::init();
+    tracing::enabled!(target: "kiln::dispatch", tracing::Level::INFO)
 }
 
 /// One line per choice on stderr.
@@ -421,18 +418,19 @@ pub(crate) fn log(kernel: &str, c: &Choice) {
         .predictions
         .iter()
         .map(|p| {
-            let mut s = format!("{} {}", p.place, secs(p.predicted_s));
+            let mut s = format!("{} {}", p.place, duration(p.predicted_s));
             if p.transfer_s > 0.0 {
-                s += &format!(" (copies {})", secs(p.transfer_s));
+                s += &format!(" (copies {})", duration(p.transfer_s));
             }
             if p.predicted_s != p.model_s {
-                s += &format!(" [model {}]", secs(p.model_s));
+                s += &format!(" [model {}]", duration(p.model_s));
             }
             s
         })
         .collect();
-    eprintln!(
-        "kiln dispatch: {kernel}: ops {:.3e} serial + {:.3e} parallel, {:.3e} bytes; predicted {} -> {}{}",
+    tracing::info!(
+        target: "kiln::dispatch",
+        "{kernel}: ops {:.3e} serial + {:.3e} parallel, {:.3e} bytes; predicted {} -> {}{}",
         c.work.serial_ops,
         c.work.par_ops,
         c.work.bytes,
@@ -440,15 +438,4 @@ pub(crate) fn log(kernel: &str, c: &Choice) {
         c.place,
         if c.exploring { " (measuring)" } else { "" }
     );
-}
-
-/// `12.3us`, `4.56ms`: seconds for humans.
-pub fn secs(s: f64) -> String {
-    if s < 1e-3 {
-        format!("{:.1}us", s * 1e6)
-    } else if s < 1.0 {
-        format!("{:.2}ms", s * 1e3)
-    } else {
-        format!("{s:.2}s")
-    }
 }

@@ -7,17 +7,15 @@
 
 pub mod array;
 pub mod calibrate;
-pub mod cases;
 pub mod check;
 pub mod choose;
 pub mod cost;
 pub mod exec;
 pub mod future;
-pub mod gen;
-pub mod host;
-pub mod npy;
-pub mod params;
-pub mod values;
+
+// Input parsing lives in `crate::inputs`, below the runtime; its old paths
+// under `runtime` stay valid.
+pub use crate::inputs::{cases, gen, host, npy, params, values};
 
 // The engine contract and the backend table live below the runtime; their
 // old paths under `runtime` stay valid.

@@ -1,8 +1,8 @@
 //! Launch inputs, owned by the test so that the same case can be launched
 //! on several backends from identical copies.
 
+use kiln::inputs::{HostData, HostValue};
 use kiln::ir::{self, Param, Value};
-use kiln::runtime::{HostData, HostValue};
 use kiln::Arg;
 
 /// An owned array's elements.

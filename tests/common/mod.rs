@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: kernel files with their
 //! directive headers, inputs built from them by the runtime's
-//! `kiln::runtime::cases` (the same inputs `kiln run` and `kiln bench` use),
+//! `kiln::inputs::cases` (the same inputs `kiln run` and `kiln bench` use),
 //! and tolerant comparisons.
 // Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
@@ -10,8 +10,8 @@ pub mod inputs;
 pub mod random_kernels;
 
 use inputs::Input;
-use kiln::runtime::cases::Cases;
-use kiln::runtime::params::params_of;
+use kiln::inputs::cases::Cases;
+use kiln::inputs::params::params_of;
 use kiln::{Backend, Module, Value};
 use std::path::PathBuf;
 

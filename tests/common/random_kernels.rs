@@ -11,8 +11,8 @@
 //! interpreter's outputs.
 
 use super::inputs::{Data, Input};
+use kiln::inputs::gen::SplitMix64 as Rng;
 use kiln::ir::{Builtin, BuiltinSig};
-use kiln::runtime::gen::SplitMix64 as Rng;
 use kiln::{ScalarType, Value};
 
 use ScalarType as T;

@@ -8,7 +8,7 @@ use super::params::{ParamInfo, ParamType};
 use crate::error::{Error, Result};
 use crate::ir::ScalarType;
 use npyz::{DType, NpyFile, NpyHeader, Order, TypeChar, WriterBuilder};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
 /// What a `.npy` header says, before the data is read.
@@ -213,19 +213,19 @@ pub fn fortran_to_c<T: Copy>(data: &[T], shape: &[usize]) -> Vec<T> {
     out
 }
 
-/// Writes `array` as a little-endian, C-order `.npy` file.
+/// Writes `array` as a little-endian, C-order `.npy` file, atomically
+/// (`util::write_atomic_with`: the old file stays whole if writing fails).
 pub fn write(path: impl AsRef<Path>, array: &HostArray) -> Result<()> {
-    let path = path.as_ref();
-    let shown = path.display().to_string();
-    let io_err = |source: io::Error| Error::Io {
-        path: shown.clone(),
-        source,
-    };
-    let file = std::fs::File::create(path).map_err(io_err)?;
-    let mut out = BufWriter::new(file);
+    Ok(crate::util::write_atomic_with(path, |out| {
+        write_to(out, array)
+    })?)
+}
+
+/// Writes `array` in `.npy` format to `out` (for callers that stage several
+/// files, such as `kiln run --out`).
+pub fn write_to(out: &mut dyn Write, array: &HostArray) -> io::Result<()> {
     let shape: Vec<u64> = array.shape().iter().map(|&d| d as u64).collect();
-    each!(array.data(), v => write_typed(&mut out, &shape, v)).map_err(io_err)?;
-    out.flush().map_err(io_err)
+    each!(array.data(), v => write_typed(out, &shape, v))
 }
 
 fn write_typed<T: npyz::AutoSerialize + Copy, W: Write>(

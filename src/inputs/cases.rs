@@ -220,8 +220,8 @@ fn parse_sizes(text: &str) -> Result<Vec<(String, u64)>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inputs::params::ParamType;
     use crate::ir::{ScalarType, Value};
-    use crate::runtime::params::ParamType;
 
     const SAXPY: &str = "//! args: a=2.5 x=rand:{n} y=range:{n}\n\
                          //! sizes: T=1000 S=100_000\n\

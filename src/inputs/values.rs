@@ -2,11 +2,11 @@
 //! directives: a scalar parsed by the parameter's declared type, or an array
 //! from `@path.npy`, `zeros:SHAPE`, `range:SHAPE` or `rand:SHAPE`.
 
-use super::args::Arg;
 use super::gen::{self, Generator};
 use super::host::HostArray;
 use super::npy;
 use super::params::{ParamInfo, ParamType};
+use crate::engine::args::Arg;
 use crate::error::{Error, Result};
 use crate::ir::{ScalarType, Value};
 use std::num::IntErrorKind;

@@ -1,7 +1,7 @@
 //! Owned, type-erased host arrays: what the command line and the benchmark
 //! suite build from generators and `.npy` files and pass to kernels.
 
-use super::args::{Arg, Element};
+use crate::engine::args::{Arg, Element};
 use crate::ir::{ScalarType, Value};
 use std::fmt;
 
