@@ -1,6 +1,7 @@
 //! Errors every part of kiln returns. No kernel and no argument can make kiln
 //! panic or abort: each fault becomes one of these values.
 
+use crate::ir::value::ValueTypeError;
 use crate::ir::Span;
 use crate::lang::Diagnostics;
 
@@ -10,13 +11,13 @@ pub use kiln_core::error::{Fault, RuntimeError};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The source did not parse or check.
-    #[error("{0}")]
+    #[error(transparent)]
     Compile(#[from] Diagnostics),
     /// A launch argument does not match its parameter (SPEC section 8).
     #[error("kernel `{kernel}`: {message}")]
     Argument { kernel: String, message: String },
     /// The kernel faulted while running (SPEC section 9).
-    #[error("{0}")]
+    #[error(transparent)]
     Runtime(#[from] RuntimeError),
     /// A kernel name that the module does not define.
     #[error("no kernel named `{name}` in {file}{}", available_list(.available))]
@@ -52,6 +53,10 @@ pub enum Error {
         shape: Vec<usize>,
         strides: Vec<isize>,
     },
+    /// A kernel result or a `Value` converted to a Rust scalar of another
+    /// type (`f32::try_from(value)` on an `f64`).
+    #[error(transparent)]
+    ValueType(#[from] ValueTypeError),
 }
 
 fn available_list(names: &[String]) -> String {

@@ -32,8 +32,16 @@ pub mod error;
 pub mod gpu;
 pub mod interp;
 pub mod runtime;
+pub mod typed;
 #[cfg(feature = "wgpu")]
 pub mod wgpu;
+
+/// Typed Rust functions for kernels, checked while the crate builds
+/// (docs/typed.md).
+pub use kiln_macros::kernels;
+/// The `ndarray` kiln is built with: arrays and views of it are kernel
+/// arguments (`kiln::typed::In`, `kiln::typed::Out`).
+pub use ndarray;
 
 pub use error::{Error, Fault, Result, RuntimeError};
 /// The front end, IR and reference interpreter live in the `kiln-core`
@@ -48,3 +56,11 @@ pub use ir::{ScalarType, Value};
 pub use runtime::args::{Arg, ArrayData, ArrayDataMut, Element};
 pub use runtime::{AnyArray, Array, Placement};
 pub use runtime::{Backend, Kernel, Module};
+
+/// The names a program that launches kernels uses:
+/// `use kiln::prelude::*;`.
+pub mod prelude {
+    pub use crate::kernels;
+    pub use crate::typed::{In, Out};
+    pub use crate::{Arg, Array, Backend, Error, Kernel, Module, Result, ScalarType, Value};
+}

@@ -66,6 +66,15 @@ impl Diagnostics {
         self.items.is_empty()
     }
 
+    /// One diagnostic rendered alone (message, location, the source line
+    /// with its caret, hint), as [`fmt::Display`] prints each of them: what
+    /// `kiln::kernels!` turns into one compiler error per diagnostic.
+    pub fn render(&self, d: &Diagnostic) -> String {
+        let mut out = String::new();
+        self.render_one(d, &mut out);
+        out
+    }
+
     fn render_one(&self, d: &Diagnostic, out: &mut String) {
         use std::fmt::Write;
         let line_no = d.span.line.max(1) as usize;
