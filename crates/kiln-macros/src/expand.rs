@@ -66,7 +66,6 @@ fn from_file(lit: syn::LitStr) -> TokenStream {
 /// `rel` under the calling crate's `CARGO_MANIFEST_DIR`, else beside the
 /// source file that invokes the macro (as `include_str!` resolves paths).
 fn locate(rel: &str, span: Span) -> Result<PathBuf, String> {
-    let mut tried = Vec::new();
     let mut dirs = Vec::new();
     if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
         dirs.push(PathBuf::from(dir));
@@ -83,15 +82,9 @@ fn locate(rel: &str, span: Span) -> Result<PathBuf, String> {
             return std::fs::canonicalize(&candidate)
                 .map_err(|e| format!("cannot resolve `{}`: {e}", candidate.display()));
         }
-        tried.push(format!("`{}`", candidate.display()));
     }
     Err(format!(
-        "kernel file `{rel}` not found (looked for {}; the path is relative to the crate's CARGO_MANIFEST_DIR)",
-        if tried.is_empty() {
-            "it with no CARGO_MANIFEST_DIR set".to_string()
-        } else {
-            tried.join(" and ")
-        }
+        "kernel file `{rel}` not found: the path is relative to the crate's directory (CARGO_MANIFEST_DIR) or to the directory of this source file"
     ))
 }
 
