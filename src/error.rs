@@ -7,15 +7,36 @@ use crate::lang::Diagnostics;
 
 pub use kiln_core::error::{Fault, RuntimeError};
 
-/// The error type of the public API.
+/// The error type of the public API. Variants that wrap another error are
+/// transparent (their message is the wrapped one, printed once in an
+/// `anyhow`/`eyre` chain); later versions may add variants.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The source did not parse or check.
     #[error(transparent)]
     Compile(#[from] Diagnostics),
-    /// A launch argument does not match its parameter (SPEC section 8).
+    /// A launch argument does not match its parameter (SPEC section 8), or
+    /// a value given for one (`kiln run --arg`, a `//! args:` directive)
+    /// does not parse. The message says it all; the other fields say it
+    /// for a program.
     #[error("kernel `{kernel}`: {message}")]
-    Argument { kernel: String, message: String },
+    Argument {
+        /// The kernel launched.
+        kernel: String,
+        /// The 0-based position of the argument at fault, when the error is
+        /// about one argument (not the count).
+        index: Option<usize>,
+        /// That argument's parameter name.
+        param: Option<String>,
+        /// The parameter's type as written (`mut f32[:]`), when the error
+        /// is a mismatch of types.
+        expected: Option<String>,
+        /// The argument's type, spelled the same way (`f64[:]`).
+        given: Option<String>,
+        /// The whole message, naming the parameter, expected and given.
+        message: String,
+    },
     /// The kernel faulted while running (SPEC section 9).
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
@@ -41,10 +62,22 @@ pub enum Error {
     /// A failure inside a backend or driver that is not the kernel's fault.
     #[error("{backend} backend: {message}")]
     Backend { backend: String, message: String },
-    #[error("{path}: {source}")]
+    /// A file that cannot be read or written. The I/O error is part of
+    /// the message (not a separate `source`, which would print it twice).
+    #[error("{path}: {error}")]
     Io {
+        /// The path as given.
         path: String,
-        source: std::io::Error,
+        /// What the operating system said.
+        error: std::io::Error,
+    },
+    /// A command-line usage error that concerns no kernel (`kiln bench`'s
+    /// options): the `kiln` binary exits with status 2 on it, as on
+    /// clap's own usage errors.
+    #[error("{message}")]
+    Usage {
+        /// What is wrong, and how to write it instead.
+        message: String,
     },
     /// A host array (an `ndarray` view) that is not contiguous in row-major
     /// order, so it cannot be passed without a copy.
@@ -57,6 +90,21 @@ pub enum Error {
     /// type (`f32::try_from(value)` on an `f64`).
     #[error(transparent)]
     ValueType(#[from] ValueTypeError),
+}
+
+impl Error {
+    /// An [`Error::Argument`] with only its kernel and message (no single
+    /// parameter at fault, or none known).
+    pub fn argument(kernel: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Argument {
+            kernel: kernel.into(),
+            index: None,
+            param: None,
+            expected: None,
+            given: None,
+            message: message.into(),
+        }
+    }
 }
 
 fn available_list(names: &[String]) -> String {

@@ -53,13 +53,7 @@ fn listed_files_match_the_directories() {
 }
 
 fn backend_name(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Auto => "auto",
-        Backend::Cpu => "cpu",
-        Backend::Cuda => "cuda",
-        Backend::Wgpu => "wgpu",
-        Backend::Interp => "interp",
-    }
+    backend.name()
 }
 
 /// Whether `KILN_REQUIRE` lists the backend.

@@ -308,3 +308,98 @@ fn typed_functions_run_from_many_threads() {
         h.join().unwrap();
     }
 }
+
+/// Every message of an error's `source` chain, as `anyhow` prints them.
+fn chain(e: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut out = vec![e.to_string()];
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push(c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+#[test]
+fn errors_print_each_message_once() {
+    let compile =
+        kiln::Module::from_source("bad.kn", "kernel k(x: f32[:]) { x[0] = 1.0; }").unwrap_err();
+    let fault = at_on(Backend::Interp, &vec![1], 3).unwrap_err();
+    let io = kiln::Module::from_file("/no/such/dir/k.kn").unwrap_err();
+    let value = f32::try_from(kiln::Value::I64(3))
+        .map_err(Error::from)
+        .unwrap_err();
+    for e in [compile, fault, io, value] {
+        let messages = chain(&e);
+        for (i, m) in messages.iter().enumerate() {
+            for later in &messages[i + 1..] {
+                assert!(!m.contains(later.as_str()), "printed twice: {messages:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn debug_output_is_short() {
+    let source = "kernel k(x: f32[:]) -> f32 { return x[0]; }\n".repeat(1);
+    let m = kiln::Module::from_source("short.kn", &source).unwrap();
+    let k = m.kernel("k").unwrap();
+    assert_eq!(
+        format!("{m:?}"),
+        r#"Module { file: "short.kn", kernels: ["k"] }"#
+    );
+    assert_eq!(format!("{k:?}"), "Kernel(k(x: f32[:]) -> f32 in short.kn)");
+    let long = format!(
+        "{}kernel bad() {{ let y = nope; }}",
+        "// padding\n".repeat(200)
+    );
+    let e = kiln::Module::from_source("long.kn", &long).unwrap_err();
+    let debug = format!("{e:?}");
+    assert!(
+        !debug.contains("padding") && debug.contains("nope"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn kernel_handles_are_owned() {
+    use kiln::prelude::*;
+    fn shareable<T: Clone + Send + Sync + 'static>(t: T) -> T {
+        t
+    }
+    // The module is a temporary: the handle keeps what it needs alive.
+    let k: Kernel = Module::from_source("own.kn", "kernel twice(x: i64) -> i64 { return 2 * x; }")
+        .unwrap()
+        .kernel("twice")
+        .unwrap();
+    let k = shareable(k);
+    let threads: Vec<_> = (0..3i64)
+        .map(|i| {
+            let k = k.clone();
+            std::thread::spawn(move || k.launch_on(Backend::Interp, &mut [Arg::from(i)]))
+        })
+        .collect();
+    for (i, t) in threads.into_iter().enumerate() {
+        let v = t.join().unwrap().unwrap().unwrap();
+        assert_eq!(i64::try_from(v).unwrap(), 2 * i as i64);
+    }
+}
+
+#[test]
+fn async_launches_are_typed_futures() {
+    let x = Array::from(vec![1.0f32, 2.0, 3.0]);
+    let mut y = Array::from(vec![0.0f32; 3]);
+    let first = saxpy_async(Backend::Interp, 2.0, &x, &mut y).unwrap();
+    let sum = total_async(Backend::Interp, &x).unwrap();
+    first.wait().unwrap();
+    let s: f32 = sum.wait().unwrap();
+    assert_eq!(s, 6.0);
+    assert_eq!(y.to_vec().unwrap(), [2.0, 4.0, 6.0]);
+    // A fault comes back through the future.
+    let i = Array::from(vec![1i32]);
+    let e = at_async(Backend::Interp, &i, 9)
+        .unwrap()
+        .wait()
+        .unwrap_err();
+    assert!(matches!(e, Error::Runtime(_)), "{e:?}");
+}

@@ -48,10 +48,7 @@ pub struct BenchArgs {
 }
 
 fn usage(message: String) -> Error {
-    Error::Argument {
-        kernel: "bench".into(),
-        message,
-    }
+    Error::Usage { message }
 }
 
 fn backends(spec: Option<&str>) -> Result<Vec<Backend>> {
@@ -113,7 +110,7 @@ pub fn main(args: &BenchArgs) -> Result<()> {
         let text = serde_json::to_string_pretty(&report.to_json()).unwrap_or_default();
         std::fs::write(path, text + "\n").map_err(|source| Error::Io {
             path: path.display().to_string(),
-            source,
+            error: source,
         })?;
         eprintln!("wrote {}", path.display());
     }

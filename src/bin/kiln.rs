@@ -157,6 +157,14 @@ fn execute(cli: Cli) -> ExitCode {
     };
     match outcome {
         Ok(code) => code,
+        // A usage error of the command line: status 2, as clap's own.
+        Err(Failure {
+            error: Error::Usage { message },
+            ..
+        }) => {
+            eprintln!("error: {message}\n\nFor more information, try '--help'.");
+            ExitCode::from(2)
+        }
         Err(failure) => {
             report(&failure);
             ExitCode::from(1)
@@ -528,10 +536,7 @@ fn directive_args(
     label: &str,
     overrides: &[(String, String)],
 ) -> Result<Vec<(String, String)>, Error> {
-    let fail = |message: String| Error::Argument {
-        kernel: kernel.to_string(),
-        message,
-    };
+    let fail = |message: String| Error::argument(kernel, message);
     let cases =
         Cases::parse(module.source()).map_err(|e| fail(format!("{}: {e}", module.file())))?;
     let n = cases.size(label).ok_or_else(|| {
@@ -605,7 +610,7 @@ fn write_outputs(
 ) -> Result<Vec<PathBuf>, Error> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
         path: dir.display().to_string(),
-        source,
+        error: source,
     })?;
     let mut written = Vec::new();
     for (p, v) in params.iter().zip(values) {

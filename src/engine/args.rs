@@ -8,6 +8,7 @@ use crate::ir::Value;
 /// One positional launch argument. Arrays are row-major and contiguous;
 /// `shape.iter().product()` equals the slice length.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Arg<'a> {
     Scalar(Value),
     Array {

@@ -8,6 +8,7 @@ use std::str::FromStr;
 /// Where a launch runs. `Auto` lets the runtime choose; the others force one
 /// (an absent forced backend is an error, never a silent fallback).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Backend {
     Auto,
     Cpu,

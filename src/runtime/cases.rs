@@ -163,10 +163,7 @@ impl Cases {
         label: &str,
         seed: u64,
     ) -> Result<Vec<HostValue>> {
-        let fail = |message: String| Error::Argument {
-            kernel: kernel.to_string(),
-            message,
-        };
+        let fail = |message: String| Error::argument(kernel, message);
         if self.args.is_empty() && !params.is_empty() {
             return Err(fail(
                 "the kernel file has no `//! args:` directive".to_string(),

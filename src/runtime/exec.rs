@@ -13,6 +13,7 @@ use std::sync::{Arc, MutexGuard};
 
 /// How a launch runs once its engine is chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Placement {
     /// The CPU JIT entirely on the calling thread.
     CpuSerial,

@@ -18,6 +18,7 @@ use std::time::Instant;
 /// An argument of an asynchronous launch: owned scalars and shared
 /// managed arrays (the launch keeps them alive while it runs).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum AsyncArg {
     Scalar(Value),
     Array(Arc<AnyArray>),

@@ -160,7 +160,7 @@ impl Module {
         let name = path.display().to_string();
         let source = std::fs::read_to_string(path).map_err(|source| Error::Io {
             path: name.clone(),
-            source,
+            error: source,
         })?;
         Module::from_source(&name, &source)
     }

@@ -36,7 +36,7 @@ impl NpyInfo {
 fn invalid(path: &str, message: impl Into<String>) -> Error {
     Error::Io {
         path: path.to_string(),
-        source: io::Error::new(io::ErrorKind::InvalidData, message.into()),
+        error: io::Error::new(io::ErrorKind::InvalidData, message.into()),
     }
 }
 
@@ -106,7 +106,7 @@ fn read_checked(path: &Path, accept: impl FnOnce(&NpyInfo) -> Result<()>) -> Res
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: shown.clone(),
-        source,
+        error: source,
     })?;
     parse_checked(&bytes, &shown, accept)
 }
@@ -219,7 +219,7 @@ pub fn write(path: impl AsRef<Path>, array: &HostArray) -> Result<()> {
     let shown = path.display().to_string();
     let io_err = |source: io::Error| Error::Io {
         path: shown.clone(),
-        source,
+        error: source,
     };
     let file = std::fs::File::create(path).map_err(io_err)?;
     let mut out = BufWriter::new(file);

@@ -5,6 +5,7 @@ use std::fmt;
 
 /// A parameter's declared type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ParamType {
     Scalar(ScalarType),
     Array {

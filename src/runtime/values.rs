@@ -13,6 +13,7 @@ use std::num::IntErrorKind;
 
 /// An owned launch argument.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum HostValue {
     Scalar(Value),
     Array(HostArray),
@@ -142,6 +143,10 @@ pub fn parse_value(
 ) -> Result<HostValue> {
     let fail = |message: String| Error::Argument {
         kernel: kernel.to_string(),
+        index: None,
+        param: Some(param.name.clone()),
+        expected: None,
+        given: None,
         message: format!("argument `{}` (`{}`): {message}", param.name, param.ty),
     };
     match param.ty {
@@ -189,10 +194,7 @@ pub fn bind_args(
     pairs: &[(String, String)],
     seed: u64,
 ) -> Result<Vec<HostValue>> {
-    let fail = |message: String| Error::Argument {
-        kernel: kernel.to_string(),
-        message,
-    };
+    let fail = |message: String| Error::argument(kernel, message);
     let mut texts: Vec<Option<&str>> = vec![None; params.len()];
     for (name, value) in pairs {
         let Some(k) = params.iter().position(|p| &p.name == name) else {
