@@ -43,25 +43,43 @@ pub enum Error {
     /// A kernel name that the module does not define.
     #[error("no kernel named `{name}` in {file}{}", available_list(.available))]
     NoSuchKernel {
+        /// The name asked for.
         name: String,
+        /// The module's file.
         file: String,
+        /// The kernels it does define, in source order.
         available: Vec<String>,
     },
     /// A forced backend that is absent here (no driver, no adapter, not built).
     #[error("backend `{backend}` is not available: {reason}")]
-    BackendUnavailable { backend: String, reason: String },
+    BackendUnavailable {
+        /// The backend's name.
+        backend: String,
+        /// Why it is absent.
+        reason: String,
+    },
     /// A backend that cannot compile a construct of this kernel.
     #[error("{file}:{}:{}: the {backend} backend cannot compile kernel `{kernel}`: {message}", .span.line, .span.col)]
     Unsupported {
+        /// The backend.
         backend: String,
+        /// The kernel.
         kernel: String,
+        /// Its file.
         file: String,
+        /// The first construct the backend cannot compile.
         span: Span,
+        /// What the backend lacks.
         message: String,
     },
     /// A failure inside a backend or driver that is not the kernel's fault.
     #[error("{backend} backend: {message}")]
-    Backend { backend: String, message: String },
+    Backend {
+        /// The backend's name (`runtime` for the runtime itself).
+        backend: String,
+        /// What failed.
+        message: String,
+    },
     /// A file that cannot be read or written. The I/O error is part of
     /// the message (not a separate `source`, which would print it twice).
     #[error("{path}: {error}")]
@@ -83,7 +101,9 @@ pub enum Error {
     /// order, so it cannot be passed without a copy.
     #[error("an array of shape {shape:?} with strides {strides:?} is not contiguous in row-major order; pass a standard-layout copy (e.g. `a.as_standard_layout()`)")]
     NotContiguous {
+        /// The array's shape.
         shape: Vec<usize>,
+        /// Its strides, in elements.
         strides: Vec<isize>,
     },
     /// A kernel result or a `Value` converted to a Rust scalar of another
@@ -115,4 +135,5 @@ fn available_list(names: &[String]) -> String {
     }
 }
 
+/// The result type of the public API.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -20,21 +20,32 @@
 //! assert_eq!(y, [12.0, 14.0, 16.0]);
 //! ```
 
-pub mod backends;
+#![warn(missing_docs)]
+
+// Internal modules: public for the `kiln` binary, the benchmarks and the
+// tests, outside the documented surface (docs/typed.md, "API").
+#[doc(hidden)]
 #[cfg(feature = "cli")]
 pub mod bench;
+#[doc(hidden)]
 #[cfg(feature = "cpu")]
 pub mod cpu;
+#[doc(hidden)]
 #[cfg(feature = "cuda")]
 pub mod cuda;
-pub mod engine;
-pub mod error;
+#[doc(hidden)]
 pub mod gpu;
+#[doc(hidden)]
 pub mod interp;
-pub mod runtime;
-pub mod typed;
+#[doc(hidden)]
 #[cfg(feature = "wgpu")]
 pub mod wgpu;
+
+pub mod backends;
+pub mod engine;
+pub mod error;
+pub mod runtime;
+pub mod typed;
 
 /// Typed Rust functions for kernels, checked while the crate builds
 /// (docs/typed.md).
@@ -45,7 +56,8 @@ pub use ndarray;
 
 pub use error::{Error, Fault, Result, RuntimeError};
 /// The front end, IR and reference interpreter live in the `kiln-core`
-/// crate; their paths under `kiln` are kept.
+/// crate; their paths under `kiln` are kept (internal, like the backends).
+#[doc(hidden)]
 pub use kiln_core::{ir, lang};
 
 /// The README's examples, compiled and run as doc tests.

@@ -10,20 +10,29 @@ use crate::ir::Value;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Arg<'a> {
+    /// A scalar.
     Scalar(Value),
+    /// A read-only host array.
     Array {
+        /// Its elements.
         data: ArrayData<'a>,
+        /// Its shape (row-major).
         shape: Vec<usize>,
     },
+    /// A writable host array.
     ArrayMut {
+        /// Its elements.
         data: ArrayDataMut<'a>,
+        /// Its shape (row-major).
         shape: Vec<usize>,
     },
     /// A runtime-managed array (`runtime::Array`, `runtime::AnyArray`):
     /// copied to the chosen device only when it lacks a valid copy. Engines
     /// never see this variant: the runtime resolves it before a launch.
     Resident {
+        /// The array.
         array: &'a crate::runtime::array::AnyArray,
+        /// Whether the kernel may write it (a `mut` parameter).
         writable: bool,
     },
 }

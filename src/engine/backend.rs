@@ -10,10 +10,16 @@ use std::str::FromStr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Backend {
+    /// The runtime chooses per launch, among every backend present here
+    /// (docs: DESIGN.md section 5).
     Auto,
+    /// The CPU: Cranelift JIT, `prange` on a rayon pool.
     Cpu,
+    /// NVIDIA GPUs: CUDA C compiled by NVRTC (docs/cuda.md).
     Cuda,
+    /// Any Vulkan/Metal/DX12 GPU through WGSL and wgpu (docs/wgpu.md).
     Wgpu,
+    /// The reference interpreter, the oracle of every other backend.
     Interp,
 }
 
@@ -21,6 +27,7 @@ pub enum Backend {
 pub const BACKEND_ENV: &str = "KILN_BACKEND";
 
 impl Backend {
+    /// Every backend, `Auto` first.
     pub const ALL: [Backend; 5] = [
         Backend::Auto,
         Backend::Cpu,
@@ -29,6 +36,7 @@ impl Backend {
         Backend::Interp,
     ];
 
+    /// The name `KILN_BACKEND`, `--backend` and messages use.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Auto => "auto",
@@ -69,6 +77,7 @@ impl fmt::Display for Backend {
 /// A string that names no backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseBackendError {
+    /// The string given.
     pub given: String,
 }
 

@@ -34,11 +34,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// of their own backend (`cpu:0`, `interp:0`): the host's memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DeviceId {
+    /// The backend.
     pub backend: Backend,
+    /// The device's index among that backend's devices.
     pub ordinal: u32,
 }
 
 impl DeviceId {
+    /// Device `ordinal` of `backend`.
     pub const fn new(backend: Backend, ordinal: u32) -> DeviceId {
         DeviceId { backend, ordinal }
     }
@@ -82,14 +85,17 @@ impl DeviceBuffer {
         self.mem.downcast_ref()
     }
 
+    /// The engine's buffer for writing, when it is of type `M`.
     pub fn memory_mut<M: Any>(&mut self) -> Option<&mut M> {
         self.mem.downcast_mut()
     }
 
+    /// The device holding the buffer.
     pub fn device(&self) -> DeviceId {
         self.device
     }
 
+    /// The element type.
     pub fn elem(&self) -> ScalarType {
         self.elem
     }
@@ -99,6 +105,7 @@ impl DeviceBuffer {
         self.len
     }
 
+    /// Whether it holds no elements.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -125,16 +132,21 @@ impl fmt::Debug for DeviceBuffer {
 /// been checked against the kernel's parameters like any launch's.
 #[derive(Debug)]
 pub enum DeviceArg<'a> {
+    /// A scalar.
     Scalar(Value),
     /// Read-only: the kernel must not write it.
     Buffer {
+        /// The device buffer.
         buffer: &'a DeviceBuffer,
+        /// Its shape.
         shape: &'a [usize],
     },
     /// Writable: after the launch the runtime treats the device copy as the
     /// only valid one.
     BufferMut {
+        /// The device buffer.
         buffer: &'a mut DeviceBuffer,
+        /// Its shape.
         shape: &'a [usize],
     },
 }
@@ -149,6 +161,7 @@ impl DeviceArg<'_> {
         }
     }
 
+    /// The shape of an array argument.
     pub fn shape(&self) -> Option<&[usize]> {
         match self {
             DeviceArg::Scalar(_) => None,
@@ -168,13 +181,18 @@ pub fn no_device_memory(backend: Backend) -> Error {
 /// Data moved between the host and devices, counted by the runtime.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Transfers {
+    /// Copies from the host to a device.
     pub uploads: u64,
+    /// Copies from a device to the host.
     pub downloads: u64,
+    /// Bytes copied to devices.
     pub bytes_up: u64,
+    /// Bytes copied back.
     pub bytes_down: u64,
 }
 
 impl Transfers {
+    /// Copies in both directions.
     pub fn total(&self) -> u64 {
         self.uploads + self.downloads
     }

@@ -129,7 +129,9 @@ fn check_shape(shape: &[usize], len: usize) -> Result<(), String> {
 /// One array argument's memory: the byte range `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Region {
+    /// First byte.
     pub start: usize,
+    /// One past the last byte.
     pub end: usize,
 }
 

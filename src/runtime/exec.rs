@@ -28,6 +28,7 @@ pub enum Placement {
 }
 
 impl Placement {
+    /// The placement's name (one of [`Placement::NAMES`]).
     pub fn name(self) -> &'static str {
         match self {
             Placement::CpuSerial => "cpu-serial",
@@ -51,6 +52,7 @@ impl Placement {
     pub const NAMES: [&'static str; 6] =
         ["cpu-serial", "cpu-pool", "cpu", "interp", "wgpu", "cuda"];
 
+    /// The placement named `s` (one of [`Placement::NAMES`]).
     pub fn parse(s: &str) -> Option<Placement> {
         Some(match s.trim().to_ascii_lowercase().as_str() {
             "cpu-serial" => Placement::CpuSerial,

@@ -20,8 +20,11 @@ use std::time::Instant;
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum AsyncArg {
+    /// A scalar.
     Scalar(Value),
+    /// A read-only managed array.
     Array(Arc<AnyArray>),
+    /// A managed array the kernel writes.
     ArrayMut(Arc<AnyArray>),
 }
 

@@ -165,6 +165,7 @@ impl Module {
         Module::from_source(&name, &source)
     }
 
+    /// The checked IR.
     pub fn ir(&self) -> &Arc<ir::Module> {
         &self.inner.ir
     }
@@ -311,10 +312,12 @@ fn forced_place(backend: Backend) -> Placement {
 }
 
 impl Kernel {
+    /// The module the kernel belongs to.
     pub fn module(&self) -> &Module {
         &self.module
     }
 
+    /// The kernel's name.
     pub fn name(&self) -> &str {
         &self.function().name
     }

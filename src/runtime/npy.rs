@@ -18,6 +18,7 @@ pub struct NpyInfo {
     pub dtype: String,
     /// The kiln element type, when kiln arrays can hold the dtype.
     pub elem: Option<ScalarType>,
+    /// The shape.
     pub shape: Vec<usize>,
 }
 

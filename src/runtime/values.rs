@@ -15,7 +15,9 @@ use std::num::IntErrorKind;
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum HostValue {
+    /// A scalar.
     Scalar(Value),
+    /// An array.
     Array(HostArray),
 }
 
@@ -35,6 +37,7 @@ impl HostValue {
         }
     }
 
+    /// The array, when it is one.
     pub fn as_array(&self) -> Option<&HostArray> {
         match self {
             HostValue::Array(a) => Some(a),
