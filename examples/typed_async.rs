@@ -11,7 +11,7 @@ use kiln::{Array, Backend};
 kiln::kernels!("kernels/saxpy.kn"); // saxpy(a: f32, x: f32[:], y: mut f32[:])
 kiln::kernels!("kernels/dot.kn"); // dot(x: f64[:], y: f64[:]) -> f64
 
-fn main() -> kiln::Result<()> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n = 100_000;
     let x = Array::from(vec![1.0f32; n]);
     let mut y = Array::from(vec![0.0f32; n]);

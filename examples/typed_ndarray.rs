@@ -10,7 +10,7 @@ use kiln::ndarray::{s, Array2};
 kiln::kernels!("kernels/matmul.kn"); // matmul(a: f32[:, :], b: f32[:, :], c: mut f32[:, :])
 kiln::kernels!("kernels/softmax_rows.kn"); // softmax_rows(x: f32[:, :], out: mut f32[:, :])
 
-fn main() -> kiln::Result<()> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = Array2::from_shape_fn((4, 3), |(i, j)| (i + j) as f32);
     let b = Array2::from_shape_fn((3, 2), |(i, j)| (i * 2 + j) as f32);
     let mut c = Array2::<f32>::zeros((4, 2));

@@ -9,7 +9,7 @@ use kiln::{Array, Backend, Error};
 
 kiln::kernels!("kernels/saxpy.kn"); // saxpy(a: f32, x: f32[:], y: mut f32[:])
 
-fn main() -> kiln::Result<()> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n = 4_096;
     let x = Array::from((0..n).map(|i| i as f32).collect::<Vec<_>>());
     let mut y = Array::from(vec![0.0f32; n]);
@@ -30,7 +30,7 @@ fn main() -> kiln::Result<()> {
                 break;
             }
             Err(e @ Error::BackendUnavailable { .. }) => println!("skipping {b}: {e}"),
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
     let Some(backend) = chosen else {

@@ -7,7 +7,7 @@
 kiln::kernels!("kernels/saxpy.kn"); // saxpy(a: f32, x: f32[:], y: mut f32[:])
 kiln::kernels!("kernels/dot.kn"); // dot(x: f64[:], y: f64[:]) -> f64
 
-fn main() -> kiln::Result<()> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n = 1_000;
     let x: Vec<f32> = (0..n).map(|i| i as f32).collect();
     let mut y = vec![1.0f32; n];

@@ -388,14 +388,14 @@ fn kernel_fns(
             ::kiln::typed::KernelCell::new(&#module, #name_lit);
 
         #(#[doc = #docs_auto])*
-        #[allow(non_snake_case, clippy::too_many_arguments)]
+        #[allow(non_snake_case, clippy::too_many_arguments, clippy::result_large_err)]
         #[inline]
         pub fn #fname(#(#sig_params),*) -> ::kiln::Result<#ret> {
             #fname_on(::kiln::Backend::Auto, #(#forward),*)
         }
 
         #(#[doc = #docs_on])*
-        #[allow(non_snake_case, clippy::too_many_arguments)]
+        #[allow(non_snake_case, clippy::too_many_arguments, clippy::result_large_err)]
         #[inline]
         pub fn #fname_on(#backend: ::kiln::Backend, #(#sig_params),*) -> ::kiln::Result<#ret> {
             #(#rebind)*
@@ -403,7 +403,7 @@ fn kernel_fns(
         }
 
         #(#[doc = #docs_async])*
-        #[allow(non_snake_case, clippy::too_many_arguments)]
+        #[allow(non_snake_case, clippy::too_many_arguments, clippy::result_large_err)]
         pub fn #fname_async(
             #backend: ::kiln::Backend,
             #(#async_params),*
