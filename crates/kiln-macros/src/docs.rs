@@ -1,5 +1,5 @@
 //! Doc comments of kernels: `///` lines and `/** … */` blocks directly
-//! above a `kernel` item (docs/language.md, "Comments"). The kernel language
+//! above a `kernel` item (docs/language.md, section 2). The kernel language
 //! reads them as ordinary comments; the macro copies them onto the
 //! functions it generates, as rustdoc does for Rust items.
 
