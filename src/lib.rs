@@ -23,7 +23,7 @@
 #![warn(missing_docs)]
 
 // Internal modules: public for the `kiln` binary, the benchmarks and the
-// tests, outside the documented surface (docs/typed.md, "API").
+// tests, outside the documented surface (docs/typed.md, section "API").
 #[doc(hidden)]
 #[cfg(feature = "cli")]
 pub mod bench;
