@@ -64,6 +64,7 @@ pub use kiln_core::{ir, lang};
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+pub use ir::value::ValueTypeError;
 pub use ir::{ScalarType, Value};
 pub use runtime::args::{Arg, ArrayData, ArrayDataMut, Element};
 pub use runtime::{AnyArray, Array, Placement};
