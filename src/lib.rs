@@ -20,34 +20,65 @@
 //! assert_eq!(y, [12.0, 14.0, 16.0]);
 //! ```
 
-pub mod backends;
+#![warn(missing_docs)]
+
+// Internal modules: public for the `kiln` binary, the benchmarks and the
+// tests, outside the documented surface (docs/typed.md, section "API").
+#[doc(hidden)]
 #[cfg(feature = "cli")]
 pub mod bench;
+#[doc(hidden)]
 #[cfg(feature = "cpu")]
 pub mod cpu;
+#[doc(hidden)]
 #[cfg(feature = "cuda")]
 pub mod cuda;
-pub mod engine;
-pub mod error;
+#[doc(hidden)]
 pub mod gpu;
+#[doc(hidden)]
 pub mod inputs;
+#[doc(hidden)]
 pub mod interp;
 pub mod logging;
-pub mod runtime;
+#[doc(hidden)]
 pub mod util;
+#[doc(hidden)]
 #[cfg(feature = "wgpu")]
 pub mod wgpu;
 
+pub mod backends;
+pub mod engine;
+pub mod error;
+pub mod runtime;
+pub mod typed;
+
+/// Typed Rust functions for kernels, checked while the crate builds
+/// (docs/typed.md).
+pub use kiln_macros::kernels;
+/// The `ndarray` kiln is built with: arrays and views of it are kernel
+/// arguments (`kiln::typed::In`, `kiln::typed::Out`).
+pub use ndarray;
+
 pub use error::{Error, Fault, Result, RuntimeError};
 /// The front end, IR and reference interpreter live in the `kiln-core`
-/// crate; their paths under `kiln` are kept.
+/// crate; their paths under `kiln` are kept (internal, like the backends).
+#[doc(hidden)]
 pub use kiln_core::{ir, lang};
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+pub use ir::value::ValueTypeError;
 pub use ir::{ScalarType, Value};
 pub use runtime::args::{Arg, ArrayData, ArrayDataMut, Element};
 pub use runtime::{AnyArray, Array, Placement};
 pub use runtime::{Backend, Kernel, Module};
+
+/// The names a program that launches kernels uses:
+/// `use kiln::prelude::*;`.
+pub mod prelude {
+    pub use crate::kernels;
+    pub use crate::typed::{In, Out};
+    pub use crate::{Arg, Array, Backend, Error, Kernel, Module, Result, ScalarType, Value};
+}

@@ -46,7 +46,9 @@ fn module() -> Module {
 /// The message of an `Error::Argument`, after checking the kernel name.
 fn argument_error(e: Error, kernel: &str) -> String {
     match e {
-        Error::Argument { kernel: k, message } => {
+        Error::Argument {
+            kernel: k, message, ..
+        } => {
             assert_eq!(k, kernel);
             message
         }

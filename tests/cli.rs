@@ -623,3 +623,19 @@ fn size_takes_arguments_from_directives() {
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("no size `XL`"), "{}", stderr(&o));
 }
+
+#[test]
+fn bench_usage_errors_exit_2_without_naming_a_kernel() {
+    for args in [
+        vec!["bench", "--sweep", ","],
+        vec!["bench", "--kernels", "no_such_kernel", "--size", "T"],
+    ] {
+        let o = kiln(&args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.starts_with("error: ") && !err.contains("kernel `"),
+            "{err}"
+        );
+    }
+}

@@ -48,10 +48,7 @@ pub struct BenchArgs {
 }
 
 fn usage(message: String) -> Error {
-    Error::Argument {
-        kernel: "bench".into(),
-        message,
-    }
+    Error::Usage { message }
 }
 
 fn backends(spec: Option<&str>) -> Result<Vec<Backend>> {

@@ -43,7 +43,7 @@ const INTERP_REFERENCE_LIMIT: f64 = 2e7;
 pub fn kernel_files(dir: &Path, wanted: Option<&[String]>) -> Result<Vec<(String, PathBuf)>> {
     let io = |source: std::io::Error| Error::Io {
         path: dir.display().to_string(),
-        source,
+        error: source,
     };
     let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
         .map_err(io)?
@@ -56,8 +56,7 @@ pub fn kernel_files(dir: &Path, wanted: Option<&[String]>) -> Result<Vec<(String
         for w in wanted {
             if !found.iter().any(|(n, _)| n == w) {
                 let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
-                return Err(Error::Argument {
-                    kernel: w.clone(),
+                return Err(Error::Usage {
                     message: format!(
                         "no kernel file `{w}.kn` in {} (kernels: {})",
                         dir.display(),
@@ -279,10 +278,8 @@ pub fn run(opts: &Options) -> Result<Report> {
     let mut rows = Vec::new();
     for (name, path) in &files {
         let first = Module::from_file(path)?;
-        let cases = Cases::parse(first.source()).map_err(|e| Error::Argument {
-            kernel: name.clone(),
-            message: format!("{}: {e}", path.display()),
-        })?;
+        let cases = Cases::parse(first.source())
+            .map_err(|e| Error::argument(name.clone(), format!("{}: {e}", path.display())))?;
         let params = first.kernel(name)?.params();
         for label in &opts.sizes {
             let Some(n) = cases.size(label) else {

@@ -184,8 +184,7 @@ pub fn parse(spec: &str) -> Result<Vec<String>> {
         .filter(|s| !s.is_empty())
         .collect();
     if names.is_empty() {
-        return Err(Error::Argument {
-            kernel: "bench".into(),
+        return Err(Error::Usage {
             message: "--sweep needs kernel names (e.g. saxpy,sum_sq)".into(),
         });
     }

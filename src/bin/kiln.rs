@@ -160,6 +160,14 @@ fn execute(cli: Cli) -> ExitCode {
     };
     match outcome {
         Ok(code) => code,
+        // A usage error of the command line: status 2, as clap's own.
+        Err(Failure {
+            error: Error::Usage { message },
+            ..
+        }) => {
+            eprintln!("error: {message}\n\nFor more information, try '--help'.");
+            ExitCode::from(2)
+        }
         Err(failure) => {
             report(&failure);
             ExitCode::from(1)
@@ -538,10 +546,7 @@ fn directive_args(
     label: &str,
     overrides: &[(String, String)],
 ) -> Result<Vec<(String, String)>, Error> {
-    let fail = |message: String| Error::Argument {
-        kernel: kernel.to_string(),
-        message,
-    };
+    let fail = |message: String| Error::argument(kernel, message);
     let cases =
         Cases::parse(module.source()).map_err(|e| fail(format!("{}: {e}", module.file())))?;
     let n = cases.size(label).ok_or_else(|| {
@@ -619,7 +624,7 @@ fn write_outputs(
 ) -> Result<Vec<PathBuf>, Error> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
         path: dir.display().to_string(),
-        source,
+        error: source,
     })?;
     let mut staged = Staged::default();
     let mut written = Vec::new();

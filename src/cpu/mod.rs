@@ -179,10 +179,7 @@ impl CpuKernel {
     }
 
     fn arg_error(&self, message: String) -> Error {
-        Error::Argument {
-            kernel: self.function().name.clone(),
-            message,
-        }
+        Error::argument(self.function().name.clone(), message)
     }
 
     /// Scalar slots (by parameter position) and array descriptors (by array

@@ -9,34 +9,48 @@ use crate::ir::Value;
 /// One positional launch argument. Arrays are row-major and contiguous;
 /// `shape.iter().product()` equals the slice length.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Arg<'a> {
+    /// A scalar.
     Scalar(Value),
+    /// A read-only host array.
     Array {
+        /// Its elements.
         data: ArrayData<'a>,
+        /// Its shape (row-major).
         shape: Vec<usize>,
     },
+    /// A writable host array.
     ArrayMut {
+        /// Its elements.
         data: ArrayDataMut<'a>,
+        /// Its shape (row-major).
         shape: Vec<usize>,
     },
     /// An array already in the device memory of the kernel's engine, bound
     /// in place and never written (engines with device memory only; host
     /// engines refuse it). `shape.iter().product() == buffer.len()`.
     Device {
+        /// The buffer, made by the kernel's engine.
         buffer: &'a DeviceBuffer,
+        /// Its row-major shape.
         shape: Vec<usize>,
     },
     /// A writable array in the kernel's device memory: after the launch the
     /// device copy is the only valid one.
     DeviceMut {
+        /// The buffer, made by the kernel's engine.
         buffer: &'a mut DeviceBuffer,
+        /// Its row-major shape.
         shape: Vec<usize>,
     },
     /// A runtime-managed array (`runtime::Array`, `runtime::AnyArray`):
     /// copied to the chosen device only when it lacks a valid copy. Engines
     /// never see this variant: the runtime resolves it before a launch.
     Resident {
+        /// The array.
         array: &'a crate::runtime::array::AnyArray,
+        /// Whether the kernel may write it (a `mut` parameter).
         writable: bool,
     },
 }

@@ -8,6 +8,7 @@ use std::str::FromStr;
 /// What role a backend plays: the chooser, the reference, an engine on
 /// host memory, or an engine with device memory of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum BackendKind {
     /// `auto`: not an engine; the runtime picks one per launch.
     Chooser,
@@ -25,19 +26,21 @@ pub enum BackendKind {
 /// backend is its folder, one row here and one arm there (a missing arm
 /// fails the build).
 macro_rules! backend_table {
-    ($($variant:ident $name:literal $feature:expr, $kind:ident;)*) => {
+    ($($(#[$doc:meta])* $variant:ident $name:literal $feature:expr, $kind:ident;)*) => {
         /// Where a launch runs. `Auto` lets the runtime choose; the others
         /// force one (an absent forced backend is an error, never a silent
         /// fallback). Every variant exists in every feature configuration.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
         pub enum Backend {
-            $($variant,)*
+            $($(#[$doc])* $variant,)*
         }
 
         impl Backend {
             /// Every backend, in table order.
             pub const ALL: [Backend; [$($name),*].len()] = [$(Backend::$variant),*];
 
+            /// The name `KILN_BACKEND`, `--backend` and messages use.
             pub fn name(self) -> &'static str {
                 match self {
                     $(Backend::$variant => $name,)*
@@ -52,6 +55,7 @@ macro_rules! backend_table {
                 }
             }
 
+            /// The role this backend plays.
             pub fn kind(self) -> BackendKind {
                 match self {
                     $(Backend::$variant => BackendKind::$kind,)*
@@ -62,10 +66,16 @@ macro_rules! backend_table {
 }
 
 backend_table! {
+    /// The runtime chooses per launch, among every backend present here
+    /// (docs: DESIGN.md section 5).
     Auto   "auto"   None,         Chooser;
+    /// The CPU: Cranelift JIT, `prange` on a rayon pool.
     Cpu    "cpu"    Some("cpu"),  Host;
+    /// NVIDIA GPUs: CUDA C compiled by NVRTC (docs/cuda.md).
     Cuda   "cuda"   Some("cuda"), Device;
+    /// Any Vulkan/Metal/DX12 GPU through WGSL and wgpu (docs/wgpu.md).
     Wgpu   "wgpu"   Some("wgpu"), Device;
+    /// The reference interpreter, the oracle of every other backend.
     Interp "interp" None,         Reference;
 }
 
@@ -137,6 +147,7 @@ impl fmt::Display for Backend {
 /// A string that names no backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseBackendError {
+    /// The string given.
     pub given: String,
 }
 

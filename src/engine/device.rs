@@ -34,11 +34,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// of their own backend (`cpu:0`, `interp:0`): the host's memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DeviceId {
+    /// The backend.
     pub backend: Backend,
+    /// The device's index among that backend's devices.
     pub ordinal: u32,
 }
 
 impl DeviceId {
+    /// Device `ordinal` of `backend`.
     pub const fn new(backend: Backend, ordinal: u32) -> DeviceId {
         DeviceId { backend, ordinal }
     }
@@ -82,14 +85,17 @@ impl DeviceBuffer {
         self.mem.downcast_ref()
     }
 
+    /// The engine's buffer for writing, when it is of type `M`.
     pub fn memory_mut<M: Any>(&mut self) -> Option<&mut M> {
         self.mem.downcast_mut()
     }
 
+    /// The device holding the buffer.
     pub fn device(&self) -> DeviceId {
         self.device
     }
 
+    /// The element type.
     pub fn elem(&self) -> ScalarType {
         self.elem
     }
@@ -99,6 +105,7 @@ impl DeviceBuffer {
         self.len
     }
 
+    /// Whether it holds no elements.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -130,13 +137,18 @@ pub fn no_device_memory(backend: Backend) -> Error {
 /// Data moved between the host and devices, counted by the runtime.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Transfers {
+    /// Copies from the host to a device.
     pub uploads: u64,
+    /// Copies from a device to the host.
     pub downloads: u64,
+    /// Bytes copied to devices.
     pub bytes_up: u64,
+    /// Bytes copied back.
     pub bytes_down: u64,
 }
 
 impl Transfers {
+    /// Copies in both directions.
     pub fn total(&self) -> u64 {
         self.uploads + self.downloads
     }

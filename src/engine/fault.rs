@@ -12,12 +12,16 @@ use crate::ir::{ArrayId, Span};
 /// records with it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SiteKind {
-    /// Operands: the index tuple (`rank` of them).
+    /// An array access; operands: the index tuple (`rank` of them).
     Index {
+        /// The array accessed.
         array: ArrayId,
+        /// How many indices the record holds.
         rank: u8,
     },
+    /// Integer division by zero; no operands.
     DivisionByZero,
+    /// Integer remainder by zero; no operands.
     RemainderByZero,
     /// Operand 0: the step.
     Step,
@@ -26,13 +30,17 @@ pub enum SiteKind {
 /// One place in the kernel's source where a fault can happen.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultSite {
+    /// Where in the source.
     pub span: Span,
+    /// What is checked there.
     pub kind: SiteKind,
 }
 
 /// What a decoder needs to know about the launch that faulted.
 pub struct FaultContext<'a> {
+    /// The kernel's name.
     pub kernel: &'a str,
+    /// The file the kernel came from.
     pub file: &'a str,
     /// The backend, for the error when the record names no known site.
     pub backend: &'a str,

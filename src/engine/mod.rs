@@ -54,7 +54,9 @@ pub trait CompiledKernel: Send + Sync {
 /// One execution backend: compiles IR kernels. The device-memory methods
 /// have host defaults (no device memory); GPU engines override them all.
 pub trait Engine: Send + Sync {
+    /// The backend this engine implements.
     fn backend(&self) -> Backend;
+    /// Compiles kernel `kernel` of `module` for this engine's device.
     fn compile(
         &self,
         module: &Arc<ir::Module>,

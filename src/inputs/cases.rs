@@ -26,18 +26,23 @@ pub struct Cases {
     pub args: Vec<(String, String)>,
     /// Size labels in the order written, e.g. `("T", 1000)`.
     pub sizes: Vec<(String, u64)>,
+    /// Floating-point operations per launch (`//! flops:`).
     pub flops: Option<WorkFormula>,
+    /// Bytes moved per launch (`//! bytes:`).
     pub bytes: Option<WorkFormula>,
 }
 
 /// `coefficient * n^power`: the work per launch as a function of the size.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct WorkFormula {
+    /// The factor.
     pub coefficient: f64,
+    /// The power of `n`.
     pub power: u32,
 }
 
 impl WorkFormula {
+    /// The work at size `n`.
     pub fn eval(self, n: u64) -> f64 {
         self.coefficient * (n as f64).powi(self.power as i32)
     }
@@ -68,7 +73,9 @@ impl WorkFormula {
 /// A directive error with its 1-based line number.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DirectiveError {
+    /// The line.
     pub line: usize,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -163,10 +170,7 @@ impl Cases {
         label: &str,
         seed: u64,
     ) -> Result<Vec<HostValue>> {
-        let fail = |message: String| Error::Argument {
-            kernel: kernel.to_string(),
-            message,
-        };
+        let fail = |message: String| Error::argument(kernel, message);
         if self.args.is_empty() && !params.is_empty() {
             return Err(fail(
                 "the kernel file has no `//! args:` directive".to_string(),

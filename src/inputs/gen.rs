@@ -28,6 +28,7 @@ pub enum Generator {
 }
 
 impl Generator {
+    /// The name `rand:`, `range:`, `zeros:` use.
     pub fn name(self) -> &'static str {
         match self {
             Generator::Zeros => "zeros",
@@ -84,6 +85,7 @@ fn mix(mut z: u64) -> u64 {
 }
 
 impl SplitMix64 {
+    /// The generator of `seed`.
     pub fn new(seed: u64) -> SplitMix64 {
         SplitMix64 { state: seed }
     }
@@ -94,6 +96,7 @@ impl SplitMix64 {
         SplitMix64::new(mix(seed ^ mix(stream.wrapping_add(1))))
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(GOLDEN_GAMMA);
         mix(self.state)

@@ -8,7 +8,9 @@ use std::fmt;
 /// A shape that does not hold exactly the data given.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShapeMismatch {
+    /// The shape given.
     pub shape: Vec<usize>,
+    /// The number of elements given.
     pub len: usize,
 }
 
@@ -27,10 +29,15 @@ impl std::error::Error for ShapeMismatch {}
 /// The elements of an owned array, row-major.
 #[derive(Debug, PartialEq)]
 pub enum HostData {
+    /// `i32` elements.
     I32(Vec<i32>),
+    /// `u32` elements.
     U32(Vec<u32>),
+    /// `i64` elements.
     I64(Vec<i64>),
+    /// `f32` elements.
     F32(Vec<f32>),
+    /// `f64` elements.
     F64(Vec<f64>),
 }
 
@@ -74,6 +81,7 @@ impl Clone for HostData {
 }
 
 impl HostData {
+    /// The element type.
     pub fn elem(&self) -> ScalarType {
         match self {
             HostData::I32(_) => ScalarType::I32,
@@ -84,10 +92,12 @@ impl HostData {
         }
     }
 
+    /// The number of elements.
     pub fn len(&self) -> usize {
         each!(self, v => v.len())
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -107,8 +117,11 @@ impl HostData {
 /// Element types a `HostArray` can hold, with the conversions to and from
 /// the type-erased `HostData`.
 pub trait HostElement: Element {
+    /// The elements, type-erased.
     fn wrap(v: Vec<Self>) -> HostData;
+    /// The elements of `d`, when they are `Self`s.
     fn slice(d: &HostData) -> Option<&[Self]>;
+    /// The elements of `d` for writing, when they are `Self`s.
     fn slice_mut(d: &mut HostData) -> Option<&mut [Self]>;
 }
 
@@ -191,26 +204,32 @@ impl HostArray {
         }
     }
 
+    /// The element type.
     pub fn elem(&self) -> ScalarType {
         self.data.elem()
     }
 
+    /// The shape (row-major).
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }
 
+    /// The number of elements.
     pub fn len(&self) -> usize {
         self.data.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.data.is_empty()
     }
 
+    /// The elements.
     pub fn data(&self) -> &HostData {
         &self.data
     }
 
+    /// The elements, without the shape.
     pub fn into_data(self) -> HostData {
         self.data
     }

@@ -18,6 +18,7 @@ pub struct NpyInfo {
     pub dtype: String,
     /// The kiln element type, when kiln arrays can hold the dtype.
     pub elem: Option<ScalarType>,
+    /// The shape.
     pub shape: Vec<usize>,
 }
 
@@ -36,7 +37,7 @@ impl NpyInfo {
 fn invalid(path: &str, message: impl Into<String>) -> Error {
     Error::Io {
         path: path.to_string(),
-        source: io::Error::new(io::ErrorKind::InvalidData, message.into()),
+        error: io::Error::new(io::ErrorKind::InvalidData, message.into()),
     }
 }
 
@@ -106,7 +107,7 @@ fn read_checked(path: &Path, accept: impl FnOnce(&NpyInfo) -> Result<()>) -> Res
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: shown.clone(),
-        source,
+        error: source,
     })?;
     parse_checked(&bytes, &shown, accept)
 }

@@ -5,24 +5,33 @@ use std::fmt;
 
 /// A parameter's declared type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ParamType {
+    /// A scalar.
     Scalar(ScalarType),
+    /// An array.
     Array {
+        /// Its element type.
         elem: ScalarType,
+        /// Its number of dimensions (1 to 3).
         rank: u8,
+        /// Whether the kernel writes it (`mut`).
         mutable: bool,
     },
 }
 
 impl ParamType {
+    /// Whether it is an array.
     pub fn is_array(self) -> bool {
         matches!(self, ParamType::Array { .. })
     }
 
+    /// Whether it is a `mut` array.
     pub fn is_mut_array(self) -> bool {
         matches!(self, ParamType::Array { mutable: true, .. })
     }
 
+    /// The scalar type, or the array's element type.
     pub fn elem(self) -> ScalarType {
         match self {
             ParamType::Scalar(t) | ParamType::Array { elem: t, .. } => t,
@@ -50,7 +59,9 @@ impl fmt::Display for ParamType {
 /// One positional parameter of a kernel.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParamInfo {
+    /// The name.
     pub name: String,
+    /// The type.
     pub ty: ParamType,
 }
 

@@ -13,8 +13,11 @@ use std::num::IntErrorKind;
 
 /// An owned launch argument.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum HostValue {
+    /// A scalar.
     Scalar(Value),
+    /// An array.
     Array(HostArray),
 }
 
@@ -34,6 +37,7 @@ impl HostValue {
         }
     }
 
+    /// The array, when it is one.
     pub fn as_array(&self) -> Option<&HostArray> {
         match self {
             HostValue::Array(a) => Some(a),
@@ -142,6 +146,10 @@ pub fn parse_value(
 ) -> Result<HostValue> {
     let fail = |message: String| Error::Argument {
         kernel: kernel.to_string(),
+        index: None,
+        param: Some(param.name.clone()),
+        expected: None,
+        given: None,
         message: format!("argument `{}` (`{}`): {message}", param.name, param.ty),
     };
     match param.ty {
@@ -189,10 +197,7 @@ pub fn bind_args(
     pairs: &[(String, String)],
     seed: u64,
 ) -> Result<Vec<HostValue>> {
-    let fail = |message: String| Error::Argument {
-        kernel: kernel.to_string(),
-        message,
-    };
+    let fail = |message: String| Error::argument(kernel, message);
     let mut texts: Vec<Option<&str>> = vec![None; params.len()];
     for (name, value) in pairs {
         let Some(k) = params.iter().position(|p| &p.name == name) else {

@@ -23,6 +23,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 /// Where an array's data is valid right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Residency {
+    /// Whether the host copy is valid.
     pub host: bool,
     /// The device holding a copy, and whether that copy is valid.
     pub device: Option<(DeviceId, bool)>,
@@ -204,18 +205,22 @@ impl AnyArray {
         }
     }
 
+    /// The element type.
     pub fn elem(&self) -> ScalarType {
         self.elem
     }
 
+    /// The shape (row-major).
     pub fn shape(&self) -> Vec<usize> {
         self.lock().shape.clone()
     }
 
+    /// The number of elements.
     pub fn len(&self) -> usize {
         self.lock().host.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -373,14 +378,17 @@ impl<T: HostElement> Array<T> {
         }
     }
 
+    /// The shape (row-major).
     pub fn shape(&self) -> Vec<usize> {
         self.inner.shape()
     }
 
+    /// The number of elements.
     pub fn len(&self) -> usize {
         self.inner.len()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.inner.is_empty()
     }
@@ -394,10 +402,12 @@ impl<T: HostElement> Array<T> {
         &self.inner
     }
 
+    /// The copies between host and devices so far.
     pub fn transfers(&self) -> Transfers {
         self.inner.transfers()
     }
 
+    /// Where the data is valid now.
     pub fn residency(&self) -> Residency {
         self.inner.residency()
     }

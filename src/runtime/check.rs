@@ -9,10 +9,17 @@ use crate::inputs::params::{ParamInfo, ParamType};
 
 /// Checks `args` against the kernel's parameters.
 pub fn check_args(kernel: &str, params: &[ParamInfo], args: &[Arg]) -> Result<()> {
-    let fail = |message: String| {
+    let fail = |message: String| Err(Error::argument(kernel, message));
+    // An error about argument `k`: its parameter, and the two types when
+    // they are what differs.
+    let at = |k: usize, types: bool, message: String| {
         Err(Error::Argument {
             kernel: kernel.to_string(),
-            message,
+            index: Some(k),
+            param: Some(params[k].name.clone()),
+            expected: types.then(|| params[k].ty.to_string()),
+            given: types.then(|| args[k].type_name()),
+            message: format!("argument {} `{}`: {message}", k + 1, params[k].name),
         })
     };
     if args.len() != params.len() {
@@ -29,8 +36,8 @@ pub fn check_args(kernel: &str, params: &[ParamInfo], args: &[Arg]) -> Result<()
         ));
     }
     for (k, (param, arg)) in params.iter().zip(args).enumerate() {
-        if let Err(message) = check_one(param, arg) {
-            return fail(format!("argument {} `{}`: {message}", k + 1, param.name));
+        if let Err((types, message)) = check_one(param, arg) {
+            return at(k, types, message);
         }
     }
     if let Some(message) = find_alias(params, args) {
@@ -46,32 +53,37 @@ pub fn check_args(kernel: &str, params: &[ParamInfo], args: &[Arg]) -> Result<()
                 }
         );
         if param.ty.is_mut_array() && read_only {
-            return fail(format!(
-                "argument {} `{}`: expected `{}`, got `{}` (a read-only array cannot be written; pass a mutable slice)",
-                k + 1,
-                param.name,
-                param.ty,
-                arg.type_name()
-            ));
+            return at(
+                k,
+                true,
+                format!(
+                    "expected `{}`, got `{}` (a read-only array cannot be written; pass a mutable slice)",
+                    param.ty,
+                    arg.type_name()
+                ),
+            );
         }
     }
     Ok(())
 }
 
 /// Kind, element type, rank and shape of one argument (writability is
-/// checked after aliasing, see `check_args`).
-fn check_one(param: &ParamInfo, arg: &Arg) -> Result<(), String> {
+/// checked after aliasing, see `check_args`): the message, and whether the
+/// types differ (else the shape does not fit its data).
+fn check_one(param: &ParamInfo, arg: &Arg) -> Result<(), (bool, String)> {
     let mismatch = || {
-        Err(format!(
-            "expected `{}`, got `{}`",
-            param.ty,
-            arg.type_name()
+        Err((
+            true,
+            format!("expected `{}`, got `{}`", param.ty, arg.type_name()),
         ))
     };
     match (param.ty, arg) {
-        (_, Arg::Device { .. } | Arg::DeviceMut { .. }) => Err(format!(
-            "got `{}`: a device buffer is an engine-level argument; pass data on a device as a `kiln::Array`",
-            arg.type_name()
+        (_, Arg::Device { .. } | Arg::DeviceMut { .. }) => Err((
+            true,
+            format!(
+                "got `{}`: a device buffer is an engine-level argument; pass data on a device as a `kiln::Array`",
+                arg.type_name()
+            ),
         )),
         (ParamType::Scalar(t), Arg::Scalar(v)) => {
             if v.ty() != t {
@@ -83,20 +95,20 @@ fn check_one(param: &ParamInfo, arg: &Arg) -> Result<(), String> {
             if data.elem() != elem || shape.len() != rank as usize {
                 return mismatch();
             }
-            check_shape(shape, data.len())
+            check_shape(shape, data.len()).map_err(|m| (false, m))
         }
         (ParamType::Array { elem, rank, .. }, Arg::ArrayMut { data, shape }) => {
             if data.elem() != elem || shape.len() != rank as usize {
                 return mismatch();
             }
-            check_shape(shape, data.len())
+            check_shape(shape, data.len()).map_err(|m| (false, m))
         }
         (ParamType::Array { elem, rank, .. }, Arg::Resident { array, .. }) => {
             let shape = array.shape();
             if array.elem() != elem || shape.len() != rank as usize {
                 return mismatch();
             }
-            check_shape(&shape, array.len())
+            check_shape(&shape, array.len()).map_err(|m| (false, m))
         }
         _ => mismatch(),
     }
@@ -124,7 +136,9 @@ fn check_shape(shape: &[usize], len: usize) -> Result<(), String> {
 /// One array argument's memory: the byte range `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Region {
+    /// First byte.
     pub start: usize,
+    /// One past the last byte.
     pub end: usize,
 }
 

@@ -35,6 +35,7 @@ const EWMA_ALPHA: f64 = 0.3;
 /// One candidate's prediction.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Prediction {
+    /// The candidate.
     pub place: Placement,
     /// Seconds from the model alone.
     pub model_s: f64,
@@ -47,8 +48,11 @@ pub struct Prediction {
 /// What `Auto` chose for one launch, and why.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Choice {
+    /// The placement chosen.
     pub place: Placement,
+    /// The launch's estimated work.
     pub work: Work,
+    /// Every candidate's prediction.
     pub predictions: Vec<Prediction>,
     /// Chosen to measure a candidate never measured at this size.
     pub exploring: bool,

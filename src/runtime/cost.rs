@@ -26,6 +26,7 @@ pub struct Work {
 }
 
 impl Work {
+    /// Serial and parallel operations together.
     pub fn total_ops(&self) -> f64 {
         self.serial_ops + self.par_ops
     }

@@ -13,6 +13,7 @@ use std::sync::{Arc, MutexGuard};
 
 /// How a launch runs once its engine is chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Placement {
     /// The CPU JIT entirely on the calling thread.
     CpuSerial,
@@ -27,6 +28,7 @@ pub enum Placement {
 }
 
 impl Placement {
+    /// The placement's name (one of [`Placement::NAMES`]).
     pub fn name(self) -> &'static str {
         match self {
             Placement::CpuSerial => "cpu-serial",
@@ -54,6 +56,7 @@ impl Placement {
         names
     }
 
+    /// The placement named `s` (one of [`Placement::NAMES`]).
     pub fn parse(s: &str) -> Option<Placement> {
         Some(match s.trim().to_ascii_lowercase().as_str() {
             "cpu-serial" => Placement::CpuSerial,

@@ -18,9 +18,13 @@ use std::time::Instant;
 /// An argument of an asynchronous launch: owned scalars and shared
 /// managed arrays (the launch keeps them alive while it runs).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum AsyncArg {
+    /// A scalar.
     Scalar(Value),
+    /// A read-only managed array.
     Array(Arc<AnyArray>),
+    /// A managed array the kernel writes.
     ArrayMut(Arc<AnyArray>),
 }
 

@@ -38,6 +38,7 @@ use crate::error::{Error, Result};
 use crate::ir::{self, Value};
 use args::Arg;
 use std::collections::HashMap;
+use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -46,8 +47,14 @@ use std::time::Instant;
 /// per device and a backend that cannot compile it is not retried.
 type CacheSlot = Arc<Mutex<Option<std::result::Result<Arc<dyn CompiledKernel>, Arc<Error>>>>>;
 
-/// A checked source file.
+/// A checked source file. Cloning it is cheap (a shared handle): clones,
+/// and the [`Kernel`]s found in it, share its compiled-kernel cache.
+#[derive(Clone)]
 pub struct Module {
+    inner: Arc<ModuleData>,
+}
+
+struct ModuleData {
     ir: Arc<ir::Module>,
     source: String,
     /// Parameters of every function, indexed by `FuncId`, computed once so
@@ -66,10 +73,29 @@ pub struct Module {
     fast: Vec<choose::FastCache>,
 }
 
-/// A kernel of a module, found by name.
-pub struct Kernel<'m> {
-    module: &'m Module,
+/// A kernel of a module, found by name: an owned handle (it keeps its
+/// module alive), cheap to clone, usable from several threads at once.
+#[derive(Clone)]
+pub struct Kernel {
+    module: Module,
     id: ir::FuncId,
+}
+
+impl fmt::Debug for Module {
+    /// The file and the kernels' names, not the source.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Module")
+            .field("file", &self.file())
+            .field("kernels", &self.kernel_names())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Kernel {
+    /// The signature and the file: `Kernel(saxpy(a: f32, …) in ops.kn)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Kernel({} in {})", self.signature(), self.module.file())
+    }
 }
 
 /// A copy of a cached compile error (errors are not `Clone`: `Io` holds an
@@ -113,13 +139,15 @@ impl Module {
         let plans = ir.functions.iter().map(|_| Default::default()).collect();
         let fast = ir.functions.iter().map(|_| Default::default()).collect();
         Ok(Module {
-            plans,
-            fast,
-            ir: Arc::new(ir),
-            source: source.to_string(),
-            params,
-            hashes,
-            cache: Mutex::new(HashMap::new()),
+            inner: Arc::new(ModuleData {
+                plans,
+                fast,
+                ir: Arc::new(ir),
+                source: source.to_string(),
+                params,
+                hashes,
+                cache: Mutex::new(HashMap::new()),
+            }),
         })
     }
 
@@ -130,43 +158,46 @@ impl Module {
         let name = path.display().to_string();
         let source = std::fs::read_to_string(path).map_err(|source| Error::Io {
             path: name.clone(),
-            source,
+            error: source,
         })?;
         Module::from_source(&name, &source)
     }
 
+    /// The checked IR.
     pub fn ir(&self) -> &Arc<ir::Module> {
-        &self.ir
+        &self.inner.ir
     }
 
     /// The source text the module was compiled from.
     pub fn source(&self) -> &str {
-        &self.source
+        &self.inner.source
     }
 
     /// The file name diagnostics and run-time errors print.
     pub fn file(&self) -> &str {
-        &self.ir.file
+        &self.inner.ir.file
     }
 
     /// Names of the module's kernels, in source order.
     pub fn kernel_names(&self) -> Vec<String> {
-        self.ir.kernels().map(|k| k.name.clone()).collect()
+        self.inner.ir.kernels().map(|k| k.name.clone()).collect()
     }
 
-    pub fn kernel(&self, name: &str) -> Result<Kernel<'_>> {
+    /// The kernel `name`, an owned handle (see [`Kernel`]).
+    pub fn kernel(&self, name: &str) -> Result<Kernel> {
         let id = self
+            .inner
             .ir
             .functions
             .iter()
             .position(|f| f.kind == ir::FunctionKind::Kernel && f.name == name)
             .ok_or_else(|| Error::NoSuchKernel {
                 name: name.to_string(),
-                file: self.ir.file.clone(),
+                file: self.inner.ir.file.clone(),
                 available: self.kernel_names(),
             })?;
         Ok(Kernel {
-            module: self,
+            module: self.clone(),
             id: ir::FuncId(id as u32),
         })
     }
@@ -177,16 +208,16 @@ impl Module {
         id: ir::FuncId,
         engine: &Arc<dyn Engine>,
     ) -> Result<Arc<dyn CompiledKernel>> {
-        let key = (self.hashes[id.index()], engine.device());
+        let key = (self.inner.hashes[id.index()], engine.device());
         let slot = {
             // A poisoned lock only means another thread panicked; the map
             // is still consistent (slots are inserted whole).
-            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            let mut cache = self.inner.cache.lock().unwrap_or_else(|e| e.into_inner());
             cache.entry(key).or_default().clone()
         };
         let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
-            *slot = Some(engine.compile(&self.ir, id).map_err(Arc::new));
+            *slot = Some(engine.compile(&self.inner.ir, id).map_err(Arc::new));
         }
         match slot.as_ref() {
             Some(Ok(k)) => Ok(k.clone()),
@@ -213,7 +244,7 @@ impl Module {
     /// `Auto`'s plan for kernel `id` (candidates compiled, figures loaded
     /// or measured) on first use; a failure is not remembered.
     fn plan(&self, id: ir::FuncId) -> Result<Arc<choose::Plan>> {
-        let cell = &self.plans[id.index()];
+        let cell = &self.inner.plans[id.index()];
         if let Some(p) = cell.get() {
             return Ok(p.clone());
         }
@@ -278,18 +309,20 @@ fn forced_place(backend: Backend) -> Placement {
     }
 }
 
-impl<'m> Kernel<'m> {
-    pub fn module(&self) -> &'m Module {
-        self.module
+impl Kernel {
+    /// The module the kernel belongs to.
+    pub fn module(&self) -> &Module {
+        &self.module
     }
 
-    pub fn name(&self) -> &'m str {
+    /// The kernel's name.
+    pub fn name(&self) -> &str {
         &self.function().name
     }
 
     /// The kernel's IR.
-    pub fn function(&self) -> &'m ir::Function {
-        self.module.ir.function(self.id)
+    pub fn function(&self) -> &ir::Function {
+        self.module.inner.ir.function(self.id)
     }
 
     /// The positional parameters with their declared types.
@@ -298,8 +331,8 @@ impl<'m> Kernel<'m> {
     }
 
     /// The parameters without a copy (computed once per module).
-    pub fn param_slice(&self) -> &'m [ParamInfo] {
-        &self.module.params[self.id.index()]
+    pub fn param_slice(&self) -> &[ParamInfo] {
+        &self.module.inner.params[self.id.index()]
     }
 
     /// The kernel's id in `module().ir()`.
@@ -309,7 +342,7 @@ impl<'m> Kernel<'m> {
 
     /// The hash of the kernel's IR (its compile-cache key).
     pub fn ir_hash(&self) -> u64 {
-        self.module.hashes[self.id.index()]
+        self.module.inner.hashes[self.id.index()]
     }
 
     /// The result type, `None` for a kernel that returns nothing.
@@ -367,10 +400,10 @@ impl<'m> Kernel<'m> {
         }
         // A repeated tiny launch: the fast path's last choice for the same
         // signature, without estimating (logging takes the full path).
-        let cache = &self.module.fast[self.id.index()];
+        let cache = &self.module.inner.fast[self.id.index()];
         let sig = (!choose::log_dispatch()).then(|| choose::signature(args));
         if let Some(sig) = sig {
-            if let Some(plan) = self.module.plans[self.id.index()].get() {
+            if let Some(plan) = self.module.inner.plans[self.id.index()].get() {
                 if let Some(target) = cache.get(sig).and_then(|i| plan.targets.get(i)) {
                     return Ok((target.place, exec::run(target, args, None)?));
                 }
@@ -430,7 +463,7 @@ impl<'m> Kernel<'m> {
 
     fn choose_checked(&self, args: &[Arg]) -> Result<(Arc<choose::Plan>, Choice)> {
         let plan = self.module.plan(self.id)?;
-        let work = cost::estimate(&self.module.ir, self.id, args);
+        let work = cost::estimate(&self.module.inner.ir, self.id, args);
         let choice = choose::choose(self.ir_hash(), &plan, &work, args);
         if choose::log_dispatch() {
             choose::log(self.name(), &choice);

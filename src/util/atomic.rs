@@ -40,7 +40,7 @@ impl From<WriteError> for crate::Error {
     fn from(e: WriteError) -> crate::Error {
         crate::Error::Io {
             path: e.path.display().to_string(),
-            source: e.source,
+            error: e.source,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 
 /// What went wrong while a kernel ran (SPEC section 9).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Fault {
     /// `index` is the full index tuple; `dim` the first dimension out of range.
     IndexOutOfBounds {

@@ -94,6 +94,56 @@ impl fmt::Display for Value {
     }
 }
 
+/// A [`Value`] converted to a Rust scalar of another type
+/// (`f32::try_from(Value::I32(1))`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ValueTypeError {
+    /// The type asked for.
+    pub expected: ScalarType,
+    /// The value given.
+    pub found: Value,
+}
+
+impl fmt::Display for ValueTypeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "expected a `{}` value, got `{}` of type `{}`",
+            self.expected,
+            self.found,
+            self.found.ty()
+        )
+    }
+}
+
+impl std::error::Error for ValueTypeError {}
+
+// `T::try_from(value)` for each scalar type: exact, no conversion between
+// types (as kernels have none, SPEC section 4).
+macro_rules! try_from_value {
+    ($($t:ty => $v:ident),*) => {$(
+        impl TryFrom<Value> for $t {
+            type Error = ValueTypeError;
+            fn try_from(value: Value) -> Result<$t, ValueTypeError> {
+                match value {
+                    Value::$v(x) => Ok(x),
+                    found => Err(ValueTypeError {
+                        expected: ScalarType::$v,
+                        found,
+                    }),
+                }
+            }
+        }
+
+        impl From<$t> for Value {
+            fn from(x: $t) -> Value {
+                Value::$v(x)
+            }
+        }
+    )*};
+}
+try_from_value!(bool => Bool, i32 => I32, u32 => U32, i64 => I64, f32 => F32, f64 => F64);
+
 /// An integer division or remainder by zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArithError {
@@ -399,6 +449,20 @@ pub fn builtin(f: Builtin, args: &[Value]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn try_from_value_is_exact() {
+        assert_eq!(f32::try_from(Value::F32(1.5)), Ok(1.5));
+        assert_eq!(bool::try_from(Value::Bool(true)), Ok(true));
+        assert_eq!(u32::try_from(Value::from(7u32)), Ok(7));
+        let e = f64::try_from(Value::F32(1.5)).unwrap_err();
+        assert_eq!(e.expected, ScalarType::F64);
+        assert_eq!(
+            e.to_string(),
+            "expected a `f64` value, got `1.5` of type `f32`"
+        );
+        assert!(i64::try_from(Value::I32(1)).is_err());
+    }
     use Value as V;
 
     fn bin(op: BinOp, a: Value, b: Value) -> Value {

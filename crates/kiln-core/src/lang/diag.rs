@@ -38,8 +38,9 @@ impl Diagnostic {
     }
 }
 
-/// All the errors of one file, with what is needed to print them.
-#[derive(Clone, Debug, PartialEq)]
+/// All the errors of one file, with what is needed to print them. `Debug`
+/// shows the file and the diagnostics, not the source.
+#[derive(Clone, PartialEq)]
 pub struct Diagnostics {
     pub file: String,
     pub source: String,
@@ -64,6 +65,15 @@ impl Diagnostics {
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// One diagnostic rendered alone (message, location, the source line
+    /// with its caret, hint), as [`fmt::Display`] prints each of them: what
+    /// `kiln::kernels!` turns into one compiler error per diagnostic.
+    pub fn render(&self, d: &Diagnostic) -> String {
+        let mut out = String::new();
+        self.render_one(d, &mut out);
+        out
     }
 
     fn render_one(&self, d: &Diagnostic, out: &mut String) {
@@ -127,6 +137,15 @@ impl fmt::Display for Diagnostics {
 }
 
 impl std::error::Error for Diagnostics {}
+
+impl fmt::Debug for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Diagnostics")
+            .field("file", &self.file)
+            .field("items", &self.items)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Byte offset → 1-based (line, column in characters).
 pub fn line_col(source: &str, offset: usize) -> (u32, u32) {

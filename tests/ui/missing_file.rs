@@ -1,0 +1,3 @@
+kiln::kernels!("no/such/file.kn");
+
+fn main() {}
