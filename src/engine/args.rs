@@ -3,8 +3,30 @@
 
 pub use kiln_core::args::{ArrayData, ArrayDataMut, Element, HostArg};
 
+use std::any::Any;
+use std::fmt;
+
 use super::DeviceBuffer;
-use crate::ir::Value;
+use crate::ir::{ScalarType, Value};
+
+/// An array whose placement a runtime manages (`kiln::AnyArray` is the one
+/// implementation). The engine contract names it through this trait so that
+/// it sits below the runtime: engines never receive one, the runtime resolves
+/// it before a launch and recovers its own type with [`ManagedArray::as_any`].
+/// Sealed: only the crate implements it, so the downcast cannot fail.
+pub trait ManagedArray: Any + Send + Sync + fmt::Debug + sealed::Sealed {
+    /// The element type.
+    fn elem(&self) -> ScalarType;
+    /// The shape (row-major).
+    fn shape(&self) -> Vec<usize>;
+    /// The array as `Any`, for the runtime's downcast.
+    fn as_any(&self) -> &dyn Any;
+}
+
+pub(crate) mod sealed {
+    /// Implemented inside kiln only.
+    pub trait Sealed {}
+}
 
 /// One positional launch argument. Arrays are row-major and contiguous;
 /// `shape.iter().product()` equals the slice length.
@@ -44,12 +66,12 @@ pub enum Arg<'a> {
         /// Its row-major shape.
         shape: Vec<usize>,
     },
-    /// A runtime-managed array (`runtime::Array`, `runtime::AnyArray`):
-    /// copied to the chosen device only when it lacks a valid copy. Engines
-    /// never see this variant: the runtime resolves it before a launch.
+    /// A runtime-managed array (`kiln::Array`, `kiln::AnyArray`): copied to
+    /// the chosen device only when it lacks a valid copy. Engines never see
+    /// this variant: the runtime resolves it before a launch.
     Resident {
         /// The array.
-        array: &'a crate::runtime::array::AnyArray,
+        array: &'a dyn ManagedArray,
         /// Whether the kernel may write it (a `mut` parameter).
         writable: bool,
     },

@@ -10,7 +10,7 @@
 //! [`AnyArray`] is the untyped form (the command line builds it from `.npy`
 //! files and generators); [`Array<T>`] is a typed handle around one.
 
-use super::args::{Arg, ArrayData, ArrayDataMut, Element};
+use super::args::{Arg, ArrayData, ArrayDataMut, Element, ManagedArray};
 use super::device::{self, DeviceBuffer, DeviceId, Transfers};
 use super::Engine;
 use crate::error::{Error, Result};
@@ -183,6 +183,28 @@ impl fmt::Debug for AnyArray {
             s.residency()
         )
     }
+}
+
+impl crate::engine::args::sealed::Sealed for AnyArray {}
+
+impl ManagedArray for AnyArray {
+    fn elem(&self) -> ScalarType {
+        self.elem
+    }
+    fn shape(&self) -> Vec<usize> {
+        AnyArray::shape(self)
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// The runtime's own array behind an `Arg::Resident`.
+pub(crate) fn managed(array: &dyn ManagedArray) -> &AnyArray {
+    array
+        .as_any()
+        .downcast_ref()
+        .expect("ManagedArray is sealed: AnyArray is its only implementation")
 }
 
 impl AnyArray {
@@ -474,7 +496,7 @@ impl<T: HostElement> Array<T> {
     /// A writable launch argument (same as `Arg::from(&mut array)`).
     pub fn arg_mut(&mut self) -> Arg<'_> {
         Arg::Resident {
-            array: &self.inner,
+            array: &*self.inner,
             writable: true,
         }
     }

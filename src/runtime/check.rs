@@ -108,7 +108,7 @@ fn check_one(param: &ParamInfo, arg: &Arg) -> Result<(), (bool, String)> {
             if array.elem() != elem || shape.len() != rank as usize {
                 return mismatch();
             }
-            check_shape(&shape, array.len()).map_err(|m| (false, m))
+            check_shape(&shape, super::array::managed(*array).len()).map_err(|m| (false, m))
         }
         _ => mismatch(),
     }
@@ -172,7 +172,7 @@ fn region(arg: &Arg) -> Option<Region> {
         // A managed array owns its data: it can only alias itself, so its
         // address stands for its memory.
         Arg::Resident { array, .. } => {
-            let start = *array as *const _ as usize;
+            let start = super::array::managed(*array) as *const _ as usize;
             return Some(Region {
                 start,
                 end: start + 1,

@@ -107,6 +107,7 @@ fn transfer_time(target: &Target, fig: &Figures, args: &[Arg]) -> f64 {
             // Already on a device: nothing to move.
             Arg::Device { .. } | Arg::DeviceMut { .. } => {}
             Arg::Resident { array, .. } => {
+                let array = super::array::managed(*array);
                 // A plain lock: a stale view only skews a prediction.
                 let (r, len) = {
                     let s = array.lock();
@@ -378,6 +379,7 @@ pub(crate) fn signature(args: &[Arg]) -> u64 {
                 shape.iter().for_each(|&d| h.write_usize(d));
             }
             Arg::Resident { array, writable } => {
+                let array = super::array::managed(*array);
                 h.write_u8(4 + *writable as u8);
                 array.elem().hash(&mut h);
                 let s = array.lock();

@@ -118,7 +118,7 @@ pub(crate) fn run(
     let mut arrays: Vec<&AnyArray> = args
         .iter()
         .filter_map(|a| match a {
-            Arg::Resident { array, .. } => Some(*array),
+            Arg::Resident { array, .. } => Some(super::array::managed(*array)),
             _ => None,
         })
         .collect();
@@ -139,7 +139,7 @@ pub(crate) fn run(
         .iter_mut()
         .map(|a| match a {
             Arg::Resident { array, writable } => Slot::Managed {
-                lock: find(array),
+                lock: find(super::array::managed(*array)),
                 writable: *writable,
             },
             other => Slot::Plain(other),
@@ -331,7 +331,7 @@ fn reborrow<'x>(a: &'x mut Arg) -> Arg<'x> {
             shape: shape.clone(),
         },
         Arg::Resident { array, writable } => Arg::Resident {
-            array,
+            array: *array,
             writable: *writable,
         },
     }

@@ -33,11 +33,11 @@ impl AsyncArg {
         match self {
             AsyncArg::Scalar(v) => Arg::Scalar(*v),
             AsyncArg::Array(a) => Arg::Resident {
-                array: a,
+                array: &**a,
                 writable: false,
             },
             AsyncArg::ArrayMut(a) => Arg::Resident {
-                array: a,
+                array: &**a,
                 writable: true,
             },
         }
