@@ -1,6 +1,8 @@
 //! Benchmark results: the row model, the text table, `--json` and `--plot`.
 
+use crate::engine::Backend;
 use crate::util::duration;
+use crate::util::stats::geomean;
 use serde_json::{json, Value as Json};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -91,6 +93,26 @@ impl Machine {
     }
 }
 
+/// The synthetic peer "the better of `numba` and `numba-parallel`".
+pub const NUMBA_BEST: &str = "numba-best";
+
+/// One line of the summary: kiln `runner` against `against` at `size`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    pub size: String,
+    pub runner: String,
+    pub against: String,
+    /// Geometric mean over kernels of `time(runner) / time(against)`.
+    pub geomean: f64,
+    pub kernels: usize,
+}
+
+fn time_of(rows: &[&Row], kernel: &str, runner: &str) -> Option<f64> {
+    rows.iter()
+        .find(|r| r.kernel == kernel && r.runner == runner)
+        .and_then(|r| r.median())
+}
+
 #[derive(Clone, Debug)]
 pub struct Report {
     pub machine: Machine,
@@ -109,6 +131,67 @@ impl Report {
             .iter()
             .find(|r| r.kernel == row.kernel && r.size == row.size && r.runner == "rust-rayon")
             .and_then(Row::median)
+    }
+
+    /// The geometric means of each kiln runner's time against each other
+    /// runner (peers and baselines), per size, over the kernels both timed.
+    /// `numba-best` is the better of `numba` and `numba-parallel` per kernel.
+    pub fn summary(&self) -> Vec<Summary> {
+        let kiln = |runner: &str| Backend::ALL.iter().any(|b| b.name() == runner);
+        let mut sizes: Vec<&str> = self.rows.iter().map(|r| r.size.as_str()).collect();
+        sizes.dedup();
+        let mut seen = std::collections::HashSet::new();
+        sizes.retain(|s| seen.insert(*s));
+        let mut out = Vec::new();
+        for size in sizes {
+            let rows: Vec<&Row> = self.rows.iter().filter(|r| r.size == size).collect();
+            let time = |kernel: &str, runner: &str| -> Option<f64> {
+                if runner == NUMBA_BEST {
+                    let a = time_of(&rows, kernel, "numba");
+                    let b = time_of(&rows, kernel, "numba-parallel");
+                    return match (a, b) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                time_of(&rows, kernel, runner)
+            };
+            let mut runners: Vec<&str> = Vec::new();
+            for r in &rows {
+                if !runners.contains(&r.runner.as_str()) {
+                    runners.push(&r.runner);
+                }
+            }
+            let mut peers: Vec<&str> = runners.iter().copied().filter(|r| !kiln(r)).collect();
+            if peers.contains(&"numba") && peers.contains(&"numba-parallel") {
+                peers.push(NUMBA_BEST);
+            }
+            let mut kernels: Vec<&str> = Vec::new();
+            for r in &rows {
+                if !kernels.contains(&r.kernel.as_str()) {
+                    kernels.push(&r.kernel);
+                }
+            }
+            for runner in runners.iter().copied().filter(|r| kiln(r)) {
+                for &peer in &peers {
+                    let ratios: Vec<f64> = kernels
+                        .iter()
+                        .filter_map(|k| Some(time(k, runner)? / time(k, peer)?))
+                        .filter(|r| r.is_finite() && *r > 0.0)
+                        .collect();
+                    if let Some(g) = geomean(&ratios) {
+                        out.push(Summary {
+                            size: size.to_string(),
+                            runner: runner.to_string(),
+                            against: peer.to_string(),
+                            geomean: g,
+                            kernels: ratios.len(),
+                        });
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// A readable table; one line per row, notes for rows that were not timed.
@@ -164,6 +247,20 @@ impl Report {
             out,
             "(vs rayon: time relative to hand-written Rust + rayon; lower is better)"
         );
+        let summary = self.summary();
+        if !summary.is_empty() {
+            let _ = writeln!(
+                out,
+                "\ngeometric mean of time ratios (kiln runner / other; below 1 kiln is faster):"
+            );
+            for s in summary {
+                let _ = writeln!(
+                    out,
+                    "  {:<4} {:<8} vs {:<16} {:>6.2}x  ({} kernels)",
+                    s.size, s.runner, s.against, s.geomean, s.kernels
+                );
+            }
+        }
         out
     }
 
@@ -201,6 +298,10 @@ impl Report {
                 "stream_copy_gbps": m.stream_gbps, "devices": m.devices,
             },
             "rows": rows,
+            "summary": self.summary().iter().map(|s| json!({
+                "size": s.size, "runner": s.runner, "against": s.against,
+                "geomean_ratio": s.geomean, "kernels": s.kernels,
+            })).collect::<Vec<_>>(),
         })
     }
 
@@ -353,6 +454,46 @@ mod tests {
         assert_eq!(r["status"], "ok");
         assert!((r["gbps"].as_f64().unwrap() - 6.0).abs() < 1e-9);
         assert!((r["vs_rust_rayon"].as_f64().unwrap() - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn summary_takes_geometric_means_per_size_and_the_better_numba() {
+        let mut r = sample();
+        let timed = |kernel: &str, runner: &str, t: f64| Row {
+            kernel: kernel.into(),
+            size: "M".into(),
+            n: 100000,
+            runner: runner.into(),
+            bytes: None,
+            flops: None,
+            outcome: Outcome::Timed {
+                compile_s: None,
+                median_s: t,
+                runs: 3,
+                transfer_s: None,
+            },
+        };
+        r.rows.extend([
+            timed("saxpy", "numba", 4e-4),
+            timed("saxpy", "numba-parallel", 2.2e-4),
+            timed("dot", "cpu", 1e-4),
+            timed("dot", "numba", 4e-4),
+            timed("dot", "numba-parallel", 8e-4),
+        ]);
+        let s = r.summary();
+        let find = |size: &str, against: &str| {
+            s.iter()
+                .find(|x| x.size == size && x.runner == "cpu" && x.against == against)
+                .unwrap_or_else(|| panic!("no {size} cpu vs {against} in {s:?}"))
+        };
+        assert!((find("S", "rust-rayon").geomean - 2.0).abs() < 1e-12);
+        assert!((find("M", "rust-rayon").geomean - 1.1).abs() < 1e-12);
+        // saxpy: 1.1e-4 / 2.2e-4 = 0.5; dot: 1e-4 / 4e-4 = 0.25.
+        let best = find("M", NUMBA_BEST);
+        assert_eq!(best.kernels, 2);
+        assert!((best.geomean - (0.5f64 * 0.25).sqrt()).abs() < 1e-12);
+        assert!(sample().table().contains("geometric mean"));
+        assert_eq!(r.to_json()["summary"].as_array().unwrap().len(), s.len());
     }
 
     #[test]

@@ -170,10 +170,7 @@ pub fn sweep(dir: &Path, kernels: &[String], budget: Duration, max: usize) -> Re
 }
 
 fn geomean(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    (v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp()
+    crate::util::stats::geomean(v).unwrap_or(f64::NAN)
 }
 
 /// The kernel names of `--sweep a,b`.

@@ -8,8 +8,8 @@
 //! count), runs the chunk function on each, and combines the per-chunk
 //! reduction partials in chunk order: the same bits for any number of threads.
 
+use super::pool::Pool;
 use crate::ir::{ReduceOp, ScalarType, Value};
-use rayon::prelude::*;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -92,6 +92,8 @@ impl<T> SendPtr<T> {
 thread_local! {
     /// Flat start of the chunk this thread runs (`i64::MIN` in serial code).
     static CHUNK_START: Cell<i64> = const { Cell::new(i64::MIN) };
+    /// The reduction partials of the last `prange` this thread drove.
+    static PARTIALS: Cell<Vec<u64>> = const { Cell::new(Vec::new()) };
 }
 
 /// Records a fault and stops the chunks after the faulting one. Chunks before
@@ -160,9 +162,14 @@ pub(crate) extern "C" fn kiln_cpu_par(
     let n_chunks = total.div_ceil(len) as usize;
     let nred = info.reductions.len();
     let stride = nred.max(1);
-    let mut partials = vec![0u64; n_chunks * stride];
+    // The partials buffer is kept per thread between launches: no
+    // allocation on the launch path once it has grown.
+    let mut partials = PARTIALS.with(|p| p.take());
+    partials.clear();
+    partials.resize(n_chunks * stride, 0);
     let (ctx_p, caps_p) = (SendPtr(ctx), SendPtr(caps));
-    let run = |c: usize, out: &mut [u64]| {
+    let out_p = SendPtr(partials.as_mut_ptr().cast_const());
+    let run = |c: usize| {
         let start = c as u64 * len;
         if state.stop_before.load(Ordering::Relaxed) < start as i64 {
             return;
@@ -170,37 +177,42 @@ pub(crate) extern "C" fn kiln_cpu_par(
         let end = (start + len).min(total);
         let outer = CHUNK_START.with(|s| s.replace(start as i64));
         // SAFETY: the chunk function was compiled for this loop's buffers;
-        // its status is also visible as the recorded fault.
+        // chunk `c` alone writes its `stride` partials; its status is also
+        // visible as the recorded fault.
         unsafe {
             chunk(
                 ctx_p.get(),
                 caps_p.get(),
                 start as i64,
                 end as i64,
-                out.as_mut_ptr(),
+                out_p.get().cast_mut().add(c * stride),
             )
         };
         CHUNK_START.with(|s| s.set(outer));
     };
-    let parallel = !state.serial
-        && n_chunks > 1
-        && (info.heavy || total >= LIGHT_SERIAL_BELOW)
-        && num_threads() > 1;
+    let parallel = !state.serial && n_chunks > 1 && (info.heavy || total >= LIGHT_SERIAL_BELOW);
     if parallel {
         // Every chunk is visited (no short-circuit): chunks before a faulting
         // one must still run for the reported fault to be the first.
-        pool().install(|| {
-            partials
-                .par_chunks_mut(stride)
-                .enumerate()
-                .for_each(|(c, out)| run(c, out))
-        });
+        pool().run(n_chunks, &run);
     } else {
-        partials
-            .chunks_mut(stride)
-            .enumerate()
-            .for_each(|(c, out)| run(c, out));
+        (0..n_chunks).for_each(run);
     }
+    let status = finish(state, info, reds, &partials, n_chunks, stride);
+    PARTIALS.with(|p| p.set(partials));
+    status
+}
+
+/// Combines the chunks' partials in chunk order into `reds`; 1 when a chunk
+/// faulted.
+fn finish(
+    state: &LaunchState,
+    info: &ParInfo,
+    reds: *mut u64,
+    partials: &[u64],
+    n_chunks: usize,
+    stride: usize,
+) -> i32 {
     if state.stop_before.load(Ordering::Relaxed) != i64::MAX {
         return 1;
     }
@@ -222,7 +234,12 @@ pub(crate) fn combine(op: ReduceOp, ty: ScalarType, a: u64, b: u64) -> u64 {
         .to_bits()
 }
 
-static POOL: OnceLock<RwLock<Arc<rayon::ThreadPool>>> = OnceLock::new();
+static POOL: OnceLock<RwLock<Arc<Pool>>> = OnceLock::new();
+
+/// Most threads a pool may have: more only adds wake-ups and memory (a
+/// thousand threads on two cores made a 1e6-element sum 100× slower).
+/// `docs/limits.md`.
+pub const MAX_THREADS: usize = 256;
 
 fn threads_from_env() -> usize {
     std::env::var("KILN_NUM_THREADS")
@@ -236,24 +253,21 @@ fn threads_from_env() -> usize {
         })
 }
 
-fn build_pool(n: usize) -> Arc<rayon::ThreadPool> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(n.max(1))
-        .thread_name(|i| format!("kiln-cpu-{i}"))
-        .build()
-        .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build());
-    match pool {
-        Ok(p) => Arc::new(p),
-        // Thread creation failed twice: use a pool of whatever rayon can give.
-        Err(_) => Arc::new(rayon::ThreadPoolBuilder::new().build().expect("rayon pool")),
+fn build_pool(n: usize) -> Arc<Pool> {
+    if n > MAX_THREADS {
+        tracing::warn!(
+            target: "kiln::cpu",
+            "{n} threads asked for; the CPU backend uses at most {MAX_THREADS}"
+        );
     }
+    Arc::new(Pool::new(n.clamp(1, MAX_THREADS)))
 }
 
-fn pool_lock() -> &'static RwLock<Arc<rayon::ThreadPool>> {
+fn pool_lock() -> &'static RwLock<Arc<Pool>> {
     POOL.get_or_init(|| RwLock::new(build_pool(threads_from_env())))
 }
 
-pub(crate) fn pool() -> Arc<rayon::ThreadPool> {
+pub(crate) fn pool() -> Arc<Pool> {
     match pool_lock().read() {
         Ok(p) => p.clone(),
         Err(e) => e.into_inner().clone(),
@@ -262,12 +276,12 @@ pub(crate) fn pool() -> Arc<rayon::ThreadPool> {
 
 /// Threads the CPU backend runs parallel loops on.
 pub fn num_threads() -> usize {
-    pool().current_num_threads()
+    pool().threads()
 }
 
-/// Sets the number of worker threads for parallel loops (0 restores the
-/// default: `KILN_NUM_THREADS`, else `available_parallelism()`). Results of
-/// reductions do not depend on it.
+/// Sets the number of threads for parallel loops (0 restores the default:
+/// `KILN_NUM_THREADS`, else `available_parallelism()`; at most
+/// [`MAX_THREADS`]). Results of reductions do not depend on it.
 pub fn set_num_threads(n: usize) {
     let n = if n == 0 { threads_from_env() } else { n };
     let new = build_pool(n);

@@ -13,8 +13,9 @@ mod ir_tests;
 mod launch;
 mod lower;
 mod math;
+mod pool;
 
-pub use launch::{num_threads, set_num_threads};
+pub use launch::{num_threads, set_num_threads, MAX_THREADS};
 
 use crate::engine::args::Arg;
 use crate::engine::fault::{self, FaultContext};

@@ -15,6 +15,14 @@ pub fn median(samples: &[f64]) -> Option<f64> {
     }
 }
 
+/// The geometric mean of positive ratios; `None` for none.
+pub fn geomean(v: &[f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    Some((v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp())
+}
+
 /// Seconds for humans: three significant digits in the unit that suits the
 /// size (`850 ns`, `12.3 µs`, `4.56 ms`, `1.20 s`).
 pub fn duration(seconds: f64) -> String {
