@@ -14,6 +14,10 @@ mod review;
 #[path = "cli/outputs.rs"]
 mod outputs;
 
+/// Closed pipes and documented maxima (issue 17 items 3-5).
+#[path = "cli/limits.rs"]
+mod limits;
+
 const KERNELS: &str = r#"
 kernel total(x: f64[:]) -> f64 {
     let mut t = 0.0;

@@ -4,6 +4,7 @@ use super::measure::Budget;
 use super::run::{run, Options};
 use crate::error::{Error, Result};
 use crate::runtime::Backend;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -109,14 +110,14 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&report.to_json()).unwrap_or_default();
         crate::util::write_atomic(path, (text + "\n").as_bytes())?;
-        eprintln!("wrote {}", path.display());
+        let _ = writeln!(std::io::stderr(), "wrote {}", path.display());
     }
     if let Some(path) = &args.plot {
         report.plot_svg(path).map_err(|message| Error::Backend {
             backend: "plot".into(),
             message,
         })?;
-        eprintln!("wrote {}", path.display());
+        let _ = writeln!(std::io::stderr(), "wrote {}", path.display());
     }
     Ok(())
 }

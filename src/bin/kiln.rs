@@ -89,8 +89,8 @@ struct RunArgs {
     /// Write each `mut` array to DIR/NAME.npy.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Launch N times, each from the original argument values.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Launch N times (at most 1,000,000), each from the original argument values.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_REPEAT))]
     repeat: u32,
     /// Seed of the `rand:` generator.
     #[arg(long, value_name = "S", default_value_t = 0)]
@@ -108,6 +108,29 @@ fn parse_assignment(text: &str) -> Result<(String, String), String> {
 macro_rules! say {
     ($($t:tt)*) => {{
         let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// Most launches of one `kiln run --repeat` (`docs/limits.md`): the
+/// timings are kept, so the count bounds memory.
+const MAX_REPEAT: i64 = 1_000_000;
+/// Longest `kiln bench --seconds` per measurement (`docs/limits.md`).
+const MAX_BENCH_SECONDS: f64 = 3600.0;
+
+/// `eprint!` that ignores a closed or failing stderr instead of panicking
+/// (`kiln check bad.kn 2>&1 | head -1` must not abort).
+macro_rules! err {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), $($t)*);
+    }};
+}
+
+/// `eprintln!` that ignores a closed or failing stderr.
+macro_rules! errln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($t)*);
     }};
 }
 
@@ -135,8 +158,8 @@ fn install_panic_hook() {
             .location()
             .map(|l| format!(" ({}:{})", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("kiln: internal error: {message}{location}");
-        eprintln!("kiln: this is a bug in kiln; please report it with the command that caused it");
+        errln!("kiln: internal error: {message}{location}");
+        errln!("kiln: this is a bug in kiln; please report it with the command that caused it");
     }));
 }
 
@@ -152,7 +175,7 @@ fn execute(cli: Cli) -> ExitCode {
         Command::Devices => devices(),
         Command::Bench(args) => {
             if let Some(message) = bench_usage_error(&args) {
-                eprintln!("error: {message}\n\nFor more information, try '--help'.");
+                errln!("error: {message}\n\nFor more information, try '--help'.");
                 return ExitCode::from(2);
             }
             bench(&args)
@@ -165,7 +188,7 @@ fn execute(cli: Cli) -> ExitCode {
             error: Error::Usage { message },
             ..
         }) => {
-            eprintln!("error: {message}\n\nFor more information, try '--help'.");
+            errln!("error: {message}\n\nFor more information, try '--help'.");
             ExitCode::from(2)
         }
         Err(failure) => {
@@ -194,14 +217,14 @@ impl From<Error> for Failure {
 fn report(failure: &Failure) {
     match &failure.error {
         // Rendered with carets and a summary line already.
-        Error::Compile(diagnostics) => eprint!("{diagnostics}"),
+        Error::Compile(diagnostics) => err!("{diagnostics}"),
         Error::Runtime(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             if let Some(source) = &failure.source {
-                eprint!("{}", snippet(source, e.span));
+                err!("{}", snippet(source, e.span));
             }
         }
-        other => eprintln!("error: {other}"),
+        other => errln!("error: {other}"),
     }
 }
 
@@ -282,7 +305,7 @@ fn check(files: &[PathBuf], backend: Option<Backend>) -> Result<ExitCode, Failur
         }
     }
     if failed > 0 {
-        eprintln!(
+        errln!(
             "{failed} of {} file{} failed",
             files.len(),
             if files.len() == 1 { "" } else { "s" }
@@ -341,9 +364,9 @@ fn bench_usage_error(args: &kiln::bench::cli::BenchArgs) -> Option<String> {
             args.size
         ));
     }
-    if !(args.seconds.is_finite() && args.seconds >= 0.0) {
+    if !(args.seconds.is_finite() && (0.0..=MAX_BENCH_SECONDS).contains(&args.seconds)) {
         return Some(format!(
-            "invalid value '{}' for '--seconds <SECONDS>': expected a non-negative number",
+            "invalid value '{}' for '--seconds <SECONDS>': expected a number of seconds from 0 to {MAX_BENCH_SECONDS}",
             args.seconds
         ));
     }

@@ -1,0 +1,48 @@
+//! (A submodule of tests/cli.rs.) Process-level abuse ends cleanly: no abort
+//! on a closed stderr, documented maxima refused as usage errors (exit 2)
+//! before any work or allocation (`docs/limits.md`).
+
+use super::{code, kernels, kiln, stderr};
+use std::process::{Command, Stdio};
+
+#[test]
+fn a_closed_stderr_does_not_abort() {
+    let (dir, _) = kernels();
+    let bad = dir.join("bad.kn");
+    std::fs::write(&bad, "kernel k(x: mut f64[:]) { x[0] = 1.0 + true; }\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("check")
+        .arg(&bad)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kiln runs");
+    // Close the read end before kiln writes its diagnostic: the write fails
+    // with a broken pipe, which must not become a panic and an abort.
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{status:?}");
+}
+
+#[test]
+fn a_huge_repeat_is_a_usage_error() {
+    let (_, file) = kernels();
+    let file = file.to_str().unwrap();
+    for n in ["4294967295", "1000001"] {
+        let o = kiln(&[
+            "run", file, "--kernel", "total", "--arg", "x=4", "--repeat", n,
+        ]);
+        assert_eq!(code(&o), 2, "--repeat {n}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--repeat"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn bench_seconds_out_of_range_is_a_usage_error() {
+    for s in ["1e20", "3601", "-1", "nan"] {
+        let flag = format!("--seconds={s}");
+        let o = kiln(&["bench", &flag, "--kernels", "saxpy"]);
+        assert_eq!(code(&o), 2, "--seconds {s}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--seconds"), "{}", stderr(&o));
+    }
+}
