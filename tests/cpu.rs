@@ -1004,3 +1004,34 @@ fn only_unused_integer_atomic_adds_are_privatized() {
         assert!(!chunk(k).contains("explicit_slot"), "{k}");
     }
 }
+
+/// A `prange` of more than 2^63 iterations (`hi - lo` overflows i64) runs
+/// and faults at its first out-of-bounds access like the interpreter,
+/// instead of being skipped as empty (issue 17 item 8; 1-D and 2-D).
+#[test]
+fn pranges_longer_than_i64_max_run_and_fault() {
+    let src = "kernel huge(x: mut f64[:], lo: i64) {
+    for i in prange(lo..x.len()) {
+        x[i] = 3.0;
+    }
+}
+kernel huge_2d(a: mut f64[:, :], lo: i64) {
+    for (i, j) in prange(lo..a.shape(0), 0..a.shape(1)) {
+        a[i, j] = 3.0;
+    }
+}
+";
+    let lo = sc("lo", Value::I64(i64::MIN));
+    let e = fault_of(
+        src,
+        "huge",
+        &[arr("x", Data::F64(vec![0.0; 10]), &[10], true), lo.clone()],
+    );
+    assert!(matches!(e.fault, Fault::IndexOutOfBounds { .. }), "{e:?}");
+    let e = fault_of(
+        src,
+        "huge_2d",
+        &[arr("a", Data::F64(vec![0.0; 6]), &[2, 3], true), lo],
+    );
+    assert!(matches!(e.fault, Fault::IndexOutOfBounds { .. }), "{e:?}");
+}

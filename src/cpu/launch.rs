@@ -151,8 +151,11 @@ pub(crate) extern "C" fn kiln_cpu_par(
     let chunk = state.chunks[loop_id as usize];
     let mut total: u64 = 1;
     for d in 0..info.rank {
-        let n = unsafe { *caps.add(2 * d + 1) } as i64;
-        total = total.saturating_mul(n.max(0) as u64);
+        // The count is `hi - lo` when `hi > lo`, else 0 (`lower::chunks`):
+        // read unsigned, since it exceeds i64::MAX for ranges like
+        // `i64::MIN..n`, which must run (and fault), not be skipped.
+        let n = unsafe { *caps.add(2 * d + 1) };
+        total = total.saturating_mul(n);
     }
     let total = total.min(i64::MAX as u64);
     if total == 0 {
