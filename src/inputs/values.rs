@@ -156,6 +156,9 @@ pub fn parse_value(
         ParamType::Scalar(ty) => parse_scalar(text, ty).map(HostValue::Scalar).map_err(fail),
         ParamType::Array { elem, rank, .. } => {
             if let Some(path) = text.strip_prefix('@') {
+                if path.trim().is_empty() {
+                    return Err(fail("`@` names no file (expected `@file.npy`)".into()));
+                }
                 return npy::read_for(path, param).map(HostValue::Array);
             }
             let Some((name, shape_text)) = text.split_once(':') else {

@@ -156,9 +156,21 @@ impl Module {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Module> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let source = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let io = |error| Error::Io {
             path: name.clone(),
-            error: source,
+            error,
+        };
+        let bytes = std::fs::read(path).map_err(io)?;
+        let source = String::from_utf8(bytes).map_err(|e| {
+            // Say where: the line and column of the first bad byte.
+            let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+            let start = good.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            let col = String::from_utf8_lossy(&good[start..]).chars().count() + 1;
+            io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{line}:{col}: not valid UTF-8 (kernel files are UTF-8 text)"),
+            ))
         })?;
         Module::from_source(&name, &source)
     }

@@ -46,3 +46,33 @@ fn bench_seconds_out_of_range_is_a_usage_error() {
         assert!(stderr(&o).contains("--seconds"), "{}", stderr(&o));
     }
 }
+
+#[test]
+fn a_non_utf8_kernel_file_is_an_error_with_line_and_column() {
+    let (dir, _) = kernels();
+    let bad = dir.join("latin1.kn");
+    std::fs::write(&bad, b"// ok\n// caf\xe9\n").unwrap();
+    let o = kiln(&["check", bad.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("2:7: not valid UTF-8"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn an_empty_at_file_names_the_parameter() {
+    let (_, file) = kernels();
+    let o = kiln(&[
+        "run",
+        file.to_str().unwrap(),
+        "--kernel",
+        "total",
+        "--arg",
+        "x=@",
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("`x`") && e.contains("names no file"), "{e}");
+}
