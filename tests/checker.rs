@@ -1124,3 +1124,16 @@ fn unknown_method_on_an_array_is_one_error() {
         None,
     );
 }
+
+/// The hint for a float literal meeting a bool names a cast that exists
+/// (`bool as f64`), never `(…) as bool` (issue 17 item 10).
+#[test]
+fn float_and_bool_hint_names_a_valid_cast() {
+    let src = "kernel k(x: mut f64[:]) { x[0] = 1.0 + true; }\n";
+    let d = errors(src);
+    let hint = d[0].hint.as_deref().unwrap_or("");
+    assert!(
+        hint.contains("as f64") && !hint.contains("as bool"),
+        "{hint}"
+    );
+}

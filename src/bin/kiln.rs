@@ -228,31 +228,18 @@ fn report(failure: &Failure) {
     }
 }
 
-/// The source line of `span` with carets under it.
+/// The source line of `span` with carets under it (the compiler's own
+/// rendering, long lines shown as a window).
 fn snippet(source: &str, span: kiln::ir::Span) -> String {
     let line_no = span.line.max(1) as usize;
     let Some(text) = source.lines().nth(line_no - 1) else {
         return String::new();
     };
-    let width = line_no.to_string().len();
-    let pad = " ".repeat(width);
-    let col = span.col.max(1) as usize;
-    let prefix: String = text
-        .chars()
-        .take(col - 1)
-        .map(|c| if c == '\t' { '\t' } else { ' ' })
-        .collect();
     let span_chars = source
         .get(span.lo as usize..span.hi as usize)
         .map(|s| s.chars().take_while(|&c| c != '\n').count())
         .unwrap_or(1);
-    let carets = span_chars
-        .max(1)
-        .min(text.chars().count().saturating_sub(col - 1).max(1));
-    format!(
-        "{pad} |\n{line_no} | {text}\n{pad} | {prefix}{}\n",
-        "^".repeat(carets)
-    )
+    kiln::lang::diag::snippet(text, line_no, span.col, span_chars)
 }
 
 fn default_backend(flag: Option<Backend>) -> Result<Backend, Error> {

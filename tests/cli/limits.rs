@@ -76,3 +76,23 @@ fn an_empty_at_file_names_the_parameter() {
     let e = stderr(&o);
     assert!(e.contains("`x`") && e.contains("names no file"), "{e}");
 }
+
+#[test]
+fn an_error_in_a_huge_line_prints_a_window_of_it() {
+    let (dir, _) = kernels();
+    let big = dir.join("long.kn");
+    let mut src = String::from("kernel k(x: mut f64[:]) { ");
+    src.push_str(&"x[0] = 1.0; ".repeat(100_000));
+    src.push_str("x[0] = 1.0 + true; }\n");
+    std::fs::write(&big, &src).unwrap();
+    let o = kiln(&["check", big.to_str().unwrap()]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.len() < 4_000,
+        "{} bytes of stderr for a {} byte line",
+        e.len(),
+        src.len()
+    );
+    assert!(e.contains("1 | …") && e.contains("1.0 + true"), "{e}");
+}

@@ -80,30 +80,15 @@ impl Diagnostics {
         use std::fmt::Write;
         let line_no = d.span.line.max(1) as usize;
         let line_text = self.source.lines().nth(line_no - 1).unwrap_or("");
-        let width = line_no.to_string().len();
-        let pad = " ".repeat(width);
+        let pad = " ".repeat(line_no.to_string().len());
         let _ = writeln!(out, "error: {}", d.message);
         let _ = writeln!(out, "{pad}--> {}:{}:{}", self.file, d.span.line, d.span.col);
-        let _ = writeln!(out, "{pad} |");
-        let _ = writeln!(out, "{line_no} | {line_text}");
-        // The caret runs from the column to the end of the span, clipped to
-        // this line; columns count characters, tabs are kept so it lines up.
-        let col = d.span.col.max(1) as usize;
-        let prefix: String = line_text
-            .chars()
-            .take(col - 1)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
-        let line_chars = line_text.chars().count();
         let span_chars = self
             .source
             .get(d.span.lo as usize..d.span.hi as usize)
             .map(|s| s.chars().take_while(|&c| c != '\n').count())
             .unwrap_or(1);
-        let carets = span_chars
-            .max(1)
-            .min(line_chars.saturating_sub(col - 1).max(1));
-        let _ = writeln!(out, "{pad} | {prefix}{}", "^".repeat(carets));
+        out.push_str(&snippet(line_text, line_no, d.span.col, span_chars));
         if let Some(h) = &d.hint {
             let _ = writeln!(out, "{pad} = hint: {h}");
         }
@@ -148,6 +133,36 @@ impl fmt::Debug for Diagnostics {
 }
 
 /// Byte offset → 1-based (line, column in characters).
+/// The most characters of a source line that a snippet shows: a longer line
+/// is shown as a window around the column, cut ends marked `…` (one error
+/// in a 10 MB one-line file must not print the file).
+pub const SNIPPET_WIDTH: usize = 160;
+
+/// The lines printed under every located error: ` |`, `LINE | text` and the
+/// carets under `span_chars` characters from column `col` (1-based,
+/// counted in characters; tabs kept so the carets line up).
+pub fn snippet(line_text: &str, line_no: usize, col: u32, span_chars: usize) -> String {
+    let pad = " ".repeat(line_no.to_string().len());
+    let chars: Vec<char> = line_text.chars().collect();
+    let at = (col.max(1) as usize - 1).min(chars.len());
+    let start = at.saturating_sub(SNIPPET_WIDTH / 2);
+    let end = chars.len().min(start + SNIPPET_WIDTH);
+    let lead = if start > 0 { "…" } else { "" };
+    let tail = if end < chars.len() { "…" } else { "" };
+    let shown: String = chars[start..end].iter().collect();
+    let mut prefix: String = lead.chars().map(|_| ' ').collect();
+    prefix.extend(
+        chars[start..at]
+            .iter()
+            .map(|&c| if c == '\t' { '\t' } else { ' ' }),
+    );
+    let carets = span_chars.max(1).min(end.saturating_sub(at).max(1));
+    format!(
+        "{pad} |\n{line_no} | {lead}{shown}{tail}\n{pad} | {prefix}{}\n",
+        "^".repeat(carets)
+    )
+}
+
 pub fn line_col(source: &str, offset: usize) -> (u32, u32) {
     let offset = offset.min(source.len());
     let before = &source[..floor_char_boundary(source, offset)];

@@ -925,6 +925,13 @@ pub fn cast_hint(a: Shape, b: Shape) -> String {
         (Shape::IntLit, Shape::Known(t)) | (Shape::Known(t), Shape::IntLit) if t.is_float() => {
             format!("write the literal with a decimal point (e.g. `1.0`), or convert with `as {t}`")
         }
+        // Numbers never cast to `bool` (docs/language.md): point at the
+        // cast that exists, from the bool.
+        (Shape::FloatLit, Shape::Known(T::Bool)) | (Shape::Known(T::Bool), Shape::FloatLit) => {
+            "a bool is not a number; convert the bool with `as f64` (1.0 for true), or choose \
+             with `select(cond, a, b)`"
+                .to_string()
+        }
         (Shape::FloatLit, Shape::Known(t)) | (Shape::Known(t), Shape::FloatLit) => {
             format!("a float literal cannot be `{t}`; convert with `as`, e.g. `(…) as {t}`")
         }
