@@ -1137,3 +1137,41 @@ fn float_and_bool_hint_names_a_valid_cast() {
         "{hint}"
     );
 }
+
+fn helper_chain(n: usize, body: impl Fn(usize) -> String) -> String {
+    let mut src = String::from("kernel k(x: mut f64[:]) { x[0] = h0(1.0); }\n");
+    for j in 0..n {
+        src += &format!("fn h{j}(a: f64) -> f64 {{ return {}; }}\n", body(j));
+    }
+    src += &format!("fn h{n}(a: f64) -> f64 {{ return a; }}\n");
+    src
+}
+
+/// Helpers that call the next one twice double at every level: refused by
+/// the checker before any backend inlines 2^17 copies (issue 17 item 1).
+#[test]
+fn exponential_helper_inlining_is_refused() {
+    let src = helper_chain(17, |j| format!("h{}(a) + h{}(a)", j + 1, j + 1));
+    let d = errors(&src);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(
+        d[0].message.contains("once its helpers are inlined"),
+        "{}",
+        d[0].message
+    );
+    assert_eq!((d[0].span.line, d[0].span.col), (1, 8));
+}
+
+/// Long helper chains are refused past the documented depth, everywhere
+/// (issue 17 item 2: 70,000 of them overflowed the stack of GPU emitters).
+#[test]
+fn helper_chains_deeper_than_the_limit_are_refused() {
+    let ok = helper_chain(63, |j| format!("h{}(a) + 1.0", j + 1));
+    assert!(kiln::lang::compile("t.kn", &ok).is_ok());
+    for n in [65, 70_000] {
+        let src = helper_chain(n, |j| format!("h{}(a) + 1.0", j + 1));
+        let d = errors(&src);
+        assert_eq!(d.len(), 1, "{n}: {:?}", &d[..d.len().min(3)]);
+        assert!(d[0].message.contains("the limit is 64"), "{}", d[0].message);
+    }
+}

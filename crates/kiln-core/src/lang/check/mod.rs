@@ -9,7 +9,8 @@
 //! - `lower` (pass 2): IR construction and the structural rules, with
 //!   `ranges` (serial loop normalisation), `parallel` (`prange` and
 //!   reductions) and `returns` (every path returns);
-//! - `recursion`: no recursion among helpers.
+//! - `recursion`: no recursion among helpers, and the inlining budgets
+//!   (nesting depth, inlined size) that every backend relies on.
 //!
 //! Every error is collected; checking continues past each one, and types
 //! that could not be determined are an error sentinel that absorbs further
@@ -50,7 +51,11 @@ pub fn check(file: &str, ast: &SourceFile) -> Result<ir::Module, Vec<Diagnostic>
         ));
         call_graph.push(facts.calls);
     }
+    let before = errors.len();
     recursion::check_recursion(&items, &call_graph, &mut errors);
+    if errors.len() == before {
+        recursion::check_inlining(&items, &call_graph, &mut errors);
+    }
     if errors.is_empty() {
         Ok(ir::Module {
             file: file.to_string(),

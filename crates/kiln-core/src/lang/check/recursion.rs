@@ -70,3 +70,90 @@ pub fn check_recursion(
 fn name<'a>(items: &'a Items<'_>, f: usize) -> &'a str {
     &items.functions[f].ast.name.name
 }
+
+/// How deep helper calls may nest, counted from the kernel (every backend
+/// inlines helpers; docs/limits.md).
+pub const MAX_HELPER_DEPTH: u32 = 64;
+
+/// The most source bytes a kernel may amount to once every helper call is
+/// replaced by the helper's body (helpers calling a helper twice double at
+/// each level: 17 levels of `h(a) + h(a)` is 2^17 copies; docs/limits.md).
+pub const MAX_INLINED_BYTES: u64 = 4 << 20;
+
+/// Refuses kernels whose helper calls nest deeper than [`MAX_HELPER_DEPTH`]
+/// or whose inlined size exceeds [`MAX_INLINED_BYTES`], so that no backend
+/// can blow up compiling them. Run only on an acyclic `graph`. Iterative:
+/// a chain of 70,000 helpers must not overflow the checker's stack.
+pub fn check_inlining(
+    items: &Items<'_>,
+    graph: &[Vec<(FuncId, Span)>],
+    errors: &mut Vec<Diagnostic>,
+) {
+    let n = graph.len();
+    // (inlined bytes, nesting depth) per function, filled in post-order.
+    let mut cost: Vec<Option<(u64, u32)>> = vec![None; n];
+    for root in 0..n {
+        let mut stack = vec![root];
+        while let Some(&f) = stack.last() {
+            if cost[f].is_some() {
+                stack.pop();
+                continue;
+            }
+            let pending: Vec<usize> = graph[f]
+                .iter()
+                .map(|&(c, _)| c.index())
+                .filter(|&c| c < n && cost[c].is_none() && c != f)
+                .collect();
+            if !pending.is_empty() {
+                stack.extend(pending);
+                continue;
+            }
+            let span = items.functions[f].ast.span;
+            let own = u64::from(span.hi.saturating_sub(span.lo));
+            let (mut bytes, mut depth) = (own, 0u32);
+            for &(c, _) in &graph[f] {
+                if let Some(Some((b, d))) = cost.get(c.index()) {
+                    bytes = bytes.saturating_add(*b);
+                    depth = depth.max(d.saturating_add(1));
+                }
+            }
+            cost[f] = Some((bytes, depth));
+            stack.pop();
+        }
+    }
+    for (f, sig) in items.functions.iter().enumerate() {
+        if sig.kind != crate::ir::FunctionKind::Kernel {
+            continue;
+        }
+        let Some((bytes, depth)) = cost[f] else {
+            continue;
+        };
+        let at = sig.ast.name.span;
+        if depth > MAX_HELPER_DEPTH {
+            errors.push(
+                Diagnostic::new(
+                    at,
+                    format!(
+                        "helper calls in kernel `{}` nest {depth} deep; the limit is {MAX_HELPER_DEPTH}",
+                        name(items, f)
+                    ),
+                )
+                .with_hint("helpers are inlined at every call; flatten the chain (docs/limits.md)"),
+            );
+        } else if bytes > MAX_INLINED_BYTES {
+            errors.push(
+                Diagnostic::new(
+                    at,
+                    format!(
+                        "kernel `{}` is {bytes} bytes of source once its helpers are inlined; the limit is {MAX_INLINED_BYTES}",
+                        name(items, f)
+                    ),
+                )
+                .with_hint(
+                    "helpers are inlined at every call, so a helper that calls another twice doubles \
+                     it; call it once and reuse the value with `let` (docs/limits.md)",
+                ),
+            );
+        }
+    }
+}
