@@ -36,18 +36,30 @@ fn setup() {
     ONCE.call_once(|| {
         let dir = std::env::temp_dir().join(format!("kiln-runtime-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let fig = |overhead: f64, ops: f64, bytes: f64| {
-            serde_json::json!({"overhead_s": overhead, "ops_per_s": ops,
-                "lane_ops_per_s": 1e9, "bytes_per_s": bytes, "transfer_bytes_per_s": 0.0})
-        };
-        let pool = format!("cpu-pool/{}", kiln::cpu::num_threads());
-        let text = serde_json::json!({"version": 2, "figures": {
-            "cpu-serial": fig(1e-6, 1e9, 1e10),
-            pool: fig(20e-6, 8e9, 8e10),
-        }});
-        std::fs::write(calibrate::cache_file(&dir), text.to_string()).unwrap();
+        calibrate::write_figures(
+            &dir,
+            &[
+                (key(Placement::CpuSerial), fig(1e-6, 1e9, 1e10)),
+                (key(Placement::CpuPool), fig(20e-6, 8e9, 8e10)),
+            ],
+        )
+        .unwrap();
         std::env::set_var(calibrate::CACHE_DIR_ENV, dir);
     });
+}
+
+fn fig(overhead_s: f64, ops: f64, bytes: f64) -> calibrate::Figures {
+    calibrate::Figures {
+        overhead_s,
+        ops_per_s: ops,
+        lane_ops_per_s: 1e9,
+        bytes_per_s: bytes,
+        transfer_bytes_per_s: 0.0,
+    }
+}
+
+fn key(p: Placement) -> String {
+    calibrate::cpu_key(p).unwrap()
 }
 
 fn module() -> Module {
@@ -335,7 +347,7 @@ fn calibration_is_cached_on_disk_and_reused() {
     assert!(first.ops_per_s > 0.0 && first.overhead_s >= 0.0);
     // Plant a recognisable figure: a reload must read it, not re-measure.
     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["figures"][&key]["overhead_s"] = serde_json::json!(0.125);
+    v["entries"][&key]["overhead_s"] = serde_json::json!(0.125);
     std::fs::write(&file, v.to_string()).unwrap();
     calibrate::forget(&dir);
     let (_, again) = calibrate::calibrate_in(&dir, Placement::CpuSerial).unwrap();
@@ -474,4 +486,202 @@ fn cli_logs_choices_and_rejects_absent_backends() {
         let out = run(&[("KILN_BACKEND", "cuda")], &[]);
         assert_eq!(out.status.code(), Some(1));
     }
+}
+
+// ---------------------------------------------------------------------------
+// Calibration that learns: whole `kiln` processes on a private cache
+// directory with planted figures. The figures are wrong by orders of
+// magnitude, so that no load on the machine can make a launch agree with
+// them: the assertions are on what was chosen and corrected, never on times.
+
+fn kiln(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args)
+        .env(calibrate::CACHE_DIR_ENV, dir)
+        .env("KILN_LOG", "dispatch")
+        .env_remove("KILN_BACKEND")
+        .output()
+        .unwrap()
+}
+
+fn sum_sq_run(dir: &std::path::Path, n: &str, repeat: &str) -> (bool, String) {
+    let kernel = concat!(env!("CARGO_MANIFEST_DIR"), "/kernels/sum_sq.kn");
+    let x = format!("x=rand:{n}");
+    let out = kiln(
+        dir,
+        &[
+            "run", kernel, "--kernel", "sum_sq", "--arg", &x, "--repeat", repeat,
+        ],
+    );
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The CPU entries of `dir`'s file, as the next process reads them.
+fn cpu_entries(dir: &std::path::Path) -> Vec<calibrate::Entry> {
+    [key(Placement::CpuSerial), key(Placement::CpuPool)]
+        .iter()
+        .filter_map(|k| {
+            calibrate::cached_all(dir)
+                .into_iter()
+                .find(|(kk, _)| kk == k)
+                .map(|(_, e)| e)
+        })
+        .collect()
+}
+
+#[test]
+fn figures_far_too_slow_are_corrected_and_written_back() {
+    let dir = tempfile::tempdir().unwrap();
+    // 100x slower than any CPU JIT: a 2e6-element reduction "takes" 0.8 s.
+    let planted = [
+        (key(Placement::CpuSerial), fig(1e-3, 1e7, 5e7)),
+        (key(Placement::CpuPool), fig(1e-3, 2e7, 1e8)),
+    ];
+    calibrate::write_figures(dir.path(), &planted).unwrap();
+    let (ok, log) = sum_sq_run(dir.path(), "2000000", "8");
+    assert!(ok, "{log}");
+    assert!(log.contains("correcting cpu-"), "{log}");
+    let entries = cpu_entries(dir.path());
+    let refined: Vec<_> = entries
+        .iter()
+        .filter(|e| e.source == calibrate::Source::Refined)
+        .collect();
+    assert!(!refined.is_empty(), "{entries:?}");
+    for e in refined {
+        assert!(e.note.contains("sum_sq"), "{e:?}");
+        assert!(
+            e.figures.ops_per_s >= 1e8 || e.figures.bytes_per_s >= 5e8,
+            "not corrected 10x: {e:?}"
+        );
+    }
+}
+
+#[test]
+fn figures_far_too_fast_are_corrected_and_written_back() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1000x faster than any CPU: the reduction "takes" under 5 us.
+    let planted = [
+        (key(Placement::CpuSerial), fig(1e-9, 1e13, 5e13)),
+        (key(Placement::CpuPool), fig(1e-9, 2e13, 1e14)),
+    ];
+    calibrate::write_figures(dir.path(), &planted).unwrap();
+    let (ok, log) = sum_sq_run(dir.path(), "2000000", "8");
+    assert!(ok, "{log}");
+    assert!(log.contains("correcting cpu-"), "{log}");
+    let refined: Vec<_> = cpu_entries(dir.path())
+        .into_iter()
+        .filter(|e| e.source == calibrate::Source::Refined)
+        .collect();
+    assert!(!refined.is_empty());
+    for e in refined {
+        assert!(
+            e.figures.ops_per_s <= 1e12 || e.figures.bytes_per_s <= 5e12,
+            "not corrected 10x: {e:?}"
+        );
+    }
+}
+
+#[test]
+fn corrupt_or_foreign_calibration_files_are_measured_anew() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = calibrate::cache_file(dir.path());
+    for (text, why) in [
+        ("{\"version\": 3, \"entries\": {", "not valid JSON"),
+        ("{\"version\": 2, \"figures\": {}}", "version 2"),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let (ok, log) = sum_sq_run(dir.path(), "2000000", "2");
+        assert!(ok, "{log}");
+        assert!(log.contains(why) && log.contains("measured anew"), "{log}");
+        assert!(!log.contains("panicked"), "{log}");
+    }
+    // `kiln devices` measures them now and writes a file of this version.
+    std::fs::write(&file, "garbage").unwrap();
+    let out = kiln(dir.path(), &["devices"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("calibrated"), "{stdout}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(v["version"], calibrate::VERSION);
+    assert_eq!(cpu_entries(dir.path()).len(), 2);
+}
+
+#[test]
+fn devices_shows_how_and_when_and_recalibrates() {
+    let dir = tempfile::tempdir().unwrap();
+    calibrate::write_figures(
+        dir.path(),
+        &[(key(Placement::CpuSerial), fig(0.125, 1e9, 1e10))],
+    )
+    .unwrap();
+    let out = kiln(dir.path(), &["devices"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let serial = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("cpu-serial"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        serial.contains("125 ms") && serial.contains("given"),
+        "{serial}"
+    );
+    assert!(serial.contains(" UTC"), "{serial}");
+    assert!(stdout.contains("auto "), "{stdout}");
+    let out = kiln(dir.path(), &["devices", "--recalibrate"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let serial = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("cpu-serial"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        serial.contains("calibrated") && serial.contains("best of"),
+        "{serial}"
+    );
+    assert_ne!(
+        cpu_entries(dir.path())[0].figures.overhead_s,
+        0.125,
+        "re-measured"
+    );
+}
+
+#[test]
+fn tiny_auto_launches_start_no_gpu_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = concat!(env!("CARGO_MANIFEST_DIR"), "/kernels/saxpy.kn");
+    let out = kiln(
+        dir.path(),
+        &[
+            "run",
+            kernel,
+            "--kernel",
+            "saxpy",
+            "--arg",
+            "a=2",
+            "--arg",
+            "x=rand:1000",
+            "--arg",
+            "y=rand:1000",
+            "--repeat",
+            "3",
+        ],
+    );
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!log.contains("starting"), "{log}");
+    // Nor calibrated: tiny launches need no figures.
+    assert!(!calibrate::cache_file(dir.path()).exists(), "{log}");
+    // In process too.
+    let m = module();
+    let k = m.kernel("saxpy").unwrap();
+    let x = vec![1.0f32; 100];
+    let mut y = vec![1.0f32; 100];
+    k.launch_on(
+        Backend::Auto,
+        &mut [2.0f32.into(), (&x).into(), (&mut y).into()],
+    )
+    .unwrap();
+    assert!(k.started_gpus().is_empty());
 }

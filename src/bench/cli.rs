@@ -40,8 +40,9 @@ pub struct BenchArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 0.4)]
     pub seconds: f64,
     /// Instead of the suite: these kernels (kernels/NAME.kn, kernel NAME)
-    /// at sizes 1e2..1e8, auto against every forced placement.
-    #[arg(long, value_name = "a,b")]
+    /// at sizes 1e2..1e8, auto against every forced placement; alone:
+    /// saxpy, sum_sq, dot, matmul, blackscholes.
+    #[arg(long, value_name = "a,b", num_args = 0..=1, default_missing_value = "")]
     pub sweep: Option<String>,
     /// The largest size of `--sweep`.
     #[arg(long, value_name = "N", default_value_t = 100_000_000)]

@@ -1,6 +1,10 @@
 //! `kiln bench --sweep saxpy,sum_sq`: each kernel at sizes 1e2..1e8, `auto`
 //! against every forced placement, medians side by side from one run, the
-//! ratio auto / best forced per size and its geometric mean.
+//! ratio auto / best forced per size and its geometric mean. `--sweep` alone
+//! runs [`DEFAULT_KERNELS`]. A size is the element count of each array (a
+//! matrix is square); a placement whose launch would take longer than
+//! [`SLOW_S`] (projected from the previous size by the cost model's work)
+//! is skipped there, and the kernel stops when every one would.
 
 use crate::error::{Error, Result};
 use crate::inputs::host::HostArray;
@@ -26,6 +30,12 @@ pub const SIZES: [usize; 7] = [
 /// The interpreter is skipped above this size (seconds per launch).
 const INTERP_MAX: usize = 100_000;
 
+/// The kernels `--sweep` runs when it names none.
+pub const DEFAULT_KERNELS: [&str; 5] = ["saxpy", "sum_sq", "dot", "matmul", "blackscholes"];
+
+/// Seconds per launch above which a placement is skipped at a size.
+pub const SLOW_S: f64 = 1.5;
+
 /// One argument: a scalar or a managed array.
 enum Value1 {
     Scalar(Value),
@@ -47,22 +57,39 @@ fn make_args(kernel: &Kernel, n: usize) -> Vec<Value1> {
                 ScalarType::I64 => Value::I64(n as i64),
                 ScalarType::Bool => Value::Bool(true),
             }),
-            ParamType::Array { elem, .. } => {
+            ParamType::Array { elem, rank, .. } => {
+                // A matrix of about n elements is square.
+                let shape = match rank {
+                    2 => {
+                        let s = ((n as f64).sqrt().round() as usize).max(1);
+                        vec![s, s]
+                    }
+                    _ => vec![n],
+                };
+                let len: usize = shape.iter().product();
                 let h = match elem {
                     ScalarType::F32 => {
-                        HostArray::from_vec_1d((0..n).map(|i| (i % 1000) as f32 * 1e-3).collect())
+                        shaped((0..len).map(|i| (i % 1000) as f32 * 1e-3).collect(), shape)
                     }
                     ScalarType::F64 => {
-                        HostArray::from_vec_1d((0..n).map(|i| (i % 1000) as f64 * 1e-3).collect())
+                        shaped((0..len).map(|i| (i % 1000) as f64 * 1e-3).collect(), shape)
                     }
-                    ScalarType::I32 => HostArray::from_vec_1d(vec![1i32; n]),
-                    ScalarType::U32 => HostArray::from_vec_1d(vec![1u32; n]),
-                    _ => HostArray::from_vec_1d(vec![1i64; n]),
+                    ScalarType::I32 => shaped(vec![1i32; len], shape),
+                    ScalarType::U32 => shaped(vec![1u32; len], shape),
+                    _ => shaped(vec![1i64; len], shape),
                 };
                 Value1::Array(AnyArray::from_host(h), p.ty.is_mut_array())
             }
         })
         .collect()
+}
+
+/// `v` with `shape` (whose product is `v.len()` by construction; 1-D if not).
+fn shaped<T: crate::inputs::host::HostElement>(v: Vec<T>, shape: Vec<usize>) -> HostArray {
+    if shape.iter().product::<usize>() != v.len() {
+        return HostArray::from_vec_1d(v);
+    }
+    HostArray::from_vec(v, shape).unwrap_or_else(|_| HostArray::from_vec_1d(Vec::<T>::new()))
 }
 
 fn as_args(values: &mut [Value1]) -> Vec<Arg<'_>> {
@@ -124,17 +151,39 @@ pub fn sweep(dir: &Path, kernels: &[String], budget: Duration, max: usize) -> Re
         }
         out += &format!(" {:>11}\n", "auto/best");
         let mut ratios = Vec::new();
+        // Per column (auto, then each placement): the last size's work and
+        // time, to project this size's.
+        let mut last: Vec<Option<(f64, f64)>> = vec![None; places.len() + 1];
         for &n in SIZES.iter().filter(|&&n| n <= max) {
             let mut values = make_args(&kernel, n);
+            let work = {
+                let args = as_args(&mut values);
+                let w = crate::runtime::cost::estimate(module.ir(), kernel.id(), &args);
+                (w.total_ops() + w.bytes).max(1.0)
+            };
+            let too_slow =
+                |col: usize| last[col].is_some_and(|(w, t): (f64, f64)| t * work / w > SLOW_S);
+            if (0..=places.len()).all(too_slow) {
+                out += &format!(
+                    "{n:>10} (stopped: every placement would take over {})\n",
+                    duration(SLOW_S)
+                );
+                break;
+            }
             let mut picked = Placement::Cpu;
-            let auto = time(budget, || {
-                let mut args = as_args(&mut values);
-                picked = kernel.launch_placing(Backend::Auto, &mut args)?.0;
-                Ok(())
-            })?;
+            let skip_auto = too_slow(0);
+            let auto = if skip_auto {
+                None
+            } else {
+                Some(time(budget, || {
+                    let mut args = as_args(&mut values);
+                    picked = kernel.launch_placing(Backend::Auto, &mut args)?.0;
+                    Ok(())
+                })?)
+            };
             let mut row = Vec::new();
-            for &p in &places {
-                if p == Placement::Interp && n > INTERP_MAX {
+            for (c, &p) in places.iter().enumerate() {
+                if (p == Placement::Interp && n > INTERP_MAX) || too_slow(c + 1) {
                     row.push(None);
                     continue;
                 }
@@ -145,17 +194,25 @@ pub fn sweep(dir: &Path, kernels: &[String], budget: Duration, max: usize) -> Re
                 // A GPU that cannot run this kernel is a gap, not a failure.
                 row.push(t.ok());
             }
+            last[0] = auto.map(|t| (work, t)).or(last[0]);
+            for (c, t) in row.iter().enumerate() {
+                last[c + 1] = t.map(|t| (work, t)).or(last[c + 1]);
+            }
             let best = row.iter().flatten().copied().fold(f64::INFINITY, f64::min);
-            let ratio = auto / best;
-            ratios.push(ratio);
-            out += &format!(
-                "{n:>10} {:>22}",
-                format!("{} [{}]", cell(Some(auto)), picked)
-            );
+            let ratio = auto.map(|a| a / best).filter(|r| r.is_finite());
+            ratios.extend(ratio);
+            let auto_cell = match auto {
+                Some(_) => format!("{} [{}]", cell(auto), picked),
+                None => "-".into(),
+            };
+            out += &format!("{n:>10} {auto_cell:>22}");
             for t in &row {
                 out += &format!(" {:>11}", cell(*t));
             }
-            out += &format!(" {ratio:>11.3}\n");
+            match ratio {
+                Some(r) => out += &format!(" {r:>11.3}\n"),
+                None => out += &format!(" {:>11}\n", "-"),
+            }
         }
         let g = geomean(&ratios);
         all_ratios.extend(ratios);
@@ -173,7 +230,8 @@ fn geomean(v: &[f64]) -> f64 {
     crate::util::stats::geomean(v).unwrap_or(f64::NAN)
 }
 
-/// The kernel names of `--sweep a,b`.
+/// The kernel names of `--sweep a,b`; `--sweep` alone (an empty list) is
+/// [`DEFAULT_KERNELS`].
 pub fn parse(spec: &str) -> Result<Vec<String>> {
     let names: Vec<String> = spec
         .split(',')
@@ -181,9 +239,28 @@ pub fn parse(spec: &str) -> Result<Vec<String>> {
         .filter(|s| !s.is_empty())
         .collect();
     if names.is_empty() {
+        if spec.trim().is_empty() {
+            return Ok(DEFAULT_KERNELS.iter().map(|s| s.to_string()).collect());
+        }
         return Err(Error::Usage {
-            message: "--sweep needs kernel names (e.g. saxpy,sum_sq)".into(),
+            message: "--sweep needs kernel names (e.g. saxpy,sum_sq) or none".into(),
         });
     }
     Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_alone_runs_the_default_set() {
+        assert_eq!(parse("").unwrap(), DEFAULT_KERNELS);
+        assert_eq!(parse("saxpy, dot").unwrap(), ["saxpy", "dot"]);
+        assert!(parse(",").is_err());
+        for k in DEFAULT_KERNELS {
+            let path = format!("{}/kernels/{k}.kn", env!("CARGO_MANIFEST_DIR"));
+            assert!(std::path::Path::new(&path).exists(), "{path}");
+        }
+    }
 }

@@ -52,8 +52,14 @@ enum Command {
     },
     /// Run a kernel on arguments given as NAME=VALUE.
     Run(RunArgs),
-    /// List the backends of this build and whether they can run here.
-    Devices,
+    /// List the backends of this build and whether they can run here, and
+    /// the cost model's figures with how and when each was measured.
+    Devices {
+        /// Measure every figure again (a cache written while the machine
+        /// was busy), replacing the cached ones.
+        #[arg(long)]
+        recalibrate: bool,
+    },
     /// Run the benchmark suite: kernels/ on the chosen backends against
     /// hand-written Rust and Numba, validated, with the memory bandwidth.
     Bench(kiln::bench::cli::BenchArgs),
@@ -172,7 +178,7 @@ fn execute(cli: Cli) -> ExitCode {
             target,
         } => emit(&file, &kernel, target),
         Command::Run(args) => run(&args),
-        Command::Devices => devices(),
+        Command::Devices { recalibrate } => devices(recalibrate),
         Command::Bench(args) => {
             if let Some(message) = bench_usage_error(&args) {
                 errln!("error: {message}\n\nFor more information, try '--help'.");
@@ -383,7 +389,7 @@ fn bench(args: &kiln::bench::cli::BenchArgs) -> Result<ExitCode, Failure> {
         .map_err(Failure::from)
 }
 
-fn devices() -> Result<ExitCode, Failure> {
+fn devices(recalibrate: bool) -> Result<ExitCode, Failure> {
     say!("{:<8} status", "backend");
     for backend in Backend::engines() {
         let status = match engines::availability(backend) {
@@ -402,7 +408,7 @@ fn devices() -> Result<ExitCode, Failure> {
     let (threads, why) = cpu_threads();
     say!("cpu threads: {threads} ({why})");
     wgpu_adapters();
-    calibration_figures();
+    calibration_figures(recalibrate);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -450,13 +456,15 @@ fn wgpu_adapters() {
     }
 }
 
-/// The cost model's per-device figures (measured now when not cached).
-fn calibration_figures() {
+/// The cost model's per-device figures (measured now when not cached, or
+/// when `recalibrate`), each with how and when it was measured, and what
+/// the last start of each GPU backend found.
+fn calibration_figures(recalibrate: bool) {
     use kiln::runtime::{calibrate, Placement};
     let dir = calibrate::cache_dir();
     say!("calibration ({}):", calibrate::cache_file(&dir).display());
     say!(
-        "  {:<12} {:>10} {:>12} {:>12} {:>12} {:>12}",
+        "  {:<12} {:>10} {:>12} {:>12} {:>12} {:>12}  how, when",
         "placement",
         "overhead",
         "ops/s",
@@ -475,18 +483,48 @@ fn calibration_figures() {
         if engines::availability(p.backend()).is_err() {
             continue;
         }
-        match calibrate::calibrate_in(&dir, p) {
-            Ok((key, f)) => say!(
-                "  {:<12} {:>10} {:>12.3e} {:>12.3e} {:>12.3e} {:>12.3e}",
-                key,
-                duration(f.overhead_s),
-                f.ops_per_s,
-                f.lane_ops_per_s,
-                f.bytes_per_s,
-                f.transfer_bytes_per_s
-            ),
+        match calibrate::calibrate_entry(&dir, p, recalibrate) {
+            Ok((key, e)) => {
+                let f = e.figures;
+                let (name, what) = key.split_once('|').unwrap_or((key.as_str(), ""));
+                say!(
+                    "  {:<12} {:>10} {:>12.3e} {:>12.3e} {:>12.3e} {:>12.3e}  {}",
+                    name,
+                    duration(f.overhead_s),
+                    f.ops_per_s,
+                    f.lane_ops_per_s,
+                    f.bytes_per_s,
+                    f.transfer_bytes_per_s,
+                    e.provenance()
+                );
+                say!("  {:<12} on {what}", "");
+            }
             Err(e) => say!("  {:<12} calibration failed: {e}", p.name()),
         }
+    }
+    // What `auto` remembers of each GPU backend: starting it anew to check.
+    for b in Backend::devices() {
+        if !b.is_built() {
+            continue;
+        }
+        let (auto, why) = match engines::engine(b) {
+            Ok(e) if e.auto_candidate() => (true, String::new()),
+            Ok(e) => (false, format!("{} is not one auto uses", e.describe())),
+            Err(e) => (false, e.to_string()),
+        };
+        let key = engines::engine(b)
+            .map(|e| format!("{}|{}", e.device(), e.describe()))
+            .unwrap_or_default();
+        calibrate::remember_device(&dir, b, key, auto, why.clone());
+        say!(
+            "  auto {} {b}{}",
+            if auto { "uses" } else { "skips" },
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(": {why}")
+            }
+        );
     }
 }
 

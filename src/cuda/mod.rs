@@ -190,6 +190,10 @@ impl Engine for CudaEngine {
         Backend::Cuda
     }
 
+    fn describe(&self) -> String {
+        format!("{} driver {}", self.gpu.info.name, self.gpu.driver_version)
+    }
+
     fn compile(
         &self,
         module: &Arc<ir::Module>,

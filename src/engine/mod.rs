@@ -68,6 +68,13 @@ pub trait Engine: Send + Sync {
         DeviceId::new(self.backend(), 0)
     }
 
+    /// What the device is, for keys of figures measured on it: the adapter
+    /// or card and its driver (`llvmpipe (Vulkan, Cpu) Mesa 24.0`). Host
+    /// engines: the backend's name (the runtime adds the CPU model).
+    fn describe(&self) -> String {
+        self.backend().name().to_string()
+    }
+
     /// Whether arrays must be copied to run here (`upload`/`download` work).
     fn has_device_memory(&self) -> bool {
         false

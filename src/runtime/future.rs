@@ -119,8 +119,8 @@ static ISSUE: Mutex<()> = Mutex::new(());
 pub(crate) fn spawn(
     target: Target,
     args: Vec<AsyncArg>,
-    choice: Option<Choice>,
-    kernel: u64,
+    choice: Option<(Arc<choose::Plan>, Choice)>,
+    kernel: String,
 ) -> LaunchFuture {
     let slot = Arc::new(Mutex::new(Slot {
         result: None,
@@ -145,8 +145,8 @@ pub(crate) fn spawn(
             let mut launch_args: Vec<Arg> = args.iter().map(AsyncArg::as_arg).collect();
             exec::run(&target, &mut launch_args, Some(&turns))
         };
-        if let (Some(c), Ok(_)) = (choice.as_ref().filter(|c| c.learn), &result) {
-            choose::record(kernel, c, start.elapsed().as_secs_f64());
+        if let (Some((plan, c)), Ok(_)) = (choice.as_ref().filter(|(_, c)| c.learn), &result) {
+            choose::record(&kernel, plan, c, start.elapsed().as_secs_f64());
         }
         for a in &arrays {
             a.end_turn();

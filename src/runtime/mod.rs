@@ -253,21 +253,29 @@ impl Module {
         })
     }
 
-    /// `Auto`'s plan for kernel `id` (candidates compiled, figures loaded
-    /// or measured) on first use; a failure is not remembered.
+    /// `Auto`'s plan for kernel `id`: the CPU's candidates compiled on
+    /// first use; GPUs are started later, only when a launch could use one.
     fn plan(&self, id: ir::FuncId) -> Result<Arc<choose::Plan>> {
         let cell = &self.inner.plans[id.index()];
         if let Some(p) = cell.get() {
             return Ok(p.clone());
         }
-        let plan = Arc::new(choose::Plan::new(self.auto_targets(id)?));
+        let weak = Arc::downgrade(&self.inner);
+        let starter: choose::Starter = Arc::new(move |b: Backend| {
+            let inner = weak.upgrade().ok_or_else(|| Error::Backend {
+                backend: b.name().into(),
+                message: "the module was dropped".into(),
+            })?;
+            Module { inner }.target(id, Placement::Gpu(b))
+        });
+        let plan = Arc::new(choose::Plan::new(self.cpu_targets(id)?, starter));
         Ok(cell.get_or_init(|| plan).clone())
     }
 
-    /// The candidates `Auto` chooses among: the CPU JIT serial and pooled
-    /// (or the interpreter when the JIT cannot compile the kernel), plus
-    /// every GPU backend present here that compiles it.
-    fn auto_targets(&self, id: ir::FuncId) -> Result<Vec<exec::Target>> {
+    /// The CPU candidates `Auto` chooses among: the CPU JIT serial and
+    /// pooled (or the interpreter when the JIT cannot compile the kernel).
+    /// GPUs join a plan when started (`choose::Plan`).
+    fn cpu_targets(&self, id: ir::FuncId) -> Result<Vec<exec::Target>> {
         let mut targets = Vec::new();
         match self.target(id, Placement::CpuSerial) {
             Ok(t) => {
@@ -281,16 +289,6 @@ impl Module {
                 targets.push(self.target(id, Placement::Interp)?)
             }
             Err(other) => return Err(other),
-        }
-        for b in Backend::devices() {
-            // Absent, or unable to run this kernel's types: not a candidate.
-            let usable = engine(b).is_ok_and(|e| e.auto_candidate());
-            if let Some(t) = usable
-                .then(|| self.target(id, Placement::Gpu(b)).ok())
-                .flatten()
-            {
-                targets.push(t);
-            }
         }
         Ok(targets)
     }
@@ -416,12 +414,12 @@ impl Kernel {
         let sig = (!choose::log_dispatch()).then(|| choose::signature(args));
         if let Some(sig) = sig {
             if let Some(plan) = self.module.inner.plans[self.id.index()].get() {
-                if let Some(target) = cache.get(sig).and_then(|i| plan.targets.get(i)) {
+                if let Some(target) = cache.get(sig).and_then(|i| plan.candidate(i)) {
                     return Ok((target.place, exec::run(target, args, None)?));
                 }
             }
         }
-        let (plan, choice) = self.choose_checked(args)?;
+        let (plan, choice) = self.choose_checked(args, true)?;
         if let Some(sig) = sig {
             cache.put(sig, &plan, &choice);
         }
@@ -431,7 +429,7 @@ impl Kernel {
         }
         let start = Instant::now();
         let result = exec::run(target, args, None)?;
-        choose::record(self.ir_hash(), &choice, start.elapsed().as_secs_f64());
+        choose::record(self.name(), &plan, &choice, start.elapsed().as_secs_f64());
         Ok((target.place, result))
     }
 
@@ -467,16 +465,27 @@ impl Kernel {
     }
 
     /// What `Auto` would choose for these arguments now, with the
-    /// predictions behind it (calibrating on first use).
+    /// predictions behind it (figures the cache lacks are defaults while
+    /// they are measured in the background). A query: it neither explores
+    /// nor starts a GPU.
     pub fn choose(&self, args: &[Arg]) -> Result<Choice> {
         check::check_args(self.name(), self.param_slice(), args)?;
-        self.choose_checked(args).map(|(_, c)| c)
+        self.choose_checked(args, false).map(|(_, c)| c)
     }
 
-    fn choose_checked(&self, args: &[Arg]) -> Result<(Arc<choose::Plan>, Choice)> {
+    /// The GPU backends `Auto` has started for this kernel so far (none
+    /// until a launch was large enough for one to win).
+    pub fn started_gpus(&self) -> Vec<Backend> {
+        self.module.inner.plans[self.id.index()]
+            .get()
+            .map(|p| p.started_gpus())
+            .unwrap_or_default()
+    }
+
+    fn choose_checked(&self, args: &[Arg], launching: bool) -> Result<(Arc<choose::Plan>, Choice)> {
         let plan = self.module.plan(self.id)?;
         let work = cost::estimate(&self.module.inner.ir, self.id, args);
-        let choice = choose::choose(self.ir_hash(), &plan, &work, args);
+        let choice = choose::choose(self.ir_hash(), &plan, &work, args, launching);
         if choose::log_dispatch() {
             choose::log(self.name(), &choice);
         }
@@ -491,14 +500,14 @@ impl Kernel {
         let mut borrowed: Vec<Arg> = args.iter().map(AsyncArg::as_arg).collect();
         check::check_args(self.name(), self.param_slice(), &borrowed)?;
         let (target, choice) = if backend == Backend::Auto {
-            let (plan, choice) = self.choose_checked(&borrowed)?;
-            (plan.target(choice.place).clone(), Some(choice))
+            let (plan, choice) = self.choose_checked(&borrowed, true)?;
+            (plan.target(choice.place).clone(), Some((plan, choice)))
         } else {
             (self.module.target(self.id, forced_place(backend))?, None)
         };
         borrowed.clear();
         drop(borrowed);
-        Ok(future::spawn(target, args, choice, self.ir_hash()))
+        Ok(future::spawn(target, args, choice, self.name().to_string()))
     }
 
     /// Compiles for `backend` ahead of the first launch (a no-op when already
@@ -506,8 +515,9 @@ impl Kernel {
     /// backend; a GPU may still be chosen per launch).
     pub fn prepare(&self, backend: Backend) -> Result<Backend> {
         if backend == Backend::Auto {
-            // Compiles without calibrating (that waits for the first launch).
-            let targets = self.module.auto_targets(self.id)?;
+            // The CPU's candidates, without calibrating or starting a GPU
+            // (that waits for a launch that could use one).
+            let targets = self.module.cpu_targets(self.id)?;
             return Ok(targets[0].place.backend());
         }
         self.module

@@ -55,6 +55,13 @@ impl Engine for WgpuEngine {
         true
     }
 
+    fn describe(&self) -> String {
+        let i = &self.gpu.info;
+        format!("{} {} {}", self.gpu.describe(), i.driver, i.driver_info)
+            .trim()
+            .to_string()
+    }
+
     /// A software adapter (lavapipe) runs on the same cores as the CPU JIT
     /// and never beats it, and one with a loop budget can fail long kernels:
     /// `Auto` leaves it out; `--backend wgpu` still runs there.
