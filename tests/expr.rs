@@ -3,7 +3,7 @@
 //! evaluated by the fused kernel on every backend present, equal a direct
 //! interpretation written here in plain Rust; plus the error contract.
 
-use kiln::expr::{IntoExpr, Numeric};
+use kiln::expr::{IntoExpr, Signed};
 use kiln::{Array, Backend, Error, Expr};
 use proptest::prelude::*;
 use std::fmt::Debug;
@@ -45,7 +45,7 @@ fn unsupported(e: &Error) -> bool {
 
 /// What the tests need of an element type, beyond kiln's traits.
 trait Num:
-    Numeric
+    Signed
     + Debug
     + PartialEq
     + PartialOrd

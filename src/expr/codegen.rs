@@ -8,11 +8,13 @@
 //! reduction combines it in a reduction variable (whole array) or in a
 //! serial inner loop per output element (along an axis).
 //!
-//! The generated source is also the cache key: it contains exactly the
-//! expression's structure, the types, the ranks and which axes broadcast,
-//! and nothing that changes between evaluations of "the same" expression
-//! (values, sizes). It is short, and producing it costs well under a
-//! microsecond for everyday expressions.
+//! The cache key ([`Lowered::key`]) is a compact byte encoding of exactly
+//! what the source depends on: the expression's structure, the types, the
+//! ranks, which axes broadcast and what the kernel does with it; nothing
+//! that changes between evaluations of "the same" expression (values,
+//! sizes). It is written without formatting or per-node allocation, so a
+//! cached evaluation pays a few tens of nanoseconds for it; the source
+//! text is produced only when the key is new ([`source`]).
 
 use super::node::Node;
 use super::shape::{broadcast, index_map};
@@ -60,10 +62,17 @@ pub enum Kind {
 
 /// One expression lowered for one evaluation.
 pub struct Lowered {
-    /// The kernel's source (also the cache key).
-    pub source: String,
-    /// Array parameters in order (the assignment target excluded).
-    pub arrays: Vec<Arc<AnyArray>>,
+    /// The cache key: determines the source (see the module docs).
+    pub key: Vec<u8>,
+    /// Array parameters in order (the assignment target excluded), with
+    /// their shapes.
+    pub arrays: Vec<(Arc<AnyArray>, Vec<usize>)>,
+    /// Whether an assignment's target is read by the expression or written.
+    pub kind: Kind,
+    /// The expression's element type.
+    pub elem: ScalarType,
+    /// The operand whose shape bounds a whole-array reduction's loop.
+    full: Option<usize>,
     /// Scalar parameters in order, after the arrays.
     pub scalars: Vec<Value>,
     /// The broadcast shape of the expression.
@@ -103,6 +112,65 @@ impl Walk<'_> {
                 self.collect(c);
                 self.collect(a);
                 self.collect(b);
+            }
+        }
+    }
+
+    /// Appends the key of the expression (see `Lowered::key`).
+    fn key(&self, n: &Node, out: &[usize], k: &mut Vec<u8>) {
+        match n {
+            Node::Array(a) => {
+                let pos = self.arrays.iter().position(|(b, _)| Arc::ptr_eq(a, b));
+                k.push(b'A');
+                k.push(pos.map_or(255, |p| p as u8));
+                if let Some(p) = pos {
+                    let shape = &self.arrays[p].1;
+                    let skip = out.len() - shape.len();
+                    k.push(shape.len() as u8);
+                    // Per axis: followed (1) or repeated (0).
+                    k.extend(
+                        shape
+                            .iter()
+                            .enumerate()
+                            .map(|(a, &d)| (d == out[skip + a]) as u8),
+                    );
+                }
+            }
+            Node::Scalar(v) => {
+                k.push(b'S');
+                k.push(v.ty() as u8);
+            }
+            Node::Neg(e) | Node::Not(e) => {
+                k.push(if matches!(n, Node::Neg(_)) {
+                    b'-'
+                } else {
+                    b'!'
+                });
+                self.key(e, out, k);
+            }
+            Node::Bin(op, a, b) => {
+                k.push(b'B');
+                k.push(*op as u8);
+                self.key(a, out, k);
+                self.key(b, out, k);
+            }
+            Node::Call(name, args) => {
+                k.push(b'C');
+                k.extend_from_slice(name.as_bytes());
+                k.push(b'(');
+                args.iter().for_each(|a| self.key(a, out, k));
+                k.push(b')');
+            }
+            Node::Cast(t, e) => {
+                k.push(b'T');
+                k.push(*t as u8);
+                self.key(e, out, k);
+            }
+            Node::Select(c, a, b) => {
+                k.push(b'?');
+                self.key(c, out, k);
+                self.key(a, out, k);
+                self.key(b, out, k);
             }
         }
     }
@@ -268,10 +336,61 @@ pub fn lower(
         _ => shape.clone(),
     };
 
-    let mut e = String::new();
-    walk.write(root, &shape, &mut 0, &mut e);
+    // Whole-array reductions take their bounds from an operand of the
+    // full shape when there is one (what a hand-written kernel does;
+    // backends may then drop its bounds checks), else from parameters.
+    let full = walk.arrays.iter().position(|(_, s)| *s == shape);
+    let mut dims = Vec::new();
+    if matches!(kind, Kind::Full(_)) && full.is_none() {
+        dims.extend(shape.iter().map(|&d| Value::I64(d as i64)));
+    }
+    let mut key = Vec::with_capacity(64);
+    key.push(match kind {
+        Kind::Elementwise => b'E',
+        Kind::Assign => b'W',
+        Kind::Full(_) => b'F',
+        Kind::Axis(..) => b'X',
+    });
+    if let Kind::Full(r) | Kind::Axis(r, _) = kind {
+        key.push(r as u8);
+    }
+    if let Kind::Axis(_, ax) = kind {
+        key.push(ax as u8);
+    }
+    key.push(elem as u8);
+    key.push(rank as u8);
+    for (a, s) in &walk.arrays {
+        key.push(a.elem() as u8);
+        key.push(s.len() as u8);
+    }
+    key.push(b'|');
+    walk.key(root, &shape, &mut key);
+    Ok(Lowered {
+        key,
+        arrays: walk.arrays,
+        kind,
+        elem,
+        full,
+        scalars: walk.scalars,
+        shape,
+        out_shape,
+        dims,
+    })
+}
 
-    let ty = elem;
+/// The kernel's source for `l`, lowered from `root` (with `target`, for an
+/// assignment): called once per new key.
+pub fn source(root: &Node, l: &Lowered, target: Option<&Arc<AnyArray>>) -> String {
+    let walk = Walk {
+        arrays: l.arrays.clone(),
+        scalars: Vec::new(),
+        target,
+    };
+    let (shape, rank, kind) = (&l.shape, l.shape.len(), l.kind);
+    let mut e = String::new();
+    walk.write(root, shape, &mut 0, &mut e);
+
+    let ty = l.elem;
     let mut params: Vec<String> = walk
         .arrays
         .iter()
@@ -279,13 +398,12 @@ pub fn lower(
         .map(|(k, (a, s))| format!("a{k}: {}[{}]", a.elem(), dims(s.len())))
         .collect();
     params.extend(
-        walk.scalars
+        l.scalars
             .iter()
             .enumerate()
             .map(|(k, v)| format!("s{k}: {}", v.ty())),
     );
     let all = vars(0..rank);
-    let mut dim_params = Vec::new();
     let mut src = String::new();
     match kind {
         Kind::Elementwise | Kind::Assign => {
@@ -306,16 +424,11 @@ pub fn lower(
         Kind::Full(r) => {
             let acc = acc_type(r, ty);
             params.push(format!("init: {acc}"));
-            // Bounds from an operand of the full shape when there is one
-            // (what a hand-written kernel does; backends may then drop its
-            // bounds checks), else from parameters.
-            let full = walk.arrays.iter().position(|(_, s)| *s == shape);
-            let bounds: Vec<String> = match full {
+            let bounds: Vec<String> = match l.full {
                 Some(k) if rank == 1 => vec![format!("a{k}.len()")],
                 Some(k) => (0..rank).map(|d| format!("a{k}.shape({d})")).collect(),
                 None => {
                     params.extend((0..rank).map(|d| format!("n{d}: i64")));
-                    dim_params.extend(shape.iter().map(|&d| Value::I64(d as i64)));
                     (0..rank).map(|d| format!("n{d}")).collect()
                 }
             };
@@ -349,14 +462,7 @@ pub fn lower(
             );
         }
     }
-    Ok(Lowered {
-        source: src,
-        arrays: walk.arrays.into_iter().map(|(a, _)| a).collect(),
-        scalars: walk.scalars,
-        shape,
-        out_shape,
-        dims: dim_params,
-    })
+    src
 }
 
 /// The shape of the expression alone (for an assignment's error message).

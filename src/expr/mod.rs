@@ -32,7 +32,7 @@ use crate::runtime::{Array, Backend};
 use node::Node;
 use std::marker::PhantomData;
 use std::sync::Arc;
-pub use types::{ExprElement, Float, Numeric};
+pub use types::{ExprElement, Float, Numeric, Signed};
 
 /// A lazy array expression whose elements are `T` (`bool` for
 /// comparisons). Cloning is cheap (a shared tree).

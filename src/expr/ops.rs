@@ -4,7 +4,7 @@
 //! are Rust compile errors, shape errors come from evaluation.
 
 use super::node::{BinOp, Node};
-use super::{Expr, ExprElement, IntoExpr, Numeric};
+use super::{Expr, ExprElement, IntoExpr, Numeric, Signed};
 use crate::runtime::Array;
 use std::ops::{Add, BitAnd, BitOr, Div, Mul, Neg, Not, Sub};
 
@@ -64,21 +64,21 @@ macro_rules! scalar_lhs {
 
 binary_ops!(Add add Add, Sub sub Sub, Mul mul Mul, Div div Div);
 
-impl<T: Numeric> Neg for Expr<T> {
+impl<T: Signed> Neg for Expr<T> {
     type Output = Expr<T>;
     fn neg(self) -> Expr<T> {
         Expr::new(Node::Neg(self.node), self.backend)
     }
 }
 
-impl<T: Numeric> Neg for &Expr<T> {
+impl<T: Signed> Neg for &Expr<T> {
     type Output = Expr<T>;
     fn neg(self) -> Expr<T> {
         -self.clone()
     }
 }
 
-impl<T: Numeric> Neg for &Array<T> {
+impl<T: Signed> Neg for &Array<T> {
     type Output = Expr<T>;
     fn neg(self) -> Expr<T> {
         -self.into_expr()

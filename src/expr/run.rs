@@ -25,11 +25,12 @@ fn launch<T: ExprElement>(
     e: &Expr<T>,
     lowered: &Lowered,
     extra: &[Value],
-    out: Option<(&AnyArray, bool)>,
+    out: Option<(&Arc<AnyArray>, bool)>,
 ) -> Result<Option<Value>> {
-    let kernel = cache::kernel(&lowered.source, &e.node)?;
+    let target = out.filter(|o| o.1).map(|o| o.0);
+    let kernel = kernel_for(e, lowered, target.filter(|_| lowered.kind == Kind::Assign))?;
     let mut args: Vec<Arg> = Vec::with_capacity(lowered.arrays.len() + lowered.scalars.len() + 4);
-    args.extend(lowered.arrays.iter().map(|a| Arg::Resident {
+    args.extend(lowered.arrays.iter().map(|(a, _)| Arg::Resident {
         array: &**a,
         writable: false,
     }));
@@ -38,11 +39,24 @@ fn launch<T: ExprElement>(
     args.extend(lowered.dims.iter().map(|v| Arg::Scalar(*v)));
     if let Some((array, _)) = out {
         args.push(Arg::Resident {
-            array,
+            array: &**array,
             writable: true,
         });
     }
     kernel.launch_on(backend(e)?, &mut args)
+}
+
+/// The compiled kernel for `lowered` (generated on a new key).
+fn kernel_for<T>(
+    e: &Expr<T>,
+    lowered: &Lowered,
+    target: Option<&Arc<AnyArray>>,
+) -> Result<crate::runtime::Kernel> {
+    cache::kernel(
+        &lowered.key,
+        || codegen::source(&e.node, lowered, target),
+        &e.node,
+    )
 }
 
 fn empty(what: &str, shape: &[usize]) -> Error {
@@ -75,7 +89,7 @@ impl<T: Numeric> Expr<T> {
     pub fn eval(&self) -> Result<Array<T>> {
         let lowered = codegen::lower(&self.node, T::SCALAR, Kind::Elementwise, None)?;
         let out = new_array::<T>(&lowered.out_shape)?;
-        launch(self, &lowered, &[], Some((out.as_any(), true)))?;
+        launch(self, &lowered, &[], Some((out.shared(), true)))?;
         Ok(out)
     }
 
@@ -105,7 +119,7 @@ impl<T: Numeric> Expr<T> {
         }
         let out = new_array::<T>(&lowered.out_shape)?;
         let extra = [identity::<T>(r).value(), Value::I64(n as i64)];
-        launch(self, &lowered, &extra, Some((out.as_any(), true)))?;
+        launch(self, &lowered, &extra, Some((out.shared(), true)))?;
         Ok(out)
     }
 
@@ -161,7 +175,8 @@ impl<T: ExprElement> Expr<T> {
     /// The source of the elementwise kernel this expression evaluates with
     /// (as `KILN_LOG=fusion` prints it).
     pub fn kernel_source(&self) -> Result<String> {
-        codegen::lower(&self.node, T::SCALAR, Kind::Elementwise, None).map(|l| l.source)
+        let l = codegen::lower(&self.node, T::SCALAR, Kind::Elementwise, None)?;
+        Ok(codegen::source(&self.node, &l, None))
     }
 
     /// The compiled module of that kernel (named `fused`), from the cache:
@@ -170,7 +185,7 @@ impl<T: ExprElement> Expr<T> {
     /// "fused")`).
     pub fn kernel_module(&self) -> Result<Module> {
         let l = codegen::lower(&self.node, T::SCALAR, Kind::Elementwise, None)?;
-        Ok(cache::kernel(&l.source, &self.node)?.module().clone())
+        Ok(kernel_for(self, &l, None)?.module().clone())
     }
 
     /// The IR of that kernel, printed.
@@ -214,7 +229,7 @@ impl<T: Numeric> Array<T> {
         let e = e.into_expr();
         let target: &Arc<AnyArray> = self.shared();
         let lowered = codegen::lower(&e.node, T::SCALAR, Kind::Assign, Some(target))?;
-        launch(&e, &lowered, &[], Some((&**target, true)))?;
+        launch(&e, &lowered, &[], Some((target, true)))?;
         Ok(())
     }
 
@@ -261,5 +276,48 @@ impl<T: Numeric> Array<T> {
     /// See [`Expr::mean_axis`].
     pub fn mean_axis(&self, axis: usize) -> Result<Array<T>> {
         self.expr().mean_axis(axis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_values_and_sizes_reuse_the_compiled_kernel() {
+        // A shape no other unit test builds.
+        let x = Array::from(vec![1.0f64; 3]);
+        let e = (x.hypot(&x).cbrt() * 3.0f64).on(Backend::Interp);
+        let first = e.eval().unwrap().to_vec().unwrap();
+        assert!((first[0] - 3.0 * 2f64.sqrt().cbrt()).abs() < 1e-12);
+        let built = cache::kernels_built();
+        let y = Array::from(vec![2.0f64; 50]);
+        let again = (y.hypot(&y).cbrt() * 5.0f64)
+            .on(Backend::Interp)
+            .eval()
+            .unwrap();
+        assert_eq!(again.shape(), [50]);
+        assert_eq!(
+            cache::kernels_built(),
+            built,
+            "a new value or size compiled again"
+        );
+        // Another shape (a different operator) is a new kernel.
+        (y.hypot(&y).cbrt() / 5.0f64)
+            .on(Backend::Interp)
+            .eval()
+            .unwrap();
+        assert_eq!(cache::kernels_built(), built + 1);
+    }
+
+    #[test]
+    fn reductions_generate_one_kernel_with_a_reduction_variable() {
+        let a = Array::from(vec![1.0f32, 2.0]);
+        let e = (&a - 1.0f32) * (&a - 1.0f32);
+        let l = codegen::lower(&e.node, ScalarType::F32, Kind::Full(Reduce::Sum), None).unwrap();
+        let src = codegen::source(&e.node, &l, None);
+        assert!(src.contains("acc += ") && src.contains("-> f32"), "{src}");
+        assert_eq!(l.arrays.len(), 1);
+        assert_eq!(l.scalars.len(), 2);
     }
 }

@@ -33,8 +33,11 @@ pub trait Numeric: ExprElement + HostElement {
     fn mean_of(self, n: usize) -> Option<Self>;
 }
 
+/// Signed element types: unary `-` (the language rejects it on `u32`).
+pub trait Signed: Numeric {}
+
 /// Float element types: the math builtins.
-pub trait Float: Numeric {}
+pub trait Float: Signed {}
 
 macro_rules! element {
     ($t:ty, $st:ident, $v:ident) => {
@@ -76,6 +79,8 @@ macro_rules! int {
     )*};
 }
 int!(i32, u32, i64);
+impl Signed for i32 {}
+impl Signed for i64 {}
 
 macro_rules! float {
     ($($t:ty),*) => {$(
@@ -89,6 +94,7 @@ macro_rules! float {
                 Some(self / n as $t)
             }
         }
+        impl Signed for $t {}
         impl Float for $t {}
     )*};
 }
