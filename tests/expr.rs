@@ -804,7 +804,8 @@ fn operators_take_arrays_expressions_and_scalars_on_either_side() {
 fn every_math_method_matches_rust() {
     let v = vec![0.25f32, 0.5, 0.75];
     let x = Array::from(v.clone());
-    let cases: Vec<(Expr<f32>, fn(f32) -> f32)> = vec![
+    type Case = (Expr<f32>, fn(f32) -> f32);
+    let cases: Vec<Case> = vec![
         (x.sqrt(), f32::sqrt),
         (x.cbrt(), f32::cbrt),
         (x.exp(), f32::exp),
