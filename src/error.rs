@@ -110,6 +110,13 @@ pub enum Error {
     /// type (`f32::try_from(value)` on an `f64`).
     #[error(transparent)]
     ValueType(#[from] ValueTypeError),
+    /// An array expression that cannot be evaluated: shapes that do not
+    /// broadcast (both named), a reduction of nothing, a bad axis.
+    #[error("array expression: {message}")]
+    Expr {
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl Error {

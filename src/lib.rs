@@ -49,6 +49,7 @@ pub mod wgpu;
 pub mod backends;
 pub mod engine;
 pub mod error;
+pub mod expr;
 pub mod runtime;
 pub mod typed;
 
@@ -60,6 +61,8 @@ pub use kiln_macros::kernels;
 pub use ndarray;
 
 pub use error::{Error, Fault, Result, RuntimeError};
+/// Lazy array expressions fused into one kernel (docs/expr.md).
+pub use expr::{select, Expr};
 /// The front end, IR and reference interpreter live in the `kiln-core`
 /// crate; their paths under `kiln` are kept (internal, like the backends).
 #[doc(hidden)]
@@ -80,5 +83,6 @@ pub use runtime::{Backend, Kernel, Module};
 pub mod prelude {
     pub use crate::kernels;
     pub use crate::typed::{In, Out};
+    pub use crate::{select, Expr};
     pub use crate::{Arg, Array, Backend, Error, Kernel, Module, Result, ScalarType, Value};
 }

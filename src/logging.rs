@@ -3,7 +3,9 @@
 //!
 //! Topics ([`TOPICS`]): `dispatch` (target `kiln::dispatch`: each choice of
 //! `Backend::Auto` with its predictions) and `cuda` (target `kiln::cuda`:
-//! each CUDA compile, PTX or CUBIN, cache origin and times; docs/cuda.md).
+//! each CUDA compile, PTX or CUBIN, cache origin and times; docs/cuda.md)
+//! and `fusion` (target `kiln::fusion`: each kernel an array expression
+//! generates, source and IR, once per new expression shape; docs/expr.md).
 //!
 //! `KILN_LOG` is a comma-separated list of topics (`KILN_LOG=dispatch`,
 //! `KILN_LOG=dispatch,cuda`) or of `tracing-subscriber` env-filter
@@ -25,7 +27,7 @@ use tracing_subscriber::EnvFilter;
 pub const ENV: &str = "KILN_LOG";
 
 /// The topics `KILN_LOG` may name; topic `t` logs to target `kiln::t`.
-pub const TOPICS: &[&str] = &["dispatch", "cuda"];
+pub const TOPICS: &[&str] = &["dispatch", "cuda", "fusion"];
 
 /// Installs kiln's stderr subscriber when `KILN_LOG` is set. Runs once per
 /// process (later calls return at once); does nothing when `KILN_LOG` is
