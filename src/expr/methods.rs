@@ -236,12 +236,12 @@ impl Expr<bool> {
 
     /// Both conditions (`&` does the same).
     pub fn and(&self, other: impl IntoExpr<bool>) -> Expr<bool> {
-        bin(BinOp::And, self.clone(), other.into_expr())
+        bin(BinOp::BitAnd, self.clone(), other.into_expr())
     }
 
     /// Either condition (`|` does the same).
     pub fn or(&self, other: impl IntoExpr<bool>) -> Expr<bool> {
-        bin(BinOp::Or, self.clone(), other.into_expr())
+        bin(BinOp::BitOr, self.clone(), other.into_expr())
     }
 }
 

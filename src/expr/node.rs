@@ -4,50 +4,13 @@
 //! builtins. Types are checked by Rust's type system while building
 //! (`Expr<T>`), so the tree carries only what code generation needs.
 
+// The language's own operators; `&`/`|` (BitAnd/BitOr) combine conditions
+// without the branch that `&&`/`||` would take.
+pub use crate::ir::BinOp;
 use crate::ir::{ScalarType, Value};
 use crate::runtime::AnyArray;
 use std::fmt;
 use std::sync::Arc;
-
-/// A binary operator, spelled as in the language.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[allow(missing_docs)] // the names are the operators (see `symbol`)
-pub enum BinOp {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Eq,
-    Ne,
-    And,
-    Or,
-}
-
-impl BinOp {
-    /// The operator in kernel source.
-    pub fn symbol(self) -> &'static str {
-        match self {
-            BinOp::Add => "+",
-            BinOp::Sub => "-",
-            BinOp::Mul => "*",
-            BinOp::Div => "/",
-            BinOp::Lt => "<",
-            BinOp::Le => "<=",
-            BinOp::Gt => ">",
-            BinOp::Ge => ">=",
-            BinOp::Eq => "==",
-            BinOp::Ne => "!=",
-            // `&&`/`||` would short-circuit; on bools `&`/`|` compute the
-            // same value without a branch.
-            BinOp::And => "&",
-            BinOp::Or => "|",
-        }
-    }
-}
 
 /// One node of an expression.
 pub enum Node {
