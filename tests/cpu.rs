@@ -1035,3 +1035,80 @@ kernel huge_2d(a: mut f64[:, :], lo: i64) {
     );
     assert!(matches!(e.fault, Fault::IndexOutOfBounds { .. }), "{e:?}");
 }
+
+const STENCIL: &str = r#"
+kernel stencil64(a: f64[:, :], b: mut f64[:, :], w: f64) {
+    for (i, j) in prange(1..a.shape(0) - 1, 1..a.shape(1) - 1) {
+        b[i, j] = w * (a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1]) - min(a[i, j], 0.5);
+    }
+}
+kernel rows32(x: f32[:, :], out: mut f32[:, :], s: f32) {
+    let cols = x.shape(1);
+    for r in prange(0..x.shape(0)) {
+        for c in 0..cols {
+            out[r, c] = max(x[r, c] * s, out[r, c]) + 1.0;
+        }
+    }
+}
+"#;
+
+/// 2-D row segments with offset reads, and serial loops with step 1, run
+/// vector code (issue 13) and keep the interpreter's bits for every shape,
+/// rows shorter than one unrolled step included.
+#[test]
+fn stencils_and_serial_row_loops_vectorize_bit_for_bit() {
+    let m = module(STENCIL);
+    assert!(emit_clif(&m, "stencil64").unwrap().contains("f64x2"));
+    assert!(emit_clif(&m, "rows32").unwrap().contains("f32x4"));
+    for (h, w) in [(3usize, 3usize), (4, 5), (9, 17), (33, 40), (7, 131)] {
+        let n = h * w;
+        let a: Vec<f64> = (0..n)
+            .map(|k| ((k * 37 % 101) as f64) * 0.01 - 0.3)
+            .collect();
+        let inputs = [
+            arr("a", Data::F64(a.clone()), &[h, w], false),
+            arr("b", Data::F64(vec![0.0; n]), &[h, w], true),
+            sc("w", Value::F64(0.25)),
+        ];
+        let _ = same(STENCIL, "stencil64", &inputs);
+        let inputs = [
+            arr(
+                "x",
+                Data::F32(a.iter().map(|v| *v as f32).collect()),
+                &[h, w],
+                false,
+            ),
+            arr("out", Data::F32(vec![0.125; n]), &[h, w], true),
+            sc("s", Value::F32(-1.5)),
+        ];
+        let _ = same(STENCIL, "rows32", &inputs);
+    }
+}
+
+const RECURRENCE: &str = r#"
+kernel recur(a: mut f64[:], x: f64[:]) {
+    for c in 1..a.len() {
+        a[c] = a[c - 1] * 0.5 + x[c];
+    }
+}
+"#;
+
+/// A serial loop whose iterations depend on each other (it reads what the
+/// previous one stored) is never vectorized.
+#[test]
+fn serial_recurrences_stay_scalar() {
+    let m = module(RECURRENCE);
+    assert!(!emit_clif(&m, "recur").unwrap().contains("f64x2"));
+    for n in [1usize, 2, 9, 100] {
+        let inputs = [
+            arr(
+                "a",
+                Data::F64((0..n).map(|k| k as f64).collect()),
+                &[n],
+                true,
+            ),
+            arr("x", Data::F64(vec![1.0; n]), &[n], false),
+        ];
+        let _ = same(RECURRENCE, "recur", &inputs);
+    }
+}

@@ -58,8 +58,16 @@ impl Engine for CpuEngine {
 
 fn isa() -> Result<Arc<dyn cranelift_codegen::isa::TargetIsa>> {
     let mut flags = settings::builder();
+    // The verifier re-checks every function Cranelift is given: a quarter of
+    // a stencil kernel's compile time. Debug builds (the tests) keep it.
+    let verify = if cfg!(debug_assertions) {
+        "true"
+    } else {
+        "false"
+    };
     for (k, v) in [
         ("opt_level", "speed"),
+        ("enable_verifier", verify),
         ("use_colocated_libcalls", "false"),
         ("is_pic", "false"),
     ] {

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::ir::{self, ForLoop, VarId};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::Value as CValue;
-use cranelift_codegen::ir::{types, InstBuilder};
+use cranelift_codegen::ir::{types, InstBuilder, InstructionData, Opcode};
 
 impl<'m> Fx<'_, '_, 'm> {
     pub(super) fn for_loop(&mut self, f: &'m ForLoop) -> Result<()> {
@@ -101,13 +101,10 @@ impl<'m> Fx<'_, '_, 'm> {
             for v in [first128, last128] {
                 let cv = self.b.ins().imul(c, v);
                 let val = self.b.ins().iadd(e, cv);
-                let ge = self
-                    .b
-                    .ins()
-                    .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, val, 0);
-                let lt = self.b.ins().icmp(IntCC::SignedLessThan, val, shape);
-                let both = self.b.ins().band(ge, lt);
-                ok = self.b.ins().band(ok, both);
+                // Shapes are never negative: one unsigned compare tests
+                // `0 <= val < shape`.
+                let inside = self.b.ins().icmp(IntCC::UnsignedLessThan, val, shape);
+                ok = self.b.ins().band(ok, inside);
             }
         }
         Ok(ok)
@@ -122,9 +119,10 @@ impl<'m> Fx<'_, '_, 'm> {
         body: &'m ir::Block,
         poll: bool,
     ) -> Result<()> {
-        // Chunk loops (the only ones that poll) have unit stride.
-        let (start, count) = if poll {
-            self.vector_loop(var, start, count, body)?
+        // Chunk loops (the only ones that poll) have unit stride; serial
+        // loops are vectorized when their step is the constant 1.
+        let (start, count) = if poll || self.is_const_one(stride) {
+            self.vector_loop(var, start, count, body, poll)?
         } else {
             (start, count)
         };
@@ -166,5 +164,17 @@ impl<'m> Fx<'_, '_, 'm> {
         }
         self.b.switch_to_block(exit);
         Ok(())
+    }
+
+    /// Whether `v` is the integer constant 1.
+    fn is_const_one(&self, v: CValue) -> bool {
+        let dfg = &self.b.func.dfg;
+        match dfg.value_def(v).inst().map(|i| &dfg.insts[i]) {
+            Some(InstructionData::UnaryImm {
+                opcode: Opcode::Iconst,
+                imm,
+            }) => imm.bits() == 1,
+            _ => false,
+        }
     }
 }

@@ -1,14 +1,25 @@
-//! 128-bit vector lowering of straight-line `prange` bodies.
+//! 128-bit vector lowering of straight-line loop bodies.
 //!
-//! A 1-D chunk loop whose body is only `let`s and stores of one float type,
-//! built from `+ - * /`, negation, `sqrt`, `abs`, constants, invariant
-//! scalars and unit-stride accesses `a[i]` whose checks are dropped or
-//! hoisted, runs 4 (`f32`) or 2 (`f64`) iterations per step with Cranelift
-//! vector instructions; the remainder runs the scalar loop. Each lane does
-//! exactly the scalar IEEE operations, so results are bit-identical. Arrays
-//! written and read in one iteration are at the same index, and a writable
-//! array is never passed twice (checked at launch), so doing a few
-//! iterations' loads before their stores changes nothing.
+//! A unit-stride loop (a `prange` chunk, a row segment of a 2-D/3-D chunk,
+//! or a serial `for` with step 1) whose body is only `let`s and stores of one
+//! float type, built from `+ - * /`, negation, `sqrt`, `abs`, `min`, `max`,
+//! constants, invariant scalars and accesses whose last index is the loop
+//! variable plus an invariant offset (`a[i]`, `a[r, j - 1]`; the other
+//! indices invariant) and whose checks are dropped or hoisted, runs
+//! `UNROLL` vectors of 4 (`f32`) or 2 (`f64`) iterations per step with
+//! Cranelift vector instructions; the remainder runs the scalar loop. Each
+//! lane does exactly the scalar IEEE operations, so results are
+//! bit-identical.
+//!
+//! Iterations must not depend on each other: every access to an array the
+//! body stores to uses the very same index (so an iteration reads only what
+//! it writes itself), and a writable array is never passed twice (checked at
+//! launch). Doing a few iterations' loads before their stores then changes
+//! nothing, in a `prange` and in a serial loop alike. A serial loop may not
+//! update outer variables; a `prange` chunk may update its float `+`, `min`
+//! and `max` reductions, which accumulate per lane in `UNROLL` accumulators
+//! combined in a fixed order after the loop (deterministic whatever the
+//! thread count).
 
 use super::Fx;
 use crate::cpu::checks::access_key;
@@ -19,15 +30,26 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::Value as CValue;
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type};
 use cranelift_frontend::Variable;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+/// Where a vector's lanes are: the loop variable, the loop's position in
+/// bytes (`(start + k) * size`), and the unrolled copy's first lane past it.
+#[derive(Clone, Copy)]
+struct Lanes {
+    var: VarId,
+    scaled: CValue,
+    lane0: i64,
+}
+
+/// Vectors per step of the vector loop: independent accumulators hide the
+/// latency of a reduction's adds, and the loop's own overhead is shared.
+const UNROLL: i64 = 4;
 
 /// The element type of a vectorizable body, or `None`.
 ///
 /// `reductions` are the enclosing `prange`'s float `Add`, `Min` and `Max`
-/// reductions: an update `s = s + e` / `s = s - e` / `m = min(m, e)` /
-/// `m = max(m, e)` of one of them is allowed too; it accumulates per lane and
-/// the lanes are combined into the variable in lane order after the vector
-/// loop (a fixed order: the result is deterministic).
+/// reductions (none for a serial loop): an update `s = s + e` / `s = s - e`
+/// / `m = min(m, e)` / `m = max(m, e)` of one of them is allowed too.
 pub(crate) fn plan(
     body: &crate::ir::Block,
     var: VarId,
@@ -36,36 +58,52 @@ pub(crate) fn plan(
     reductions: &[(VarId, ReduceOp)],
 ) -> Option<ScalarType> {
     let mut ty = None;
-    let mut lets = HashSet::new();
+    let mut stored: Vec<&Access> = Vec::new();
     for s in &body.stmts {
-        match &s.kind {
+        let (e, t) = match &s.kind {
             StmtKind::Let { var: v, init } => {
-                let t = *ty.get_or_insert(init.ty);
-                if kernel.var(*v).ty != t || !expr_ok(init, t, var, kernel, unchecked) {
+                if kernel.var(*v).ty != init.ty {
                     return None;
                 }
-                lets.insert(*v);
+                (init, init.ty)
             }
             StmtKind::Assign { var: r, value } => {
                 let &(_, op) = reductions.iter().find(|(v, _)| v == r)?;
-                let t = *ty.get_or_insert(value.ty);
-                let e = update(*r, op, value)?;
-                if !expr_ok(e, t, var, kernel, unchecked) {
-                    return None;
-                }
+                (update(*r, op, value)?, value.ty)
             }
             StmtKind::Store { access, value } => {
-                let t = *ty.get_or_insert(value.ty);
-                if !access_ok(access, t, var, kernel, unchecked)
-                    || !expr_ok(value, t, var, kernel, unchecked)
-                {
+                if !access_ok(access, value.ty, var, kernel, unchecked) {
                     return None;
                 }
+                stored.push(access);
+                (value, value.ty)
             }
             _ => return None,
+        };
+        if *ty.get_or_insert(t) != t || !expr_ok(e, t, var, kernel, unchecked) {
+            return None;
         }
     }
-    ty.filter(|t| t.is_float())
+    // Every access to a stored array is at the stored index.
+    let mut independent = true;
+    crate::ir::visit::walk_block_exprs(body, &mut |e: &Expr| {
+        if let ExprKind::Load(a) = &e.kind {
+            for st in &stored {
+                if st.array == a.array && !same_index(st, a) {
+                    independent = false;
+                }
+            }
+        }
+    });
+    for (k, a) in stored.iter().enumerate() {
+        if stored[..k]
+            .iter()
+            .any(|b| b.array == a.array && !same_index(a, b))
+        {
+            independent = false;
+        }
+    }
+    ty.filter(|t| t.is_float() && independent)
 }
 
 fn access_ok(
@@ -75,10 +113,62 @@ fn access_ok(
     kernel: &crate::ir::Function,
     unchecked: &dyn Fn(&Access) -> bool,
 ) -> bool {
+    let Some((last, outer)) = a.index.split_last() else {
+        return false;
+    };
     kernel.array(a.array).elem == ty
-        && a.index.len() == 1
-        && matches!(a.index[0].kind, ExprKind::Var(v) if v == var)
+        && unit_stride(last, var)
+        && outer.iter().all(|e| invariant(e, var))
         && unchecked(a)
+}
+
+/// `var`, `var + k`, `k + var` or `var - k` with `k` invariant.
+fn unit_stride(e: &Expr, var: VarId) -> bool {
+    let is_var = |x: &Expr| matches!(x.kind, ExprKind::Var(v) if v == var);
+    match &e.kind {
+        ExprKind::Var(v) => *v == var,
+        ExprKind::Binary(BinOp::Add, a, b) => {
+            (is_var(a) && invariant(b, var)) || (invariant(a, var) && is_var(b))
+        }
+        ExprKind::Binary(BinOp::Sub, a, b) => is_var(a) && invariant(b, var),
+        _ => false,
+    }
+}
+
+/// An integer expression that cannot fault and does not depend on `var`
+/// (the body's `let`s are floats, so any other variable is outer and
+/// unchanged in the loop).
+fn invariant(e: &Expr, var: VarId) -> bool {
+    let ok = |x: &Expr| invariant(x, var);
+    e.ty.is_int()
+        && match &e.kind {
+            ExprKind::Const(_) | ExprKind::Len(_) | ExprKind::Shape(..) => true,
+            ExprKind::Var(v) => *v != var,
+            ExprKind::Unary(UnOp::Neg, a) | ExprKind::Cast(a) => ok(a),
+            ExprKind::Binary(BinOp::Add | BinOp::Sub | BinOp::Mul, a, b) => ok(a) && ok(b),
+            _ => false,
+        }
+}
+
+/// Whether two accesses name the same element (structurally, spans aside).
+fn same_index(a: &Access, b: &Access) -> bool {
+    a.index.len() == b.index.len() && a.index.iter().zip(&b.index).all(|(x, y)| same_expr(x, y))
+}
+
+fn same_expr(x: &Expr, y: &Expr) -> bool {
+    x.ty == y.ty
+        && match (&x.kind, &y.kind) {
+            (ExprKind::Const(a), ExprKind::Const(b)) => a == b,
+            (ExprKind::Var(a), ExprKind::Var(b)) => a == b,
+            (ExprKind::Len(a), ExprKind::Len(b)) => a == b,
+            (ExprKind::Shape(a, i), ExprKind::Shape(b, j)) => a == b && i == j,
+            (ExprKind::Unary(o, a), ExprKind::Unary(p, b)) => o == p && same_expr(a, b),
+            (ExprKind::Cast(a), ExprKind::Cast(b)) => same_expr(a, b),
+            (ExprKind::Binary(o, a, b), ExprKind::Binary(p, c, d)) => {
+                o == p && same_expr(a, c) && same_expr(b, d)
+            }
+            _ => false,
+        }
 }
 
 fn expr_ok(
@@ -97,6 +187,9 @@ fn expr_ok(
         ExprKind::Unary(UnOp::Neg, a) => ok(a),
         ExprKind::Binary(BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, a, b) => ok(a) && ok(b),
         ExprKind::Builtin(Builtin::Sqrt | Builtin::Abs, args) => args.len() == 1 && ok(&args[0]),
+        ExprKind::Builtin(Builtin::Min | Builtin::Max, args) => {
+            args.len() == 2 && ok(&args[0]) && ok(&args[1])
+        }
         ExprKind::Load(a) => access_ok(a, ty, var, kernel, unchecked),
         _ => false,
     }
@@ -124,15 +217,17 @@ pub(crate) fn update(r: VarId, op: ReduceOp, value: &Expr) -> Option<&Expr> {
 }
 
 impl<'m> Fx<'_, '_, 'm> {
-    /// Runs the largest multiple of the vector width of `count` iterations
+    /// Runs the largest multiple of `UNROLL` vectors of `count` iterations
     /// with vector instructions when `plan` allows it; returns the
-    /// `(start, count)` left for the scalar loop.
+    /// `(start, count)` left for the scalar loop. `reduce`: the loop is a
+    /// `prange` chunk whose float reductions may be updated.
     pub(super) fn vector_loop(
         &mut self,
         var: VarId,
         start: CValue,
         count: CValue,
         body: &'m ir::Block,
+        reduce: bool,
     ) -> Result<(CValue, CValue)> {
         let kernel = self.sh.kernel;
         let proven = &self.proven;
@@ -143,7 +238,12 @@ impl<'m> Fx<'_, '_, 'm> {
                 .enumerate()
                 .all(|(d, &c)| !c || proven.contains(&(key, d)))
         };
-        let Some(ty) = plan(body, var, kernel, &unchecked, &self.chunk_reductions) else {
+        let reductions = if reduce {
+            &self.chunk_reductions[..]
+        } else {
+            &[]
+        };
+        let Some(ty) = plan(body, var, kernel, &unchecked, reductions) else {
             return Ok((start, count));
         };
         let (vty, lanes) = if ty == ScalarType::F32 {
@@ -151,10 +251,11 @@ impl<'m> Fx<'_, '_, 'm> {
         } else {
             (types::F64X2, 2i64)
         };
-        let nvec = self.b.ins().band_imm_s(count, !(lanes - 1));
-        // One vector accumulator per updated reduction, starting at its
+        let step = lanes * UNROLL;
+        let nvec = self.b.ins().band_imm_s(count, !(step - 1));
+        // `UNROLL` vector accumulators per updated reduction, starting at its
         // identity in every lane.
-        let mut accs: HashMap<VarId, (Variable, ir::ReduceOp)> = HashMap::new();
+        let mut accs: HashMap<VarId, (Vec<Variable>, ir::ReduceOp)> = HashMap::new();
         for st in &body.stmts {
             if let StmtKind::Assign { var: r, .. } = &st.kind {
                 if !accs.contains_key(r) {
@@ -163,11 +264,16 @@ impl<'m> Fx<'_, '_, 'm> {
                         .iter()
                         .find(|(v, _)| v == r)
                         .map_or(ir::ReduceOp::Add, |x| x.1);
-                    let acc = self.b.declare_var(vty);
                     let id = self.constant(op.identity(ty));
                     let init = self.b.ins().splat(vty, id);
-                    self.b.def_var(acc, init);
-                    accs.insert(*r, (acc, op));
+                    let vars = (0..UNROLL)
+                        .map(|_| {
+                            let acc = self.b.declare_var(vty);
+                            self.b.def_var(acc, init);
+                            acc
+                        })
+                        .collect();
+                    accs.insert(*r, (vars, op));
                 }
             }
         }
@@ -185,63 +291,80 @@ impl<'m> Fx<'_, '_, 'm> {
         let more = self.b.ins().icmp(IntCC::SignedLessThan, kv, nvec);
         self.b.ins().brif(more, body_blk, &[], exit, &[]);
         self.b.switch_to_block(body_blk);
-        let i = self.b.ins().iadd(start, kv);
-        let mut lets: HashMap<VarId, CValue> = HashMap::new();
-        for s in &body.stmts {
-            match &s.kind {
-                StmtKind::Let { var: v, init } => {
-                    let x = self.vexpr(init, vty, i, &lets)?;
-                    lets.insert(*v, x);
-                }
-                StmtKind::Store { access, value } => {
-                    let x = self.vexpr(value, vty, i, &lets)?;
-                    let addr = self.unit_address(access, i);
-                    self.b
-                        .ins()
-                        .store(MemFlagsData::new().with_notrap(), x, addr, 0);
-                }
-                StmtKind::Assign { var: r, value } => {
-                    let Some((&(acc, op), e)) =
-                        accs.get(r).and_then(|a| Some((a, update(*r, a.1, value)?)))
-                    else {
+        let pos = self.b.ins().iadd(start, kv);
+        let size = ty.size_bytes() as i64;
+        let scaled = self.b.ins().imul_imm_s(pos, size);
+        for u in 0..UNROLL {
+            let at = Lanes {
+                var,
+                scaled,
+                lane0: u * lanes,
+            };
+            let mut lets: HashMap<VarId, CValue> = HashMap::new();
+            for s in &body.stmts {
+                match &s.kind {
+                    StmtKind::Let { var: v, init } => {
+                        let x = self.vexpr(init, vty, at, &lets)?;
+                        lets.insert(*v, x);
+                    }
+                    StmtKind::Store { access, value } => {
+                        let x = self.vexpr(value, vty, at, &lets)?;
+                        let (addr, disp) = self.vector_address(access, var, scaled, u * lanes)?;
+                        self.b
+                            .ins()
+                            .store(MemFlagsData::new().with_notrap(), x, addr, disp);
+                    }
+                    StmtKind::Assign { var: r, value } => {
+                        let Some(((acc, op), e)) = accs
+                            .get(r)
+                            .and_then(|a| Some(((a.0[u as usize], a.1), update(*r, a.1, value)?)))
+                        else {
+                            return Err(self
+                                .sh
+                                .unsupported(s.span, "an update the vector plan excludes"));
+                        };
+                        let x = self.vexpr(e, vty, at, &lets)?;
+                        let a = self.b.use_var(acc);
+                        let next = match (&value.kind, op) {
+                            (_, ir::ReduceOp::Min) => self.float_minmax(a, x, true),
+                            (_, ir::ReduceOp::Max) => self.float_minmax(a, x, false),
+                            (ExprKind::Binary(BinOp::Sub, ..), _) => self.b.ins().fsub(a, x),
+                            _ => self.b.ins().fadd(a, x),
+                        };
+                        self.b.def_var(acc, next);
+                    }
+                    _ => {
                         return Err(self
                             .sh
-                            .unsupported(s.span, "an update the vector plan excludes"));
-                    };
-                    let x = self.vexpr(e, vty, i, &lets)?;
-                    let a = self.b.use_var(acc);
-                    let next = match (&value.kind, op) {
-                        (_, ir::ReduceOp::Min) => self.float_minmax(a, x, true),
-                        (_, ir::ReduceOp::Max) => self.float_minmax(a, x, false),
-                        (ExprKind::Binary(BinOp::Sub, ..), _) => self.b.ins().fsub(a, x),
-                        _ => self.b.ins().fadd(a, x),
-                    };
-                    self.b.def_var(acc, next);
-                }
-                _ => {
-                    return Err(self
-                        .sh
-                        .unsupported(s.span, "a statement the vector plan excludes"))
+                            .unsupported(s.span, "a statement the vector plan excludes"))
+                    }
                 }
             }
         }
-        let k1 = self.b.ins().iadd_imm_s(kv, lanes);
+        let k1 = self.b.ins().iadd_imm_s(kv, step);
         self.b.def_var(k, k1);
         self.b.ins().jump(header, &[]);
         self.b.switch_to_block(exit);
+        // Accumulators combine in a fixed order: vector by vector, then lane
+        // by lane into the variable.
         let mut sums: Vec<_> = accs.into_iter().collect();
         sums.sort_by_key(|(r, _)| *r);
-        for (r, (acc, op)) in sums {
+        for (r, (accs, op)) in sums {
+            let combine = |fx: &mut Self, a: CValue, b: CValue| match op {
+                ir::ReduceOp::Min => fx.float_minmax(a, b, true),
+                ir::ReduceOp::Max => fx.float_minmax(a, b, false),
+                _ => fx.b.ins().fadd(a, b),
+            };
+            let mut lanes_v = self.b.use_var(accs[0]);
+            for acc in &accs[1..] {
+                let next = self.b.use_var(*acc);
+                lanes_v = combine(self, lanes_v, next);
+            }
             let var = self.var(r);
             let mut total = self.b.use_var(var);
-            let lanes_v = self.b.use_var(acc);
             for lane in 0..lanes as u8 {
                 let x = self.b.ins().extractlane(lanes_v, lane);
-                total = match op {
-                    ir::ReduceOp::Min => self.float_minmax(total, x, true),
-                    ir::ReduceOp::Max => self.float_minmax(total, x, false),
-                    _ => self.b.ins().fadd(total, x),
-                };
+                total = combine(self, total, x);
             }
             self.b.def_var(var, total);
         }
@@ -250,18 +373,74 @@ impl<'m> Fx<'_, '_, 'm> {
         Ok((rest_start, rest))
     }
 
-    pub(super) fn unit_address(&mut self, acc: &Access, i: CValue) -> CValue {
-        let base = self.arrays[acc.array.index()].ptr;
-        let size = self.sh.kernel.array(acc.array).elem.size_bytes();
-        let off = self.b.ins().ishl_imm_s(i, size.trailing_zeros() as i64);
-        self.b.ins().iadd(base, off)
+    /// Address of an access's first lane as `(address, byte offset)`: the
+    /// invariant part (outer indices and the offset `k` of `var ± k`) is
+    /// computed where Cranelift can hoist it out of the loop, `scaled` is the
+    /// loop's position in bytes, and `lane0` (the unrolled copy's first
+    /// iteration past it) becomes the load's immediate offset. The plan
+    /// admits only indices that cannot fault and accesses whose checks are
+    /// proven, so nothing is checked here.
+    fn vector_address(
+        &mut self,
+        acc: &Access,
+        var: VarId,
+        scaled: CValue,
+        lane0: i64,
+    ) -> Result<(CValue, i32)> {
+        let arr = self.arrays[acc.array.index()];
+        let size = self.sh.kernel.array(acc.array).elem.size_bytes() as i64;
+        let (last, outer) = acc.index.split_last().expect("plan: an index");
+        let mut row: Option<CValue> = None;
+        for (d, e) in outer.iter().enumerate() {
+            let i = self.expr(e)?;
+            row = Some(match row {
+                None => i,
+                Some(r) => {
+                    let m = self.b.ins().imul(r, arr.shape[d]);
+                    self.b.ins().iadd(m, i)
+                }
+            });
+        }
+        let mut inv = row.map(|r| self.b.ins().imul(r, arr.shape[outer.len()]));
+        let k = match &last.kind {
+            ExprKind::Binary(BinOp::Add, a, b) => {
+                let k = if matches!(a.kind, ExprKind::Var(v) if v == var) {
+                    b
+                } else {
+                    a
+                };
+                Some(self.expr(k)?)
+            }
+            ExprKind::Binary(BinOp::Sub, _, b) => {
+                let x = self.expr(b)?;
+                Some(self.b.ins().ineg(x))
+            }
+            _ => None,
+        };
+        if let Some(k) = k {
+            inv = Some(match inv {
+                Some(r) => self.b.ins().iadd(r, k),
+                None => k,
+            });
+        }
+        let base = match inv {
+            Some(off) => {
+                let bytes = self.b.ins().imul_imm_s(off, size);
+                self.b.ins().iadd(arr.ptr, bytes)
+            }
+            None => arr.ptr,
+        };
+        let addr = self.b.ins().iadd(base, scaled);
+        let disp = i32::try_from(lane0 * size)
+            .map_err(|_| self.sh.unsupported(last.span, "a vector offset over 2 GiB"))?;
+        Ok((addr, disp))
     }
 
-    pub(super) fn vexpr(
+    fn vexpr(
         &mut self,
         e: &Expr,
         vty: Type,
-        i: CValue,
+        at: Lanes,
         lets: &HashMap<VarId, CValue>,
     ) -> Result<CValue> {
         Ok(match &e.kind {
@@ -278,12 +457,12 @@ impl<'m> Fx<'_, '_, 'm> {
                 }
             },
             ExprKind::Unary(UnOp::Neg, a) => {
-                let x = self.vexpr(a, vty, i, lets)?;
+                let x = self.vexpr(a, vty, at, lets)?;
                 self.b.ins().fneg(x)
             }
             ExprKind::Binary(op, a, b) => {
-                let x = self.vexpr(a, vty, i, lets)?;
-                let y = self.vexpr(b, vty, i, lets)?;
+                let x = self.vexpr(a, vty, at, lets)?;
+                let y = self.vexpr(b, vty, at, lets)?;
                 match op {
                     BinOp::Add => self.b.ins().fadd(x, y),
                     BinOp::Sub => self.b.ins().fsub(x, y),
@@ -291,8 +470,13 @@ impl<'m> Fx<'_, '_, 'm> {
                     _ => self.b.ins().fdiv(x, y),
                 }
             }
+            ExprKind::Builtin(f @ (Builtin::Min | Builtin::Max), args) => {
+                let x = self.vexpr(&args[0], vty, at, lets)?;
+                let y = self.vexpr(&args[1], vty, at, lets)?;
+                self.float_minmax(x, y, *f == Builtin::Min)
+            }
             ExprKind::Builtin(f, args) => {
-                let x = self.vexpr(&args[0], vty, i, lets)?;
+                let x = self.vexpr(&args[0], vty, at, lets)?;
                 if *f == Builtin::Sqrt {
                     self.b.ins().sqrt(x)
                 } else {
@@ -300,10 +484,10 @@ impl<'m> Fx<'_, '_, 'm> {
                 }
             }
             ExprKind::Load(acc) => {
-                let addr = self.unit_address(acc, i);
+                let (addr, disp) = self.vector_address(acc, at.var, at.scaled, at.lane0)?;
                 self.b
                     .ins()
-                    .load(vty, MemFlagsData::new().with_notrap(), addr, 0)
+                    .load(vty, MemFlagsData::new().with_notrap(), addr, disp)
             }
             _ => {
                 return Err(self
