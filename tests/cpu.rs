@@ -1112,3 +1112,33 @@ fn serial_recurrences_stay_scalar() {
         let _ = same(RECURRENCE, "recur", &inputs);
     }
 }
+
+/// A kernel too long for Cranelift's optimizer (over 20,000 instructions in
+/// one function) is compiled without it and still matches the interpreter
+/// (issue 17 item 6: compile time grows about linearly, docs/limits.md).
+#[test]
+fn very_long_kernels_compile_unoptimized_and_match() {
+    let mut src = String::from("kernel long(x: mut f64[:], y: f64[:]) {\n");
+    for k in 0..3000 {
+        src.push_str(&format!(
+            "    x[{a}] = x[{a}] * 0.5 + y[{b}] - {k}.0;\n",
+            a = k % 7,
+            b = (k * 3) % 5
+        ));
+    }
+    src.push_str("}\n");
+    let m = module(&src);
+    let text = emit_clif(&m, "long").unwrap();
+    assert!(text.lines().count() > 20_000, "{} lines", text.lines().count());
+    let inputs = [
+        arr("x", Data::F64(vec![1.0; 7]), &[7], true),
+        arr("y", Data::F64((0..5).map(|v| v as f64).collect()), &[5], false),
+    ];
+    let _ = same(&src, "long", &inputs);
+    // And a fault in it is still reported at its line.
+    let short = [
+        arr("x", Data::F64(vec![1.0; 7]), &[7], true),
+        arr("y", Data::F64(vec![0.0; 2]), &[2], false),
+    ];
+    let _ = same(&src, "long", &short);
+}

@@ -27,7 +27,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use launch::{ArrayDesc, ChunkFn, Ctx, LaunchState};
 use lower::{backend_err, Site};
 use std::sync::atomic::AtomicI64;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The Cranelift + rayon engine.
 pub struct CpuEngine {
@@ -37,7 +37,7 @@ pub struct CpuEngine {
 impl CpuEngine {
     /// Fails only when Cranelift does not support the host.
     pub fn new() -> Result<CpuEngine> {
-        isa()?;
+        isa(true)?;
         Ok(CpuEngine { _private: () })
     }
 }
@@ -56,32 +56,43 @@ impl Engine for CpuEngine {
     }
 }
 
-fn isa() -> Result<Arc<dyn cranelift_codegen::isa::TargetIsa>> {
+type Isa = Arc<dyn cranelift_codegen::isa::TargetIsa>;
+
+/// The host ISA with Cranelift's optimizer (`optimize`) or without it, built
+/// once per process.
+fn isa(optimize: bool) -> Result<Isa> {
+    static ISAS: [OnceLock<std::result::Result<Isa, String>>; 2] =
+        [OnceLock::new(), OnceLock::new()];
+    ISAS[optimize as usize]
+        .get_or_init(|| build_isa(optimize))
+        .clone()
+        .map_err(backend_err)
+}
+
+fn build_isa(optimize: bool) -> std::result::Result<Isa, String> {
     let mut flags = settings::builder();
     // The verifier re-checks every function Cranelift is given: a quarter of
     // a stencil kernel's compile time. Debug builds (the tests) keep it.
-    let verify = if cfg!(debug_assertions) {
-        "true"
-    } else {
-        "false"
-    };
+    let verify = if cfg!(debug_assertions) { "true" } else { "false" };
+    let opt = if optimize { "speed" } else { "none" };
+    // (regalloc2's single-pass allocator was tried for huge functions: it
+    // grows quadratically on them, 108 s for 40,000 statements.)
     for (k, v) in [
-        ("opt_level", "speed"),
+        ("opt_level", opt),
         ("enable_verifier", verify),
         ("use_colocated_libcalls", "false"),
         ("is_pic", "false"),
     ] {
-        flags.set(k, v).map_err(backend_err)?;
+        flags.set(k, v).map_err(|e| e.to_string())?;
     }
-    let builder =
-        cranelift_native::builder().map_err(|e| backend_err(format!("unsupported host: {e}")))?;
+    let builder = cranelift_native::builder().map_err(|e| format!("unsupported host: {e}"))?;
     builder
         .finish(settings::Flags::new(flags))
-        .map_err(backend_err)
+        .map_err(|e| e.to_string())
 }
 
 fn new_jit() -> Result<JITModule> {
-    let mut builder = JITBuilder::with_isa(isa()?, cranelift_module::default_libcall_names());
+    let mut builder = JITBuilder::with_isa(isa(true)?, cranelift_module::default_libcall_names());
     for (name, ptr) in math::symbols() {
         builder.symbol(name, ptr);
     }

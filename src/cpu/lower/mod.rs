@@ -41,7 +41,7 @@ use cranelift_codegen::ir::{
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::JITModule;
-use cranelift_module::{FuncId as ClifId, Linkage, Module as _};
+use cranelift_module::{FuncId as ClifId, Linkage, Module as _, ModuleReloc};
 use std::collections::{HashMap, HashSet};
 
 const PTR: Type = types::I64;
@@ -209,11 +209,38 @@ fn define(
     if let Some(t) = text {
         t.push(format!("; {what}\n{}", cctx.func.display()));
     }
-    jit.define_function(id, cctx)
-        .map_err(|e| backend_err(format!("{what}: {e:?}")))?;
+    let err = |e: &dyn std::fmt::Debug| backend_err(format!("{what}: {e:?}"));
+    if cctx.func.dfg.num_insts() <= OPTIMIZE_MAX_INSTS {
+        jit.define_function(id, cctx).map_err(|e| err(&e))?;
+    } else {
+        // What `define_function` does, with the unoptimizing ISA.
+        let isa = super::isa(false)?;
+        cctx.compile(&*isa, &mut Default::default())
+            .map_err(|e| err(&e.inner))?;
+        let code = cctx.compiled_code().expect("compiled just above");
+        let align = (code.buffer.alignment as u64)
+            .max(isa.function_alignment().minimum as u64)
+            .max(isa.symbol_alignment());
+        let relocs: Vec<ModuleReloc> = code
+            .buffer
+            .relocs()
+            .iter()
+            .map(|r| ModuleReloc::from_mach_reloc(r, &cctx.func, id))
+            .collect();
+        let bytes = code.code_buffer().to_vec();
+        jit.define_function_bytes(id, align, &bytes, &relocs)
+            .map_err(|e| err(&e))?;
+    }
     jit.clear_context(cctx);
     Ok(())
 }
+
+/// Functions of more Cranelift instructions than this are compiled without
+/// its optimizer, whose e-graph pass grows faster than linearly on very long
+/// straight-line kernels (20,000 statements took 3.3 s, 40,000 7.9 s);
+/// without it compile time grows about linearly (issue 17 item 6). Library
+/// kernels are below 2,000.
+const OPTIMIZE_MAX_INSTS: usize = 20_000;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
