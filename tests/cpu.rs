@@ -1129,10 +1129,19 @@ fn very_long_kernels_compile_unoptimized_and_match() {
     src.push_str("}\n");
     let m = module(&src);
     let text = emit_clif(&m, "long").unwrap();
-    assert!(text.lines().count() > 20_000, "{} lines", text.lines().count());
+    assert!(
+        text.lines().count() > 20_000,
+        "{} lines",
+        text.lines().count()
+    );
     let inputs = [
         arr("x", Data::F64(vec![1.0; 7]), &[7], true),
-        arr("y", Data::F64((0..5).map(|v| v as f64).collect()), &[5], false),
+        arr(
+            "y",
+            Data::F64((0..5).map(|v| v as f64).collect()),
+            &[5],
+            false,
+        ),
     ];
     let _ = same(&src, "long", &inputs);
     // And a fault in it is still reported at its line.

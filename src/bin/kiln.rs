@@ -632,12 +632,31 @@ fn launch_repeatedly(
     let start = Instant::now();
     kernel.prepare(backend)?;
     let compile_seconds = start.elapsed().as_secs_f64();
-    // Only arrays the kernel may write need a pristine copy.
-    let originals: Vec<Option<HostValue>> = values
-        .iter()
-        .zip(params)
-        .map(|(v, p)| (repeat > 1 && p.ty.is_mut_array()).then(|| v.clone()))
-        .collect();
+    // Only arrays the kernel may write need a pristine copy; one that does
+    // not fit in memory is an error, not an abort.
+    let mut originals: Vec<Option<HostValue>> = Vec::with_capacity(values.len());
+    for (v, p) in values.iter().zip(params) {
+        let copy = match v {
+            HostValue::Array(a) if repeat > 1 && p.ty.is_mut_array() => {
+                Some(HostValue::Array(a.try_clone().ok_or_else(|| {
+                    Error::Argument {
+                        kernel: kernel.name().to_string(),
+                        index: None,
+                        param: Some(p.name.clone()),
+                        expected: None,
+                        given: None,
+                        message: format!(
+                            "argument `{}`: not enough memory to keep a copy of it ({} bytes) between the runs of `--repeat {repeat}`; use `--repeat 1`",
+                            p.name,
+                            a.len() * a.elem().size_bytes()
+                        ),
+                    }
+                })?))
+            }
+            _ => None,
+        };
+        originals.push(copy);
+    }
     let mut seconds = Vec::with_capacity(repeat as usize);
     let mut last = (backend, None);
     for run in 0..repeat {

@@ -73,7 +73,11 @@ fn build_isa(optimize: bool) -> std::result::Result<Isa, String> {
     let mut flags = settings::builder();
     // The verifier re-checks every function Cranelift is given: a quarter of
     // a stencil kernel's compile time. Debug builds (the tests) keep it.
-    let verify = if cfg!(debug_assertions) { "true" } else { "false" };
+    let verify = if cfg!(debug_assertions) {
+        "true"
+    } else {
+        "false"
+    };
     let opt = if optimize { "speed" } else { "none" };
     // (regalloc2's single-pass allocator was tried for huge functions: it
     // grows quadratically on them, 108 s for 40,000 statements.)

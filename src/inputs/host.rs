@@ -175,6 +175,21 @@ impl Clone for HostArray {
 }
 
 impl HostArray {
+    /// A copy, or `None` when the memory for it cannot be had (where
+    /// `clone` would abort the process).
+    pub fn try_clone(&self) -> Option<HostArray> {
+        let data = each!(&self.data, v => {
+            let mut copy = Vec::new();
+            copy.try_reserve_exact(v.len()).ok()?;
+            copy.extend_from_slice(v);
+            HostElement::wrap(copy)
+        });
+        Some(HostArray {
+            data,
+            shape: self.shape.clone(),
+        })
+    }
+
     /// An array of `data` with `shape`; the shape must hold exactly the data.
     pub fn new(data: HostData, shape: Vec<usize>) -> Result<HostArray, ShapeMismatch> {
         let product = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));

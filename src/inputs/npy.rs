@@ -8,7 +8,7 @@ use super::params::{ParamInfo, ParamType};
 use crate::error::{Error, Result};
 use crate::ir::ScalarType;
 use npyz::{DType, NpyFile, NpyHeader, Order, TypeChar, WriterBuilder};
-use std::io::{self, Write};
+use std::io::{self, Read as _, Write};
 use std::path::Path;
 
 /// What a `.npy` header says, before the data is read.
@@ -105,11 +105,60 @@ pub fn read_for(path: impl AsRef<Path>, param: &ParamInfo) -> Result<HostArray> 
 
 fn read_checked(path: &Path, accept: impl FnOnce(&NpyInfo) -> Result<()>) -> Result<HostArray> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    let io = |error| Error::Io {
         path: shown.clone(),
-        error: source,
+        error,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    // The header first, kept byte for byte: it says how many data bytes
+    // follow, and no more than those are read. A file that is not `.npy`
+    // (`/dev/zero`, a text file) is refused after a few bytes, and a header
+    // declaring more data than memory holds is refused before any is read.
+    let mut head = Keep {
+        inner: io::BufReader::new(file),
+        kept: Vec::new(),
+    };
+    let header = NpyHeader::from_reader(&mut head)
+        .map_err(|e| invalid(&shown, format!("not a valid .npy file: {e}")))?;
+    let elems = header
+        .shape()
+        .iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(d));
+    let data_len = elems
+        .zip(header.dtype().num_bytes())
+        .and_then(|(n, b)| n.checked_mul(b as u64))
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| invalid(&shown, "declares more data than this machine can address"))?;
+    let Keep {
+        inner,
+        kept: mut bytes,
+    } = head;
+    bytes.try_reserve_exact(data_len).map_err(|_| {
+        invalid(
+            &shown,
+            format!("declares {data_len} bytes of data: not enough memory to read them"),
+        )
     })?;
+    // One byte more than declared, so that a longer file is still refused
+    // by the parser as before.
+    io::Read::take(inner, data_len as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
     parse_checked(&bytes, &shown, accept)
+}
+
+/// A reader that keeps a copy of what it reads (the `.npy` header).
+struct Keep<R> {
+    inner: R,
+    kept: Vec<u8>,
+}
+
+impl<R: io::Read> io::Read for Keep<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.kept.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Reads an array from the bytes of a `.npy` file; `name` is the file name

@@ -159,7 +159,10 @@ pub fn parse_value(
                 if path.trim().is_empty() {
                     return Err(fail("`@` names no file (expected `@file.npy`)".into()));
                 }
-                return npy::read_for(path, param).map(HostValue::Array);
+                // Name the kernel and the parameter the file was for.
+                return npy::read_for(path, param)
+                    .map(HostValue::Array)
+                    .map_err(|e| fail(e.to_string()));
             }
             let Some((name, shape_text)) = text.split_once(':') else {
                 return Err(fail(format!(

@@ -39,6 +39,7 @@ use crate::ir::{self, Value};
 use args::Arg;
 use std::collections::HashMap;
 use std::fmt;
+use std::io::Read as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -130,6 +131,11 @@ fn copy_error(e: &Error) -> Error {
     }
 }
 
+/// The largest kernel file `Module::from_file` reads (docs/limits.md): a
+/// kernel is at most 4 MiB once its helpers are inlined, so this leaves room
+/// for many kernels in one file.
+pub const MAX_SOURCE_BYTES: u64 = 64 << 20;
+
 impl Module {
     /// Parses and checks `source`; `file` is the name diagnostics print.
     pub fn from_source(file: &str, source: &str) -> Result<Module> {
@@ -160,7 +166,21 @@ impl Module {
             path: name.clone(),
             error,
         };
-        let bytes = std::fs::read(path).map_err(io)?;
+        // Read at most one byte past the limit: `kiln run /dev/zero` ends at
+        // once instead of reading until memory runs out.
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| std::io::Read::take(f, MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(io)?;
+        if bytes.len() as u64 > MAX_SOURCE_BYTES {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "larger than {} MiB, the most a kernel file may hold",
+                    MAX_SOURCE_BYTES >> 20
+                ),
+            )));
+        }
         let source = String::from_utf8(bytes).map_err(|e| {
             // Say where: the line and column of the first bad byte.
             let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];

@@ -96,3 +96,64 @@ fn an_error_in_a_huge_line_prints_a_window_of_it() {
     );
     assert!(e.contains("1 | …") && e.contains("1.0 + true"), "{e}");
 }
+
+/// Endless or oversized inputs end at once with a located error naming the
+/// kernel and parameter (issue 17 items 4 and 10): `/dev/zero` as a `.npy`
+/// or as the kernel file, a header declaring terabytes, a file that is not
+/// `.npy`.
+#[cfg(unix)]
+#[test]
+fn endless_and_oversized_inputs_are_refused_at_once() {
+    let (dir, file) = kernels();
+    let file = file.to_str().unwrap();
+    let run = |arg: &str| {
+        let start = std::time::Instant::now();
+        let o = kiln(&["run", file, "--kernel", "total", "--arg", arg]);
+        assert!(start.elapsed().as_secs() < 20, "{arg}: took too long");
+        assert_eq!(code(&o), 1, "{arg}: {}", stderr(&o));
+        stderr(&o)
+    };
+    let e = run("x=@/dev/zero");
+    assert!(
+        e.contains("kernel `total`") && e.contains("`x`") && e.contains("not a valid .npy"),
+        "{e}"
+    );
+    let text = dir.join("text.npy");
+    std::fs::write(&text, "hello").unwrap();
+    let e = run(&format!("x=@{}", text.display()));
+    assert!(e.contains("`x`") && e.contains("not a valid .npy"), "{e}");
+    // A valid header declaring 16 TB of float64, then a few bytes.
+    let huge = dir.join("huge.npy");
+    let dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (2000000000000,), }";
+    let mut header = dict.to_string();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&[0u8; 64]);
+    std::fs::write(&huge, bytes).unwrap();
+    let e = run(&format!("x=@{}", huge.display()));
+    assert!(e.contains("`x`") && e.contains("bytes of data"), "{e}");
+    let o = kiln(&["check", "/dev/zero"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("MiB"), "{}", stderr(&o));
+}
+
+/// `--repeat` keeps a copy of each `mut` array; when memory for it is short
+/// that is an error naming the array, not an abort (issue 17 item 4).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_repeat_copy_that_does_not_fit_is_an_error() {
+    let (_, file) = kernels();
+    let script = format!(
+        "ulimit -v 3000000; exec {} run {} --kernel bump --backend cpu --arg x=zeros:200000000 --repeat 2",
+        env!("CARGO_BIN_EXE_kiln"),
+        file.display()
+    );
+    let o = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--repeat"), "{}", stderr(&o));
+}
