@@ -121,6 +121,10 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 /// Runs `args` on one process (`--backend cpu`) and under mpirun at every
 /// rank count; the result and every output file must be the same bytes.
 fn check_bits(label: &str, args: &[String]) {
+    check_bits_at(label, args, &rank_counts())
+}
+
+fn check_bits_at(label: &str, args: &[String], counts: &[usize]) {
     let ref_dir = tempdir("ref");
     let mut a = args.to_vec();
     a.extend(["--backend", "cpu", "--json", "--out"].map(String::from));
@@ -133,7 +137,7 @@ fn check_bits(label: &str, args: &[String]) {
     );
     let expected = result_of(&out, label);
     let expected_files = files(&ref_dir);
-    for np in rank_counts() {
+    for &np in counts {
         let dir = tempdir(&format!("np{np}"));
         let mut a = args.to_vec();
         a.extend(["--distributed", "--json", "--out"].map(String::from));
@@ -170,6 +174,10 @@ fn stems(dir: &str) -> Vec<String> {
 }
 
 fn check_dir(dir: &str) {
+    check_dir_at(dir, "T", &rank_counts());
+}
+
+fn check_dir_at(dir: &str, size: &str, counts: &[usize]) {
     if !mpi_available() {
         return;
     }
@@ -181,15 +189,26 @@ fn check_dir(dir: &str) {
             "--kernel".into(),
             name.clone(),
             "--size".into(),
-            "T".into(),
+            size.into(),
         ];
-        check_bits(&format!("{dir}/{name}"), &args);
+        check_bits_at(&format!("{dir}/{name} (size {size})"), &args, counts);
     }
 }
 
 #[test]
 fn library_kernels_are_bit_identical_at_every_rank_count() {
     check_dir("kernels");
+}
+
+/// Size S: more chunks per reduction, more rows per rank, 2-D loops whose
+/// reduction chunks end inside rows.
+#[test]
+fn library_kernels_at_size_s_are_bit_identical() {
+    let counts: Vec<usize> = rank_counts()
+        .into_iter()
+        .filter(|&n| n == 2 || n == 3)
+        .collect();
+    check_dir_at("kernels", "S", &counts);
 }
 
 #[test]
@@ -323,14 +342,15 @@ fn faults_end_every_rank_with_one_located_message() {
     }
 }
 
-/// A write at a row other than the loop's own is refused before the
-/// launch, naming the array and the line.
+/// A write at a row the analysis cannot bound (not the loop's first
+/// variable plus a constant) is refused before the launch, naming the array
+/// and the line.
 #[test]
 fn non_owner_writes_are_refused() {
     if !mpi_available() {
         return;
     }
-    let src = "kernel shift(x: mut f64[:]) {\n    for i in prange(0..x.len() - 1) {\n        x[i + 1] = 2.0;\n    }\n}\n";
+    let src = "kernel shift(x: mut f64[:]) {\n    for i in prange(0..x.len()) {\n        x[(i * 7) % 10] = 2.0;\n    }\n}\n";
     let file = write_kernel("shift", src);
     let args: Vec<String> = [
         "run",

@@ -273,14 +273,20 @@ impl Hook<'_> {
         &self.f.array(a).name
     }
 
-    /// For every rank, the rows it runs but does not own of array `a`,
-    /// split by owner: `(from, to, rows)`.
-    fn foreign(&self, l: &Layout, rows: &[Option<(i128, i128)>]) -> Vec<(usize, usize, Rows)> {
+    /// For every rank, the rows it writes (at offsets `lo..=hi` of the rows
+    /// it runs) but does not own, split by owner: `(from, to, rows)`.
+    fn foreign(
+        &self,
+        l: &Layout,
+        rows: &[Option<(i128, i128)>],
+        (lo, hi): (i64, i64),
+    ) -> Vec<(usize, usize, Rows)> {
         let parts = self.comm.size();
         let mut out = vec![];
         for (q, r) in rows.iter().enumerate() {
             let Some(r) = r else { continue };
-            for gap in minus(clip(*r, l.rows()), l.owned(parts, q)) {
+            let w = (r.0 + lo as i128, r.1 + hi as i128);
+            for gap in minus(clip(w, l.rows()), l.owned(parts, q)) {
                 for p in 0..parts {
                     let o = l.owned(parts, p);
                     let piece = (gap.0.max(o.0), gap.1.min(o.1));
@@ -395,16 +401,16 @@ impl ParHook for Hook<'_> {
             }
         }
         let mut snapshots = vec![];
-        for a in &lp.writes {
+        for &(a, wlo, whi) in &lp.writes {
             let l = &lay[a.index()];
             let rb = l.row_bytes();
-            for (q, _, r) in self.foreign(l, &rows) {
+            for (q, _, r) in self.foreign(l, &rows, (wlo, whi)) {
                 if q == me {
                     // SAFETY: rows inside this rank's full-size buffer.
                     let bytes = unsafe {
                         std::slice::from_raw_parts(l.ptr.add(r.0 * rb), (r.1 - r.0) * rb)
                     };
-                    snapshots.push((*a, r, bytes.to_vec()));
+                    snapshots.push((a, r, bytes.to_vec()));
                 }
             }
         }
@@ -489,9 +495,9 @@ impl ParHook for Hook<'_> {
         if !pending.redundant {
             // Rows written away from their owner go to it: the elements
             // that changed, as (index, bytes).
-            for a in &lp.writes {
+            for &(a, wlo, whi) in &lp.writes {
                 let l = &mut lay[a.index()];
-                let pairs = self.foreign(l, &pending.rows);
+                let pairs = self.foreign(l, &pending.rows, (wlo, whi));
                 if pairs.is_empty() {
                     l.written(parts);
                     continue;
@@ -506,7 +512,7 @@ impl ParHook for Hook<'_> {
                     let snap = pending
                         .snapshots
                         .iter()
-                        .find(|(x, rr, _)| x == a && rr == r)
+                        .find(|(x, rr, _)| *x == a && rr == r)
                         .map(|s| &s.2[..])
                         .unwrap_or(&[]);
                     // SAFETY: rows inside this rank's buffer.
@@ -553,7 +559,12 @@ impl ParHook for Hook<'_> {
                 combine_copies(comm, l, *c);
             }
         }
-        for a in lp.writes.iter().chain(lp.combines.iter().map(|(a, _)| a)) {
+        for a in lp
+            .writes
+            .iter()
+            .map(|w| &w.0)
+            .chain(lp.combines.iter().map(|(a, _)| a))
+        {
             if self.plan.serial_reads[a.index()] {
                 lay[a.index()].replicate(comm);
             }

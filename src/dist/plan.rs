@@ -31,8 +31,10 @@ pub(crate) enum Combine {
 /// One `prange`'s use of the arrays.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LoopPlan {
-    /// Arrays written by owner stores (or owner-index atomics).
-    pub writes: Vec<ArrayId>,
+    /// Arrays written at constant offsets of the first loop variable along
+    /// their first axis (owner writes have offset 0; rows written away from
+    /// their owner go to it after the loop): the smallest and largest offset.
+    pub writes: Vec<(ArrayId, i64, i64)>,
     /// Arrays read at constant offsets of the first loop variable along
     /// their first axis: the smallest and largest offset.
     pub halos: Vec<(ArrayId, i64, i64)>,
@@ -164,7 +166,12 @@ fn plan_loop(module: &ir::Module, f: &ir::Function, p: &ParLoop) -> Result<LoopP
         dim0: p.vars[0],
         lets,
     };
-    let mut writes: Vec<ArrayId> = Vec::new();
+    let mut writes: HashMap<ArrayId, (i64, i64)> = HashMap::new();
+    let add_write = |writes: &mut HashMap<ArrayId, (i64, i64)>, a: ArrayId, c: i64| {
+        let w = writes.entry(a).or_insert((c, c));
+        w.0 = w.0.min(c);
+        w.1 = w.1.max(c);
+    };
     let mut halos: HashMap<ArrayId, (i64, i64)> = HashMap::new();
     let mut gathers: HashSet<ArrayId> = HashSet::new();
     // Non-owner atomics per array: the ops and whether a result is used.
@@ -181,8 +188,8 @@ fn plan_loop(module: &ir::Module, f: &ir::Function, p: &ParLoop) -> Result<LoopP
         if let StmtKind::Store { access, .. } = &s.kind {
             touched.insert(access.array);
             match r.offset(&access.index[0], 0) {
-                Some(0) => writes.push(access.array),
-                _ if error.is_none() => {
+                Some(c) => add_write(&mut writes, access.array, c),
+                None if error.is_none() => {
                     let a = &f.array(access.array).name;
                     let i = &f.var(p.vars[0]).name;
                     error = Some(refuse(
@@ -190,10 +197,11 @@ fn plan_loop(module: &ir::Module, f: &ir::Function, p: &ParLoop) -> Result<LoopP
                         f,
                         s.span,
                         format!(
-                            "array `{a}` is written at a row other than the `prange`'s own: \
-                             a distributed loop may only write `{a}[{i}, …]` (its first index \
-                             must be the loop's first variable `{i}`), so that each rank writes \
-                             the rows it owns; use `atomic_*` for scatter updates"
+                            "array `{a}` is written at a row the analysis cannot bound: a \
+                             distributed loop may only write `{a}[{i}, …]` or `{a}[{i} ± constant, \
+                             …]` (its first index must be the loop's first variable `{i}`, \
+                             so that each row has one known writer); use `atomic_*` for \
+                             scatter updates"
                         ),
                     ));
                 }
@@ -243,7 +251,7 @@ fn plan_loop(module: &ir::Module, f: &ir::Function, p: &ParLoop) -> Result<LoopP
                 entry.0.insert(op);
                 entry.1 |= used;
             }
-            None => writes.push(a),
+            None => add_write(&mut writes, a, 0),
         }
     }
     let mut scatter: Vec<_> = scatter.into_iter().collect();
@@ -254,7 +262,7 @@ fn plan_loop(module: &ir::Module, f: &ir::Function, p: &ParLoop) -> Result<LoopP
             Err(format!("`{name}` takes atomics of several kinds"))
         } else if used {
             Err(format!("the result of an atomic on `{name}` is used"))
-        } else if writes.contains(&a) || halos.contains_key(&a) || gathers.contains(&a) {
+        } else if writes.contains_key(&a) || halos.contains_key(&a) || gathers.contains(&a) {
             Err(format!(
                 "`{name}` is updated atomically and accessed otherwise"
             ))
@@ -275,8 +283,11 @@ fn plan_loop(module: &ir::Module, f: &ir::Function, p: &ParLoop) -> Result<LoopP
             }
         }
     }
-    writes.sort();
-    writes.dedup();
+    let mut writes: Vec<(ArrayId, i64, i64)> = writes
+        .into_iter()
+        .map(|(a, (lo, hi))| (a, lo, hi))
+        .collect();
+    writes.sort_by_key(|w| w.0);
     let mut halos: Vec<_> = halos
         .into_iter()
         .filter(|(a, _)| !gathers.contains(a))
@@ -288,8 +299,10 @@ fn plan_loop(module: &ir::Module, f: &ir::Function, p: &ParLoop) -> Result<LoopP
     let mut touched: Vec<_> = touched.into_iter().collect();
     touched.sort();
     lp.partition = writes
-        .first()
-        .copied()
+        .iter()
+        .find(|w| w.1 == 0 && w.2 == 0)
+        .or(writes.first())
+        .map(|w| w.0)
         .or_else(|| halos.first().map(|h| h.0));
     lp.writes = writes;
     lp.halos = halos;
@@ -340,9 +353,9 @@ mod tests {
         .unwrap();
         assert_eq!(p.loops.values().next().unwrap().gathers.len(), 1);
         let e = plan_of(
-            "kernel k(b: mut f64[:]) {
+            "kernel k(b: mut f64[:], idx: i64[:]) {
                 for i in prange(0..b.len() - 1) {
-                    b[i + 1] = 1.0;
+                    b[idx[i]] = 1.0;
                 }
             }",
             "k",
