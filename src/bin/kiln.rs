@@ -377,6 +377,15 @@ fn bench_usage_error(args: &kiln::bench::cli::BenchArgs) -> Option<String> {
 /// cannot run here is an error saying why, not a table of baselines with
 /// the backend skipped; `--backend all` lists absent backends as skipped.
 fn bench(args: &kiln::bench::cli::BenchArgs) -> Result<ExitCode, Failure> {
+    if args.distributed {
+        #[cfg(feature = "mpi")]
+        {
+            kiln::bench::dist::main(args)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        #[cfg(not(feature = "mpi"))]
+        return run_distributed_unavailable();
+    }
     let forced = match args.backend.as_deref() {
         Some("all") => None,
         Some(b) => b.parse::<Backend>().ok(),
@@ -598,6 +607,11 @@ fn run(opts: &RunArgs) -> Result<ExitCode, Failure> {
 
 #[cfg(not(feature = "mpi"))]
 fn run_distributed(_: &RunArgs) -> Result<ExitCode, Failure> {
+    run_distributed_unavailable()
+}
+
+#[cfg(not(feature = "mpi"))]
+fn run_distributed_unavailable() -> Result<ExitCode, Failure> {
     Err(Error::Backend {
         backend: "mpi".into(),
         message: "this kiln was built without feature `mpi`, so `--distributed` is not \
@@ -636,7 +650,7 @@ fn run_distributed(opts: &RunArgs) -> Result<ExitCode, Failure> {
 
 #[cfg(feature = "mpi")]
 fn run_ranks(opts: &RunArgs, comm: &kiln::dist::Comm) -> Result<(), Failure> {
-    use kiln::dist::{run_host, share_values, DistKernel};
+    use kiln::dist::{run_host_timed, share_values, DistKernel};
     match default_backend(opts.backend)? {
         Backend::Cpu | Backend::Auto => {}
         other => {
@@ -706,13 +720,10 @@ fn run_ranks(opts: &RunArgs, comm: &kiln::dist::Comm) -> Result<(), Failure> {
                 }
             }
         }
-        comm.barrier();
-        comm.take_seconds();
-        let start = Instant::now();
-        result = run_host(comm, &dk, params, &mut values).map_err(with_source)?;
-        comm.barrier();
-        seconds.push(start.elapsed().as_secs_f64());
-        comm_seconds.push(comm.take_seconds());
+        let (r, t) = run_host_timed(comm, &dk, params, &mut values).map_err(with_source)?;
+        result = r;
+        seconds.push(t.scatter + t.launch + t.gather);
+        comm_seconds.push(t.scatter + t.launch_comm + t.gather);
     }
     if !comm.is_root() {
         return Ok(());

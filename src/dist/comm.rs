@@ -19,8 +19,8 @@ pub struct Comm {
     threads: usize,
     /// Seconds spent in communication since the last [`Comm::take_seconds`].
     seconds: Cell<f64>,
-    // Dropped last: finalises MPI.
-    _universe: mpi::environment::Universe,
+    // Dropped with the last communicator made from it: finalises MPI.
+    universe: std::rc::Rc<mpi::environment::Universe>,
 }
 
 impl std::fmt::Debug for Comm {
@@ -56,7 +56,27 @@ impl Comm {
             local_ranks,
             threads,
             seconds: Cell::new(0.0),
-            _universe: universe,
+            universe: std::rc::Rc::new(universe),
+        })
+    }
+
+    /// The first `ranks` ranks as a communicator of their own (`None` on
+    /// the others). Collective over `self`. `kiln bench --distributed` runs
+    /// on 1, 2, 4 … ranks of one job this way.
+    pub fn split(&self, ranks: usize) -> Option<Comm> {
+        use mpi::topology::Color;
+        let color = if self.rank() < ranks {
+            Color::with_value(0)
+        } else {
+            Color::undefined()
+        };
+        let sub = self.world.split_by_color(color)?;
+        Some(Comm {
+            local_ranks: sub.split_shared(0).size().max(1) as usize,
+            world: sub,
+            threads: self.threads,
+            seconds: Cell::new(0.0),
+            universe: self.universe.clone(),
         })
     }
 
@@ -88,6 +108,22 @@ impl Comm {
     /// Waits for every rank.
     pub fn barrier(&self) {
         self.timed(|| self.world.barrier());
+    }
+
+    /// Waits for every rank without spinning (a non-blocking barrier polled
+    /// every 200 µs): for ranks that idle while others work, so that they
+    /// leave the cores to them.
+    pub fn idle_barrier(&self) {
+        let mut req = self.world.immediate_barrier();
+        loop {
+            match req.test() {
+                Ok(_) => return,
+                Err(r) => {
+                    req = r;
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
+            }
+        }
     }
 
     /// Seconds spent in communication since the last call (scatter, halo

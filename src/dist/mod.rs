@@ -149,6 +149,37 @@ pub fn run_host(
     params: &[ParamInfo],
     values: &mut [HostValue],
 ) -> Result<Option<Value>> {
+    run_host_timed(comm, kernel, params, values).map(|r| r.0)
+}
+
+/// Seconds of the phases of [`run_host_timed`] (each phase starts and ends
+/// with a barrier, so these are the slowest rank's).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timings {
+    /// Rank 0's arrays to their owners.
+    pub scatter: f64,
+    /// The launch, halo exchanges and gathers inside it included.
+    pub launch: f64,
+    /// The part of `launch` spent in communication (on rank 0).
+    pub launch_comm: f64,
+    /// The `mut` arrays back to rank 0.
+    pub gather: f64,
+}
+
+/// [`run_host`], timing its phases.
+pub fn run_host_timed(
+    comm: &Comm,
+    kernel: &DistKernel,
+    params: &[ParamInfo],
+    values: &mut [HostValue],
+) -> Result<(Option<Value>, Timings)> {
+    let mut t = Timings::default();
+    let clock = |comm: &Comm| {
+        comm.barrier();
+        comm.take_seconds();
+        std::time::Instant::now()
+    };
+    let start = clock(comm);
     let parts = comm.size();
     let scalars: Vec<Option<Value>> = values
         .iter()
@@ -171,6 +202,8 @@ pub fn run_host(
             _ => bufs.push(None),
         }
     }
+    t.scatter = start.elapsed().as_secs_f64();
+    let start = clock(comm);
     let mut args: Vec<DistArg> = Vec::new();
     for (b, s) in bufs.iter_mut().zip(&scalars) {
         match b {
@@ -180,10 +213,12 @@ pub fn run_host(
     }
     let result = kernel.launch(comm, &mut args);
     drop(args);
-    if result.is_err() {
-        // Every rank has the same error: nothing to gather.
-        return result;
-    }
+    let launch_comm = comm.take_seconds();
+    comm.barrier();
+    t.launch = start.elapsed().as_secs_f64();
+    t.launch_comm = launch_comm;
+    let result = result?;
+    let start = clock(comm);
     for (b, p) in bufs.iter_mut().zip(params) {
         if let (Some(d), true) = (b, p.ty.is_mut_array()) {
             let mut l = layout_of(d);
@@ -191,7 +226,8 @@ pub fn run_host(
             d.valid = l.valid;
         }
     }
-    result
+    t.gather = start.elapsed().as_secs_f64();
+    Ok((result, t))
 }
 
 fn layout_of(d: &mut dyn DistBuffer) -> Layout {
