@@ -50,8 +50,16 @@ fn rank_counts() -> Vec<usize> {
         .unwrap_or_else(|| vec![1, 2, 3, 4])
 }
 
+/// `mpirun` with a session directory of its own: OpenMPI creates
+/// `$TMPDIR/ompi.HOST.UID` racily, and tests run several mpiruns at once.
+fn mpirun_command() -> Command {
+    let mut c = Command::new("mpirun");
+    c.env("TMPDIR", tempdir("ompi"));
+    c
+}
+
 fn mpirun(np: usize, args: &[String]) -> Output {
-    Command::new("mpirun")
+    mpirun_command()
         .args([
             "--allow-run-as-root",
             "--oversubscribe",
@@ -374,4 +382,114 @@ fn non_owner_writes_are_refused() {
         );
         assert_eq!(stderr.matches("error").count(), 1, "np {np}: {stderr}");
     }
+}
+
+/// The Rust API (`kiln::dist`) on several ranks: this test binary itself
+/// runs under mpirun, where `rust_api_worker` does the work.
+#[test]
+fn rust_api_runs_under_mpirun() {
+    if !mpi_available() {
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    for np in [1, 3] {
+        let out = mpirun_command()
+            .args([
+                "--allow-run-as-root",
+                "--oversubscribe",
+                "-np",
+                &np.to_string(),
+            ])
+            .arg(&exe)
+            .args([
+                "--exact",
+                "rust_api_worker",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("KILN_DIST_WORKER", "1")
+            .env("KILN_NUM_THREADS", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "np {np}:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Only under `rust_api_runs_under_mpirun` (`KILN_DIST_WORKER` set).
+#[test]
+fn rust_api_worker() {
+    use kiln::dist::{block, Comm, DistArg, DistArray, DistKernel};
+    use kiln::{Arg, ArrayDataMut, Backend, Module};
+    if std::env::var("KILN_DIST_WORKER").is_err() {
+        return;
+    }
+    let comm = Comm::init().unwrap();
+    kiln::dist::abort_on_panic();
+    let (h, w) = (37usize, 23usize);
+    let a: Vec<f64> = (0..h * w)
+        .map(|k| ((k * 7919) % 1000) as f64 / 7.0)
+        .collect();
+    let module = Module::from_file(common::root().join("kernels/jacobi2d.kn")).unwrap();
+    let kernel = module.kernel("jacobi2d").unwrap();
+    // The one-process reference.
+    let (mut ra, mut rb) = (a.clone(), vec![0.0f64; h * w]);
+    kernel
+        .launch_on(
+            Backend::Cpu,
+            &mut [
+                Arg::ArrayMut {
+                    data: ArrayDataMut::F64(&mut ra),
+                    shape: vec![h, w],
+                },
+                Arg::ArrayMut {
+                    data: ArrayDataMut::F64(&mut rb),
+                    shape: vec![h, w],
+                },
+                Arg::Scalar(Value::I32(3)),
+            ],
+        )
+        .unwrap();
+    let dk = DistKernel::new(&kernel).unwrap();
+    let shape = [h, w];
+    let mut da = DistArray::scatter(&comm, comm.is_root().then(|| (&a[..], &shape[..]))).unwrap();
+    let mine = block(&comm, h);
+    let mut db = DistArray::from_local(&comm, &shape, &vec![0.0f64; mine.len() * w]).unwrap();
+    assert_eq!(da.local_rows(&comm), mine);
+    dk.launch(
+        &comm,
+        &mut [
+            (&mut da).into(),
+            (&mut db).into(),
+            DistArg::Scalar(Value::I32(3)),
+        ],
+    )
+    .unwrap();
+    let local: Vec<u64> = da.local(&comm).iter().map(|x| x.to_bits()).collect();
+    let expected: Vec<u64> = ra[mine.start * w..mine.end * w]
+        .iter()
+        .map(|x| x.to_bits())
+        .collect();
+    assert_eq!(local, expected, "rank {}: own rows of `a`", comm.rank());
+    let all_b: Vec<u64> = db.all_gather(&comm).iter().map(|x| x.to_bits()).collect();
+    assert_eq!(all_b, rb.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+    if let Some(g) = da.gather(&comm) {
+        assert_eq!(
+            g.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            ra.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
+    }
+    // A reduction: the same bits on every rank.
+    let m = Module::from_file(common::root().join("kernels/sum_sq.kn")).unwrap();
+    let k = m.kernel("sum_sq").unwrap();
+    let x: Vec<f64> = (0..100_003).map(|i| (i as f64).sin()).collect();
+    let one = k.launch_on(Backend::Cpu, &mut [Arg::from(&x)]).unwrap();
+    let r = block(&comm, x.len());
+    let mut dx = DistArray::from_local(&comm, &[x.len()], &x[r]).unwrap();
+    let got = kiln::dist::launch(&comm, &k, &mut [(&mut dx).into()]).unwrap();
+    assert_eq!(got.map(|v| v.to_bits()), one.map(|v| v.to_bits()));
 }

@@ -137,10 +137,13 @@ impl DistKernel {
             .collect::<Result<_>>()?;
         for (a, l) in layouts.iter_mut().enumerate() {
             if self.plan.serial_reads[a] && !l.replicated() {
-                slow(format_args!(
-                    "`{}`: serial code reads `{}`, kept whole on every rank",
-                    f.name, f.arrays[a].name
-                ));
+                slow(
+                    comm,
+                    format_args!(
+                        "`{}`: serial code reads `{}`, kept whole on every rank",
+                        f.name, f.arrays[a].name
+                    ),
+                );
                 l.replicate(comm);
             }
         }
@@ -179,9 +182,12 @@ impl DistKernel {
     }
 }
 
-/// Logs a slow path of a distributed launch (`KILN_LOG=dist`).
-fn slow(what: std::fmt::Arguments) {
-    tracing::info!(target: "kiln::dist", "slow: {what}");
+/// Logs a slow path of a distributed launch (`KILN_LOG=dist`), once: on
+/// rank 0 (every rank takes the same paths).
+fn slow(comm: &Comm, what: std::fmt::Arguments) {
+    if comm.is_root() {
+        tracing::info!(target: "kiln::dist", "slow: {what}");
+    }
 }
 
 /// A launch argument viewing a layout's buffer.
@@ -323,10 +329,13 @@ impl ParHook for Hook<'_> {
         };
         if parts == 1 || why.is_some() {
             if let (Some(why), true) = (&why, parts > 1) {
-                slow(format_args!(
-                    "`{}`: a `prange` runs whole on every rank: {why}",
-                    self.f.name
-                ));
+                slow(
+                    comm,
+                    format_args!(
+                        "`{}`: a `prange` runs whole on every rank: {why}",
+                        self.f.name
+                    ),
+                );
             }
             for a in &lp.touched {
                 lay[a.index()].replicate(comm);
@@ -374,12 +383,19 @@ impl ParHook for Hook<'_> {
         for a in lp.gathers.iter().chain(lp.combines.iter().map(|(a, _)| a)) {
             let l = &mut lay[a.index()];
             if !l.replicated() {
-                slow(format_args!(
-                    "`{}`: `{}` is read at rows the analysis cannot bound (or updated by \
-                     atomics): gathered whole on every rank",
-                    self.f.name,
-                    self.name(*a)
-                ));
+                slow(
+                    comm,
+                    format_args!(
+                        "`{}`: `{}` is {}: gathered whole on every rank",
+                        self.f.name,
+                        self.name(*a),
+                        if lp.gathers.contains(a) {
+                            "read at rows the analysis cannot bound"
+                        } else {
+                            "updated by scatter atomics"
+                        }
+                    ),
+                );
                 l.replicate(comm);
             }
         }

@@ -44,6 +44,13 @@ use crate::ir::Value;
 use array::HostDist;
 use layout::Layout;
 
+/// The rows `[lo, hi)` of an array with `rows` rows that this rank owns:
+/// `[p·rows/N, (p+1)·rows/N)` for rank p of N.
+pub fn block(comm: &Comm, rows: usize) -> std::ops::Range<usize> {
+    let (lo, hi) = layout::owned(rows, comm.size(), comm.rank());
+    lo..hi
+}
+
 /// Launches `kernel` once on distributed arrays (plans and compiles it each
 /// time; keep a [`DistKernel`] to launch repeatedly).
 pub fn launch(comm: &Comm, kernel: &crate::Kernel, args: &mut [DistArg]) -> Result<Option<Value>> {
