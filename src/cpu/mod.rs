@@ -279,6 +279,8 @@ pub(crate) struct HookedKernel(CpuKernel);
 
 #[cfg(feature = "mpi")]
 pub(crate) use launch::{FaultRecord, ParHook};
+#[cfg(feature = "mpi")]
+pub(crate) use pool::set_core_share;
 
 #[cfg(feature = "mpi")]
 impl HookedKernel {

@@ -49,7 +49,9 @@ impl Comm {
             .ok()
             .and_then(|s| s.trim().parse::<usize>().ok())
             .filter(|&n| n > 0);
-        let threads = env.unwrap_or((cores / local_ranks).max(1));
+        let share = (cores / local_ranks).max(1);
+        let threads = env.unwrap_or(share);
+        crate::cpu::set_core_share(share);
         crate::cpu::set_num_threads(threads);
         Ok(Comm {
             world,
