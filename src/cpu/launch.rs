@@ -54,6 +54,7 @@ pub(crate) struct ParInfo {
     pub heavy: bool,
     /// The loop's first variable: names the `prange` in the IR (variable ids
     /// are unique within a kernel), for the distributed driver's plan.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
     pub first_var: crate::ir::VarId,
 }
 
@@ -63,6 +64,7 @@ pub(crate) struct ParInfo {
 /// which flat iterations this process runs (exchanging array rows first),
 /// then merges every process's reduction partials and faults so that all of
 /// them continue with the same values: the ones a single process computes.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
 pub(crate) trait ParHook: Sync {
     /// Called on entry of `prange` `loop_id` with its bounds `(lo, n)` per
     /// dimension, its flat iteration count and chunk length (as

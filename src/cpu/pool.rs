@@ -35,6 +35,7 @@ static CORE_SHARE: AtomicUsize = AtomicUsize::new(0);
 
 /// Sets the cores this process's pools may count on (0: all); pools built
 /// afterwards spin only when their threads fit in them.
+#[cfg(feature = "mpi")]
 pub(crate) fn set_core_share(cores: usize) {
     CORE_SHARE.store(cores, Ordering::Relaxed);
 }
