@@ -51,7 +51,7 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     if counts.last() != Some(&n) {
         counts.push(n);
     }
-    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let cores = comm.node_cores();
     if comm.is_root() {
         println!(
             "kiln bench --distributed: size {label}, {n} ranks in the job, {} on this node, {cores} cores here, {} thread(s) per rank",

@@ -16,6 +16,7 @@ use std::time::Instant;
 pub struct Comm {
     world: SimpleCommunicator,
     local_ranks: usize,
+    node_cores: usize,
     threads: usize,
     /// Seconds spent in communication since the last [`Comm::take_seconds`].
     seconds: Cell<f64>,
@@ -44,18 +45,26 @@ impl Comm {
         })?;
         let world = universe.world();
         let local_ranks = world.split_shared(0).size().max(1) as usize;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let affinity = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let node_cores = node_cores().max(affinity);
         let env = std::env::var("KILN_NUM_THREADS")
             .ok()
             .and_then(|s| s.trim().parse::<usize>().ok())
             .filter(|&n| n > 0);
-        let share = (cores / local_ranks).max(1);
+        // A rank that mpirun bound to some cores uses those; an unbound one
+        // shares the node's cores with the node's other ranks.
+        let share = if affinity < node_cores {
+            affinity
+        } else {
+            (node_cores / local_ranks).max(1)
+        };
         let threads = env.unwrap_or(share);
         crate::cpu::set_core_share(share);
         crate::cpu::set_num_threads(threads);
         Ok(Comm {
             world,
             local_ranks,
+            node_cores,
             threads,
             seconds: Cell::new(0.0),
             universe: std::rc::Rc::new(universe),
@@ -76,6 +85,7 @@ impl Comm {
         Some(Comm {
             local_ranks: sub.split_shared(0).size().max(1) as usize,
             world: sub,
+            node_cores: self.node_cores,
             threads: self.threads,
             seconds: Cell::new(0.0),
             universe: self.universe.clone(),
@@ -100,6 +110,11 @@ impl Comm {
     /// Ranks on this node (sharing its memory).
     pub fn local_ranks(&self) -> usize {
         self.local_ranks
+    }
+
+    /// Cores of this node (online CPUs, whatever this rank is bound to).
+    pub fn node_cores(&self) -> usize {
+        self.node_cores
     }
 
     /// Threads each rank's CPU engine runs `prange` chunks on.
@@ -287,6 +302,23 @@ impl Comm {
     pub(crate) fn broadcast_u64(&self, x: u64) -> u64 {
         broadcast_one(self, x)
     }
+}
+
+/// Online CPUs of this machine (Linux: /sys/devices/system/cpu/online,
+/// e.g. `0-3,8-11`); 0 where unknown.
+fn node_cores() -> usize {
+    let Ok(text) = std::fs::read_to_string("/sys/devices/system/cpu/online") else {
+        return 0;
+    };
+    text.trim()
+        .split(',')
+        .filter_map(|part| match part.split_once('-') {
+            Some((a, b)) => {
+                Some(b.trim().parse::<usize>().ok()? + 1 - a.trim().parse::<usize>().ok()?)
+            }
+            None => part.trim().parse::<usize>().ok().map(|_| 1),
+        })
+        .sum()
 }
 
 fn broadcast_one<T: Equivalence + Copy>(c: &Comm, x: T) -> T {
