@@ -751,7 +751,7 @@ fn run_ranks(opts: &RunArgs, comm: &kiln::dist::Comm) -> Result<(), Failure> {
     } else {
         print_human(&kernel, params, &values, &report, &written);
         say!(
-            "distributed: {} ranks × {} threads, communication {} of the launch",
+            "distributed: ranks {}, threads per rank {}, communication {} of the launch",
             comm.size(),
             comm.threads(),
             duration(comm_median)

@@ -60,10 +60,24 @@ impl DistKernel {
         let f = module.function(kernel.id());
         let plan = plan::plan(&module, f)?;
         let code = HookedKernel::compile(&module, kernel.id())?;
+        // A loop the plan does not know (none should exist) runs whole on
+        // every rank on gathered arrays: slow, never wrong.
+        let unplanned = LoopPlan {
+            redundant: Some("a `prange` the distributed plan does not know".into()),
+            touched: (0..f.arrays.len() as u32).map(ArrayId).collect(),
+            ..LoopPlan::default()
+        };
         let loops = code
             .par_vars()
             .iter()
-            .map(|v| plan.loops.get(v).cloned())
+            .map(|v| {
+                Some(
+                    plan.loops
+                        .get(v)
+                        .cloned()
+                        .unwrap_or_else(|| unplanned.clone()),
+                )
+            })
             .collect();
         Ok(DistKernel {
             kernel: kernel.clone(),
