@@ -17,10 +17,10 @@
 //! let comm = Comm::init()?;
 //! let module = Module::from_file("kernels/saxpy.kn")?;
 //! let k = DistKernel::new(&module.kernel("saxpy")?)?;
-//! let (x, y) = (vec![1.0f32; 1000], vec![2.0f32; 1000]);
-//! let root = |v: &Vec<f32>| comm.is_root().then(|| (&v[..], &[1000usize][..]));
-//! let mut x = DistArray::scatter(&comm, root(&x))?;
-//! let mut y = DistArray::scatter(&comm, root(&y))?;
+//! let (x, y, shape) = (vec![1.0f32; 1000], vec![2.0f32; 1000], [1000usize]);
+//! // Rank 0's data goes to the owners of its rows; the others pass `None`.
+//! let mut x = DistArray::scatter(&comm, comm.is_root().then(|| (&x[..], &shape[..])))?;
+//! let mut y = DistArray::scatter(&comm, comm.is_root().then(|| (&y[..], &shape[..])))?;
 //! k.launch(&comm, &mut [DistArg::Scalar(Value::F32(2.0)), (&mut x).into(), (&mut y).into()])?;
 //! if let Some(y) = y.gather(&comm) {
 //!     assert_eq!(y[0], 4.0);
