@@ -493,3 +493,46 @@ fn rust_api_worker() {
     let got = kiln::dist::launch(&comm, &k, &mut [(&mut dx).into()]).unwrap();
     assert_eq!(got.map(|v| v.to_bits()), one.map(|v| v.to_bits()));
 }
+
+/// A 2-D loop whose reduction chunks end inside rows (each rank runs whole
+/// global chunks, the rows it shares go to their owner as changed
+/// elements), a read the analysis cannot bound (`(i + 1) % n`: gathered),
+/// and writes at a constant offset of the loop's row (`acc[i - 1]`).
+#[test]
+fn split_rows_offset_writes_and_gathers_are_bit_identical() {
+    if !mpi_available() {
+        return;
+    }
+    let src = "kernel split(a: f64[:, :], out: mut f64[:, :], acc: mut i64[:]) -> f64 {
+    let mut s = 0.0;
+    let mut c = 0;
+    for (i, j) in prange(0..a.shape(0), 0..a.shape(1)) {
+        out[i, j] = a[i, j] * 2.0 + a[(i + 1) % a.shape(0), j];
+        s += a[i, j] * a[i, j];
+        c += 1;
+        acc[i] = (i * 3) as i64;
+    }
+    for i in prange(1..a.shape(0)) {
+        acc[i - 1] = acc[i - 1] + (c % 7) + acc[i];
+    }
+    return s;
+}
+";
+    let file = write_kernel("split", src);
+    let args: Vec<String> = [
+        "run",
+        &file.display().to_string(),
+        "--kernel",
+        "split",
+        "--arg",
+        "a=rand:1000x333",
+        "--arg",
+        "out=zeros:1000x333",
+        "--arg",
+        "acc=zeros:1000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    check_bits("split", &args);
+}
