@@ -48,7 +48,7 @@ impl<T: Element + Default> DistArray<T> {
     /// elsewhere); every rank returns its part. Collective.
     pub fn scatter(comm: &Comm, root: Option<(&[T], &[usize])>) -> Result<DistArray<T>> {
         // The shape travels from rank 0 (rank, then dims; u64::MAX: no array).
-        let mut head = vec![u64::MAX; 4];
+        let mut head = [u64::MAX; 4];
         if let Some((data, shape)) = root {
             if comm.is_root() {
                 if shape.is_empty()

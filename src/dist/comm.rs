@@ -227,7 +227,7 @@ impl Comm {
             mpi::request::scope(|scope| {
                 let mut reqs = Vec::new();
                 for t in list.iter().filter(|t| t.from == me) {
-                    let s = std::slice::from_raw_parts(t.src as *const u8, t.len);
+                    let s = std::slice::from_raw_parts(t.src, t.len);
                     reqs.push(
                         self.world
                             .process_at_rank(t.to as i32)

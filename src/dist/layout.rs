@@ -122,7 +122,7 @@ impl Layout {
                         if p == q {
                             continue;
                         }
-                        let per = (MAX_MESSAGE / rb).max(1);
+                        let per = MAX_MESSAGE.checked_div(rb).unwrap_or(1).max(1);
                         let mut lo = r.0;
                         while lo < r.1 {
                             let hi = (lo + per).min(r.1);
