@@ -58,21 +58,29 @@ fn mpirun_command() -> Command {
     c
 }
 
+/// Runs an `mpirun_command`, then removes its session directory.
+fn output_of(mut c: Command) -> Output {
+    let out = c.output().expect("mpirun starts");
+    if let Some((_, Some(dir))) = c.get_envs().find(|(k, _)| *k == "TMPDIR") {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    out
+}
+
 fn mpirun(np: usize, args: &[String]) -> Output {
-    mpirun_command()
-        .args([
-            "--allow-run-as-root",
-            "--oversubscribe",
-            "-np",
-            &np.to_string(),
-        ])
-        .arg(KILN)
-        .args(args)
-        // One thread per rank: 2-core CI machines run up to 4 ranks.
-        .env("KILN_NUM_THREADS", "1")
-        .env_remove("KILN_BACKEND")
-        .output()
-        .expect("mpirun starts")
+    let mut c = mpirun_command();
+    c.args([
+        "--allow-run-as-root",
+        "--oversubscribe",
+        "-np",
+        &np.to_string(),
+    ])
+    .arg(KILN)
+    .args(args)
+    // One thread per rank: 2-core CI machines run up to 4 ranks.
+    .env("KILN_NUM_THREADS", "1")
+    .env_remove("KILN_BACKEND");
+    output_of(c)
 }
 
 fn kiln(args: &[String]) -> Output {
@@ -393,24 +401,23 @@ fn rust_api_runs_under_mpirun() {
     }
     let exe = std::env::current_exe().unwrap();
     for np in [1, 3] {
-        let out = mpirun_command()
-            .args([
-                "--allow-run-as-root",
-                "--oversubscribe",
-                "-np",
-                &np.to_string(),
-            ])
-            .arg(&exe)
-            .args([
-                "--exact",
-                "rust_api_worker",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("KILN_DIST_WORKER", "1")
-            .env("KILN_NUM_THREADS", "1")
-            .output()
-            .unwrap();
+        let mut c = mpirun_command();
+        c.args([
+            "--allow-run-as-root",
+            "--oversubscribe",
+            "-np",
+            &np.to_string(),
+        ])
+        .arg(&exe)
+        .args([
+            "--exact",
+            "rust_api_worker",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("KILN_DIST_WORKER", "1")
+        .env("KILN_NUM_THREADS", "1");
+        let out = output_of(c);
         assert!(
             out.status.success(),
             "np {np}:\n{}\n{}",
