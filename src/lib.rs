@@ -47,6 +47,10 @@ pub mod util;
 pub mod wgpu;
 
 pub mod backends;
+/// SPMD execution of kernels over MPI ranks (feature `mpi`;
+/// docs/distributed.md).
+#[cfg(feature = "mpi")]
+pub mod dist;
 pub mod engine;
 pub mod error;
 pub mod expr;

@@ -643,3 +643,31 @@ fn bench_usage_errors_exit_2_without_naming_a_kernel() {
         );
     }
 }
+
+/// Without feature `mpi`, `--distributed` says kiln was built without it
+/// (exit 1), for `run` and `bench` alike.
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn distributed_needs_feature_mpi() {
+    let file = format!("{}/kernels/saxpy.kn", env!("CARGO_MANIFEST_DIR"));
+    for args in [
+        vec![
+            "run",
+            file.as_str(),
+            "--kernel",
+            "saxpy",
+            "--size",
+            "T",
+            "--distributed",
+        ],
+        vec!["bench", "--distributed"],
+    ] {
+        let o = kiln(&args);
+        assert_eq!(code(&o), 1, "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("built without feature `mpi`"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}

@@ -47,6 +47,12 @@ pub struct BenchArgs {
     /// The largest size of `--sweep`.
     #[arg(long, value_name = "N", default_value_t = 100_000_000)]
     pub sweep_max: usize,
+    /// Strong scaling over MPI ranks (run under `mpirun -np N`, kiln built
+    /// with feature `mpi`): saxpy, sum_sq, jacobi2d and matmul (or
+    /// `--kernels`) on the first 1, 2, 4, … ranks, with parallel efficiency
+    /// and the share of time spent in communication (docs/distributed.md).
+    #[arg(long)]
+    pub distributed: bool,
 }
 
 fn usage(message: String) -> Error {

@@ -5,6 +5,8 @@
 
 pub mod baseline;
 pub mod cli;
+#[cfg(feature = "mpi")]
+pub mod dist;
 pub mod measure;
 pub mod peers;
 pub mod report;

@@ -104,6 +104,13 @@ struct RunArgs {
     /// Print exactly one JSON line on stdout.
     #[arg(long)]
     json: bool,
+    /// Run as one rank of an MPI job (`mpirun -np N kiln run … --distributed`):
+    /// rank 0 reads the inputs and scatters them, every rank runs its rows,
+    /// rank 0 gathers and writes the outputs and alone prints; the bits are
+    /// those of a one-process `--backend cpu` run (docs/distributed.md).
+    /// Needs kiln built with feature `mpi`.
+    #[arg(long)]
+    distributed: bool,
 }
 
 fn parse_assignment(text: &str) -> Result<(String, String), String> {
@@ -370,6 +377,15 @@ fn bench_usage_error(args: &kiln::bench::cli::BenchArgs) -> Option<String> {
 /// cannot run here is an error saying why, not a table of baselines with
 /// the backend skipped; `--backend all` lists absent backends as skipped.
 fn bench(args: &kiln::bench::cli::BenchArgs) -> Result<ExitCode, Failure> {
+    if args.distributed {
+        #[cfg(feature = "mpi")]
+        {
+            kiln::bench::dist::main(args)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        #[cfg(not(feature = "mpi"))]
+        return run_distributed_unavailable();
+    }
     let forced = match args.backend.as_deref() {
         Some("all") => None,
         Some(b) => b.parse::<Backend>().ok(),
@@ -558,6 +574,9 @@ impl RunReport {
 }
 
 fn run(opts: &RunArgs) -> Result<ExitCode, Failure> {
+    if opts.distributed {
+        return run_distributed(opts);
+    }
     let backend = default_backend(opts.backend)?;
     let module = Module::from_file(&opts.file)?;
     let kernel = module.kernel(&opts.kernel)?;
@@ -584,6 +603,170 @@ fn run(opts: &RunArgs) -> Result<ExitCode, Failure> {
         print_human(&kernel, params, &values, &report, &written);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "mpi"))]
+fn run_distributed(_: &RunArgs) -> Result<ExitCode, Failure> {
+    run_distributed_unavailable()
+}
+
+#[cfg(not(feature = "mpi"))]
+fn run_distributed_unavailable() -> Result<ExitCode, Failure> {
+    Err(Error::Backend {
+        backend: "mpi".into(),
+        message: "this kiln was built without feature `mpi`, so `--distributed` is not \
+                  available; build it with `cargo build --features mpi` (needs OpenMPI: \
+                  `libopenmpi-dev`, and `libclang-dev`) and start it under `mpirun`"
+            .into(),
+    }
+    .into())
+}
+
+/// `kiln run … --distributed` on one rank: every rank returns the same exit
+/// status; only rank 0 prints (the result, or the one located error).
+#[cfg(feature = "mpi")]
+fn run_distributed(opts: &RunArgs) -> Result<ExitCode, Failure> {
+    let comm = kiln::dist::Comm::init()?;
+    kiln::dist::abort_on_panic();
+    match run_ranks(opts, &comm) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(failure) => {
+            if comm.is_root() {
+                match &failure.error {
+                    Error::Usage { message } => {
+                        errln!("error: {message}\n\nFor more information, try '--help'.");
+                        return Ok(ExitCode::from(2));
+                    }
+                    _ => report(&failure),
+                }
+            }
+            Ok(ExitCode::from(match failure.error {
+                Error::Usage { .. } => 2,
+                _ => 1,
+            }))
+        }
+    }
+}
+
+#[cfg(feature = "mpi")]
+fn run_ranks(opts: &RunArgs, comm: &kiln::dist::Comm) -> Result<(), Failure> {
+    use kiln::dist::{run_host_timed, share_values, DistKernel};
+    match default_backend(opts.backend)? {
+        Backend::Cpu | Backend::Auto => {}
+        other => {
+            return Err(Error::Backend {
+                backend: other.to_string(),
+                message: "under `--distributed` every rank runs the cpu engine; GPU ranks \
+                          are not supported yet (leave `--backend` out or pass `cpu`)"
+                    .into(),
+            }
+            .into())
+        }
+    }
+    // Rank 0 reads the file; the others compile the text it sends.
+    let root_module = comm.is_root().then(|| Module::from_file(&opts.file));
+    let text = match &root_module {
+        Some(Ok(m)) => [&[0u8][..], m.source().as_bytes()].concat(),
+        Some(Err(_)) => vec![1u8],
+        None => vec![],
+    };
+    let text = comm.broadcast_bytes(&text);
+    let module = match root_module {
+        Some(m) => m?,
+        None => {
+            if text.first() != Some(&0) {
+                return Err(silent());
+            }
+            let source = String::from_utf8_lossy(&text[1..]).into_owned();
+            Module::from_source(&opts.file.display().to_string(), &source)?
+        }
+    };
+    let with_source = |error: Error| Failure {
+        error,
+        source: Some(module.source().to_string()),
+    };
+    let kernel = module.kernel(&opts.kernel)?;
+    let params = kernel.param_slice();
+    let start = Instant::now();
+    let dk = DistKernel::new(&kernel).map_err(with_source)?;
+    let compile_seconds = start.elapsed().as_secs_f64();
+    let root_values = comm.is_root().then(|| {
+        let pairs = match &opts.size {
+            Some(label) => directive_args(&module, kernel.name(), label, &opts.args)?,
+            None => opts.args.clone(),
+        };
+        values::bind_args(kernel.name(), params, &pairs, opts.seed)
+    });
+    let mut values = share_values(comm, params, root_values).map_err(|e| {
+        if comm.is_root() {
+            Failure::from(e)
+        } else {
+            silent()
+        }
+    })?;
+    let originals: Vec<Option<HostValue>> = values
+        .iter()
+        .zip(params)
+        .map(|(v, p)| (comm.is_root() && opts.repeat > 1 && p.ty.is_mut_array()).then(|| v.clone()))
+        .collect();
+    let mut seconds = Vec::new();
+    let mut comm_seconds = Vec::new();
+    let mut result = None;
+    for run in 0..opts.repeat {
+        if run > 0 {
+            for (v, original) in values.iter_mut().zip(&originals) {
+                if let Some(original) = original {
+                    v.restore_from(original);
+                }
+            }
+        }
+        let (r, t) = run_host_timed(comm, &dk, params, &mut values).map_err(with_source)?;
+        result = r;
+        seconds.push(t.scatter + t.launch + t.gather);
+        comm_seconds.push(t.scatter + t.launch_comm + t.gather);
+    }
+    if !comm.is_root() {
+        return Ok(());
+    }
+    let written = match &opts.out {
+        Some(dir) => write_outputs(dir, params, &values)?,
+        None => Vec::new(),
+    };
+    let report = RunReport {
+        used: Backend::Cpu,
+        result,
+        compile_seconds,
+        seconds,
+    };
+    let comm_median = median(&comm_seconds).unwrap_or(0.0);
+    if opts.json {
+        let line = json_line(kernel.name(), &report);
+        say!(
+            "{}, \"ranks\": {}, \"threads_per_rank\": {}, \"comm_seconds\": {:?}}}",
+            &line[..line.len() - 1],
+            comm.size(),
+            comm.threads(),
+            comm_median
+        );
+    } else {
+        print_human(&kernel, params, &values, &report, &written);
+        say!(
+            "distributed: ranks {}, threads per rank {}, communication {} of the launch",
+            comm.size(),
+            comm.threads(),
+            duration(comm_median)
+        );
+    }
+    Ok(())
+}
+
+/// The failure of a rank other than 0 whose cause rank 0 reports.
+#[cfg(feature = "mpi")]
+fn silent() -> Failure {
+    Failure::from(Error::Backend {
+        backend: "mpi".into(),
+        message: "rank 0 failed".into(),
+    })
 }
 
 /// The `//! args:` pairs at size `label`, with `overrides` replacing or

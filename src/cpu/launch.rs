@@ -52,6 +52,41 @@ pub(crate) struct ParInfo {
     pub reductions: Vec<(ReduceOp, ScalarType)>,
     /// The body contains a loop: chunks may be as small as one iteration.
     pub heavy: bool,
+    /// The loop's first variable: names the `prange` in the IR (variable ids
+    /// are unique within a kernel), for the distributed driver's plan.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub first_var: crate::ir::VarId,
+}
+
+/// Where one process's share of a `prange` comes from and goes to when
+/// several processes run one launch together (`crate::dist`, SPMD): every
+/// process runs the same serial code, and at each `prange` the hook says
+/// which flat iterations this process runs (exchanging array rows first),
+/// then merges every process's reduction partials and faults so that all of
+/// them continue with the same values: the ones a single process computes.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub(crate) trait ParHook: Sync {
+    /// Called on entry of `prange` `loop_id` with its bounds `(lo, n)` per
+    /// dimension, its flat iteration count and chunk length (as
+    /// [`chunk_len`] fixes them). Returns the flat range this process runs;
+    /// for a loop with reductions it starts and ends on chunk boundaries
+    /// (or at `total`).
+    fn enter(&self, loop_id: usize, bounds: &[(i64, u64)], total: u64, len: u64) -> (u64, u64);
+    /// Called after this process ran its range: `local` holds the partials
+    /// (`stride` words each) of the global chunks `first_chunk..` it ran,
+    /// `fault` its earliest fault. Returns the partials of all `n_chunks`
+    /// chunks (empty for a loop without reductions) and the earliest fault
+    /// of all processes; every process gets the same answer.
+    #[allow(clippy::too_many_arguments)]
+    fn exit(
+        &self,
+        loop_id: usize,
+        first_chunk: usize,
+        n_chunks: usize,
+        stride: usize,
+        local: &[u64],
+        fault: Option<(i64, FaultRecord)>,
+    ) -> (Vec<u64>, Option<(i64, FaultRecord)>);
 }
 
 /// `(ctx, captures, flat_start, flat_end, partials) -> status`.
@@ -75,6 +110,8 @@ pub(crate) struct LaunchState<'k> {
     /// Run every chunk on the calling thread (the runtime chose serial
     /// execution for this launch); results are the same bits either way.
     pub serial: bool,
+    /// Set when this launch is one process's part of a distributed launch.
+    pub hook: Option<&'k dyn ParHook>,
 }
 
 // Generated code only reads the context and writes array elements through its
@@ -162,6 +199,9 @@ pub(crate) extern "C" fn kiln_cpu_par(
         return 0;
     }
     let len = chunk_len(total, info.heavy);
+    if let Some(hook) = state.hook {
+        return hooked_par(state, hook, loop_id as usize, ctx, caps, reds, total, len);
+    }
     let n_chunks = total.div_ceil(len) as usize;
     let nred = info.reductions.len();
     let stride = nred.max(1);
@@ -204,6 +244,87 @@ pub(crate) extern "C" fn kiln_cpu_par(
     let status = finish(state, info, reds, &partials, n_chunks, stride);
     PARTIALS.with(|p| p.set(partials));
     status
+}
+
+/// One process's share of a distributed `prange`: the global chunks (cut
+/// exactly as in one process) that intersect the flat range the hook
+/// assigns, then the hook's merge of every process's partials and faults.
+#[allow(clippy::too_many_arguments)]
+fn hooked_par(
+    state: &LaunchState,
+    hook: &dyn ParHook,
+    loop_id: usize,
+    ctx: *const Ctx,
+    caps: *const u64,
+    reds: *mut u64,
+    total: u64,
+    len: u64,
+) -> i32 {
+    let info = &state.pars[loop_id];
+    let chunk = state.chunks[loop_id];
+    let bounds: Vec<(i64, u64)> = (0..info.rank)
+        // SAFETY: the buffer holds `lo, n` per dimension.
+        .map(|d| unsafe { (*caps.add(2 * d) as i64, *caps.add(2 * d + 1)) })
+        .collect();
+    let (f0, f1) = hook.enter(loop_id, &bounds, total, len);
+    let n_chunks = total.div_ceil(len) as usize;
+    let (first, last) = if f1 > f0 {
+        ((f0 / len) as usize, f1.div_ceil(len) as usize)
+    } else {
+        (0, 0)
+    };
+    let n_local = last - first;
+    let nred = info.reductions.len();
+    let stride = nred.max(1);
+    let mut partials = vec![0u64; n_local * stride];
+    let (ctx_p, caps_p) = (SendPtr(ctx), SendPtr(caps));
+    let out_p = SendPtr(partials.as_mut_ptr().cast_const());
+    let run = |k: usize| {
+        let c = (first + k) as u64;
+        let start = (c * len).max(f0);
+        let end = ((c + 1) * len).min(f1).min(total);
+        if state.stop_before.load(Ordering::Relaxed) < start as i64 || end <= start {
+            return;
+        }
+        let outer = CHUNK_START.with(|s| s.replace(start as i64));
+        // SAFETY: as in `kiln_cpu_par`; chunk `k` alone writes its partials.
+        unsafe {
+            chunk(
+                ctx_p.get(),
+                caps_p.get(),
+                start as i64,
+                end as i64,
+                out_p.get().cast_mut().add(k * stride),
+            )
+        };
+        CHUNK_START.with(|s| s.set(outer));
+    };
+    let parallel = !state.serial && n_local > 1 && (info.heavy || f1 - f0 >= LIGHT_SERIAL_BELOW);
+    if parallel {
+        pool().run(n_local, &run);
+    } else {
+        (0..n_local).for_each(run);
+    }
+    let local_fault = state.fault.lock().ok().and_then(|mut g| g.take());
+    let (all, fault) = hook.exit(loop_id, first, n_chunks, stride, &partials, local_fault);
+    if let Some((start, rec)) = fault {
+        if let Ok(mut slot) = state.fault.lock() {
+            *slot = Some((start, rec));
+        }
+        state.stop_before.store(start, Ordering::Relaxed);
+        return 1;
+    }
+    if nred > 0 {
+        for (r, &(op, ty)) in info.reductions.iter().enumerate() {
+            // SAFETY: `reds` has one word per reduction.
+            let mut acc = unsafe { *reds.add(r) };
+            for c in 0..n_chunks {
+                acc = combine(op, ty, acc, all[c * stride + r]);
+            }
+            unsafe { *reds.add(r) = acc };
+        }
+    }
+    0
 }
 
 /// Combines the chunks' partials in chunk order into `reds`; 1 when a chunk

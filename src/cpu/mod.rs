@@ -286,17 +286,50 @@ impl CpuKernel {
 
 impl CompiledKernel for CpuKernel {
     fn launch(&self, args: &mut [Arg]) -> Result<Option<Value>> {
-        self.run(args, false)
+        self.run(args, false, None)
     }
 
     fn launch_serial(&self, args: &mut [Arg]) -> Result<Option<Value>> {
-        self.run(args, true)
+        self.run(args, true, None)
+    }
+}
+
+/// A kernel compiled for one process's part of a distributed launch
+/// (`crate::dist`): the same code as a plain CPU launch, with the `prange`
+/// driver deferring to a [`launch::ParHook`].
+#[cfg(feature = "mpi")]
+pub(crate) struct HookedKernel(CpuKernel);
+
+#[cfg(feature = "mpi")]
+pub(crate) use launch::{FaultRecord, ParHook};
+#[cfg(feature = "mpi")]
+pub(crate) use pool::set_core_share;
+
+#[cfg(feature = "mpi")]
+impl HookedKernel {
+    pub(crate) fn compile(module: &Arc<ir::Module>, kernel: ir::FuncId) -> Result<HookedKernel> {
+        Ok(HookedKernel(CpuKernel::compile(module, kernel)?))
+    }
+
+    /// The first loop variable of each `prange`, by the id the driver sees.
+    pub(crate) fn par_vars(&self) -> Vec<ir::VarId> {
+        self.0.pars.iter().map(|p| p.first_var).collect()
+    }
+
+    /// One launch whose `prange`s go through `hook`.
+    pub(crate) fn launch(&self, args: &mut [Arg], hook: &dyn ParHook) -> Result<Option<Value>> {
+        self.0.run(args, false, Some(hook))
     }
 }
 
 impl CpuKernel {
     /// One launch; `serial` keeps every `prange` on the calling thread.
-    fn run(&self, args: &mut [Arg], serial: bool) -> Result<Option<Value>> {
+    fn run(
+        &self,
+        args: &mut [Arg],
+        serial: bool,
+        hook: Option<&dyn launch::ParHook>,
+    ) -> Result<Option<Value>> {
         crate::engine::args::refuse_device_args("cpu", args)?;
         let (scalars, arrays, shapes) = self.marshal(args)?;
         let state = LaunchState {
@@ -305,6 +338,7 @@ impl CpuKernel {
             fault: Mutex::new(None),
             stop_before: AtomicI64::new(i64::MAX),
             serial,
+            hook,
         };
         let ctx = Ctx {
             arrays: arrays.as_ptr(),

@@ -28,6 +28,25 @@ use std::time::{Duration, Instant};
 /// Most chunks one job may have (the word keeps 16 bits for each count).
 pub(crate) const MAX_JOB_CHUNKS: usize = u16::MAX as usize;
 
+/// Cores this process may use (0: all of `available_parallelism`). A
+/// distributed run sets it to the node's cores divided by its ranks, so that
+/// pools of oversubscribed ranks never spin.
+static CORE_SHARE: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the cores this process's pools may count on (0: all); pools built
+/// afterwards spin only when their threads fit in them.
+#[cfg(feature = "mpi")]
+pub(crate) fn set_core_share(cores: usize) {
+    CORE_SHARE.store(cores, Ordering::Relaxed);
+}
+
+fn core_share() -> usize {
+    match CORE_SHARE.load(Ordering::Relaxed) {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
 /// How long an idle worker spins before it sleeps.
 const SPIN: Duration = Duration::from_micros(200);
 
@@ -88,7 +107,7 @@ impl Pool {
     /// A pool running jobs on `threads` threads in all: the caller and
     /// `threads - 1` workers. Fewer workers when the system refuses threads.
     pub(crate) fn new(threads: usize) -> Pool {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = core_share();
         let shared = Arc::new(Shared {
             word: AtomicU64::new(Word::new(0, 0, 0).0),
             job: AtomicPtr::new(std::ptr::null_mut()),

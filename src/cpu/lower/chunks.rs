@@ -360,6 +360,7 @@ impl<'m> Fx<'_, '_, 'm> {
                 .map(|r| (r.op, kernel.var(r.var).ty))
                 .collect(),
             heavy: checks::has_loop(&p.body, self.sh.module, 0),
+            first_var: p.vars[0],
         });
         self.sh.jobs.push(ChunkJob {
             id,
