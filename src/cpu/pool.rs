@@ -10,6 +10,8 @@
 //!   The caller publishes a job by storing it; threads claim chunks by
 //!   compare-and-swap on it, so a thread that saw an older job can never
 //!   claim a chunk of a newer one (the epoch differs) nor one past the end.
+//!   A claim takes a share of the chunks left (guided self-scheduling), so
+//!   the contended word is touched a few times per thread, not per chunk.
 //! - The calling thread works too; workers spin briefly after a job (the
 //!   next launch usually follows within microseconds), then sleep on a
 //!   condition variable. With more threads than cores they never spin.
@@ -86,6 +88,8 @@ struct Shared {
     wake: Condvar,
     /// Whether idle workers spin (false when there are more threads than cores).
     spin: bool,
+    /// Threads the pool was asked for (workers and caller).
+    threads: usize,
     shutdown: AtomicBool,
 }
 
@@ -116,6 +120,7 @@ impl Pool {
             lock: Mutex::new(()),
             wake: Condvar::new(),
             spin: threads <= cores,
+            threads: threads.max(1),
             shutdown: AtomicBool::new(false),
         });
         let mut workers = Vec::new();
@@ -206,18 +211,26 @@ fn work(s: &Shared, epoch: u32) {
         if w.epoch() != epoch || w.next() >= w.n() {
             return;
         }
-        let claimed = Word::new(epoch, w.n(), w.next() + 1);
+        // Guided self-scheduling: take a share of what is left (at least
+        // one chunk), so that a job of hundreds of short chunks costs a few
+        // claims per thread instead of one contended atomic per chunk, and
+        // the last claims are single chunks that balance the load.
+        let left = w.n() - w.next();
+        let take = (left / (2 * s.threads)).max(1);
+        let claimed = Word::new(epoch, w.n(), w.next() + take);
         match s
             .word
             .compare_exchange_weak(w.0, claimed.0, Ordering::Acquire, Ordering::Acquire)
         {
             Ok(_) => {
-                // SAFETY: a chunk of job `epoch` is claimed and not yet
+                // SAFETY: chunks of job `epoch` are claimed and not yet
                 // counted done, so the job's caller is still waiting in
                 // `run_one` and the closure it published is alive.
                 let job = unsafe { *s.job.load(Ordering::Acquire).cast::<Job>() };
-                job(w.next());
-                s.done.fetch_add(1, Ordering::Release);
+                for c in w.next()..w.next() + take {
+                    job(c);
+                }
+                s.done.fetch_add(take, Ordering::Release);
                 w = Word(s.word.load(Ordering::Acquire));
             }
             Err(now) => w = Word(now),
