@@ -31,24 +31,43 @@ pub struct PeerTiming {
 pub struct Numba {
     python: String,
     script: PathBuf,
+    /// The carried script, written out for `python3` (removed on drop).
+    _written: Option<tempfile::TempPath>,
 }
+
+/// benches/numba_peer.py, carried in the binary so the peer runs from any
+/// directory (`KILN_NUMBA_SCRIPT` names another file).
+const SCRIPT: &str = include_str!("../../benches/numba_peer.py");
 
 impl Numba {
     /// Finds `python3` with numba importable and the peer script.
     pub fn detect() -> Result<Numba, String> {
-        let script = [
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/numba_peer.py"),
-            PathBuf::from("benches/numba_peer.py"),
-        ]
-        .into_iter()
-        .find(|p| p.exists())
-        .ok_or("benches/numba_peer.py not found")?;
         let python = std::env::var("KILN_PYTHON").unwrap_or_else(|_| "python3".into());
         let probe = Command::new(&python)
             .args(["-c", "import numba, numpy"])
             .output();
         match probe {
-            Ok(o) if o.status.success() => Ok(Numba { python, script }),
+            Ok(o) if o.status.success() => {
+                let (script, written) = match std::env::var_os("KILN_NUMBA_SCRIPT") {
+                    Some(path) => (PathBuf::from(path), None),
+                    None => {
+                        let mut file = tempfile::Builder::new()
+                            .prefix("kiln-numba-peer-")
+                            .suffix(".py")
+                            .tempfile()
+                            .map_err(|e| format!("cannot write the Numba peer script: {e}"))?;
+                        std::io::Write::write_all(&mut file, SCRIPT.as_bytes())
+                            .map_err(|e| format!("cannot write the Numba peer script: {e}"))?;
+                        let path = file.into_temp_path();
+                        (path.to_path_buf(), Some(path))
+                    }
+                };
+                Ok(Numba {
+                    python,
+                    script,
+                    _written: written,
+                })
+            }
             Ok(_) => Err(format!(
                 "numba is not installed for {python} (pip install numba): peer skipped"
             )),

@@ -6,7 +6,7 @@
 //! driver reads the error record) before it returns, so a buffer is never
 //! used by two streams at once: no cross-stream events are needed.
 
-use super::device::{driver_error, Gpu};
+use super::device::{driver_error, ContextFirst, Gpu};
 use crate::engine::args::{ArrayData, ArrayDataMut};
 use crate::engine::{Backend, DeviceBuffer, DeviceId};
 use crate::error::{Error, Result};
@@ -16,9 +16,10 @@ use std::sync::Arc;
 
 /// The memory inside a CUDA `DeviceBuffer`: at least 8 bytes (a zero-size
 /// allocation has no valid pointer), of which `DeviceBuffer::bytes()` are
-/// the array's.
+/// the array's. Freed with its context made current first (the runtime
+/// may drop a managed array on any thread).
 pub struct CudaMemory {
-    pub slice: CudaSlice<u8>,
+    pub slice: ContextFirst<CudaSlice<u8>>,
 }
 
 /// The runtime's id of the chosen device.
@@ -57,7 +58,9 @@ pub fn alloc(
         device_id(gpu),
         elem,
         len,
-        CudaMemory { slice },
+        CudaMemory {
+            slice: ContextFirst::new(stream.context().clone(), slice),
+        },
     ))
 }
 
