@@ -18,7 +18,7 @@ mod outputs;
 #[path = "cli/limits.rs"]
 mod limits;
 
-/// `kiln selftest` from outside the checkout (issue 14).
+/// `kiln selftest` and `kiln bench` from outside the checkout (issue 14).
 #[path = "cli/selftest.rs"]
 mod selftest;
 

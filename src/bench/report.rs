@@ -284,7 +284,7 @@ impl Report {
             .map(|r| r.device_label().chars().count())
             .max()
             .unwrap_or(6)
-            .clamp(6, 40);
+            .clamp(6, 48);
         let _ = writeln!(
             out,
             "{:<22} {:<4} {:<14} {:<device_width$} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>9} {:>5} {:>8}",
@@ -303,7 +303,14 @@ impl Report {
             "vs rayon"
         );
         for r in &self.rows {
-            let device: String = r.device_label().chars().take(device_width).collect();
+            // Too long a name is cut before its "(software)" flag, never the flag.
+            let device = if r.device_label().chars().count() <= device_width {
+                r.device_label()
+            } else {
+                let flag = if r.software { " (software)" } else { "" };
+                let keep = device_width.saturating_sub(flag.len() + 1);
+                format!("{}~{flag}", r.device.chars().take(keep).collect::<String>())
+            };
             let _ = write!(
                 out,
                 "{:<22} {:<4} {:<14} {:<device_width$} ",

@@ -544,7 +544,7 @@ pub fn run(opts: &Options) -> Result<Report> {
     bar.finish_and_clear();
     let mut machine = Machine::describe(stream, absent);
     machine.device_gbps = device_gbps;
-    if let Err(why) = numba {
+    if let (true, Err(why)) = (opts.peers, numba) {
         machine.devices.push(format!("numba: {why}"));
     }
     Ok(Report { machine, rows })

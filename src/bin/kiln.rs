@@ -511,8 +511,28 @@ fn cuda_devices() {
         Err(reason) => say!("cuda devices: none ({reason})"),
     }
     match kiln::cuda::nvrtc::library() {
-        Ok(lib) => say!("nvrtc: {}", lib.version_string()),
+        Ok(lib) => say!(
+            "nvrtc: {} from {} (found by {})",
+            lib.version_string(),
+            lib.path,
+            lib.found_by
+        ),
         Err(reason) => say!("nvrtc: unavailable ({reason})"),
+    }
+    if let Ok(gpu) = kiln::cuda::device::gpu() {
+        say!(
+            "cuda driver: {} ({}); module format with this NVRTC: {}",
+            kiln::cuda::device::version_text(gpu.driver_version),
+            gpu.driver_version,
+            kiln::cuda::nvrtc::library()
+                .map_err(|e| e.to_string())
+                .and_then(
+                    |lib| kiln::cuda::image_kind(gpu.driver_version, lib.version, false)
+                        .map(|k| k.extension().to_string())
+                        .map_err(|e| e.to_string())
+                )
+                .unwrap_or_else(|e| format!("none ({e})"))
+        );
     }
 }
 

@@ -1,5 +1,6 @@
-//! (A submodule of tests/cli.rs.) `kiln selftest` from a directory outside
-//! the checkout: the kernels it checks are carried in the binary.
+//! (A submodule of tests/cli.rs.) `kiln selftest` and `kiln bench` from a
+//! directory outside the checkout: the kernels (and the Numba peer script)
+//! are carried in the binary; `kiln devices` names the NVRTC file.
 
 use super::{code, stderr, stdout};
 use std::path::PathBuf;
@@ -93,4 +94,78 @@ fn an_unknown_backend_is_a_usage_error() {
     let o = selftest(&["--backend", "cpu,tpu"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("tpu"), "{}", stderr(&o));
+}
+
+#[test]
+fn bench_runs_from_any_directory_names_every_device_and_writes_its_report() {
+    let dir = outside();
+    let o = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args([
+            "bench",
+            "--backend",
+            "cpu",
+            "--size",
+            "T",
+            "--kernels",
+            "saxpy,dot",
+            "--seconds",
+            "0",
+            "--no-peers",
+        ])
+        .current_dir(&dir)
+        .env_remove("KILN_BACKEND")
+        .env_remove("CARGO_TARGET_DIR")
+        .env("KILN_CACHE_DIR", dir.join("cache"))
+        .output()
+        .expect("kiln runs");
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    // Not a cargo project: the report folder is ./kiln-bench.
+    let report = dir.join("kiln-bench");
+    assert!(
+        stdout(&o).contains(&format!("report: {}", report.display())),
+        "{}",
+        stdout(&o)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
+            .unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    assert!(rows.len() >= 2, "{json}");
+    for row in rows {
+        assert!(
+            row["device"].as_str().is_some_and(|d| !d.is_empty()),
+            "{row}"
+        );
+        assert!(row["software"].is_boolean(), "{row}");
+    }
+    let svg = std::fs::read_to_string(report.join("report.svg")).unwrap();
+    assert!(
+        svg.contains("time relative to rust-rayon"),
+        "one size: bars"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn devices_names_the_nvrtc_file_and_logs_it() {
+    let o = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("devices")
+        .env("KILN_LOG", "cuda")
+        .env("KILN_CACHE_DIR", outside().join("cache"))
+        .output()
+        .expect("kiln runs");
+    let out = stdout(&o);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("nvrtc: "))
+        .unwrap_or_default();
+    if line.contains("unavailable") {
+        assert!(!required("nvrtc"), "{line}");
+        return;
+    }
+    assert!(
+        line.contains("libnvrtc") && line.contains("found by"),
+        "{out}"
+    );
+    assert!(stderr(&o).contains("kiln cuda: NVRTC"), "{}", stderr(&o));
 }
