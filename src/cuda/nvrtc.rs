@@ -194,7 +194,7 @@ fn load() -> Result<Nvrtc, String> {
                 nvrtc.found_by = c.rule.to_string();
                 return Ok(nvrtc);
             }
-            Err(e) => tried.push(format!("{} ({}): {e}", c.name, c.rule)),
+            Err(e) => tried.push(format!("{} ({}): {}", c.name, c.rule, loader_error(&e))),
         }
     }
     if list.first().is_some_and(|c| c.rule == "KILN_NVRTC_LIB") {
@@ -212,6 +212,15 @@ fn load() -> Result<Nvrtc, String> {
             .collect::<Vec<_>>()
             .join(", ")
     ))
+}
+
+/// A loader error with the loader's own words (libloading's `Display`
+/// alone says only "dlopen failed").
+fn loader_error(e: &libloading::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(why) => format!("{e}: {why}"),
+        None => e.to_string(),
+    }
 }
 
 type Prog = *mut c_void;
