@@ -261,12 +261,32 @@ pub struct BackendReport {
     pub faults: Tally,
     pub random: Tally,
     pub ulps: UlpErrors,
+    /// The checks that gave the largest f32 and f64 errors.
+    pub worst: (Option<String>, Option<String>),
     pub seconds: f64,
     /// One message per failed check.
     pub failures: Vec<String>,
 }
 
 impl BackendReport {
+    /// Folds in one check's float errors, remembering which check gave
+    /// the largest.
+    fn add_ulps(&mut self, what: &str, ulps: UlpErrors) {
+        if ulps
+            .f32
+            .is_some_and(|u| self.ulps.f32.is_none_or(|m| u > m))
+        {
+            self.worst.0 = Some(what.to_string());
+        }
+        if ulps
+            .f64
+            .is_some_and(|u| self.ulps.f64.is_none_or(|m| u > m))
+        {
+            self.worst.1 = Some(what.to_string());
+        }
+        self.ulps.add(ulps);
+    }
+
     pub fn passed(&self) -> usize {
         self.kernels.passed + self.faults.passed + self.random.passed
     }
@@ -291,6 +311,8 @@ impl BackendReport {
             "random": tally(&self.random),
             "max_ulp_f32": self.ulps.f32,
             "max_ulp_f64": self.ulps.f64,
+            "max_ulp_f32_at": self.worst.0,
+            "max_ulp_f64_at": self.worst.1,
             "seconds": self.seconds,
             "failures": self.failures,
         })
@@ -323,7 +345,7 @@ pub fn run_backend(backend: Backend, random: u64, progress: &mut dyn FnMut(&str)
             match check_file(backend, &file, name, source, "T") {
                 Ok(ulps) => {
                     report.kernels.count(true);
-                    report.ulps.add(ulps);
+                    report.add_ulps(&file, ulps);
                 }
                 Err(e) => {
                     report.kernels.count(false);
@@ -351,7 +373,7 @@ pub fn run_backend(backend: Backend, random: u64, progress: &mut dyn FnMut(&str)
         match check_random(backend, k) {
             Ok(ulps) => {
                 report.random.count(true);
-                report.ulps.add(ulps);
+                report.add_ulps(&format!("random kernel {k}"), ulps);
             }
             Err(e) => {
                 report.random.count(false);
@@ -427,6 +449,22 @@ pub fn table(reports: &[BackendReport]) -> String {
             .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
+    }
+    for r in reports {
+        for (ty, at, u) in [
+            ("f32", &r.worst.0, r.ulps.f32),
+            ("f64", &r.worst.1, r.ulps.f64),
+        ] {
+            if let (Some(at), Some(u)) = (at, u) {
+                if u > 0.0 {
+                    out.push_str(&format!(
+                        "{}: largest {ty} error {} ulp in {at}\n",
+                        r.backend,
+                        ulp(Some(u))
+                    ));
+                }
+            }
+        }
     }
     out
 }
