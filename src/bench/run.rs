@@ -356,6 +356,11 @@ pub fn run(opts: &Options) -> Result<Report> {
     } else {
         Err("peers not requested".into())
     };
+    let cupy = if opts.peers {
+        peers::Peer::detect_cupy()
+    } else {
+        Err("peers not requested".into())
+    };
     // Absent backends are reported once (in the machine's notes), not as a
     // skipped row per kernel. Each backend present names its device.
     let mut absent = Vec::new();
@@ -370,7 +375,10 @@ pub fn run(opts: &Options) -> Result<Report> {
         name: crate::runtime::calibrate::cpu_model().to_string(),
         software: false,
     };
-    let runners = backends.len() + baselines.len() + usize::from(numba.is_ok()) * 2;
+    let runners = backends.len()
+        + baselines.len()
+        + usize::from(numba.is_ok()) * 2
+        + usize::from(cupy.is_ok()) * 2;
     let total = (files.len() * opts.sizes.len() * runners) as u64;
     let bar = if opts.progress {
         indicatif::ProgressBar::new(total)
@@ -499,16 +507,23 @@ pub fn run(opts: &Options) -> Result<Report> {
                 rows.push(case.row(fl.runner_name(), &cpu, outcome));
                 bar.inc(1);
             }
-            if let Ok(numba) = &numba {
-                for peer in numba.measure(
+            for peer_script in [&numba, &cupy].into_iter().flatten() {
+                for peer in peer_script.measure(
                     name,
                     &case.params,
                     &case.inputs,
                     opts.budget.target.as_secs_f64(),
                 ) {
+                    let mut device = cpu.clone();
                     let outcome = match peer.result {
                         Err(e) => Outcome::Failed(e),
                         Ok(t) => {
+                            if let Some(d) = &t.device {
+                                device = DeviceName {
+                                    name: d.clone(),
+                                    software: false,
+                                };
+                            }
                             let result = match (reference.result, t.result) {
                                 (Some(Value::F32(_)), Some(x)) => Some(Value::F32(x as f32)),
                                 (Some(Value::F64(_)), Some(x)) => Some(Value::F64(x)),
@@ -535,7 +550,7 @@ pub fn run(opts: &Options) -> Result<Report> {
                             }
                         }
                     };
-                    rows.push(case.row(&peer.runner, &cpu, outcome));
+                    rows.push(case.row(&peer.runner, &device, outcome));
                     bar.inc(1);
                 }
             }
@@ -547,7 +562,16 @@ pub fn run(opts: &Options) -> Result<Report> {
     if let (true, Err(why)) = (opts.peers, numba) {
         machine.devices.push(format!("numba: {why}"));
     }
+    // CuPy is a peer on NVIDIA machines only: its absence elsewhere is no news.
+    if let (true, Err(why), true) = (opts.peers, cupy, engines_has_cuda()) {
+        machine.devices.push(format!("cupy: {why}"));
+    }
     Ok(Report { machine, rows })
+}
+
+/// Whether this machine has a CUDA device kiln can use.
+fn engines_has_cuda() -> bool {
+    crate::runtime::engines::availability(Backend::Cuda).is_ok()
 }
 
 /// A copy kernel for measuring a device's own memory bandwidth.
