@@ -47,13 +47,31 @@ pub fn alloc(
     elem: ScalarType,
     len: usize,
 ) -> Result<DeviceBuffer> {
+    let mut buffer = alloc_uninit(gpu, stream, elem, len)?;
+    if let Some(memory) = buffer.memory_mut::<CudaMemory>() {
+        stream
+            .memset_zeros(&mut *memory.slice)
+            .map_err(|e| driver_error("cannot clear new device memory", e))?;
+    }
+    wait(stream)?;
+    Ok(buffer)
+}
+
+/// Memory for `len` elements of `elem`, not initialised: for a buffer the
+/// next copy on `stream` overwrites whole (no zeros written first).
+fn alloc_uninit(
+    gpu: &Gpu,
+    stream: &Arc<CudaStream>,
+    elem: ScalarType,
+    len: usize,
+) -> Result<DeviceBuffer> {
     let bytes = len
         .checked_mul(elem.size_bytes())
         .ok_or_else(|| backend_error(format!("{len} elements of {elem} overflow a size")))?;
-    let slice = stream
-        .alloc_zeros::<u8>(bytes.max(8))
+    // SAFETY: `u8` has no invalid bit patterns; the caller overwrites the
+    // array's bytes before any kernel reads them.
+    let slice = unsafe { stream.alloc::<u8>(bytes.max(8)) }
         .map_err(|e| driver_error(&format!("cannot allocate {bytes} bytes"), e))?;
-    wait(stream)?;
     Ok(DeviceBuffer::new(
         device_id(gpu),
         elem,
@@ -64,9 +82,10 @@ pub fn alloc(
     ))
 }
 
-/// A new buffer holding a copy of `data`.
+/// A new buffer holding a copy of `data` (allocated without zeros: the
+/// copy, on the same stream, overwrites it whole).
 pub fn upload(gpu: &Gpu, stream: &Arc<CudaStream>, data: &ArrayData<'_>) -> Result<DeviceBuffer> {
-    let mut buffer = alloc(gpu, stream, data.elem(), data.len())?;
+    let mut buffer = alloc_uninit(gpu, stream, data.elem(), data.len())?;
     upload_into(stream, &mut buffer, data)?;
     Ok(buffer)
 }
