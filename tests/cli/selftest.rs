@@ -148,12 +148,14 @@ fn bench_runs_from_any_directory_names_every_device_and_writes_its_report() {
 
 #[test]
 fn devices_names_the_nvrtc_file_and_logs_it() {
+    let dir = outside();
     let o = Command::new(env!("CARGO_BIN_EXE_kiln"))
         .arg("devices")
         .env("KILN_LOG", "cuda")
-        .env("KILN_CACHE_DIR", outside().join("cache"))
+        .env("KILN_CACHE_DIR", dir.join("cache"))
         .output()
         .expect("kiln runs");
+    let _ = std::fs::remove_dir_all(&dir);
     let out = stdout(&o);
     let line = out
         .lines()
