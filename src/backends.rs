@@ -31,6 +31,17 @@ pub fn availability(backend: Backend) -> Result<(), String> {
     }
 }
 
+/// Whether a backend's device still works in this process: false once it
+/// failed for good (a CUDA context lost to a sticky error), so `auto` stops
+/// choosing it. Cheap (an atomic load): asked on every `auto` choice.
+pub fn healthy(backend: Backend) -> bool {
+    match backend {
+        #[cfg(feature = "cuda")]
+        Backend::Cuda => crate::cuda::device::context_lost().is_none(),
+        _ => true,
+    }
+}
+
 /// The error of forcing a backend this build left out.
 #[cfg(not(all(feature = "cpu", feature = "wgpu", feature = "cuda")))]
 fn not_built(backend: Backend) -> Error {

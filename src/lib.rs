@@ -41,6 +41,8 @@ pub mod inputs;
 pub mod interp;
 pub mod logging;
 #[doc(hidden)]
+pub mod selftest;
+#[doc(hidden)]
 pub mod util;
 #[doc(hidden)]
 #[cfg(feature = "wgpu")]

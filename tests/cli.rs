@@ -18,6 +18,10 @@ mod outputs;
 #[path = "cli/limits.rs"]
 mod limits;
 
+/// `kiln selftest` and `kiln bench` from outside the checkout (issue 14).
+#[path = "cli/selftest.rs"]
+mod selftest;
+
 const KERNELS: &str = r#"
 kernel total(x: f64[:]) -> f64 {
     let mut t = 0.0;

@@ -21,15 +21,27 @@ pub struct BenchArgs {
     /// Only these kernels (comma-separated names of kernels/*.kn).
     #[arg(long, value_name = "a,b")]
     pub kernels: Option<String>,
-    /// Where the kernel files are.
-    #[arg(long, value_name = "DIR", default_value = "kernels")]
-    pub dir: PathBuf,
-    /// Also write every figure and the machine's description as JSON.
+    /// Where the kernel files are (default: the library kernels built into
+    /// kiln, so the suite runs from any directory).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Also write every figure and the machine's description as JSON here
+    /// (besides the report folder).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Draw time against size per runner as an SVG chart.
+    /// Also draw the chart here (besides the report folder): one size, bars
+    /// of each runner's time relative to the baseline per kernel; several
+    /// sizes, throughput against n.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+    /// The report folder, where every run writes `report.json` and
+    /// `report.svg` (default: `target/kiln-bench/` inside a cargo project,
+    /// else `./kiln-bench/`).
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Write no report folder.
+    #[arg(long)]
+    pub no_report: bool,
     /// Skip the hand-written Rust baselines.
     #[arg(long)]
     pub no_baselines: bool,
@@ -82,7 +94,7 @@ pub fn main(args: &BenchArgs) -> Result<()> {
         let budget = Duration::from_secs_f64(args.seconds);
         print!(
             "{}",
-            super::sweep::sweep(&args.dir, &kernels, budget, args.sweep_max)?
+            super::sweep::sweep(args.dir.as_deref(), &kernels, budget, args.sweep_max)?
         );
         return Ok(());
     }
@@ -114,12 +126,31 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     };
     let report = run(&opts)?;
     print!("{}", report.table());
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report.to_json()).unwrap_or_default();
-        crate::util::write_atomic(path, (text + "\n").as_bytes())?;
+    let mut json_paths: Vec<PathBuf> = args.json.iter().cloned().collect();
+    let mut plot_paths: Vec<PathBuf> = args.plot.iter().cloned().collect();
+    if !args.no_report {
+        let dir = match &args.report_dir {
+            Some(d) => d.clone(),
+            None => report_dir(&std::env::current_dir().unwrap_or_default()),
+        };
+        std::fs::create_dir_all(&dir).map_err(|error| Error::Io {
+            path: dir.display().to_string(),
+            error,
+        })?;
+        json_paths.push(dir.join("report.json"));
+        plot_paths.push(dir.join("report.svg"));
+        let _ = writeln!(
+            std::io::stdout(),
+            "report: {} (report.json, report.svg)",
+            dir.display()
+        );
+    }
+    let text = serde_json::to_string_pretty(&report.to_json()).unwrap_or_default() + "\n";
+    for path in &json_paths {
+        crate::util::write_atomic(path, text.as_bytes())?;
         let _ = writeln!(std::io::stderr(), "wrote {}", path.display());
     }
-    if let Some(path) = &args.plot {
+    for path in &plot_paths {
         report.plot_svg(path).map_err(|message| Error::Backend {
             backend: "plot".into(),
             message,
@@ -127,4 +158,42 @@ pub fn main(args: &BenchArgs) -> Result<()> {
         let _ = writeln!(std::io::stderr(), "wrote {}", path.display());
     }
     Ok(())
+}
+
+/// Where a run's report goes, as criterion does: `target/kiln-bench/` of
+/// the cargo project `cwd` is in (`$CARGO_TARGET_DIR/kiln-bench/` when that
+/// is set), else `cwd/kiln-bench/`.
+pub fn report_dir(cwd: &std::path::Path) -> PathBuf {
+    let project = cwd.ancestors().find(|d| d.join("Cargo.toml").is_file());
+    match project {
+        Some(root) => match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
+            Some(target) => root.join(target).join("kiln-bench"),
+            None => root.join("target").join("kiln-bench"),
+        },
+        None => cwd.join("kiln-bench"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_goes_to_target_in_a_cargo_project_else_here() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        let nested = dir.path().join("proj/src/deep");
+        std::fs::create_dir_all(&plain).unwrap();
+        std::fs::create_dir_all(&nested).unwrap();
+        std::fs::write(dir.path().join("proj/Cargo.toml"), "[package]\n").unwrap();
+        assert_eq!(report_dir(&plain), plain.join("kiln-bench"));
+        let got = report_dir(&nested);
+        assert!(got.ends_with("kiln-bench"), "{}", got.display());
+        assert!(
+            got.starts_with(dir.path().join("proj"))
+                || std::env::var_os("CARGO_TARGET_DIR").is_some(),
+            "{}",
+            got.display()
+        );
+    }
 }

@@ -7,6 +7,7 @@
 //! partials a launch needs are inside its time; `comm` is that part.
 
 use super::cli::BenchArgs;
+use super::run::kernel_files;
 use crate::dist::{run_host_timed, share_values, Comm, DistKernel};
 use crate::error::{Error, Result};
 use crate::inputs::cases::Cases;
@@ -62,8 +63,18 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     }
     let mut rows: Vec<Row> = Vec::new();
     for name in &kernels {
-        let path = args.dir.join(format!("{name}.kn"));
-        let root_module = comm.is_root().then(|| Module::from_file(&path));
+        // The kernel files of `--dir`, else those carried in the binary.
+        let shown = match &args.dir {
+            Some(dir) => dir.join(format!("{name}.kn")).display().to_string(),
+            None => format!("kernels/{name}.kn"),
+        };
+        let root_module = comm.is_root().then(|| {
+            let files = kernel_files(args.dir.as_deref(), Some(std::slice::from_ref(name)))?;
+            files
+                .first()
+                .ok_or_else(|| Error::argument(name.clone(), format!("no kernel file {shown}")))?
+                .module()
+        });
         let text = match &root_module {
             Some(Ok(m)) => [&[0u8][..], m.source().as_bytes()].concat(),
             Some(Err(_)) => vec![1u8],
@@ -72,10 +83,9 @@ pub fn main(args: &BenchArgs) -> Result<()> {
         let text = comm.broadcast_bytes(&text);
         let module = match root_module {
             Some(m) => m?,
-            None if text.first() == Some(&0) => Module::from_source(
-                &path.display().to_string(),
-                &String::from_utf8_lossy(&text[1..]),
-            )?,
+            None if text.first() == Some(&0) => {
+                Module::from_source(&shown, &String::from_utf8_lossy(&text[1..]))?
+            }
             None => {
                 return Err(Error::Backend {
                     backend: "mpi".into(),

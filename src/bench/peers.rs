@@ -1,5 +1,8 @@
 //! Peers measured in the same run: Numba (`njit` and `njit(parallel=True)`)
-//! through `python3` and benches/numba_peer.py. Inputs go to the script as
+//! through `python3` and benches/numba_peer.py, and on NVIDIA machines CuPy
+//! (elementwise and reduction kernels; arrays resident, and with copies)
+//! through benches/cupy_peer.py. Both scripts are carried in the binary.
+//! Inputs go to the script as
 //! `.npy` files, so it computes on exactly the arrays kiln did, and its
 //! outputs come back as `.npy` files to be validated like any other runner.
 
@@ -26,29 +29,99 @@ pub struct PeerTiming {
     pub arrays: Vec<(String, HostValue)>,
     /// The kernel's result of that run, as a float (Python's view of it).
     pub result: Option<f64>,
+    /// The device the peer ran on, when it says (CuPy: the GPU's name).
+    pub device: Option<String>,
 }
 
-pub struct Numba {
+/// A peer: a Python script run by `python3` with its modes.
+pub struct Peer {
     python: String,
     script: PathBuf,
+    /// The carried script, written out for `python3` (removed on drop).
+    _written: Option<tempfile::TempPath>,
+    /// The script's modes, each a runner (`numba`, `numba-parallel`).
+    modes: &'static [&'static str],
+    /// The script's file name, for messages.
+    label: &'static str,
 }
 
-impl Numba {
+/// The Numba peer (kept under its old name).
+pub type Numba = Peer;
+
+/// benches/numba_peer.py, carried in the binary so the peer runs from any
+/// directory (`KILN_NUMBA_SCRIPT` names another file).
+const SCRIPT: &str = include_str!("../../benches/numba_peer.py");
+/// benches/cupy_peer.py (`KILN_CUPY_SCRIPT` names another file).
+const CUPY_SCRIPT: &str = include_str!("../../benches/cupy_peer.py");
+
+/// Writes a carried script to a temporary file (unless `env` names one).
+fn script_file(
+    env: &str,
+    text: &str,
+    prefix: &str,
+) -> Result<(PathBuf, Option<tempfile::TempPath>), String> {
+    if let Some(path) = std::env::var_os(env) {
+        return Ok((PathBuf::from(path), None));
+    }
+    let mut file = tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".py")
+        .tempfile()
+        .map_err(|e| format!("cannot write the peer script: {e}"))?;
+    std::io::Write::write_all(&mut file, text.as_bytes())
+        .map_err(|e| format!("cannot write the peer script: {e}"))?;
+    let path = file.into_temp_path();
+    Ok((path.to_path_buf(), Some(path)))
+}
+
+impl Peer {
+    /// CuPy on an NVIDIA GPU: when `python3 -c "import cupy"` works and
+    /// CuPy sees a device.
+    pub fn detect_cupy() -> Result<Peer, String> {
+        let python = std::env::var("KILN_PYTHON").unwrap_or_else(|_| "python3".into());
+        let probe = Command::new(&python)
+            .args([
+                "-c",
+                "import cupy, numpy; assert cupy.cuda.runtime.getDeviceCount() > 0",
+            ])
+            .output();
+        match probe {
+            Ok(o) if o.status.success() => {
+                let (script, written) =
+                    script_file("KILN_CUPY_SCRIPT", CUPY_SCRIPT, "kiln-cupy-peer-")?;
+                Ok(Peer {
+                    python,
+                    script,
+                    _written: written,
+                    modes: &["cupy", "cupy-copy"],
+                    label: "cupy_peer.py",
+                })
+            }
+            Ok(_) => Err(format!(
+                "cupy is not installed for {python} or sees no GPU: peer skipped"
+            )),
+            Err(e) => Err(format!("{python} not found ({e}): peer skipped")),
+        }
+    }
+
     /// Finds `python3` with numba importable and the peer script.
     pub fn detect() -> Result<Numba, String> {
-        let script = [
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/numba_peer.py"),
-            PathBuf::from("benches/numba_peer.py"),
-        ]
-        .into_iter()
-        .find(|p| p.exists())
-        .ok_or("benches/numba_peer.py not found")?;
         let python = std::env::var("KILN_PYTHON").unwrap_or_else(|_| "python3".into());
         let probe = Command::new(&python)
             .args(["-c", "import numba, numpy"])
             .output();
         match probe {
-            Ok(o) if o.status.success() => Ok(Numba { python, script }),
+            Ok(o) if o.status.success() => {
+                let (script, written) =
+                    script_file("KILN_NUMBA_SCRIPT", SCRIPT, "kiln-numba-peer-")?;
+                Ok(Peer {
+                    python,
+                    script,
+                    _written: written,
+                    modes: &["numba", "numba-parallel"],
+                    label: "numba_peer.py",
+                })
+            }
             Ok(_) => Err(format!(
                 "numba is not installed for {python} (pip install numba): peer skipped"
             )),
@@ -64,7 +137,7 @@ impl Numba {
         inputs: &[HostValue],
         target_s: f64,
     ) -> Vec<PeerRun> {
-        let modes = ["numba", "numba-parallel"];
+        let modes = self.modes;
         let fail = |why: String| {
             modes
                 .iter()
@@ -74,11 +147,12 @@ impl Numba {
                 })
                 .collect()
         };
-        let dir = std::env::temp_dir().join(format!("kiln-numba-{}-{kernel}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("kiln-{}-{}-{kernel}", modes[0], std::process::id()));
         if let Err(e) = std::fs::create_dir_all(&dir) {
             return fail(format!("cannot create {}: {e}", dir.display()));
         }
-        let outcome = self.exchange(kernel, params, inputs, target_s, &dir, &modes);
+        let outcome = self.exchange(kernel, params, inputs, target_s, &dir, modes);
         let _ = std::fs::remove_dir_all(&dir);
         outcome.unwrap_or_else(fail)
     }
@@ -128,13 +202,15 @@ impl Numba {
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
             return Err(format!(
-                "numba_peer.py failed: {}",
+                "{} failed: {}",
+                self.label,
                 err.lines().last().unwrap_or("")
             ));
         }
         let text = String::from_utf8_lossy(&out.stdout);
         let report: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or(""))
-            .map_err(|e| format!("numba_peer.py printed no JSON: {e}"))?;
+            .map_err(|e| format!("{} printed no JSON: {e}", self.label))?;
+        let device = report["device"].as_str().map(str::to_string);
         Ok(modes
             .iter()
             .map(|mode| {
@@ -158,6 +234,7 @@ impl Numba {
                             runs: r["runs"].as_u64().unwrap_or(0) as usize,
                             arrays,
                             result: r["result"].as_f64(),
+                            device: device.clone(),
                         }),
                 };
                 PeerRun {

@@ -16,8 +16,15 @@ pub enum Outcome {
         /// Median time of one launch, transfers included.
         median_s: f64,
         runs: usize,
-        /// Host↔device transfer time per launch where a backend moves data.
+        /// Host↔device transfer time per launch where a backend moves data:
+        /// the median with host arrays less the median with the arrays
+        /// resident on the device.
         transfer_s: Option<f64>,
+        /// GPU backends: the median launch with every array resident on the
+        /// device (`kiln::Array`s already there): the kernel's own cost.
+        resident_s: Option<f64>,
+        /// The spread of the timed runs: interquartile range / median.
+        spread: Option<f64>,
     },
     /// The result did not match the reference: reported, not timed.
     Invalid(String),
@@ -35,6 +42,11 @@ pub struct Row {
     pub n: u64,
     /// `cpu`, `interp`, `cuda`, `wgpu`, `rust-serial`, `rust-rayon`, `numba`, …
     pub runner: String,
+    /// The device the runner ran on: the adapter's name verbatim (GPUs),
+    /// else the CPU model.
+    pub device: String,
+    /// A software adapter (llvmpipe/lavapipe): not a GPU's figures.
+    pub software: bool,
     /// Work per launch, from the kernel's directives.
     pub bytes: Option<f64>,
     pub flops: Option<f64>,
@@ -53,6 +65,29 @@ impl Row {
         Some(self.bytes? / self.median()? / 1e9)
     }
 
+    /// The median with arrays resident on the device (GPU rows).
+    pub fn resident(&self) -> Option<f64> {
+        match self.outcome {
+            Outcome::Timed { resident_s, .. } => resident_s,
+            _ => None,
+        }
+    }
+
+    /// GB/s of the kernel itself: from the resident time where there is
+    /// one, else the median.
+    pub fn kernel_gbps(&self) -> Option<f64> {
+        Some(self.bytes? / self.resident().or(self.median())? / 1e9)
+    }
+
+    /// The device as tables show it: "(software)" after a software adapter.
+    pub fn device_label(&self) -> String {
+        if self.software {
+            format!("{} (software)", self.device)
+        } else {
+            self.device.clone()
+        }
+    }
+
     pub fn gflops(&self) -> Option<f64> {
         Some(self.flops? / self.median()? / 1e9)
     }
@@ -66,8 +101,13 @@ pub struct Machine {
     pub os: String,
     /// STREAM-style copy bandwidth measured in the same run, GB/s.
     pub stream_gbps: f64,
-    /// GPU devices found, one line each.
+    /// Backends and peers that could not run here, one line each (said
+    /// once, not per kernel).
     pub devices: Vec<String>,
+    /// Copy bandwidth of each GPU runner's device, GB/s, measured by kiln on
+    /// arrays resident on it in the same run: %BW of GPU rows is against
+    /// this, not the host's.
+    pub device_gbps: Vec<(String, f64)>,
 }
 
 impl Machine {
@@ -89,8 +129,34 @@ impl Machine {
             os: std::env::consts::OS.to_string(),
             stream_gbps,
             devices,
+            device_gbps: Vec::new(),
         }
     }
+
+    /// The bandwidth `%BW` of a row of `runner` is measured against.
+    pub fn bandwidth_for(&self, runner: &str) -> f64 {
+        self.device_gbps
+            .iter()
+            .find(|(r, _)| r == runner)
+            .map_or(self.stream_gbps, |(_, g)| *g)
+    }
+}
+
+/// The spread of timed runs: interquartile range over the median (`None`
+/// for fewer than 3 runs).
+pub fn spread(times: &[f64]) -> Option<f64> {
+    if times.len() < 3 {
+        return None;
+    }
+    let mut t = times.to_vec();
+    t.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let x = q * (t.len() - 1) as f64;
+        let (lo, hi) = (x.floor() as usize, x.ceil() as usize);
+        t[lo] + (t[hi] - t[lo]) * (x - lo as f64)
+    };
+    let median = at(0.5);
+    (median > 0.0).then(|| (at(0.75) - at(0.25)) / median)
 }
 
 /// The synthetic peer "the better of `numba` and `numba-parallel`".
@@ -203,30 +269,80 @@ impl Report {
             "machine: {} ({} threads, {}); memory bandwidth (copy): {:.1} GB/s",
             m.cpu, m.threads, m.os, m.stream_gbps
         );
+        for (runner, gbps) in &m.device_gbps {
+            let _ = writeln!(
+                out,
+                "{runner}: device copy bandwidth {gbps:.1} GB/s (measured by kiln on resident arrays)"
+            );
+        }
+        for line in &m.devices {
+            let _ = writeln!(out, "not run: {line}");
+        }
+        let device_width = self
+            .rows
+            .iter()
+            .map(|r| r.device_label().chars().count())
+            .max()
+            .unwrap_or(6)
+            .clamp(6, 48);
         let _ = writeln!(
             out,
-            "{:<22} {:<4} {:<14} {:>10} {:>10} {:>8} {:>9} {:>6} {:>10}",
-            "kernel", "size", "runner", "compile", "median", "GB/s", "GFLOP/s", "%BW", "vs rayon"
+            "{:<22} {:<4} {:<14} {:<device_width$} {:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>9} {:>5} {:>8}",
+            "kernel",
+            "size",
+            "runner",
+            "device",
+            "compile",
+            "median",
+            "resident",
+            "transfer",
+            "spread",
+            "GB/s",
+            "GFLOP/s",
+            "%BW",
+            "vs rayon"
         );
         for r in &self.rows {
-            let _ = write!(out, "{:<22} {:<4} {:<14} ", r.kernel, r.size, r.runner);
+            // Too long a name is cut before its "(software)" flag, never the flag.
+            let device = if r.device_label().chars().count() <= device_width {
+                r.device_label()
+            } else {
+                let flag = if r.software { " (software)" } else { "" };
+                let keep = device_width.saturating_sub(flag.len() + 1);
+                format!("{}~{flag}", r.device.chars().take(keep).collect::<String>())
+            };
+            let _ = write!(
+                out,
+                "{:<22} {:<4} {:<14} {:<device_width$} ",
+                r.kernel, r.size, r.runner, device
+            );
             match &r.outcome {
                 Outcome::Timed {
                     compile_s,
                     median_s,
+                    resident_s,
+                    transfer_s,
+                    spread,
                     ..
                 } => {
                     let vs = self
                         .baseline(r)
                         .map(|b| format!("{:.2}x", median_s / b))
                         .unwrap_or_else(|| "-".into());
-                    let pct = r.gbps().map(|g| 100.0 * g / m.stream_gbps);
+                    let pct = r
+                        .kernel_gbps()
+                        .map(|g| 100.0 * g / m.bandwidth_for(&r.runner));
                     let _ = writeln!(
                         out,
-                        "{:>10} {:>10} {:>8} {:>9} {:>6} {:>10}",
+                        "{:>9} {:>9} {:>9} {:>9} {:>6} {:>8} {:>9} {:>5} {:>8}",
                         compile_s.map(duration).unwrap_or_else(|| "-".into()),
                         duration(*median_s),
-                        opt(r.gbps(), 1),
+                        resident_s.map(duration).unwrap_or_else(|| "-".into()),
+                        transfer_s.map(duration).unwrap_or_else(|| "-".into()),
+                        spread
+                            .map(|s| format!("{:.0}%", 100.0 * s))
+                            .unwrap_or_else(|| "-".into()),
+                        opt(r.kernel_gbps(), 1),
                         opt(r.gflops(), 2),
                         opt(pct, 0),
                         vs
@@ -243,6 +359,12 @@ impl Report {
                 }
             }
         }
+        let _ = writeln!(
+            out,
+            "(median: per launch with host arrays, transfers included; resident: arrays already on \
+             the device (GPU rows), transfer = median - resident; GB/s and %BW from the resident \
+             time where there is one, %BW against the device's own copy bandwidth for GPU rows)"
+        );
         let _ = writeln!(
             out,
             "(vs rayon: time relative to hand-written Rust + rayon; lower is better)"
@@ -272,13 +394,16 @@ impl Report {
             .map(|r| {
                 let mut o = json!({
                     "kernel": r.kernel, "size": r.size, "n": r.n, "runner": r.runner,
+                    "device": r.device, "software": r.software,
                     "bytes": r.bytes, "flops": r.flops,
                 });
                 let extra = match &r.outcome {
-                    Outcome::Timed { compile_s, median_s, runs, transfer_s } => json!({
+                    Outcome::Timed { compile_s, median_s, runs, transfer_s, resident_s, spread } => json!({
                         "status": "ok", "compile_seconds": compile_s, "seconds": median_s, "runs": runs,
-                        "transfer_seconds": transfer_s, "gbps": r.gbps(), "gflops": r.gflops(),
-                        "fraction_of_bandwidth": r.gbps().map(|g| g / m.stream_gbps),
+                        "resident_seconds": resident_s, "transfer_seconds": transfer_s,
+                        "spread": spread, "gbps": r.kernel_gbps(), "gflops": r.gflops(),
+                        "bandwidth_gbps": m.bandwidth_for(&r.runner),
+                        "fraction_of_bandwidth": r.kernel_gbps().map(|g| g / m.bandwidth_for(&r.runner)),
                         "vs_rust_rayon": self.baseline(r).map(|b| median_s / b),
                     }),
                     Outcome::Invalid(w) => json!({"status": "invalid", "reason": w}),
@@ -296,6 +421,7 @@ impl Report {
             "machine": {
                 "cpu": m.cpu, "threads": m.threads, "os": m.os,
                 "stream_copy_gbps": m.stream_gbps, "devices": m.devices,
+                "device_copy_gbps": m.device_gbps.iter().map(|(r, g)| json!({"runner": r, "gbps": g})).collect::<Vec<_>>(),
             },
             "rows": rows,
             "summary": self.summary().iter().map(|s| json!({
@@ -305,34 +431,220 @@ impl Report {
         })
     }
 
-    /// One panel per kernel: median time against `n` (log-log), one line per
-    /// runner, so crossovers between backends are visible.
+    /// The runner times are shown relative to in a one-size chart:
+    /// `rust-rayon` when it ran, else the first runner.
+    fn chart_baseline(&self) -> Option<String> {
+        let timed = |r: &Row| r.median().is_some();
+        self.rows
+            .iter()
+            .find(|r| r.runner == "rust-rayon" && timed(r))
+            .or_else(|| self.rows.iter().find(|r| timed(r)))
+            .map(|r| r.runner.clone())
+    }
+
+    /// The chart: with one size, grouped bars per kernel of each runner's
+    /// time relative to the baseline (log scale, the 1.0 line marked);
+    /// with several, one panel per kernel of throughput against n. The
+    /// legend sits in its own strip, never over the data.
     pub fn plot_svg(&self, path: &Path) -> Result<(), String> {
+        let mut sizes: Vec<&str> = Vec::new();
+        for r in &self.rows {
+            if r.median().is_some() && !sizes.contains(&r.size.as_str()) {
+                sizes.push(&r.size);
+            }
+        }
+        let svg = if sizes.len() <= 1 {
+            self.bars_svg()
+        } else {
+            self.lines_svg()
+        }
+        .map_err(|e| format!("cannot draw {}: {e}", path.display()))?;
+        crate::util::write_atomic(path, svg.as_bytes()).map_err(|e| e.to_string())
+    }
+
+    fn runners_and_kernels(&self) -> (Vec<&str>, Vec<&str>) {
+        let mut runners: Vec<&str> = Vec::new();
+        let mut kernels: Vec<&str> = Vec::new();
+        for r in self.rows.iter().filter(|r| r.median().is_some()) {
+            if !runners.contains(&r.runner.as_str()) {
+                runners.push(&r.runner);
+            }
+            if !kernels.contains(&r.kernel.as_str()) {
+                kernels.push(&r.kernel);
+            }
+        }
+        (runners, kernels)
+    }
+
+    /// A runner's label in legends: its device too, "(software)" flagged.
+    fn runner_label(&self, runner: &str) -> String {
+        match self.rows.iter().find(|r| r.runner == runner) {
+            Some(r) => format!("{runner} — {}", r.device_label()),
+            None => runner.to_string(),
+        }
+    }
+
+    fn bars_svg(&self) -> Result<String, String> {
         use plotters::prelude::*;
-        let mut kernels: Vec<&str> = self.rows.iter().map(|r| r.kernel.as_str()).collect();
-        kernels.dedup();
-        kernels.sort();
-        kernels.dedup();
-        let mut runners: Vec<&str> = self.rows.iter().map(|r| r.runner.as_str()).collect();
-        runners.sort();
-        runners.dedup();
-        let cols = 3usize;
-        let nrows = kernels.len().div_ceil(cols).max(1);
-        // Drawn in memory, then written atomically (`util::write_atomic`).
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let (runners, kernels) = self.runners_and_kernels();
+        let base = self.chart_baseline().unwrap_or_default();
+        let shown: Vec<&str> = runners.iter().copied().filter(|r| *r != base).collect();
+        let time = |kernel: &str, runner: &str| {
+            self.rows
+                .iter()
+                .find(|r| r.kernel == kernel && r.runner == runner)
+                .and_then(Row::median)
+        };
+        // (kernel index, runner index, ratio)
+        let mut bars = Vec::new();
+        for (k, kernel) in kernels.iter().enumerate() {
+            let Some(b) = time(kernel, &base) else {
+                continue;
+            };
+            for (j, runner) in shown.iter().enumerate() {
+                if let Some(t) = time(kernel, runner) {
+                    if t > 0.0 && b > 0.0 {
+                        bars.push((k, j, t / b));
+                    }
+                }
+            }
+        }
+        let (lo, hi) = bars
+            .iter()
+            .fold((1.0f64, 1.0f64), |(lo, hi), b| (lo.min(b.2), hi.max(b.2)));
+        let (lo, hi) = (lo / 1.5, hi * 1.5);
+        let width = (160 + 90 * kernels.len().max(1)) as u32;
+        let legend_h = 24 * (shown.len() as u32 + 1) + 16;
         let mut svg = String::new();
         {
-            let root =
-                SVGBackend::with_string(&mut svg, (1200, 320 * nrows as u32)).into_drawing_area();
-            let err = |e: &dyn std::fmt::Display| format!("cannot draw {}: {e}", path.display());
+            let root = SVGBackend::with_string(&mut svg, (width.max(640), 460 + legend_h))
+                .into_drawing_area();
             root.fill(&WHITE).map_err(|e| err(&e))?;
-            let panels = root.split_evenly((nrows, cols));
+            let (plot, legend) = root.split_vertically(460);
+            let size = self
+                .rows
+                .first()
+                .map(|r| r.size.clone())
+                .unwrap_or_default();
+            let n = kernels.len().max(1) as f64;
+            let mut chart = ChartBuilder::on(&plot)
+                .caption(
+                    format!("time relative to {base} (size {size}; lower is faster)"),
+                    ("sans-serif", 18),
+                )
+                .margin(12)
+                .x_label_area_size(70)
+                .y_label_area_size(60)
+                .build_cartesian_2d(0.0..n, (lo..hi).log_scale())
+                .map_err(|e| err(&e))?;
+            let names = kernels.clone();
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(kernels.len() * 2 + 1)
+                .x_label_formatter(&|x| {
+                    let k = x.floor() as usize;
+                    // One label at each group's centre.
+                    if (x - (k as f64 + 0.5)).abs() < 1e-6 {
+                        names.get(k).map(|s| s.to_string()).unwrap_or_default()
+                    } else {
+                        String::new()
+                    }
+                })
+                .y_desc(format!("time / {base}"))
+                .y_label_formatter(&|y| format!("{y:.2}"))
+                .draw()
+                .map_err(|e| err(&e))?;
+            let groups = shown.len().max(1) as f64;
+            let color = |j: usize| Palette99::pick(j).to_rgba();
+            chart
+                .draw_series(bars.iter().map(|&(k, j, ratio)| {
+                    let x0 = k as f64 + 0.1 + 0.8 * j as f64 / groups;
+                    let x1 = x0 + 0.8 / groups * 0.9;
+                    Rectangle::new([(x0, lo), (x1, ratio)], color(j).filled())
+                }))
+                .map_err(|e| err(&e))?;
+            // The baseline: 1.0.
+            chart
+                .draw_series(LineSeries::new(
+                    vec![(0.0, 1.0), (n, 1.0)],
+                    BLACK.stroke_width(2),
+                ))
+                .map_err(|e| err(&e))?;
+            let font = ("sans-serif", 15).into_font();
+            let mut y = 10;
+            legend
+                .draw(&Text::new(
+                    format!("baseline (1.0): {}", self.runner_label(&base)),
+                    (20, y),
+                    font.clone(),
+                ))
+                .map_err(|e| err(&e))?;
+            for (j, runner) in shown.iter().enumerate() {
+                y += 24;
+                legend
+                    .draw(&Rectangle::new([(20, y), (36, y + 14)], color(j).filled()))
+                    .map_err(|e| err(&e))?;
+                legend
+                    .draw(&Text::new(self.runner_label(runner), (44, y), font.clone()))
+                    .map_err(|e| err(&e))?;
+            }
+            root.present().map_err(|e| err(&e))?;
+        }
+        Ok(svg)
+    }
+
+    fn lines_svg(&self) -> Result<String, String> {
+        use plotters::prelude::*;
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let (runners, kernels) = self.runners_and_kernels();
+        let cols = 3usize;
+        let nrows = kernels.len().div_ceil(cols).max(1);
+        let legend_h = 24 * runners.len() as u32 + 20;
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (1200, 320 * nrows as u32 + legend_h))
+                .into_drawing_area();
+            root.fill(&WHITE).map_err(|e| err(&e))?;
+            let (legend, grid) = root.split_vertically(legend_h);
+            let color = |j: usize| Palette99::pick(j).to_rgba();
+            let font = ("sans-serif", 15).into_font();
+            for (j, runner) in runners.iter().enumerate() {
+                let y = 10 + 24 * j as i32;
+                legend
+                    .draw(&PathElement::new(
+                        vec![(20, y + 7), (44, y + 7)],
+                        color(j).stroke_width(3),
+                    ))
+                    .map_err(|e| err(&e))?;
+                legend
+                    .draw(&Text::new(self.runner_label(runner), (52, y), font.clone()))
+                    .map_err(|e| err(&e))?;
+            }
+            let panels = grid.split_evenly((nrows, cols));
             for (panel, kernel) in panels.iter().zip(&kernels) {
+                // Throughput: GB/s when the kernel's bytes are known, else
+                // GFLOP/s, else elements per second.
+                let rows: Vec<&Row> = self
+                    .rows
+                    .iter()
+                    .filter(|r| r.kernel == *kernel && r.median().is_some())
+                    .collect();
+                let (unit, value): (&str, fn(&Row) -> Option<f64>) =
+                    if rows.iter().all(|r| r.bytes.is_some()) {
+                        ("GB/s", |r: &Row| r.gbps())
+                    } else if rows.iter().all(|r| r.flops.is_some()) {
+                        ("GFLOP/s", |r: &Row| r.gflops())
+                    } else {
+                        ("elements/s", |r: &Row| Some(r.n as f64 / r.median()?))
+                    };
                 let pts = |runner: &str| -> Vec<(f64, f64)> {
-                    let mut v: Vec<(f64, f64)> = self
-                        .rows
+                    let mut v: Vec<(f64, f64)> = rows
                         .iter()
-                        .filter(|r| r.kernel == *kernel && r.runner == runner)
-                        .filter_map(|r| Some((r.n as f64, r.median()?)))
+                        .filter(|r| r.runner == runner)
+                        .filter_map(|r| Some((r.n as f64, value(r)?)))
+                        .filter(|p| p.1 > 0.0 && p.1.is_finite())
                         .collect();
                     v.sort_by(|a, b| a.0.total_cmp(&b.0));
                     v
@@ -359,45 +671,31 @@ impl Report {
                     .map_err(|e| err(&e))?;
                 chart
                     .configure_mesh()
-                    // Log axes get a label per minor step otherwise.
                     .x_labels(4)
                     .y_labels(5)
                     .light_line_style(TRANSPARENT)
                     .x_desc("n")
-                    .y_desc("seconds")
-                    .y_label_formatter(&|y| format!("{y:.0e}"))
+                    .y_desc(unit)
+                    .y_label_formatter(&|y| format!("{y:.1e}"))
                     .x_label_formatter(&|x| format!("{x:.0e}"))
                     .draw()
                     .map_err(|e| err(&e))?;
-                for (k, runner) in runners.iter().enumerate() {
+                for (j, runner) in runners.iter().enumerate() {
                     let p = pts(runner);
                     if p.is_empty() {
                         continue;
                     }
-                    let color = Palette99::pick(k).to_rgba();
                     chart
-                        .draw_series(LineSeries::new(p.clone(), color.stroke_width(2)))
-                        .map_err(|e| err(&e))?
-                        .label(*runner)
-                        .legend(move |(x, y)| {
-                            PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-                        });
+                        .draw_series(LineSeries::new(p.clone(), color(j).stroke_width(2)))
+                        .map_err(|e| err(&e))?;
                     chart
-                        .draw_series(p.into_iter().map(|q| Circle::new(q, 3, color.filled())))
+                        .draw_series(p.into_iter().map(|q| Circle::new(q, 3, color(j).filled())))
                         .map_err(|e| err(&e))?;
                 }
-                chart
-                    .configure_series_labels()
-                    // Time grows with n, so the upper left is usually free.
-                    .position(SeriesLabelPosition::UpperLeft)
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .draw()
-                    .map_err(|e| err(&e))?;
             }
             root.present().map_err(|e| err(&e))?;
         }
-        crate::util::write_atomic(path, svg.as_bytes()).map_err(|e| e.to_string())
+        Ok(svg)
     }
 }
 
@@ -411,6 +709,8 @@ mod tests {
             size: if n == 1000 { "S".into() } else { "M".into() },
             n,
             runner: runner.into(),
+            device: "Test CPU".into(),
+            software: false,
             bytes: Some(12.0 * n as f64),
             flops: Some(2.0 * n as f64),
             outcome: Outcome::Timed {
@@ -418,6 +718,8 @@ mod tests {
                 median_s: t,
                 runs: 3,
                 transfer_s: None,
+                resident_s: None,
+                spread: None,
             },
         };
         Report {
@@ -427,6 +729,7 @@ mod tests {
                 os: "linux".into(),
                 stream_gbps: 10.0,
                 devices: vec![],
+                device_gbps: vec![],
             },
             rows: vec![
                 row("rust-rayon", 1000, 1e-6),
@@ -464,6 +767,8 @@ mod tests {
             size: "M".into(),
             n: 100000,
             runner: runner.into(),
+            device: "Test CPU".into(),
+            software: false,
             bytes: None,
             flops: None,
             outcome: Outcome::Timed {
@@ -471,6 +776,8 @@ mod tests {
                 median_s: t,
                 runs: 3,
                 transfer_s: None,
+                resident_s: None,
+                spread: None,
             },
         };
         r.rows.extend([
@@ -494,6 +801,20 @@ mod tests {
         assert!((best.geomean - (0.5f64 * 0.25).sqrt()).abs() < 1e-12);
         assert!(sample().table().contains("geometric mean"));
         assert_eq!(r.to_json()["summary"].as_array().unwrap().len(), s.len());
+    }
+
+    #[test]
+    fn one_size_draws_bars_relative_to_the_baseline() {
+        let mut r = sample();
+        r.rows.retain(|row| row.size == "S");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bars.svg");
+        r.plot_svg(&path).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert!(svg.contains("time relative to rust-rayon"), "{svg}");
+        assert!(svg.contains("baseline (1.0): rust-rayon"), "{svg}");
+        assert!(svg.contains("<rect"), "bars are rectangles");
+        assert!(svg.contains("cpu — Test CPU"), "legend names the device");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::inputs::cases::Cases;
 use crate::inputs::params::ParamInfo;
 use crate::inputs::values::{self, HostValue};
 use crate::ir::{self, ScalarType, Value};
-use crate::runtime::{engines, Backend, Module};
+use crate::runtime::{AnyArray, Backend, DeviceName, Module};
 use std::path::{Path, PathBuf};
 
 /// What to run.
@@ -24,8 +24,8 @@ pub struct Options {
     pub sizes: Vec<String>,
     /// Kernel names to run; all of `dir` when `None`.
     pub kernels: Option<Vec<String>>,
-    /// Where the kernel files are.
-    pub dir: PathBuf,
+    /// Where the kernel files are (`None`: the ones built into kiln).
+    pub dir: Option<PathBuf>,
     /// Time the hand-written Rust baselines.
     pub baselines: bool,
     /// Time Numba through `python3` when it is installed.
@@ -39,33 +39,78 @@ pub struct Options {
 /// the reference, and the hand-written Rust version is used instead.
 const INTERP_REFERENCE_LIMIT: f64 = 2e7;
 
-/// The kernel files of `dir` (sorted), restricted to `wanted` when given.
-pub fn kernel_files(dir: &Path, wanted: Option<&[String]>) -> Result<Vec<(String, PathBuf)>> {
-    let io = |source: std::io::Error| Error::Io {
-        path: dir.display().to_string(),
-        error: source,
+/// A kernel file of the suite: its stem (the kernel's name), the name
+/// messages use, and its source.
+#[derive(Clone, Debug)]
+pub struct KernelFile {
+    pub name: String,
+    pub file: String,
+    pub source: String,
+}
+
+impl KernelFile {
+    pub fn module(&self) -> Result<Module> {
+        Module::from_source(&self.file, &self.source)
+    }
+}
+
+/// The suite's kernel files (sorted), restricted to `wanted` when given:
+/// those of `dir`, or without one the library kernels carried in the binary
+/// (`kernels/`, so `kiln bench` runs from any directory).
+pub fn kernel_files(dir: Option<&Path>, wanted: Option<&[String]>) -> Result<Vec<KernelFile>> {
+    let mut found: Vec<KernelFile> = match dir {
+        None => crate::selftest::files::LIBRARY
+            .iter()
+            .map(|(name, source)| KernelFile {
+                name: name.to_string(),
+                file: format!("kernels/{name}.kn"),
+                source: source.to_string(),
+            })
+            .collect(),
+        Some(dir) => {
+            let io = |source: std::io::Error| Error::Io {
+                path: dir.display().to_string(),
+                error: source,
+            };
+            let mut out = Vec::new();
+            for entry in std::fs::read_dir(dir).map_err(io)? {
+                let path = entry.map_err(io)?.path();
+                if path.extension().is_none_or(|x| x != "kn") {
+                    continue;
+                }
+                let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+                    continue;
+                };
+                let source = std::fs::read_to_string(&path).map_err(|error| Error::Io {
+                    path: path.display().to_string(),
+                    error,
+                })?;
+                out.push(KernelFile {
+                    name: name.to_string(),
+                    file: path.display().to_string(),
+                    source,
+                });
+            }
+            out
+        }
     };
-    let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
-        .map_err(io)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "kn"))
-        .filter_map(|p| Some((p.file_stem()?.to_str()?.to_string(), p)))
-        .collect();
-    found.sort();
+    found.sort_by(|a, b| a.name.cmp(&b.name));
     if let Some(wanted) = wanted {
         for w in wanted {
-            if !found.iter().any(|(n, _)| n == w) {
-                let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+            if !found.iter().any(|f| &f.name == w) {
+                let names: Vec<&str> = found.iter().map(|f| f.name.as_str()).collect();
                 return Err(Error::Usage {
                     message: format!(
                         "no kernel file `{w}.kn` in {} (kernels: {})",
-                        dir.display(),
+                        dir.map_or("the built-in kernels".to_string(), |d| d
+                            .display()
+                            .to_string()),
                         names.join(", ")
                     ),
                 });
             }
         }
-        found.retain(|(n, _)| wanted.contains(n));
+        found.retain(|f| wanted.contains(&f.name));
     }
     Ok(found)
 }
@@ -177,16 +222,70 @@ struct Case<'m> {
 }
 
 impl Case<'_> {
-    fn row(&self, runner: &str, outcome: Outcome) -> Row {
+    fn row(&self, runner: &str, device: &DeviceName, outcome: Outcome) -> Row {
         Row {
             kernel: self.name.clone(),
             size: self.label.clone(),
             n: self.n,
             runner: runner.to_string(),
+            device: device.name.clone(),
+            software: device.software,
             bytes: self.bytes,
             flops: self.flops,
             outcome,
         }
+    }
+
+    /// Times `kernel` on `backend` with every array a `kiln::Array` already
+    /// resident on the device (moved there by an untimed first launch):
+    /// the kernel's own cost. Each run starts from the previous run's
+    /// outputs (restoring them would be a transfer); the timing does not
+    /// depend on the values. Returns the median and the spread.
+    fn measure_resident(
+        &self,
+        budget: Budget,
+        backend: Backend,
+        kernel: &crate::runtime::Kernel,
+    ) -> Result<(f64, Option<f64>), String> {
+        enum Slot {
+            Scalar(Value),
+            Array(AnyArray),
+        }
+        let mut slots: Vec<Slot> = self
+            .inputs
+            .iter()
+            .map(|v| match v {
+                HostValue::Scalar(x) => Slot::Scalar(*x),
+                HostValue::Array(a) => Slot::Array(AnyArray::from_host(a.clone())),
+            })
+            .collect();
+        let launch = |slots: &mut Vec<Slot>| {
+            let mut args: Vec<crate::Arg> = slots
+                .iter_mut()
+                .zip(&self.params)
+                .map(|(s, p)| match s {
+                    Slot::Scalar(x) => crate::Arg::Scalar(*x),
+                    Slot::Array(a) => {
+                        if p.ty.is_mut_array() {
+                            a.arg_mut()
+                        } else {
+                            a.arg()
+                        }
+                    }
+                })
+                .collect();
+            kernel
+                .launch_on(backend, &mut args)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        launch(&mut slots)?;
+        let times = measure::repeat(budget, || {
+            let (t, r) = measure::timed(|| launch(&mut slots));
+            r.map(|()| t)
+        })?;
+        let median = crate::util::median(&times).unwrap_or(f64::NAN);
+        Ok((median, super::report::spread(&times)))
     }
 
     /// Runs `f` on a fresh copy of the inputs and returns the outputs.
@@ -231,6 +330,8 @@ impl Case<'_> {
                 median_s: crate::util::median(&times).unwrap_or(f64::NAN),
                 runs: times.len(),
                 transfer_s: None,
+                resident_s: None,
+                spread: super::report::spread(&times),
             },
             Err(e) => Outcome::Failed(e),
         }
@@ -244,7 +345,7 @@ fn interp_run(case: &Case, args: &mut [crate::Arg]) -> Result<Option<Value>, Str
 
 /// Runs the whole suite.
 pub fn run(opts: &Options) -> Result<Report> {
-    let files = kernel_files(&opts.dir, opts.kernels.as_deref())?;
+    let files = kernel_files(opts.dir.as_deref(), opts.kernels.as_deref())?;
     let baselines = if opts.baselines {
         vec![Flavour::Serial, Flavour::Rayon]
     } else {
@@ -255,7 +356,29 @@ pub fn run(opts: &Options) -> Result<Report> {
     } else {
         Err("peers not requested".into())
     };
-    let runners = opts.backends.len() + baselines.len() + usize::from(numba.is_ok()) * 2;
+    let cupy = if opts.peers {
+        peers::Peer::detect_cupy()
+    } else {
+        Err("peers not requested".into())
+    };
+    // Absent backends are reported once (in the machine's notes), not as a
+    // skipped row per kernel. Each backend present names its device.
+    let mut absent = Vec::new();
+    let mut backends: Vec<(Backend, DeviceName)> = Vec::new();
+    for &b in &opts.backends {
+        match crate::runtime::device_name(b) {
+            Ok(d) => backends.push((b, d)),
+            Err(why) => absent.push(format!("{}: {why}", b.name())),
+        }
+    }
+    let cpu = DeviceName {
+        name: crate::runtime::calibrate::cpu_model().to_string(),
+        software: false,
+    };
+    let runners = backends.len()
+        + baselines.len()
+        + usize::from(numba.is_ok()) * 2
+        + usize::from(cupy.is_ok()) * 2;
     let total = (files.len() * opts.sizes.len() * runners) as u64;
     let bar = if opts.progress {
         indicatif::ProgressBar::new(total)
@@ -275,11 +398,22 @@ pub fn run(opts: &Options) -> Result<Report> {
             ..Budget::default()
         },
     );
+    let mut device_gbps = Vec::new();
+    for (b, _) in &backends {
+        if b.kind() == crate::engine::BackendKind::Device {
+            bar.set_message(format!("measuring {b}'s memory bandwidth"));
+            match device_copy_gbps(*b, opts.budget) {
+                Ok(g) => device_gbps.push((b.name().to_string(), g)),
+                Err(e) => absent.push(format!("{b}: copy bandwidth not measured: {e}")),
+            }
+        }
+    }
     let mut rows = Vec::new();
-    for (name, path) in &files {
-        let first = Module::from_file(path)?;
+    for kf in &files {
+        let name = &kf.name;
+        let first = kf.module()?;
         let cases = Cases::parse(first.source())
-            .map_err(|e| Error::argument(name.clone(), format!("{}: {e}", path.display())))?;
+            .map_err(|e| Error::argument(name.clone(), format!("{}: {e}", kf.file)))?;
         let params = first.kernel(name)?.params();
         for label in &opts.sizes {
             let Some(n) = cases.size(label) else {
@@ -289,7 +423,7 @@ pub fn run(opts: &Options) -> Result<Report> {
             bar.set_message(format!("{name} {label}"));
             // A fresh module per size: modules cache compiled kernels, and
             // each row reports a first compile.
-            let module = Module::from_file(path)?;
+            let module = kf.module()?;
             let kernel = module.kernel(name)?;
             let id = kernel.id();
             let inputs = cases.build_args(name, &params, label, 0)?;
@@ -315,29 +449,54 @@ pub fn run(opts: &Options) -> Result<Report> {
             let reference = match reference {
                 Ok(r) => r,
                 Err(e) => {
-                    rows.push(case.row("reference", Outcome::Failed(e)));
+                    rows.push(case.row("reference", &cpu, Outcome::Failed(e)));
                     bar.inc(runners as u64);
                     continue;
                 }
             };
-            for &backend in &opts.backends {
+            for (backend, device) in &backends {
+                let backend = *backend;
                 // As a launch would: `auto` resolves per kernel (the CPU JIT,
                 // else the interpreter), and rows name the backend used. The
                 // timed launches include argument checking, as a user's do.
                 let mut runner = backend.name().to_string();
-                let outcome = match measure::timed(|| kernel.prepare(backend)) {
+                let mut device = device.clone();
+                let mut outcome = match measure::timed(|| kernel.prepare(backend)) {
                     (_, Err(e @ Error::BackendUnavailable { .. })) => {
                         Outcome::Skipped(e.to_string())
                     }
                     (_, Err(e)) => Outcome::Failed(e.to_string()),
                     (compile_s, Ok(used)) => {
                         runner = used.name().to_string();
+                        if used != backend {
+                            device = crate::runtime::device_name(used).unwrap_or(device);
+                        }
                         case.measure(opts.budget, &reference, Some(compile_s), &mut |a| {
                             kernel.launch_on(used, a).map_err(|e| e.to_string())
                         })
                     }
                 };
-                rows.push(case.row(&runner, outcome));
+                // GPU rows: the kernel's own cost, arrays resident.
+                if let Outcome::Timed {
+                    median_s,
+                    resident_s,
+                    transfer_s,
+                    ..
+                } = &mut outcome
+                {
+                    if backend.kind() == crate::engine::BackendKind::Device {
+                        match case.measure_resident(opts.budget, backend, &kernel) {
+                            Ok((r, _)) => {
+                                *resident_s = Some(r);
+                                *transfer_s = Some((*median_s - r).max(0.0));
+                            }
+                            Err(e) => absent.push(format!(
+                                "{backend}: {name} {label} with resident arrays failed: {e}"
+                            )),
+                        }
+                    }
+                }
+                rows.push(case.row(&runner, &device, outcome));
                 bar.inc(1);
             }
             for &fl in &baselines {
@@ -345,19 +504,26 @@ pub fn run(opts: &Options) -> Result<Report> {
                     None => Outcome::Skipped("no hand-written baseline".into()),
                     Some(b) => case.measure(opts.budget, &reference, None, &mut |a| b(fl, a)),
                 };
-                rows.push(case.row(fl.runner_name(), outcome));
+                rows.push(case.row(fl.runner_name(), &cpu, outcome));
                 bar.inc(1);
             }
-            if let Ok(numba) = &numba {
-                for peer in numba.measure(
+            for peer_script in [&numba, &cupy].into_iter().flatten() {
+                for peer in peer_script.measure(
                     name,
                     &case.params,
                     &case.inputs,
                     opts.budget.target.as_secs_f64(),
                 ) {
+                    let mut device = cpu.clone();
                     let outcome = match peer.result {
                         Err(e) => Outcome::Failed(e),
                         Ok(t) => {
+                            if let Some(d) = &t.device {
+                                device = DeviceName {
+                                    name: d.clone(),
+                                    software: false,
+                                };
+                            }
                             let result = match (reference.result, t.result) {
                                 (Some(Value::F32(_)), Some(x)) => Some(Value::F32(x as f32)),
                                 (Some(Value::F64(_)), Some(x)) => Some(Value::F64(x)),
@@ -378,26 +544,60 @@ pub fn run(opts: &Options) -> Result<Report> {
                                     median_s: t.median_s,
                                     runs: t.runs,
                                     transfer_s: None,
+                                    resident_s: None,
+                                    spread: None,
                                 },
                             }
                         }
                     };
-                    rows.push(case.row(&peer.runner, outcome));
+                    rows.push(case.row(&peer.runner, &device, outcome));
                     bar.inc(1);
                 }
             }
         }
     }
     bar.finish_and_clear();
-    let mut devices = Vec::new();
-    for b in Backend::devices() {
-        if let Err(why) = engines::availability(b) {
-            devices.push(format!("{}: {why}", b.name()));
-        }
-    }
-    let mut machine = Machine::describe(stream, devices);
-    if let Err(why) = numba {
+    let mut machine = Machine::describe(stream, absent);
+    machine.device_gbps = device_gbps;
+    if let (true, Err(why)) = (opts.peers, numba) {
         machine.devices.push(format!("numba: {why}"));
     }
+    // CuPy is a peer on NVIDIA machines only: its absence elsewhere is no news.
+    if let (true, Err(why), true) = (opts.peers, cupy, engines_has_cuda()) {
+        machine.devices.push(format!("cupy: {why}"));
+    }
     Ok(Report { machine, rows })
+}
+
+/// Whether this machine has a CUDA device kiln can use.
+fn engines_has_cuda() -> bool {
+    crate::runtime::engines::availability(Backend::Cuda).is_ok()
+}
+
+/// A copy kernel for measuring a device's own memory bandwidth.
+const COPY_KERNEL: &str =
+    "kernel copy(x: f32[:], y: mut f32[:]) { for i in prange(0..y.len()) { y[i] = x[i]; } }";
+
+/// The copy bandwidth of `backend`'s device in GB/s (bytes read plus
+/// written per second), measured with kiln's own copy kernel on 64 MiB
+/// arrays resident on the device; the best of the runs.
+pub fn device_copy_gbps(backend: Backend, budget: Budget) -> Result<f64, String> {
+    let module = Module::from_source("copy.kn", COPY_KERNEL).map_err(|e| e.to_string())?;
+    let kernel = module.kernel("copy").map_err(|e| e.to_string())?;
+    let n = 16usize << 20;
+    let x = crate::Array::from(vec![1.0f32; n]);
+    let mut y = crate::Array::from(vec![0.0f32; n]);
+    let mut launch = || {
+        kernel
+            .launch_on(backend, &mut [(&x).into(), (&mut y).into()])
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    launch()?;
+    let times = measure::repeat(budget, || {
+        let (t, r) = measure::timed(&mut launch);
+        r.map(|()| t)
+    })?;
+    let best = times.iter().copied().fold(f64::INFINITY, f64::min);
+    Ok(2.0 * (n * 4) as f64 / best / 1e9)
 }

@@ -11,7 +11,7 @@ use crate::inputs::host::HostArray;
 use crate::inputs::params::ParamType;
 use crate::ir::{ScalarType, Value};
 use crate::runtime::args::Arg;
-use crate::runtime::{engines, AnyArray, Backend, Kernel, Module, Placement};
+use crate::runtime::{engines, AnyArray, Backend, Kernel, Placement};
 use crate::util::{duration, median};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -137,12 +137,18 @@ fn cell(s: Option<f64>) -> String {
 }
 
 /// Runs the sweep and returns the table.
-pub fn sweep(dir: &Path, kernels: &[String], budget: Duration, max: usize) -> Result<String> {
+pub fn sweep(
+    dir: Option<&Path>,
+    kernels: &[String],
+    budget: Duration,
+    max: usize,
+) -> Result<String> {
     let places = forced();
     let mut out = String::new();
     let mut all_ratios = Vec::new();
     for name in kernels {
-        let module = Module::from_file(dir.join(format!("{name}.kn")))?;
+        let files = super::run::kernel_files(dir, Some(std::slice::from_ref(name)))?;
+        let module = files[0].module()?;
         let kernel = module.kernel(name)?;
         out += &format!("\n{name}: median seconds per launch (auto's pick in brackets)\n");
         out += &format!("{:>10} {:>22}", "n", "auto");

@@ -63,6 +63,23 @@ enum Command {
     /// Run the benchmark suite: kernels/ on the chosen backends against
     /// hand-written Rust and Numba, validated, with the memory bandwidth.
     Bench(kiln::bench::cli::BenchArgs),
+    /// Check the backends of this machine against the reference
+    /// interpreter: every library and conformance kernel (carried in the
+    /// binary), every run-time fault case and N random kernels. Prints a
+    /// table; exits 1 on any failure.
+    Selftest {
+        /// Backends to check, comma-separated (cpu, cuda, wgpu, auto).
+        /// Default: every backend present here (absent ones are listed, not
+        /// failed); a named backend that cannot run here is a failure.
+        #[arg(long, value_name = "B,...")]
+        backend: Option<String>,
+        /// Random kernels per backend.
+        #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=100_000))]
+        random: u64,
+        /// Print one JSON document on stdout instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -186,6 +203,11 @@ fn execute(cli: Cli) -> ExitCode {
         } => emit(&file, &kernel, target),
         Command::Run(args) => run(&args),
         Command::Devices { recalibrate } => devices(recalibrate),
+        Command::Selftest {
+            backend,
+            random,
+            json,
+        } => selftest(backend.as_deref(), random, json),
         Command::Bench(args) => {
             if let Some(message) = bench_usage_error(&args) {
                 errln!("error: {message}\n\nFor more information, try '--help'.");
@@ -405,6 +427,76 @@ fn bench(args: &kiln::bench::cli::BenchArgs) -> Result<ExitCode, Failure> {
         .map_err(Failure::from)
 }
 
+/// `kiln selftest`: see `Command::Selftest`.
+fn selftest(list: Option<&str>, random: u64, json: bool) -> Result<ExitCode, Failure> {
+    use std::io::IsTerminal;
+    let (backends, named) = match list {
+        Some(list) => {
+            let mut out = Vec::new();
+            for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                out.push(name.parse::<Backend>().map_err(|e| Error::Usage {
+                    message: format!("invalid value '{name}' for '--backend <B,...>': {e}"),
+                })?);
+            }
+            if out.is_empty() {
+                return Err(Error::Usage {
+                    message: "--backend names no backend".into(),
+                }
+                .into());
+            }
+            (out, true)
+        }
+        None => (Backend::compiled().collect(), false),
+    };
+    let live = std::io::stderr().is_terminal() && !json;
+    let mut reports = Vec::new();
+    for backend in backends {
+        let mut progress = |what: &str| {
+            if live {
+                err!("\r\x1b[2Kselftest {backend}: {what}");
+            }
+        };
+        let report = kiln::selftest::run_backend(backend, random, &mut progress);
+        if live {
+            err!("\r\x1b[2K");
+        }
+        reports.push(report);
+    }
+    // Absent backends fail only when named.
+    let failed = reports
+        .iter()
+        .any(|r| r.failed() > 0 || (named && r.unavailable.is_some()));
+    if json {
+        let doc = serde_json::json!({
+            "kiln": env!("CARGO_PKG_VERSION"),
+            "random_kernels": random,
+            "passed": !failed,
+            "backends": reports.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
+        });
+        say!("{doc}");
+    } else {
+        say!("{}", kiln::selftest::table(&reports).trim_end());
+        for r in &reports {
+            for f in &r.failures {
+                errln!("{}: {f}", r.backend);
+            }
+        }
+        say!(
+            "{}",
+            if failed {
+                "selftest FAILED"
+            } else {
+                "selftest passed"
+            }
+        );
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn devices(recalibrate: bool) -> Result<ExitCode, Failure> {
     say!("{:<8} status", "backend");
     for backend in Backend::engines() {
@@ -435,8 +527,28 @@ fn cuda_devices() {
         Err(reason) => say!("cuda devices: none ({reason})"),
     }
     match kiln::cuda::nvrtc::library() {
-        Ok(lib) => say!("nvrtc: {}", lib.version_string()),
+        Ok(lib) => say!(
+            "nvrtc: {} from {} (found by {})",
+            lib.version_string(),
+            lib.path,
+            lib.found_by
+        ),
         Err(reason) => say!("nvrtc: unavailable ({reason})"),
+    }
+    if let Ok(gpu) = kiln::cuda::device::gpu() {
+        say!(
+            "cuda driver: {} ({}); module format with this NVRTC: {}",
+            kiln::cuda::device::version_text(gpu.driver_version),
+            gpu.driver_version,
+            kiln::cuda::nvrtc::library()
+                .map_err(|e| e.to_string())
+                .and_then(
+                    |lib| kiln::cuda::image_kind(gpu.driver_version, lib.version, false)
+                        .map(|k| k.extension().to_string())
+                        .map_err(|e| e.to_string())
+                )
+                .unwrap_or_else(|e| format!("none ({e})"))
+        );
     }
 }
 

@@ -19,10 +19,21 @@ use std::sync::{Arc, OnceLock};
 /// The environment variable choosing the device ordinal (default 0).
 pub const DEVICE_ENV: &str = "KILN_CUDA_DEVICE";
 
-/// Blocks resident per SM at 256 threads per block (2048 threads per SM on
-/// every architecture since Maxwell, except 1536 on sm_86/89; a smaller
-/// real limit only means a second wave of blocks, never wrong results).
+/// Blocks resident per SM at 256 threads per block when the driver cannot
+/// say (2048 threads per SM on every architecture since Maxwell, except
+/// 1536 on sm_86/89). Each entry's own figure comes from
+/// `cuOccupancyMaxActiveBlocksPerMultiprocessor`, which accounts for its
+/// registers (38-40 registers per thread fit 6 blocks of 256 on an H100,
+/// not 8: a grid of 8 per SM would run in 1.33 waves).
 const BLOCKS_PER_SM: u32 = 8;
+
+/// The most blocks one dispatch of an entry gets: one full wave, `sms`
+/// times the blocks that fit on an SM (`occupancy`, from the driver; the
+/// default when it could not say or said 0).
+pub fn groups_per_wave(sms: u32, occupancy: Option<u32>) -> u32 {
+    let per_sm = occupancy.filter(|&b| b > 0).unwrap_or(BLOCKS_PER_SM);
+    sms.max(1).saturating_mul(per_sm).max(1)
+}
 
 /// What `kiln devices` shows about one CUDA device.
 #[derive(Clone, Debug, PartialEq)]
@@ -146,6 +157,13 @@ fn open() -> std::result::Result<Gpu, String> {
     // owns it, so cudarc's cross-stream events would only add overhead.
     // SAFETY: no buffer is shared between streams (see `Buffers`).
     unsafe { ctx.disable_event_tracking() };
+    let pool = keep_freed_memory(&ctx);
+    crate::logging::init();
+    tracing::info!(
+        target: "kiln::cuda",
+        "CUDA driver {} ({driver_version}), device {info}; memory pool: {pool}",
+        version_text(driver_version),
+    );
     Ok(Gpu {
         ctx,
         info,
@@ -153,34 +171,222 @@ fn open() -> std::result::Result<Gpu, String> {
     })
 }
 
-impl Gpu {
-    /// Whether PTX from NVRTC `version` can be JIT-compiled by this driver:
-    /// a driver older than NVRTC rejects its PTX ISA version.
-    pub fn accepts_ptx_of(&self, nvrtc_version: (i32, i32)) -> bool {
-        self.driver_version >= nvrtc_version.0 * 1000 + nvrtc_version.1 * 10
-    }
+/// `13000` as `13.0`.
+pub fn version_text(version: i32) -> String {
+    format!("{}.{}", version / 1000, version % 1000 / 10)
+}
 
-    /// The most blocks one dispatch gets: a full wave of the device.
-    pub fn max_groups(&self) -> u32 {
-        self.info.sms.saturating_mul(BLOCKS_PER_SM).max(1)
+/// Sets the device's default memory pool (behind cudarc's `cuMemAllocAsync`)
+/// to keep freed memory instead of returning it to the OS at every
+/// synchronisation (the release threshold defaults to 0), so buffers freed
+/// and allocated again cost no driver round trip. Returns what it did.
+fn keep_freed_memory(ctx: &Arc<CudaContext>) -> String {
+    let mut pool: sys::CUmemoryPool = std::ptr::null_mut();
+    let mut threshold: u64 = u64::MAX;
+    // SAFETY: valid out-pointer and attribute value (a cuuint64_t, as the
+    // attribute requires); the device handle comes from the context.
+    let outcome = unsafe {
+        sys::cuDeviceGetDefaultMemPool(&mut pool, ctx.cu_device())
+            .result()
+            .and_then(|()| {
+                sys::cuMemPoolSetAttribute(
+                    pool,
+                    sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+                    &mut threshold as *mut u64 as *mut std::ffi::c_void,
+                )
+                .result()
+            })
+    };
+    match outcome {
+        Ok(()) => "freed memory kept (release threshold unlimited)".into(),
+        Err(e) => format!("release threshold left at the default ({e})"),
     }
 }
 
+impl Gpu {
+    /// The most blocks one dispatch gets when the entry's own occupancy is
+    /// unknown: a full wave of the device at the default occupancy.
+    pub fn max_groups(&self) -> u32 {
+        groups_per_wave(self.info.sms, None)
+    }
+}
+
+/// CUDA errors after which the context is unusable for the rest of the
+/// process ("sticky" errors: every later call fails with them). A kernel
+/// that faults on the device (an access outside any allocation, a trap)
+/// causes one; kiln's bounds checks are meant to make this impossible, so
+/// it means a kiln bug or a broken device.
+pub fn is_sticky(code: sys::CUresult) -> bool {
+    use sys::CUresult as R;
+    matches!(
+        code,
+        R::CUDA_ERROR_ILLEGAL_ADDRESS
+            | R::CUDA_ERROR_MISALIGNED_ADDRESS
+            | R::CUDA_ERROR_INVALID_ADDRESS_SPACE
+            | R::CUDA_ERROR_INVALID_PC
+            | R::CUDA_ERROR_ILLEGAL_INSTRUCTION
+            | R::CUDA_ERROR_HARDWARE_STACK_ERROR
+            | R::CUDA_ERROR_LAUNCH_FAILED
+            | R::CUDA_ERROR_LAUNCH_TIMEOUT
+            | R::CUDA_ERROR_ASSERT
+            | R::CUDA_ERROR_ECC_UNCORRECTABLE
+            | R::CUDA_ERROR_CONTEXT_IS_DESTROYED
+    )
+}
+
+/// The message of a failed driver call (`e`, with `text`: the driver's
+/// description of it), and whether the error is sticky: then it says that
+/// a kernel failed on the device (whichever call noticed it: a copy, a
+/// synchronisation) and that the context is lost.
+pub fn describe_driver_error(context: &str, e: &DriverError, text: &str) -> (String, bool) {
+    if is_sticky(e.0) {
+        (
+            format!(
+                "a kernel failed on the device ({text}; reported by the next driver call: {context}); \
+                 the CUDA context is unusable for the rest of this process, so the cuda \
+                 backend is unavailable from now on (restart the process)"
+            ),
+            true,
+        )
+    } else {
+        (format!("{context}: {text}"), false)
+    }
+}
+
+static CONTEXT_LOST: OnceLock<String> = OnceLock::new();
+
+/// Why the process's CUDA context is lost (the first sticky error), if it
+/// is: the engine then refuses launches and `auto` stops choosing CUDA.
+pub fn context_lost() -> Option<&'static str> {
+    CONTEXT_LOST.get().map(String::as_str)
+}
+
+/// The error of a failed driver call; a sticky one marks the context lost.
 pub fn driver_error(context: &str, e: DriverError) -> Error {
+    // Display asks the driver for the error's text (cuGetErrorString).
+    let (message, sticky) = describe_driver_error(context, &e, &e.to_string());
+    if sticky {
+        let _ = CONTEXT_LOST.set(message.clone());
+        crate::logging::init();
+        tracing::warn!(target: "kiln::cuda", "{message}");
+    }
     Error::Backend {
         backend: "cuda".into(),
-        message: format!("{context}: {e}"),
+        message,
     }
 }
 
-/// Whether loading failed because the driver is older than the PTX.
+/// Whether loading failed because the driver cannot JIT-compile this
+/// PTX at all (its ISA version is newer than the driver's, or the driver
+/// has no PTX compiler), so a CUBIN is the way to go. A PTX the driver
+/// finds invalid is a real error, reported with the JIT log.
 pub fn is_ptx_too_new(e: &DriverError) -> bool {
     matches!(
         e.0,
         sys::CUresult::CUDA_ERROR_UNSUPPORTED_PTX_VERSION
-            | sys::CUresult::CUDA_ERROR_INVALID_PTX
             | sys::CUresult::CUDA_ERROR_JIT_COMPILER_NOT_FOUND
     )
+}
+
+/// The driver's log of loading `image` (`cuModuleLoadDataEx` with error and
+/// info log buffers): asked for again after `cuModuleLoadData` failed,
+/// which gives no log.
+pub fn load_log(gpu: &Gpu, image: &[u8]) -> String {
+    use sys::CUjit_option as O;
+    const LOG: usize = 16 * 1024;
+    let mut error_log = vec![0u8; LOG];
+    let mut info_log = vec![0u8; LOG];
+    let mut options = [
+        O::CU_JIT_ERROR_LOG_BUFFER,
+        O::CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+        O::CU_JIT_INFO_LOG_BUFFER,
+        O::CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES,
+    ];
+    let mut values: [*mut std::ffi::c_void; 4] = [
+        error_log.as_mut_ptr().cast(),
+        LOG as *mut std::ffi::c_void,
+        info_log.as_mut_ptr().cast(),
+        LOG as *mut std::ffi::c_void,
+    ];
+    if gpu.ctx.bind_to_thread().is_err() {
+        return String::new();
+    }
+    let mut module: sys::CUmodule = std::ptr::null_mut();
+    // SAFETY: `image` is a complete PTX (NUL-terminated) or CUBIN image; the
+    // option values are the buffers and their sizes, which outlive the call.
+    let status = unsafe {
+        sys::cuModuleLoadDataEx(
+            &mut module,
+            image.as_ptr().cast(),
+            options.len() as u32,
+            options.as_mut_ptr(),
+            values.as_mut_ptr(),
+        )
+    };
+    if status == sys::CUresult::CUDA_SUCCESS && !module.is_null() {
+        // SAFETY: loaded just above, used by nothing else.
+        unsafe {
+            let _ = sys::cuModuleUnload(module);
+        }
+    }
+    let text = |bytes: &[u8]| {
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        String::from_utf8_lossy(&bytes[..end]).trim().to_string()
+    };
+    [text(&error_log), text(&info_log)]
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Makes a context current on the calling thread before something of it
+/// is freed: cudarc frees device memory (`CudaSlice::drop`) without
+/// binding its context, which fails on a thread where none is current.
+pub trait MakeCurrent {
+    fn make_current(&self);
+}
+
+impl MakeCurrent for CudaContext {
+    fn make_current(&self) {
+        // SAFETY: the context is alive (borrowed); errors are ignored, as in
+        // any destructor (cudarc records the free's own outcome).
+        unsafe {
+            let _ = cudarc::driver::result::ctx::set_current(self.cu_ctx());
+        }
+    }
+}
+
+/// A value (device memory) whose context is made current before it drops:
+/// `Drop` of the wrapper runs before its fields are dropped.
+pub struct ContextFirst<T, C: MakeCurrent = CudaContext> {
+    ctx: Arc<C>,
+    value: T,
+}
+
+impl<T, C: MakeCurrent> ContextFirst<T, C> {
+    pub fn new(ctx: Arc<C>, value: T) -> Self {
+        ContextFirst { ctx, value }
+    }
+}
+
+impl<T, C: MakeCurrent> std::ops::Deref for ContextFirst<T, C> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T, C: MakeCurrent> std::ops::DerefMut for ContextFirst<T, C> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.value
+    }
+}
+
+impl<T, C: MakeCurrent> Drop for ContextFirst<T, C> {
+    fn drop(&mut self) {
+        self.ctx.make_current();
+    }
 }
 
 /// A compiled module loaded into the context, with its entry points.
@@ -189,6 +395,10 @@ pub struct LoadedModule {
     /// Indexed like `GpuProgram::entries`.
     pub functions: Vec<CudaFunction>,
     pub block_sizes: Vec<u32>,
+    /// Per entry: one full wave of blocks, from the entry's occupancy.
+    pub max_groups: Vec<u32>,
+    /// Per entry: registers per thread (`None`: the driver did not say).
+    pub registers: Vec<Option<i32>>,
 }
 
 impl LoadedModule {
@@ -203,14 +413,25 @@ impl LoadedModule {
             .load_module(cudarc::nvrtc::Ptx::from_binary(image.to_vec()))?;
         let mut functions = Vec::new();
         let mut block_sizes = Vec::new();
+        let mut max_groups = Vec::new();
+        let mut registers = Vec::new();
         for entry in &program.entries {
-            functions.push(module.load_function(&entry.name)?);
-            block_sizes.push(entry.workgroup_size.max(1));
+            let function = module.load_function(&entry.name)?;
+            let block = entry.workgroup_size.max(1);
+            let occupancy = function
+                .occupancy_max_active_blocks_per_multiprocessor(block, 0, None)
+                .ok();
+            max_groups.push(groups_per_wave(gpu.info.sms, occupancy));
+            registers.push(function.num_regs().ok());
+            functions.push(function);
+            block_sizes.push(block);
         }
         Ok(LoadedModule {
             module,
             functions,
             block_sizes,
+            max_groups,
+            registers,
         })
     }
 }
@@ -248,6 +469,14 @@ impl Buffers {
     }
 }
 
+impl Drop for Buffers {
+    /// The buffers are freed after this (fields drop after `drop`), with
+    /// the context current: a kernel may be dropped on any thread.
+    fn drop(&mut self) {
+        self.stream.context().make_current();
+    }
+}
+
 /// Reuses `slot` when it holds at least `bytes`, else allocates anew
 /// (at least 8 bytes: a zero-size allocation has no valid pointer).
 fn ensure(stream: &Arc<CudaStream>, slot: &mut Option<CudaSlice<u8>>, bytes: usize) -> Result<()> {
@@ -263,6 +492,37 @@ fn ensure(stream: &Arc<CudaStream>, slot: &mut Option<CudaSlice<u8>>, bytes: usi
         .map_err(|e| driver_error(&format!("cannot allocate {bytes} bytes"), e))?;
     *slot = Some(fresh);
     Ok(())
+}
+
+/// What one field of the module's `kiln_b` constant points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindSource {
+    Frame,
+    Error,
+    Partials,
+    /// The kernel's own (pooled) buffer for array `usize`: a host array.
+    Own(usize),
+    /// A caller-owned device buffer (a managed `kiln::Array` or an
+    /// `Arg::Device`): its pointer, bound in place.
+    Caller(u64),
+}
+
+/// Decides what each binding points at: caller-owned buffers (`resident`,
+/// by `ArrayId`: `Some(pointer)`) in place of the kernel's own buffer,
+/// whatever an earlier launch of the kernel bound there.
+pub fn plan_bindings(bindings: &[BindingKind], resident: &[Option<u64>]) -> Vec<BindSource> {
+    bindings
+        .iter()
+        .map(|binding| match binding {
+            BindingKind::Frame => BindSource::Frame,
+            BindingKind::Error => BindSource::Error,
+            BindingKind::Partials => BindSource::Partials,
+            BindingKind::Array(a) => match resident.get(a.index()).copied().flatten() {
+                Some(pointer) => BindSource::Caller(pointer),
+                None => BindSource::Own(a.index()),
+            },
+        })
+        .collect()
 }
 
 /// The device pointer of each caller-owned buffer of `layout` (by
@@ -340,16 +600,15 @@ impl Launch<'_> {
         let ptr = |s: &Option<CudaSlice<u8>>, what: &str| -> Result<u64> {
             Ok(Self::slot(s, what)?.device_ptr(stream).0)
         };
-        let mut pointers = Vec::with_capacity(self.program.bindings.len());
-        for binding in &self.program.bindings {
-            pointers.push(match binding.kind {
-                BindingKind::Frame => ptr(&b.frame, "frame")?,
-                BindingKind::Error => ptr(&b.error, "error")?,
-                BindingKind::Partials => ptr(&b.partials, "partials")?,
-                BindingKind::Array(a) => match self.resident.get(a.index()).copied().flatten() {
-                    Some(pointer) => pointer,
-                    None => ptr(b.arrays.get(a.index()).unwrap_or(&None), "array")?,
-                },
+        let kinds: Vec<BindingKind> = self.program.bindings.iter().map(|b| b.kind).collect();
+        let mut pointers = Vec::with_capacity(kinds.len());
+        for source in plan_bindings(&kinds, &self.resident) {
+            pointers.push(match source {
+                BindSource::Frame => ptr(&b.frame, "frame")?,
+                BindSource::Error => ptr(&b.error, "error")?,
+                BindSource::Partials => ptr(&b.partials, "partials")?,
+                BindSource::Caller(pointer) => pointer,
+                BindSource::Own(a) => ptr(b.arrays.get(a).unwrap_or(&None), "array")?,
             });
         }
         if pointers == b.bound {
@@ -387,8 +646,12 @@ impl Launch<'_> {
 }
 
 impl GpuDevice for Launch<'_> {
-    fn max_groups(&self) -> u32 {
-        self.gpu.max_groups()
+    fn max_groups(&self, entry: usize) -> u32 {
+        self.module
+            .max_groups
+            .get(entry)
+            .copied()
+            .unwrap_or_else(|| self.gpu.max_groups())
     }
 
     fn begin(&mut self, layout: &LaunchLayout) -> Result<()> {
@@ -400,24 +663,24 @@ impl GpuDevice for Launch<'_> {
         ensure(&stream, &mut b.partials, layout.partial_slots.max(1) * 8)?;
         b.arrays.resize_with(layout.arrays.len(), || None);
         for (slot, binding) in b.arrays.iter_mut().zip(&layout.arrays) {
-            // A caller-owned buffer is bound in place: no own copy.
-            if let ArrayBinding::Temporary { bytes } = binding {
-                ensure(&stream, slot, *bytes)?;
+            match binding {
+                ArrayBinding::Temporary { bytes } => ensure(&stream, slot, *bytes)?,
+                // A caller-owned buffer is bound in place: the kernel's own
+                // buffer for that array (an earlier host launch's) is freed,
+                // so nothing can bind or copy it by mistake.
+                ArrayBinding::Buffer(_) => *slot = None,
             }
         }
-        for (buffer, what) in [
-            (&mut b.frame, "frame"),
-            (&mut b.error, "error"),
-            (&mut b.partials, "partials"),
-        ] {
-            let buffer = buffer.as_mut().ok_or_else(|| Error::Backend {
-                backend: "cuda".into(),
-                message: format!("no {what} buffer"),
-            })?;
-            stream
-                .memset_zeros(buffer)
-                .map_err(|e| driver_error(&format!("cannot clear the {what} buffer"), e))?;
-        }
+        // Only the error record needs zeros: the host writes every frame
+        // slot before the first dispatch, and each parallel entry writes
+        // the partials of all its blocks before its combine reads them.
+        let error = b.error.as_mut().ok_or_else(|| Error::Backend {
+            backend: "cuda".into(),
+            message: "no error buffer".into(),
+        })?;
+        stream
+            .memset_zeros(error)
+            .map_err(|e| driver_error("cannot clear the error record", e))?;
         self.bind()
     }
 
@@ -512,7 +775,7 @@ impl GpuDevice for Launch<'_> {
             });
         };
         let config = LaunchConfig {
-            grid_dim: (groups.clamp(1, self.max_groups().max(1)), 1, 1),
+            grid_dim: (groups.clamp(1, self.max_groups(entry).max(1)), 1, 1),
             block_dim: (block, 1, 1),
             shared_mem_bytes: 0,
         };
@@ -538,5 +801,117 @@ impl GpuDevice for Launch<'_> {
             *w = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
         }
         Ok(words)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::ArrayId;
+    use std::sync::Mutex;
+
+    fn kinds() -> Vec<BindingKind> {
+        vec![
+            BindingKind::Frame,
+            BindingKind::Error,
+            BindingKind::Partials,
+            BindingKind::Array(ArrayId(0)),
+            BindingKind::Array(ArrayId(1)),
+        ]
+    }
+
+    #[test]
+    fn caller_buffers_are_bound_in_place_of_the_kernels_own() {
+        // Array 0 is a managed array on the device, array 1 a host array.
+        let plan = plan_bindings(&kinds(), &[Some(0xdead_0000), None]);
+        assert_eq!(
+            plan,
+            [
+                BindSource::Frame,
+                BindSource::Error,
+                BindSource::Partials,
+                BindSource::Caller(0xdead_0000),
+                BindSource::Own(1),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_host_launch_then_a_resident_launch_binds_the_callers_buffer() {
+        // The first launch of the kernel passes host arrays (its own
+        // buffers); the next passes array 0 resident: it must not bind the
+        // first launch's buffer (stale reads, lost writes).
+        let first = plan_bindings(&kinds(), &[None, None]);
+        assert_eq!(first[3], BindSource::Own(0));
+        let second = plan_bindings(&kinds(), &[Some(0x1000), Some(0x2000)]);
+        assert_eq!(
+            second[3..],
+            [BindSource::Caller(0x1000), BindSource::Caller(0x2000)]
+        );
+        // And back to host arrays: the own buffers again.
+        let third = plan_bindings(&kinds(), &[None, None]);
+        assert_eq!(third, first);
+    }
+
+    #[test]
+    fn a_wave_follows_the_entrys_occupancy() {
+        // An H100 (132 SMs) at 6 blocks of 256 threads per SM (38-40
+        // registers per thread): 792 blocks, not 1056.
+        assert_eq!(groups_per_wave(132, Some(6)), 792);
+        assert_eq!(groups_per_wave(132, None), 132 * BLOCKS_PER_SM);
+        assert_eq!(groups_per_wave(132, Some(0)), 132 * BLOCKS_PER_SM);
+        assert_eq!(groups_per_wave(0, Some(6)), 6);
+    }
+
+    #[test]
+    fn sticky_errors_name_the_device_failure_not_the_copy() {
+        use sys::CUresult as R;
+        let (message, sticky) = describe_driver_error(
+            "cannot copy an array from the device",
+            &DriverError(R::CUDA_ERROR_ILLEGAL_ADDRESS),
+            "CUDA_ERROR_ILLEGAL_ADDRESS",
+        );
+        assert!(sticky);
+        assert!(
+            message.starts_with("a kernel failed on the device"),
+            "{message}"
+        );
+        assert!(
+            message.contains("unusable for the rest of this process"),
+            "{message}"
+        );
+        let (message, sticky) = describe_driver_error(
+            "cannot allocate 8 bytes",
+            &DriverError(R::CUDA_ERROR_OUT_OF_MEMORY),
+            "CUDA_ERROR_OUT_OF_MEMORY",
+        );
+        assert!(!sticky);
+        assert!(
+            message.starts_with("cannot allocate 8 bytes: "),
+            "{message}"
+        );
+        assert!(!is_sticky(R::CUDA_ERROR_INVALID_PTX));
+        assert!(is_sticky(R::CUDA_ERROR_LAUNCH_FAILED));
+    }
+
+    #[test]
+    fn the_context_is_made_current_before_memory_is_freed() {
+        static EVENTS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+        struct Ctx;
+        impl MakeCurrent for Ctx {
+            fn make_current(&self) {
+                EVENTS.lock().unwrap().push("make current");
+            }
+        }
+        struct Memory;
+        impl Drop for Memory {
+            fn drop(&mut self) {
+                EVENTS.lock().unwrap().push("free");
+            }
+        }
+        let guarded = ContextFirst::new(Arc::new(Ctx), Memory);
+        // Dropped on another thread, as the runtime may.
+        std::thread::spawn(move || drop(guarded)).join().unwrap();
+        assert_eq!(*EVENTS.lock().unwrap(), ["make current", "free"]);
     }
 }

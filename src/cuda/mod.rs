@@ -102,20 +102,47 @@ pub fn compile_for(
         })
 }
 
-/// Set once a PTX load failed for being newer than the driver: later
-/// kernels go straight to CUBIN.
+/// Set once the driver refused to JIT-compile a PTX (its ISA version is
+/// newer than the driver's, or the driver has no PTX compiler): a property
+/// of this driver and NVRTC, so later kernels go straight to CUBIN. A PTX
+/// the driver finds invalid does not set it: that is an error of its own.
 static PREFER_CUBIN: AtomicBool = AtomicBool::new(false);
 
+/// The module format for a driver of version `driver` (`13000` for 13.0)
+/// and NVRTC `nvrtc` (`(13, 0)`): PTX when the driver is at least as new as
+/// NVRTC (and has not refused NVRTC's PTX before: `ptx_refused`); else a
+/// CUBIN, which loads on any driver of NVRTC's major version or newer (CUDA
+/// minor-version compatibility). A driver of an older major version can
+/// load neither: an error saying what to change.
+pub fn image_kind(driver: i32, nvrtc: (i32, i32), ptx_refused: bool) -> Result<ImageKind> {
+    let nvrtc_number = nvrtc.0 * 1000 + nvrtc.1 * 10;
+    if driver >= nvrtc_number && !ptx_refused {
+        return Ok(ImageKind::Ptx);
+    }
+    if driver / 1000 >= nvrtc.0 {
+        return Ok(ImageKind::Cubin);
+    }
+    Err(unavailable(format!(
+        "NVRTC {}.{} is newer than the CUDA driver ({}): the driver can load neither its \
+         PTX nor its CUBIN; update the driver, or set KILN_NVRTC_LIB to an NVRTC of CUDA {}",
+        nvrtc.0,
+        nvrtc.1,
+        device::version_text(driver),
+        driver / 1000
+    )))
+}
+
 /// Compiles for the device and loads the module: PTX unless the driver is
-/// older than NVRTC, with a CUBIN retry when the driver rejects the PTX.
+/// older than NVRTC, with a CUBIN retry when the driver refuses the PTX's
+/// version. A failed load carries the driver's JIT log.
 fn build(gpu: &Gpu, program: &GpuProgram) -> Result<(LoadedModule, CompileStats)> {
     let lib = nvrtc::library().map_err(unavailable)?;
     let start = Instant::now();
-    let mut kind = if PREFER_CUBIN.load(Ordering::Relaxed) || !gpu.accepts_ptx_of(lib.version) {
-        ImageKind::Cubin
-    } else {
-        ImageKind::Ptx
-    };
+    let mut kind = image_kind(
+        gpu.driver_version,
+        lib.version,
+        PREFER_CUBIN.load(Ordering::Relaxed),
+    )?;
     loop {
         let (image, origin) = compile_for(program, gpu.info.arch, kind)?;
         let compile_seconds = start.elapsed().as_secs_f64();
@@ -132,18 +159,34 @@ fn build(gpu: &Gpu, program: &GpuProgram) -> Result<(LoadedModule, CompileStats)
                 ))
             }
             Err(e) if kind == ImageKind::Ptx && device::is_ptx_too_new(&e) => {
+                let retry = image_kind(gpu.driver_version, lib.version, true)?;
+                crate::logging::init();
+                tracing::info!(
+                    target: "kiln::cuda",
+                    "the driver ({}) refused NVRTC {}'s PTX ({e}): CUBIN from now on",
+                    device::version_text(gpu.driver_version),
+                    lib.version_string()
+                );
                 PREFER_CUBIN.store(true, Ordering::Relaxed);
-                kind = ImageKind::Cubin;
+                kind = retry;
             }
             Err(e) => {
-                return Err(device::driver_error(
+                let log = device::load_log(gpu, &image.bytes);
+                let mut error = device::driver_error(
                     &format!(
                         "cannot load the {} of kernel `{}`",
                         kind.extension(),
                         program.kernel
                     ),
                     e,
-                ))
+                );
+                if let Error::Backend { message, .. } = &mut error {
+                    if !log.is_empty() {
+                        message.push_str("\ndriver JIT log:\n");
+                        message.push_str(&log);
+                    }
+                }
+                return Err(error);
             }
         }
     }
@@ -194,22 +237,34 @@ impl Engine for CudaEngine {
         format!("{} driver {}", self.gpu.info.name, self.gpu.driver_version)
     }
 
+    fn auto_candidate(&self) -> bool {
+        device::context_lost().is_none()
+    }
+
+    fn adapter_name(&self) -> String {
+        self.gpu.info.name.clone()
+    }
+
     fn compile(
         &self,
         module: &Arc<ir::Module>,
         kernel: ir::FuncId,
     ) -> Result<Arc<dyn CompiledKernel>> {
+        refuse_if_lost()?;
         let program = generate(module, kernel)?;
         let (loaded, stats) = build(self.gpu, &program)?;
         crate::logging::init();
         tracing::info!(
             target: "kiln::cuda",
-            "kernel `{}`: {} from {:?} in {} (loaded in {})",
+            "kernel `{}`: {} for sm_{} from {:?} in {} (loaded in {}); registers per entry {:?}, blocks per wave {:?}",
             program.kernel,
             stats.kind.extension(),
+            self.gpu.info.arch.number(),
             stats.origin,
             crate::util::duration(stats.compile_seconds),
-            crate::util::duration(stats.total_seconds - stats.compile_seconds)
+            crate::util::duration(stats.total_seconds - stats.compile_seconds),
+            loaded.registers.iter().map(|r| r.unwrap_or(-1)).collect::<Vec<_>>(),
+            loaded.max_groups
         );
         let buffers = Buffers::new(self.gpu)?;
         Ok(Arc::new(CudaKernel {
@@ -246,6 +301,14 @@ impl Engine for CudaEngine {
     }
 }
 
+/// After a sticky error the context fails every call: say why up front.
+fn refuse_if_lost() -> Result<()> {
+    match device::context_lost() {
+        Some(why) => Err(unavailable(why.to_string())),
+        None => Ok(()),
+    }
+}
+
 /// A kernel loaded on the device with its reusable buffers. Launches of one
 /// kernel are serialised (they share the buffers); different kernels run
 /// on their own streams.
@@ -269,6 +332,7 @@ impl CudaKernel {
 
 impl CompiledKernel for CudaKernel {
     fn launch(&self, args: &mut [Arg]) -> Result<Option<Value>> {
+        refuse_if_lost()?;
         // A panic while holding the lock leaves buffers that are only
         // reallocated or overwritten by the next launch: still usable.
         let mut buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
@@ -280,5 +344,43 @@ impl CompiledKernel for CudaKernel {
             resident: Vec::new(),
         };
         crate::gpu::host::run(&self.program, &mut launch, args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ptx_only_on_a_driver_as_new_as_nvrtc() {
+        assert_eq!(image_kind(13000, (13, 0), false).unwrap(), ImageKind::Ptx);
+        assert_eq!(image_kind(13020, (13, 0), false).unwrap(), ImageKind::Ptx);
+        // 13.0 driver, NVRTC 13.5: same major, so a CUBIN loads.
+        assert_eq!(image_kind(13000, (13, 5), false).unwrap(), ImageKind::Cubin);
+        // The driver refused the PTX once: CUBIN, same major only.
+        assert_eq!(image_kind(13050, (13, 5), true).unwrap(), ImageKind::Cubin);
+    }
+
+    #[test]
+    fn a_cubin_of_a_newer_major_is_refused_with_the_way_out() {
+        let e = image_kind(12040, (13, 0), false).unwrap_err().to_string();
+        assert!(
+            e.contains("NVRTC 13.0 is newer than the CUDA driver (12.4)"),
+            "{e}"
+        );
+        assert!(e.contains("KILN_NVRTC_LIB"), "{e}");
+        assert!(image_kind(12080, (13, 0), true).is_err());
+    }
+
+    #[test]
+    fn invalid_ptx_does_not_switch_to_cubin() {
+        use cudarc::driver::sys::CUresult as R;
+        use cudarc::driver::DriverError;
+        assert!(device::is_ptx_too_new(&DriverError(
+            R::CUDA_ERROR_UNSUPPORTED_PTX_VERSION
+        )));
+        assert!(!device::is_ptx_too_new(&DriverError(
+            R::CUDA_ERROR_INVALID_PTX
+        )));
     }
 }

@@ -1,16 +1,19 @@
 //! NVRTC: finding the library and compiling CUDA C to PTX or CUBIN.
 //!
-//! cudarc loads `libnvrtc` lazily and PANICS when it cannot, so every entry
-//! point here first goes through [`library`], which checks presence with
-//! cudarc's own probe and turns absence into a reason string. When the
-//! library is not on the loader's search path, well-known install places
-//! (the `nvidia-cuda-nvrtc` pip wheel, `/usr/local/cuda`, `$CUDA_PATH`,
-//! `$KILN_NVRTC_LIB`) are preloaded by absolute path: the dynamic loader then
-//! resolves cudarc's `dlopen("libnvrtc.so.13")` to the already loaded object
-//! by its soname.
+//! kiln opens NVRTC itself, by a path it chooses and logs (target
+//! `kiln::cuda`), and calls it through its own function pointers: cudarc's
+//! loader tries `libnvrtc.so` and older sonames first and cannot be told
+//! which file to use, so a system CUDA 12 could silently replace the NVRTC a
+//! user pointed `KILN_NVRTC_LIB` at. The order ([`candidates`]):
+//!
+//! 1. `$KILN_NVRTC_LIB` when set: that file and nothing else (a file that
+//!    cannot be opened is the reason the backend is unavailable);
+//! 2. `libnvrtc.so.13` on the loader's search path (`LD_LIBRARY_PATH`);
+//! 3. `libnvrtc.so.13` in well-known install places (`$CUDA_PATH/lib64`,
+//!    `/usr/local/cuda/lib64`, the `nvidia-cuda-nvrtc` pip wheel);
+//! 4. an NVRTC of CUDA 12 on the search path (`libnvrtc.so.12`).
 
-use cudarc::nvrtc::sys;
-use std::ffi::{c_char, c_int, CStr, CString};
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -70,6 +73,10 @@ pub struct Nvrtc {
     pub version: (i32, i32),
     /// Architectures NVRTC can generate code for, ascending.
     pub archs: Vec<Arch>,
+    /// The file the library was loaded from (as the loader resolved it).
+    pub path: String,
+    /// Why that file: which rule of [`candidates`] found it.
+    pub found_by: String,
 }
 
 impl Nvrtc {
@@ -95,48 +102,255 @@ impl Nvrtc {
 /// NVRTC, loaded once per process, or why it cannot be.
 pub fn library() -> Result<&'static Nvrtc, String> {
     static LIB: OnceLock<Result<Nvrtc, String>> = OnceLock::new();
-    LIB.get_or_init(load).as_ref().map_err(|e| e.clone())
+    LIB.get_or_init(|| {
+        let lib = load()?;
+        crate::logging::init();
+        tracing::info!(
+            target: "kiln::cuda",
+            "NVRTC {} from {} ({})",
+            lib.version_string(),
+            lib.path,
+            lib.found_by
+        );
+        Ok(lib)
+    })
+    .as_ref()
+    .map_err(|e| e.clone())
+}
+
+/// One place NVRTC may be opened from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// A file path, or a bare soname the dynamic loader searches for.
+    pub name: String,
+    /// Which rule produced it (for the log and for error messages).
+    pub rule: &'static str,
+}
+
+/// Where NVRTC is looked for, in order, given the environment (`var`) and
+/// which files exist (`exists`). With `KILN_NVRTC_LIB` set, only that file.
+pub fn candidates(
+    var: &dyn Fn(&str) -> Option<String>,
+    exists: &dyn Fn(&Path) -> bool,
+    python_roots: &[PathBuf],
+) -> Vec<Candidate> {
+    const SONAME: &str = "libnvrtc.so.13";
+    if let Some(file) = var("KILN_NVRTC_LIB").filter(|v| !v.trim().is_empty()) {
+        return vec![Candidate {
+            name: file,
+            rule: "KILN_NVRTC_LIB",
+        }];
+    }
+    let mut out = vec![Candidate {
+        name: SONAME.into(),
+        rule: "the library search path",
+    }];
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(cuda) = var("CUDA_PATH").or_else(|| var("CUDA_HOME")) {
+        dirs.push(Path::new(&cuda).join("lib64"));
+    }
+    dirs.push(PathBuf::from("/usr/local/cuda/lib64"));
+    // The pip wheel installs into site-packages/nvidia/cu13/lib.
+    for root in python_roots {
+        dirs.push(root.join("nvidia/cu13/lib"));
+    }
+    for dir in dirs {
+        let file = dir.join(SONAME);
+        if exists(&file) {
+            out.push(Candidate {
+                name: file.display().to_string(),
+                rule: "a well-known install place",
+            });
+        }
+    }
+    out.push(Candidate {
+        name: "libnvrtc.so.12".into(),
+        rule: "the library search path (CUDA 12)",
+    });
+    out
 }
 
 fn load() -> Result<Nvrtc, String> {
-    // SAFETY: only probes whether the library can be opened.
-    if !unsafe { sys::is_culib_present() } {
-        let tried = preload_from_known_places();
-        if !unsafe { sys::is_culib_present() } {
-            return Err(format!(
-                "NVRTC (libnvrtc.so.13) was not found on the library search path{}; \
-                 install it with `pip install nvidia-cuda-nvrtc` and put its lib folder \
-                 on LD_LIBRARY_PATH, or set KILN_NVRTC_LIB to the library file",
-                if tried.is_empty() {
-                    String::new()
-                } else {
-                    format!(" nor at {}", tried.join(", "))
-                }
-            ));
+    let var = |name: &str| std::env::var(name).ok();
+    let list = candidates(&var, &|p: &Path| p.is_file(), &python_roots());
+    let mut tried = Vec::new();
+    for c in &list {
+        // SAFETY: loading NVRTC runs no initialisers with preconditions.
+        match unsafe { libloading::Library::new(&c.name) } {
+            Ok(lib) => {
+                let api = Api::from(&lib).map_err(|e| {
+                    format!(
+                        "{} (found by {}) is not a usable NVRTC: {e}",
+                        c.name, c.rule
+                    )
+                })?;
+                let path = loaded_path(api.version as *const c_void).unwrap_or(c.name.clone());
+                // Kept loaded for the life of the process: the function
+                // pointers in `API` point into it.
+                std::mem::forget(lib);
+                let api = API.get_or_init(|| api);
+                let mut nvrtc = query_library(api)?;
+                nvrtc.path = path;
+                nvrtc.found_by = c.rule.to_string();
+                return Ok(nvrtc);
+            }
+            Err(e) => tried.push(format!("{} ({}): {}", c.name, c.rule, loader_error(&e))),
         }
     }
-    // A symbol missing from an unexpected NVRTC build panics inside cudarc:
-    // contain it here, once, as an "unavailable" reason.
-    std::panic::catch_unwind(query_library)
-        .unwrap_or_else(|_| Err("the NVRTC library lacks a required symbol".to_string()))
+    if list.first().is_some_and(|c| c.rule == "KILN_NVRTC_LIB") {
+        return Err(format!(
+            "KILN_NVRTC_LIB names a library that cannot be loaded: {}",
+            tried.join("; ")
+        ));
+    }
+    Err(format!(
+        "NVRTC (libnvrtc.so.13) was not found (tried {}); install it with \
+         `pip install nvidia-cuda-nvrtc` and put its lib folder on LD_LIBRARY_PATH, \
+         or set KILN_NVRTC_LIB to the library file",
+        list.iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
-fn query_library() -> Result<Nvrtc, String> {
+/// A loader error with the loader's own words (libloading's `Display`
+/// alone says only "dlopen failed").
+fn loader_error(e: &libloading::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(why) => format!("{e}: {why}"),
+        None => e.to_string(),
+    }
+}
+
+type Prog = *mut c_void;
+type Status = c_int;
+
+/// The NVRTC entry points kiln calls, resolved from the file it opened.
+struct Api {
+    version: unsafe extern "C" fn(*mut c_int, *mut c_int) -> Status,
+    num_archs: unsafe extern "C" fn(*mut c_int) -> Status,
+    archs: unsafe extern "C" fn(*mut c_int) -> Status,
+    create: unsafe extern "C" fn(
+        *mut Prog,
+        *const c_char,
+        *const c_char,
+        c_int,
+        *const *const c_char,
+        *const *const c_char,
+    ) -> Status,
+    compile: unsafe extern "C" fn(Prog, c_int, *const *const c_char) -> Status,
+    destroy: unsafe extern "C" fn(*mut Prog) -> Status,
+    error_string: unsafe extern "C" fn(Status) -> *const c_char,
+    log_size: SizeFn,
+    log: DataFn,
+    ptx_size: SizeFn,
+    ptx: DataFn,
+    cubin_size: SizeFn,
+    cubin: DataFn,
+}
+
+static API: OnceLock<Api> = OnceLock::new();
+
+impl Api {
+    fn from(lib: &libloading::Library) -> Result<Api, libloading::Error> {
+        /// A symbol's value (a function pointer), copied out of the library.
+        unsafe fn sym<T: Copy>(
+            lib: &libloading::Library,
+            name: &'static [u8],
+        ) -> Result<T, libloading::Error> {
+            Ok(*lib.get::<T>(name)?)
+        }
+        // SAFETY: each symbol is declared with NVRTC's documented signature.
+        unsafe {
+            Ok(Api {
+                version: sym(lib, b"nvrtcVersion\0")?,
+                num_archs: sym(lib, b"nvrtcGetNumSupportedArchs\0")?,
+                archs: sym(lib, b"nvrtcGetSupportedArchs\0")?,
+                create: sym(lib, b"nvrtcCreateProgram\0")?,
+                compile: sym(lib, b"nvrtcCompileProgram\0")?,
+                destroy: sym(lib, b"nvrtcDestroyProgram\0")?,
+                error_string: sym(lib, b"nvrtcGetErrorString\0")?,
+                log_size: sym(lib, b"nvrtcGetProgramLogSize\0")?,
+                log: sym(lib, b"nvrtcGetProgramLog\0")?,
+                ptx_size: sym(lib, b"nvrtcGetPTXSize\0")?,
+                ptx: sym(lib, b"nvrtcGetPTX\0")?,
+                cubin_size: sym(lib, b"nvrtcGetCUBINSize\0")?,
+                cubin: sym(lib, b"nvrtcGetCUBIN\0")?,
+            })
+        }
+    }
+
+    fn check(&self, status: Status, what: &str) -> Result<(), String> {
+        if status == 0 {
+            return Ok(());
+        }
+        // SAFETY: NVRTC returns a static string for every status.
+        let text = unsafe {
+            let p = (self.error_string)(status);
+            if p.is_null() {
+                format!("NVRTC error {status}")
+            } else {
+                CStr::from_ptr(p).to_string_lossy().into_owned()
+            }
+        };
+        Err(format!("{what} failed: {text}"))
+    }
+}
+
+/// The file the loader mapped `symbol` from (`dladdr`), when it says.
+#[cfg(target_os = "linux")]
+fn loaded_path(symbol: *const c_void) -> Option<String> {
+    #[repr(C)]
+    struct DlInfo {
+        fname: *const c_char,
+        fbase: *mut c_void,
+        sname: *const c_char,
+        saddr: *mut c_void,
+    }
+    extern "C" {
+        fn dladdr(addr: *const c_void, info: *mut DlInfo) -> c_int;
+    }
+    let mut info = DlInfo {
+        fname: std::ptr::null(),
+        fbase: std::ptr::null_mut(),
+        sname: std::ptr::null(),
+        saddr: std::ptr::null_mut(),
+    };
+    // SAFETY: a valid out-pointer; `fname` is read only when dladdr succeeds.
+    unsafe {
+        if dladdr(symbol, &mut info) == 0 || info.fname.is_null() {
+            return None;
+        }
+        let path = CStr::from_ptr(info.fname).to_string_lossy().into_owned();
+        Some(std::fs::canonicalize(&path).map_or(path, |p| p.display().to_string()))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn loaded_path(_symbol: *const c_void) -> Option<String> {
+    None
+}
+
+fn api() -> Result<&'static Api, String> {
+    library()?;
+    API.get().ok_or_else(|| "NVRTC is not loaded".to_string())
+}
+
+fn query_library(api: &Api) -> Result<Nvrtc, String> {
     let (mut major, mut minor) = (0 as c_int, 0 as c_int);
-    // SAFETY: the library is present; both out-pointers are valid.
-    unsafe { sys::nvrtcVersion(&mut major, &mut minor) }
-        .result()
-        .map_err(|e| format!("nvrtcVersion failed: {e}"))?;
+    // SAFETY: both out-pointers are valid.
+    api.check(
+        unsafe { (api.version)(&mut major, &mut minor) },
+        "nvrtcVersion",
+    )?;
     let mut count: c_int = 0;
     let mut archs = Vec::new();
     // SAFETY: `raw` has room for `count` entries, as NVRTC requires.
     unsafe {
-        if sys::nvrtcGetNumSupportedArchs(&mut count).result().is_ok() && count > 0 {
+        if (api.num_archs)(&mut count) == 0 && count > 0 {
             let mut raw = vec![0 as c_int; count as usize];
-            if sys::nvrtcGetSupportedArchs(raw.as_mut_ptr())
-                .result()
-                .is_ok()
-            {
+            if (api.archs)(raw.as_mut_ptr()) == 0 {
                 archs = raw
                     .into_iter()
                     .filter(|&n| n > 0)
@@ -149,29 +363,9 @@ fn query_library() -> Result<Nvrtc, String> {
     Ok(Nvrtc {
         version: (major, minor),
         archs,
+        path: String::new(),
+        found_by: String::new(),
     })
-}
-
-/// Library files worth trying when `libnvrtc.so.13` is not on the search
-/// path, most specific first.
-fn candidate_files() -> Vec<PathBuf> {
-    const SONAME: &str = "libnvrtc.so.13";
-    let mut files = Vec::new();
-    if let Some(path) = std::env::var_os("KILN_NVRTC_LIB") {
-        files.push(PathBuf::from(path));
-    }
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    if let Some(cuda) = std::env::var_os("CUDA_PATH").or_else(|| std::env::var_os("CUDA_HOME")) {
-        dirs.push(Path::new(&cuda).join("lib64"));
-    }
-    dirs.push(PathBuf::from("/usr/local/cuda/lib64"));
-    // The pip wheel installs into site-packages/nvidia/cu13/lib.
-    for root in python_roots() {
-        dirs.push(root.join("nvidia/cu13/lib"));
-    }
-    files.extend(dirs.into_iter().map(|d| d.join(SONAME)));
-    files.retain(|f| f.is_file());
-    files
 }
 
 /// site-packages / dist-packages folders of the usual Python installs.
@@ -202,52 +396,6 @@ fn python_roots() -> Vec<PathBuf> {
         }
     }
     roots
-}
-
-/// Opens the first candidate that loads, keeping it loaded for the life of
-/// the process. Returns the paths tried.
-fn preload_from_known_places() -> Vec<String> {
-    let mut tried = Vec::new();
-    for file in candidate_files() {
-        tried.push(file.display().to_string());
-        if dl::open_global(&file) {
-            break;
-        }
-    }
-    tried
-}
-
-mod dl {
-    //! `dlopen` by absolute path. glibc's loader matches a later
-    //! `dlopen("libnvrtc.so.13")` against the soname of objects already
-    //! loaded, so cudarc then finds this one.
-    use std::ffi::{c_char, c_int, c_void, CString};
-    use std::path::Path;
-
-    #[cfg(target_os = "linux")]
-    extern "C" {
-        fn dlopen(filename: *const c_char, flags: c_int) -> *mut c_void;
-    }
-
-    #[cfg(target_os = "linux")]
-    pub fn open_global(path: &Path) -> bool {
-        const RTLD_NOW: c_int = 2;
-        const RTLD_GLOBAL: c_int = 0x100;
-        let Some(text) = path.to_str() else {
-            return false;
-        };
-        let Ok(c_path) = CString::new(text) else {
-            return false;
-        };
-        // SAFETY: a valid NUL-terminated path; the handle is deliberately
-        // never closed (the library stays loaded for the process).
-        !unsafe { dlopen(c_path.as_ptr(), RTLD_NOW | RTLD_GLOBAL) }.is_null()
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    pub fn open_global(_path: &Path) -> bool {
-        false
-    }
 }
 
 /// The NVRTC options for one compile. `--fmad=false` keeps `a*b+c` two
@@ -299,7 +447,7 @@ pub fn compile(
         message,
         log: String::new(),
     };
-    library().map_err(fail)?;
+    let api = api().map_err(fail)?;
     let c_source =
         CString::new(source).map_err(|_| fail("the source contains a NUL byte".into()))?;
     let c_name = CString::new(name).map_err(|_| fail("the name contains a NUL byte".into()))?;
@@ -308,22 +456,21 @@ pub fn compile(
         .map(|o| CString::new(o.as_str()))
         .collect::<Result<_, _>>()
         .map_err(|_| fail("an option contains a NUL byte".into()))?;
-    let program = Program::create(&c_source, &c_name).map_err(fail)?;
+    let program = Program::create(api, &c_source, &c_name).map_err(fail)?;
     let pointers: Vec<*const c_char> = c_options.iter().map(|o| o.as_ptr()).collect();
     // SAFETY: `program` is live; `pointers` holds `len` valid C strings
     // that outlive the call.
-    let status =
-        unsafe { sys::nvrtcCompileProgram(program.0, pointers.len() as c_int, pointers.as_ptr()) };
+    let status = unsafe { (api.compile)(program.raw, pointers.len() as c_int, pointers.as_ptr()) };
     let log = program.log();
-    if let Err(e) = status.result() {
+    if let Err(e) = api.check(status, "nvrtcCompileProgram") {
         return Err(CompileFailure {
             message: format!("NVRTC could not compile `{name}` ({e})"),
             log,
         });
     }
     let bytes = match kind {
-        ImageKind::Ptx => program.output(sys::nvrtcGetPTXSize, sys::nvrtcGetPTX),
-        ImageKind::Cubin => program.output(sys::nvrtcGetCUBINSize, sys::nvrtcGetCUBIN),
+        ImageKind::Ptx => program.output(api.ptx_size, api.ptx),
+        ImageKind::Cubin => program.output(api.cubin_size, api.cubin),
     }
     .map_err(|message| CompileFailure {
         message,
@@ -333,18 +480,21 @@ pub fn compile(
 }
 
 /// An `nvrtcProgram`, destroyed on drop.
-struct Program(sys::nvrtcProgram);
+struct Program {
+    api: &'static Api,
+    raw: Prog,
+}
 
-type SizeFn = unsafe fn(sys::nvrtcProgram, *mut usize) -> sys::nvrtcResult;
-type DataFn = unsafe fn(sys::nvrtcProgram, *mut c_char) -> sys::nvrtcResult;
+type SizeFn = unsafe extern "C" fn(Prog, *mut usize) -> Status;
+type DataFn = unsafe extern "C" fn(Prog, *mut c_char) -> Status;
 
 impl Program {
-    fn create(source: &CStr, name: &CStr) -> Result<Program, String> {
-        let mut raw: sys::nvrtcProgram = std::ptr::null_mut();
+    fn create(api: &'static Api, source: &CStr, name: &CStr) -> Result<Program, String> {
+        let mut raw: Prog = std::ptr::null_mut();
         // SAFETY: valid C strings; no headers (the count is 0, both header
         // arrays null).
-        unsafe {
-            sys::nvrtcCreateProgram(
+        let status = unsafe {
+            (api.create)(
                 &mut raw,
                 source.as_ptr(),
                 name.as_ptr(),
@@ -352,14 +502,13 @@ impl Program {
                 std::ptr::null(),
                 std::ptr::null(),
             )
-        }
-        .result()
-        .map_err(|e| format!("nvrtcCreateProgram failed: {e}"))?;
-        Ok(Program(raw))
+        };
+        api.check(status, "nvrtcCreateProgram")?;
+        Ok(Program { api, raw })
     }
 
     fn log(&self) -> String {
-        self.output(sys::nvrtcGetProgramLogSize, sys::nvrtcGetProgramLog)
+        self.output(self.api.log_size, self.api.log)
             .map(|mut bytes| {
                 while bytes.last() == Some(&0) {
                     bytes.pop();
@@ -374,13 +523,13 @@ impl Program {
         let mut size = 0usize;
         // SAFETY: the program is live; the buffer holds `size` bytes.
         unsafe {
-            size_fn(self.0, &mut size)
-                .result()
-                .map_err(|e| format!("reading NVRTC output size failed: {e}"))?;
+            self.api
+                .check(size_fn(self.raw, &mut size), "reading NVRTC output size")?;
             let mut bytes = vec![0u8; size];
-            data_fn(self.0, bytes.as_mut_ptr() as *mut c_char)
-                .result()
-                .map_err(|e| format!("reading NVRTC output failed: {e}"))?;
+            self.api.check(
+                data_fn(self.raw, bytes.as_mut_ptr() as *mut c_char),
+                "reading NVRTC output",
+            )?;
             Ok(bytes)
         }
     }
@@ -390,7 +539,7 @@ impl Drop for Program {
     fn drop(&mut self) {
         // SAFETY: created by nvrtcCreateProgram and destroyed only here.
         unsafe {
-            let _ = sys::nvrtcDestroyProgram(&mut self.0);
+            let _ = (self.api.destroy)(&mut self.raw);
         }
     }
 }
@@ -452,6 +601,8 @@ mod tests {
         let lib = Nvrtc {
             version: (13, 0),
             archs: [75, 80, 90, 100].map(Arch::from_number).to_vec(),
+            path: String::new(),
+            found_by: String::new(),
         };
         let sm = Arch::from_number;
         assert_eq!(lib.target(sm(90), ImageKind::Cubin), Some(sm(90)));
@@ -459,5 +610,44 @@ mod tests {
         assert_eq!(lib.target(sm(89), ImageKind::Cubin), None);
         assert_eq!(lib.target(sm(61), ImageKind::Ptx), None);
         assert_eq!(lib.target(sm(120), ImageKind::Ptx), Some(sm(100)));
+    }
+
+    #[test]
+    fn kiln_nvrtc_lib_is_the_only_candidate_when_set() {
+        let env = |name: &str| {
+            (name == "KILN_NVRTC_LIB").then(|| "/opt/nvrtc/libnvrtc.so.13.5".to_string())
+        };
+        let list = candidates(&env, &|_| true, &[PathBuf::from("/py")]);
+        assert_eq!(
+            list,
+            [Candidate {
+                name: "/opt/nvrtc/libnvrtc.so.13.5".into(),
+                rule: "KILN_NVRTC_LIB"
+            }]
+        );
+    }
+
+    #[test]
+    fn candidates_prefer_cuda_13_and_never_the_unversioned_name() {
+        let env = |name: &str| (name == "CUDA_PATH").then(|| "/cuda".to_string());
+        let exists = |p: &Path| p.starts_with("/cuda") || p.starts_with("/py");
+        let list = candidates(&env, &exists, &[PathBuf::from("/py")]);
+        let names: Vec<&str> = list.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "libnvrtc.so.13",
+                "/cuda/lib64/libnvrtc.so.13",
+                "/py/nvidia/cu13/lib/libnvrtc.so.13",
+                "libnvrtc.so.12"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_loaded_library_says_where_it_is() {
+        let Some(lib) = nvrtc_or_skip() else { return };
+        assert!(lib.path.contains("libnvrtc"), "{lib:?}");
+        assert!(!lib.found_by.is_empty(), "{lib:?}");
     }
 }

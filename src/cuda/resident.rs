@@ -6,7 +6,7 @@
 //! driver reads the error record) before it returns, so a buffer is never
 //! used by two streams at once: no cross-stream events are needed.
 
-use super::device::{driver_error, Gpu};
+use super::device::{driver_error, ContextFirst, Gpu};
 use crate::engine::args::{ArrayData, ArrayDataMut};
 use crate::engine::{Backend, DeviceBuffer, DeviceId};
 use crate::error::{Error, Result};
@@ -16,9 +16,10 @@ use std::sync::Arc;
 
 /// The memory inside a CUDA `DeviceBuffer`: at least 8 bytes (a zero-size
 /// allocation has no valid pointer), of which `DeviceBuffer::bytes()` are
-/// the array's.
+/// the array's. Freed with its context made current first (the runtime
+/// may drop a managed array on any thread).
 pub struct CudaMemory {
-    pub slice: CudaSlice<u8>,
+    pub slice: ContextFirst<CudaSlice<u8>>,
 }
 
 /// The runtime's id of the chosen device.
@@ -46,24 +47,45 @@ pub fn alloc(
     elem: ScalarType,
     len: usize,
 ) -> Result<DeviceBuffer> {
+    let mut buffer = alloc_uninit(gpu, stream, elem, len)?;
+    if let Some(memory) = buffer.memory_mut::<CudaMemory>() {
+        stream
+            .memset_zeros(&mut *memory.slice)
+            .map_err(|e| driver_error("cannot clear new device memory", e))?;
+    }
+    wait(stream)?;
+    Ok(buffer)
+}
+
+/// Memory for `len` elements of `elem`, not initialised: for a buffer the
+/// next copy on `stream` overwrites whole (no zeros written first).
+fn alloc_uninit(
+    gpu: &Gpu,
+    stream: &Arc<CudaStream>,
+    elem: ScalarType,
+    len: usize,
+) -> Result<DeviceBuffer> {
     let bytes = len
         .checked_mul(elem.size_bytes())
         .ok_or_else(|| backend_error(format!("{len} elements of {elem} overflow a size")))?;
-    let slice = stream
-        .alloc_zeros::<u8>(bytes.max(8))
+    // SAFETY: `u8` has no invalid bit patterns; the caller overwrites the
+    // array's bytes before any kernel reads them.
+    let slice = unsafe { stream.alloc::<u8>(bytes.max(8)) }
         .map_err(|e| driver_error(&format!("cannot allocate {bytes} bytes"), e))?;
-    wait(stream)?;
     Ok(DeviceBuffer::new(
         device_id(gpu),
         elem,
         len,
-        CudaMemory { slice },
+        CudaMemory {
+            slice: ContextFirst::new(stream.context().clone(), slice),
+        },
     ))
 }
 
-/// A new buffer holding a copy of `data`.
+/// A new buffer holding a copy of `data` (allocated without zeros: the
+/// copy, on the same stream, overwrites it whole).
 pub fn upload(gpu: &Gpu, stream: &Arc<CudaStream>, data: &ArrayData<'_>) -> Result<DeviceBuffer> {
-    let mut buffer = alloc(gpu, stream, data.elem(), data.len())?;
+    let mut buffer = alloc_uninit(gpu, stream, data.elem(), data.len())?;
     upload_into(stream, &mut buffer, data)?;
     Ok(buffer)
 }

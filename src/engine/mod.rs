@@ -75,6 +75,19 @@ pub trait Engine: Send + Sync {
         self.backend().name().to_string()
     }
 
+    /// The device's own name, verbatim as its driver reports it (the wgpu
+    /// adapter name, the CUDA device name); host engines: the backend's
+    /// name (the runtime adds the CPU model, `runtime::device_name`).
+    fn adapter_name(&self) -> String {
+        self.backend().name().to_string()
+    }
+
+    /// Whether the device is a software renderer on the CPU (Mesa's
+    /// llvmpipe/lavapipe, SwiftShader, WARP): its timings are not a GPU's.
+    fn is_software(&self) -> bool {
+        false
+    }
+
     /// Whether arrays must be copied to run here (`upload`/`download` work).
     fn has_device_memory(&self) -> bool {
         false

@@ -53,12 +53,14 @@ pub struct LaunchLayout<'a> {
 /// then dispatches interleaved with frame/error reads, then downloads.
 /// Reads return data written by every dispatch issued before them.
 pub trait GpuDevice {
-    /// The most workgroups one dispatch may have; the host never asks for
-    /// more (parallel loops are grid-stride loops).
-    fn max_groups(&self) -> u32;
+    /// The most workgroups one dispatch of entry `entry` may have; the host
+    /// never asks for more (parallel loops are grid-stride loops).
+    fn max_groups(&self, entry: usize) -> u32;
     /// Binds the launch's buffers: temporaries allocated (or reused from a
     /// pool), device buffers taken in place (an error when one belongs to
-    /// another device). The frame, error record and partials start zeroed.
+    /// another device). The error record starts zeroed; the frame is
+    /// written whole by the host before any dispatch, and partials are
+    /// written by a parallel entry before its combine reads them.
     fn begin(&mut self, layout: &LaunchLayout) -> Result<()>;
     /// Copies the bytes of temporary array `array` (as stored on the
     /// device) in.
@@ -100,8 +102,9 @@ struct Driver<'p, 'd> {
 /// kernel's parameters: scalars, host arrays (copied into temporaries, the
 /// writable ones copied back) and buffers of the device's engine (bound in
 /// place). Writable host arrays are copied back even when the kernel faults
-/// (writes made before a fault may remain, as on the CPU); the launch's own
-/// error, not a failed copy after it, is what the caller sees.
+/// (writes made before a fault may remain, as on the CPU), but not after a
+/// device error (the device's memory cannot be trusted, and a copy would
+/// only fail again): the launch's own error is what the caller sees.
 pub fn run(
     program: &GpuProgram,
     device: &mut dyn GpuDevice,
@@ -197,6 +200,9 @@ pub fn run(
         .and_then(|flow| driver.check_error().map(|()| flow));
     // Copy back whatever the kernel wrote, fault or not; a failed copy after
     // a failed launch is a consequence, not the cause, so it is not reported.
+    if !copies_back(&outcome) {
+        return outcome.map(|_| None);
+    }
     let mut copied = Ok(());
     for (param, arg) in program.params.iter().zip(args.iter_mut()) {
         if let (ir::Param::Array(a), Arg::ArrayMut { data, .. }) = (param, arg) {
@@ -217,6 +223,13 @@ pub fn run(
     } else {
         Ok(Some(Value::zero(ret)))
     }
+}
+
+/// Whether writable host arrays are copied back after a launch that ended
+/// with `outcome`: after success and after a located fault of the kernel
+/// (a `RuntimeError`), not after an error of the device or driver.
+fn copies_back<T>(outcome: &Result<T>) -> bool {
+    matches!(outcome, Ok(_) | Err(Error::Runtime(_)))
 }
 
 impl Driver<'_, '_> {
@@ -246,9 +259,9 @@ impl Driver<'_, '_> {
                 ..
             } => {
                 let cap = if combine.is_some() {
-                    MAX_REDUCE_GROUPS.min(self.device.max_groups())
+                    MAX_REDUCE_GROUPS.min(self.device.max_groups(*entry))
                 } else {
-                    self.device.max_groups()
+                    self.device.max_groups(*entry)
                 }
                 .max(1);
                 let iterations = match header {
@@ -441,5 +454,98 @@ fn as_i64(v: Value) -> i64 {
     match value::cast(v, ir::ScalarType::I64) {
         Value::I64(x) => x,
         _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gpu::wgsl::Wgsl;
+
+    /// A device that records downloads and can fail reading the error
+    /// record the way a device does after a kernel faulted on it.
+    struct Mock {
+        device_error: bool,
+        downloads: usize,
+    }
+
+    fn device_failure(what: &str) -> Error {
+        Error::Backend {
+            backend: "mock".into(),
+            message: what.into(),
+        }
+    }
+
+    impl GpuDevice for Mock {
+        fn max_groups(&self, _entry: usize) -> u32 {
+            4
+        }
+        fn begin(&mut self, _layout: &LaunchLayout) -> Result<()> {
+            Ok(())
+        }
+        fn upload_array(&mut self, _array: usize, _bytes: &[u8]) -> Result<()> {
+            Ok(())
+        }
+        fn download_array(&mut self, _array: usize, _out: &mut [u8]) -> Result<()> {
+            self.downloads += 1;
+            Err(device_failure("cannot copy an array from the device"))
+        }
+        fn write_frame(&mut self, _first_slot: usize, _slots: &[u64]) -> Result<()> {
+            Ok(())
+        }
+        fn read_frame(&mut self, _first_slot: usize, out: &mut [u64]) -> Result<()> {
+            out.fill(0);
+            Ok(())
+        }
+        fn dispatch(&mut self, _entry: usize, _groups: u32) -> Result<()> {
+            Ok(())
+        }
+        fn read_error(&mut self) -> Result<[u32; ERROR_WORDS]> {
+            if self.device_error {
+                Err(device_failure(
+                    "a kernel failed on the device (illegal address)",
+                ))
+            } else {
+                Ok([0; ERROR_WORDS])
+            }
+        }
+    }
+
+    fn launch(device_error: bool) -> (Result<Option<Value>>, usize) {
+        let m = crate::Module::from_source(
+            "host.kn",
+            "kernel k(y: mut f32[:]) { for i in prange(0..y.len()) { y[i] = 1.0; } }",
+        )
+        .unwrap();
+        let k = m.kernel("k").unwrap();
+        let program = crate::gpu::generate(m.ir(), k.id(), &Wgsl).unwrap();
+        let mut y = vec![0.0f32; 8];
+        let mut mock = Mock {
+            device_error,
+            downloads: 0,
+        };
+        let outcome = run(&program, &mut mock, &mut [Arg::from(&mut y)]);
+        (outcome, mock.downloads)
+    }
+
+    #[test]
+    fn a_device_error_is_reported_as_itself_and_nothing_is_copied_back() {
+        let (outcome, downloads) = launch(true);
+        let message = outcome.unwrap_err().to_string();
+        assert!(message.contains("failed on the device"), "{message}");
+        assert_eq!(downloads, 0, "no copy back after a device error");
+    }
+
+    #[test]
+    fn a_successful_launch_copies_writable_arrays_back() {
+        let (outcome, downloads) = launch(false);
+        assert_eq!(downloads, 1);
+        assert!(outcome.unwrap_err().to_string().contains("cannot copy"));
+    }
+
+    #[test]
+    fn faults_copy_back_device_errors_do_not() {
+        assert!(copies_back::<()>(&Ok(())));
+        assert!(!copies_back::<()>(&Err(device_failure("x"))));
     }
 }

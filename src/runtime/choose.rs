@@ -466,11 +466,20 @@ impl Plan {
         }
     }
 
-    /// Candidate `i` when it is present (a GPU: once started).
+    /// Candidate `i` when it is present (a GPU: once started, and only
+    /// while its device works: one that failed for good, such as a CUDA
+    /// context lost to a sticky error, is left out from then on).
     pub(crate) fn candidate(&self, i: usize) -> Option<&Target> {
         match self.cpu.get(i) {
             Some(t) => Some(t),
-            None => self.gpus.get(i - self.cpu.len())?.target.get(),
+            None => {
+                let slot = self.gpus.get(i - self.cpu.len())?;
+                if !crate::backends::healthy(slot.backend) {
+                    slot.state.store(SLOT_UNUSABLE, Ordering::Release);
+                    return None;
+                }
+                slot.target.get()
+            }
         }
     }
 
@@ -527,6 +536,10 @@ impl Plan {
     /// for its start. Returns whether it is ready now.
     fn consider_gpu(&self, g: usize, work: &Work, args: &[Arg], best_cpu_s: f64) -> bool {
         let slot = &self.gpus[g];
+        if !crate::backends::healthy(slot.backend) {
+            slot.state.store(SLOT_UNUSABLE, Ordering::Release);
+            return false;
+        }
         match slot.state.load(Ordering::Acquire) {
             SLOT_READY => return true,
             SLOT_STARTING | SLOT_UNUSABLE => return false,

@@ -649,3 +649,40 @@ mod tests {
         assert_ne!(base, s(&[2.0f64.into(), (&x).into()]));
     }
 }
+
+/// The device a backend runs on, for reports (`kiln selftest`, `kiln
+/// bench`): the adapter's name verbatim, and whether it is software.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceName {
+    /// Verbatim from the driver (GPUs), else the CPU model.
+    pub name: String,
+    /// A software rasteriser (llvmpipe/lavapipe): not a GPU's figures.
+    pub software: bool,
+}
+
+impl std::fmt::Display for DeviceName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.name)?;
+        if self.software {
+            write!(f, " (software)")?;
+        }
+        Ok(())
+    }
+}
+
+/// What `backend` runs on here, or why it cannot run.
+pub fn device_name(backend: Backend) -> std::result::Result<DeviceName, String> {
+    let engine = match engines::engine(backend) {
+        Ok(e) => e,
+        Err(Error::BackendUnavailable { reason, .. }) => return Err(reason),
+        Err(e) => return Err(e.to_string()),
+    };
+    let name = match backend.kind() {
+        crate::engine::BackendKind::Device => engine.adapter_name(),
+        _ => calibrate::cpu_model().to_string(),
+    };
+    Ok(DeviceName {
+        name,
+        software: engine.is_software(),
+    })
+}

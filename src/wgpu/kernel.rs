@@ -62,6 +62,14 @@ impl Engine for WgpuEngine {
             .to_string()
     }
 
+    fn adapter_name(&self) -> String {
+        self.gpu.info.name.clone()
+    }
+
+    fn is_software(&self) -> bool {
+        self.gpu.info.device_type == wgpu::DeviceType::Cpu
+    }
+
     /// A software adapter (lavapipe) runs on the same cores as the CPU JIT
     /// and never beats it, and one with a loop budget can fail long kernels:
     /// `Auto` leaves it out; `--backend wgpu` still runs there.

@@ -218,7 +218,7 @@ impl Drop for Launch<'_> {
 }
 
 impl GpuDevice for Launch<'_> {
-    fn max_groups(&self) -> u32 {
+    fn max_groups(&self, _entry: usize) -> u32 {
         self.gpu.limits.max_compute_workgroups_per_dimension.max(1)
     }
 
@@ -337,7 +337,7 @@ impl GpuDevice for Launch<'_> {
     }
 
     fn dispatch(&mut self, entry: usize, groups: u32) -> Result<()> {
-        let max = self.max_groups();
+        let max = self.max_groups(entry);
         if groups == 0 || groups > max {
             return Err(backend_error(format!(
                 "dispatch of {groups} workgroups (this device allows 1..={max})"
