@@ -18,8 +18,6 @@
 mod common;
 
 use common::compare::{compare_inputs, compare_result};
-use common::inputs::as_args;
-use common::random_kernels::random_kernel;
 use common::Case;
 use kiln::selftest::faults::{check_fault, fault_cases};
 use kiln::{Backend, Error, Module};
@@ -166,34 +164,13 @@ fn random_kernel_count() -> u64 {
 /// Random well-typed kernels on `backend` against the interpreter; reports
 /// every mismatch with the kernel's source.
 fn check_random_kernels(backend: Backend) {
-    let name = backend_name(backend);
-    let mut failures = Vec::new();
-    for k in 0..random_kernel_count() {
-        // The cpu backend calls the interpreter's own math functions, so it
-        // must match even through transcendentals; other backends may differ
-        // in the last ulp there (SPEC allows 4), which comparisons and casts
-        // downstream could magnify.
-        let transcendentals = matches!(backend, Backend::Cpu | Backend::Interp | Backend::Auto);
-        let rk = random_kernel(0x6B69_6C6E, k, transcendentals);
-        let outcome = (|| -> Result<(), String> {
-            let module = Module::from_source("random.kn", &rk.source)
-                .map_err(|e| format!("does not compile:\n{e}"))?;
-            let kernel = module.kernel(&rk.name).map_err(|e| e.to_string())?;
-            let mut expected = rk.inputs.clone();
-            let expected_result = kernel
-                .launch_on(Backend::Interp, &mut as_args(&mut expected))
-                .map_err(|e| format!("interp: {e}"))?;
-            let mut actual = rk.inputs.clone();
-            let actual_result = kernel
-                .launch_on(backend, &mut as_args(&mut actual))
-                .map_err(|e| format!("{name}: {e}"))?;
-            compare_result(name, expected_result, actual_result)?;
-            compare_inputs(name, &expected, &actual)
-        })();
-        if let Err(e) = outcome {
-            failures.push(format!("{}: {e}\n{}", rk.name, rk.source));
-        }
-    }
+    // The self-test's check (`kiln selftest --random N` runs the same
+    // kernels): the cpu backend calls the interpreter's own math functions,
+    // so it must match even through transcendentals; other backends are not
+    // given them (they may differ in the last ulp, which casts magnify).
+    let failures: Vec<String> = (0..random_kernel_count())
+        .filter_map(|k| kiln::selftest::check_random(backend, k).err())
+        .collect();
     assert!(
         failures.is_empty(),
         "{} random kernel(s) failed:\n{}",
