@@ -185,7 +185,6 @@ pub(crate) extern "C" fn kiln_cpu_par(
     // buffers of the sizes the lowering allocated for this loop.
     let state = unsafe { &*(*ctx).state };
     let info = &state.pars[loop_id as usize];
-    let chunk = state.chunks[loop_id as usize];
     let mut total: u64 = 1;
     for d in 0..info.rank {
         // The count is `hi - lo` when `hi > lo`, else 0 (`lower::chunks`):
@@ -210,17 +209,55 @@ pub(crate) extern "C" fn kiln_cpu_par(
     let mut partials = PARTIALS.with(|p| p.take());
     partials.clear();
     partials.resize(n_chunks * stride, 0);
+    run_chunks(
+        state,
+        loop_id as usize,
+        ctx,
+        caps,
+        total,
+        len,
+        (0, total),
+        &mut partials,
+    );
+    let status = finish(state, info, reds, &partials, n_chunks, stride);
+    PARTIALS.with(|p| p.set(partials));
+    status
+}
+
+/// Runs the chunks of `prange` `loop_id` (of `len` iterations each, the
+/// last one shorter) that intersect the flat range `f0..f1`, each clipped to
+/// it: all of `0..total` in one process, a rank's share in a distributed
+/// run. The chunk `first + k` (`first = f0 / len`) writes its partials at
+/// `k * stride` of `partials`. Chunks after a recorded fault are skipped;
+/// every earlier one runs, so the fault kept is the first.
+#[allow(clippy::too_many_arguments)]
+fn run_chunks(
+    state: &LaunchState,
+    loop_id: usize,
+    ctx: *const Ctx,
+    caps: *const u64,
+    total: u64,
+    len: u64,
+    (f0, f1): (u64, u64),
+    partials: &mut [u64],
+) {
+    let info = &state.pars[loop_id];
+    let chunk = state.chunks[loop_id];
+    let stride = info.reductions.len().max(1);
+    let first = (f0 / len) as usize;
+    let n = partials.len() / stride;
     let (ctx_p, caps_p) = (SendPtr(ctx), SendPtr(caps));
     let out_p = SendPtr(partials.as_mut_ptr().cast_const());
-    let run = |c: usize| {
-        let start = c as u64 * len;
-        if state.stop_before.load(Ordering::Relaxed) < start as i64 {
+    let run = |k: usize| {
+        let c = (first + k) as u64;
+        let start = (c * len).max(f0);
+        let end = ((c + 1) * len).min(f1).min(total);
+        if state.stop_before.load(Ordering::Relaxed) < start as i64 || end <= start {
             return;
         }
-        let end = (start + len).min(total);
         let outer = CHUNK_START.with(|s| s.replace(start as i64));
         // SAFETY: the chunk function was compiled for this loop's buffers;
-        // chunk `c` alone writes its `stride` partials; its status is also
+        // chunk `k` alone writes its `stride` partials; its status is also
         // visible as the recorded fault.
         unsafe {
             chunk(
@@ -228,22 +265,19 @@ pub(crate) extern "C" fn kiln_cpu_par(
                 caps_p.get(),
                 start as i64,
                 end as i64,
-                out_p.get().cast_mut().add(c * stride),
+                out_p.get().cast_mut().add(k * stride),
             )
         };
         CHUNK_START.with(|s| s.set(outer));
     };
-    let parallel = !state.serial && n_chunks > 1 && (info.heavy || total >= LIGHT_SERIAL_BELOW);
+    let parallel = !state.serial && n > 1 && (info.heavy || f1 - f0 >= LIGHT_SERIAL_BELOW);
     if parallel {
         // Every chunk is visited (no short-circuit): chunks before a faulting
         // one must still run for the reported fault to be the first.
-        pool().run(n_chunks, &run);
+        pool().run(n, &run);
     } else {
-        (0..n_chunks).for_each(run);
+        (0..n).for_each(run);
     }
-    let status = finish(state, info, reds, &partials, n_chunks, stride);
-    PARTIALS.with(|p| p.set(partials));
-    status
 }
 
 /// One process's share of a distributed `prange`: the global chunks (cut
@@ -261,7 +295,6 @@ fn hooked_par(
     len: u64,
 ) -> i32 {
     let info = &state.pars[loop_id];
-    let chunk = state.chunks[loop_id];
     let bounds: Vec<(i64, u64)> = (0..info.rank)
         // SAFETY: the buffer holds `lo, n` per dimension.
         .map(|d| unsafe { (*caps.add(2 * d) as i64, *caps.add(2 * d + 1)) })
@@ -277,34 +310,16 @@ fn hooked_par(
     let nred = info.reductions.len();
     let stride = nred.max(1);
     let mut partials = vec![0u64; n_local * stride];
-    let (ctx_p, caps_p) = (SendPtr(ctx), SendPtr(caps));
-    let out_p = SendPtr(partials.as_mut_ptr().cast_const());
-    let run = |k: usize| {
-        let c = (first + k) as u64;
-        let start = (c * len).max(f0);
-        let end = ((c + 1) * len).min(f1).min(total);
-        if state.stop_before.load(Ordering::Relaxed) < start as i64 || end <= start {
-            return;
-        }
-        let outer = CHUNK_START.with(|s| s.replace(start as i64));
-        // SAFETY: as in `kiln_cpu_par`; chunk `k` alone writes its partials.
-        unsafe {
-            chunk(
-                ctx_p.get(),
-                caps_p.get(),
-                start as i64,
-                end as i64,
-                out_p.get().cast_mut().add(k * stride),
-            )
-        };
-        CHUNK_START.with(|s| s.set(outer));
-    };
-    let parallel = !state.serial && n_local > 1 && (info.heavy || f1 - f0 >= LIGHT_SERIAL_BELOW);
-    if parallel {
-        pool().run(n_local, &run);
-    } else {
-        (0..n_local).for_each(run);
-    }
+    run_chunks(
+        state,
+        loop_id,
+        ctx,
+        caps,
+        total,
+        len,
+        (f0, f1),
+        &mut partials,
+    );
     let local_fault = state.fault.lock().ok().and_then(|mut g| g.take());
     let (all, fault) = hook.exit(loop_id, first, n_chunks, stride, &partials, local_fault);
     if let Some((start, rec)) = fault {
