@@ -385,6 +385,10 @@ impl Default for Arm {
     }
 }
 
+/// Samples of a placement (per size class) taken soon, two launches apart,
+/// and judged by the fastest, before the explore budget spaces re-tries out.
+const EARLY_SAMPLES: u32 = 3;
+
 /// A measured placement is not re-tried for this many launches of its
 /// class at least (1 / the explore budget).
 const MIN_RETRY: u64 = (1.0 / EXPLORE_BUDGET) as u64;
@@ -841,6 +845,12 @@ pub(crate) fn record(kernel_name: &str, plan: &Plan, choice: &Choice, measured_s
         let ln = (measured_s / units(&choice.work)).ln();
         if arm.n == 0 {
             arm.ln_per_unit = ln;
+        } else if arm.n < EARLY_SAMPLES {
+            // The first launches of a placement are often its slowest (a
+            // pool whose workers slept, caches to fill): keep the fastest
+            // until it has a few samples, so one cold start cannot lock a
+            // faster placement out for the retry gap.
+            arm.ln_per_unit = arm.ln_per_unit.min(ln);
         } else {
             // One outlier moves the estimate at most 4x; load only slows a
             // launch, so a faster time counts more than a slower one.
@@ -856,7 +866,7 @@ pub(crate) fn record(kernel_name: &str, plan: &Plan, choice: &Choice, measured_s
         // Measured: re-tried (once no longer the best) after a while; one
         // measured once is measured again soon (one unlucky time must not
         // lock it out for the budget's 50 launches).
-        if arm.n < 2 {
+        if arm.n < EARLY_SAMPLES {
             arm.next_explore = launches + 2;
         } else {
             arm.next_explore = arm.next_explore.max(launches + arm.gap.max(MIN_RETRY));
