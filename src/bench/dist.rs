@@ -8,12 +8,11 @@
 
 use super::cli::BenchArgs;
 use super::run::kernel_files;
-use crate::dist::{run_host_timed, share_values, Comm, DistKernel};
+use crate::dist::{run_host_timed, share_module, share_values, Comm, DistKernel};
 use crate::error::{Error, Result};
 use crate::inputs::cases::Cases;
 use crate::inputs::params::params_of;
 use crate::inputs::HostValue;
-use crate::runtime::Module;
 use crate::util::median;
 
 const DEFAULT_KERNELS: [&str; 4] = ["saxpy", "sum_sq", "jacobi2d", "matmul"];
@@ -75,24 +74,7 @@ pub fn main(args: &BenchArgs) -> Result<()> {
                 .ok_or_else(|| Error::argument(name.clone(), format!("no kernel file {shown}")))?
                 .module()
         });
-        let text = match &root_module {
-            Some(Ok(m)) => [&[0u8][..], m.source().as_bytes()].concat(),
-            Some(Err(_)) => vec![1u8],
-            None => vec![],
-        };
-        let text = comm.broadcast_bytes(&text);
-        let module = match root_module {
-            Some(m) => m?,
-            None if text.first() == Some(&0) => {
-                Module::from_source(&shown, &String::from_utf8_lossy(&text[1..]))?
-            }
-            None => {
-                return Err(Error::Backend {
-                    backend: "mpi".into(),
-                    message: "rank 0 failed".into(),
-                })
-            }
-        };
+        let module = share_module(&comm, root_module, &shown)?;
         let kernel = module.kernel(name)?;
         let dk = DistKernel::new(&kernel)?;
         let params = kernel.param_slice().to_vec();

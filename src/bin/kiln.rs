@@ -762,7 +762,7 @@ fn run_distributed(opts: &RunArgs) -> Result<ExitCode, Failure> {
 
 #[cfg(feature = "mpi")]
 fn run_ranks(opts: &RunArgs, comm: &kiln::dist::Comm) -> Result<(), Failure> {
-    use kiln::dist::{run_host_timed, share_values, DistKernel};
+    use kiln::dist::{run_host_timed, share_module, share_values, DistKernel};
     match default_backend(opts.backend)? {
         Backend::Cpu | Backend::Auto => {}
         other => {
@@ -777,21 +777,11 @@ fn run_ranks(opts: &RunArgs, comm: &kiln::dist::Comm) -> Result<(), Failure> {
     }
     // Rank 0 reads the file; the others compile the text it sends.
     let root_module = comm.is_root().then(|| Module::from_file(&opts.file));
-    let text = match &root_module {
-        Some(Ok(m)) => [&[0u8][..], m.source().as_bytes()].concat(),
-        Some(Err(_)) => vec![1u8],
-        None => vec![],
-    };
-    let text = comm.broadcast_bytes(&text);
-    let module = match root_module {
-        Some(m) => m?,
-        None => {
-            if text.first() != Some(&0) {
-                return Err(silent());
-            }
-            let source = String::from_utf8_lossy(&text[1..]).into_owned();
-            Module::from_source(&opts.file.display().to_string(), &source)?
-        }
+    let module = match share_module(&comm, root_module, &opts.file.display().to_string()) {
+        Ok(m) => m,
+        // Rank 0 reports why; the others end quietly.
+        Err(_) if !comm.is_root() => return Err(silent()),
+        Err(e) => return Err(e.into()),
     };
     let with_source = |error: Error| Failure {
         error,

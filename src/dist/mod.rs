@@ -71,6 +71,34 @@ pub fn abort_on_panic() {
     }));
 }
 
+/// Rank 0's kernel module on every rank: rank 0 passes the module it read
+/// (or the error reading it), the others `None` and compile the source it
+/// sends under the name `file`. An error on rank 0 is returned there; the
+/// others get [`Error::Backend`] saying rank 0 failed (rank 0 reports the
+/// cause), as [`share_values`].
+pub fn share_module(
+    comm: &Comm,
+    root: Option<Result<crate::runtime::Module>>,
+    file: &str,
+) -> Result<crate::runtime::Module> {
+    let text = match &root {
+        Some(Ok(m)) => [&[0u8][..], m.source().as_bytes()].concat(),
+        Some(Err(_)) => vec![1u8],
+        None => vec![],
+    };
+    let text = comm.broadcast_bytes(&text);
+    match root {
+        Some(m) => m,
+        None if text.first() == Some(&0) => {
+            crate::runtime::Module::from_source(file, &String::from_utf8_lossy(&text[1..]))
+        }
+        None => Err(Error::Backend {
+            backend: "mpi".into(),
+            message: "rank 0 could not read the kernel file".into(),
+        }),
+    }
+}
+
 /// Rank 0's launch values on every rank, for the command line: rank 0 passes
 /// the values it read (or the error reading them), the others `None`. The
 /// other ranks get the scalars and zeroed arrays of the same shapes (filled
