@@ -388,6 +388,16 @@ kernel branch_fault(out: mut f64[:], x: f64[:]) {
         out[i] = if i == 2 { x[i + 40] } else { 1.0 };
     }
 }
+kernel huge_range(x: mut f64[:], lo: i64) {
+    for i in prange(lo..x.len()) {
+        x[i] = 7.5;
+    }
+}
+kernel huge_range_2d(a: mut f32[:, :], lo: i64) {
+    for (i, j) in prange(lo..a.shape(0), 0..a.shape(1)) {
+        a[i, j] = 2.5;
+    }
+}
 ";
 
 fn misc(kernel: &'static str, inputs: Vec<Input>, fault: Fault, at: &'static str) -> FaultCase {
@@ -496,6 +506,32 @@ fn misc_cases() -> Vec<(&'static str, FaultCase)> {
                 ],
                 oob("x", &[42], &[5], 0),
                 "x[i + 40]",
+            ),
+        ),
+        (
+            // `hi - lo` exceeds i64::MAX: the loop must run (and fault at
+            // its first index), not wrap to a negative count and be skipped.
+            "prange of more than 2^63 iterations",
+            misc(
+                "huge_range",
+                vec![
+                    array("x", Data::F64(vec![0.0; 4]), &[4], true),
+                    scalar("lo", Value::I64(i64::MIN)),
+                ],
+                oob("x", &[i64::MIN], &[4], 0),
+                "x[i] = 7.5",
+            ),
+        ),
+        (
+            "2-D prange of more than 2^63 rows",
+            misc(
+                "huge_range_2d",
+                vec![
+                    array("a", Data::F32(vec![0.0; 6]), &[2, 3], true),
+                    scalar("lo", Value::I64(i64::MIN + 1)),
+                ],
+                oob("a", &[i64::MIN + 1, 0], &[2, 3], 0),
+                "a[i, j] = 2.5",
             ),
         ),
     ]

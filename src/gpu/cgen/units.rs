@@ -361,29 +361,65 @@ impl<'a> Gen<'a> {
             let ht = self.temp();
             let b = self.d.bind(&ht, ScalarType::I64, &h);
             self.line(&b);
-            // n = max(hi - lo, 0)
-            let diff = self.d.binary(BinOp::Sub, ScalarType::I64, &ht, &lt);
-            let n = self
-                .d
-                .builtin(
-                    Builtin::Max,
-                    ScalarType::I64,
-                    &[diff, self.d.literal(Value::I64(0))],
-                )
-                .unwrap_or_default();
+            // n = hi - lo when hi > lo, else 0. A difference past i64::MAX
+            // (a range like `i64::MIN..n`) saturates, so the loop runs and
+            // faults as on the interpreter, instead of wrapping negative
+            // and being skipped.
             let nt = self.temp();
-            let b = self.d.bind(&nt, ScalarType::I64, &n);
-            self.line(&b);
+            let decl = self.d.declare(&nt, ScalarType::I64);
+            self.line(&decl);
+            let zero = self.d.literal(Value::I64(0));
+            let a = self.d.assign(&nt, &zero);
+            self.line(&a);
+            let open = self
+                .d
+                .if_open(&self.d.binary(BinOp::Gt, ScalarType::I64, &ht, &lt));
+            self.open(&open);
+            let diff = self.d.binary(BinOp::Sub, ScalarType::I64, &ht, &lt);
+            let a = self.d.assign(&nt, &diff);
+            self.line(&a);
+            let open = self
+                .d
+                .if_open(&self.d.binary(BinOp::Lt, ScalarType::I64, &nt, &zero));
+            self.open(&open);
+            let a = self.d.assign(&nt, &self.d.literal(Value::I64(i64::MAX)));
+            self.line(&a);
+            self.close();
+            self.close();
             los.push(lt);
             ns.push(nt);
         }
-        let mut total = self.d.literal(Value::I64(1));
-        for n in &ns {
-            total = self.d.binary(BinOp::Mul, ScalarType::I64, &total, n);
-        }
+        // The flat count, saturating like the host's (a saturated count
+        // still faults at its first out-of-range index).
         let tt = self.temp();
-        let b = self.d.bind(&tt, ScalarType::I64, &total);
-        self.line(&b);
+        let decl = self.d.declare(&tt, ScalarType::I64);
+        self.line(&decl);
+        let a = self.d.assign(&tt, &ns[0]);
+        self.line(&a);
+        for n in &ns[1..] {
+            let zero = self.d.literal(Value::I64(0));
+            let max = self.d.literal(Value::I64(i64::MAX));
+            let limit = self.d.div_rem(BinOp::Div, ScalarType::I64, &max, n);
+            let overflows = self.d.binary(
+                BinOp::And,
+                ScalarType::Bool,
+                &self.d.binary(BinOp::Ne, ScalarType::I64, n, &zero),
+                &self.d.binary(BinOp::Gt, ScalarType::I64, &tt, &limit),
+            );
+            let open = self.d.if_open(&overflows);
+            self.open(&open);
+            let a = self.d.assign(&tt, &max);
+            self.line(&a);
+            self.ctx.indent -= 1;
+            let e = self.d.else_open();
+            self.line(&e);
+            self.ctx.indent += 1;
+            let a = self
+                .d
+                .assign(&tt, &self.d.binary(BinOp::Mul, ScalarType::I64, &tt, n));
+            self.line(&a);
+            self.close();
+        }
         let open = self.d.grid_loop_open("flat", "lane", &tt, "lanes");
         self.open(&open);
         // Row-major: the last dimension varies fastest.
