@@ -17,8 +17,7 @@ pub const WANTED_FEATURES: wgpu::Features = wgpu::Features::SHADER_F64
     .union(wgpu::Features::SHADER_INT64_ATOMIC_ALL_OPS)
     .union(wgpu::Features::SHADER_FLOAT32_ATOMIC)
     .union(wgpu::Features::SUBGROUP)
-    .union(wgpu::Features::IMMEDIATES)
-    .union(wgpu::Features::PASSTHROUGH_SHADERS);
+    .union(wgpu::Features::IMMEDIATES);
 
 /// What a kernel may need from the device, as kiln names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,19 +68,6 @@ pub struct Gpu {
 }
 
 impl Gpu {
-    /// Whether shaders go to the driver as SPIR-V kiln translated and
-    /// marked exact itself ([`super::exact`]): on Vulkan devices that take
-    /// passthrough shaders.
-    /// `KILN_WGPU_EXACT=0` turns it off (wgpu then translates the WGSL).
-    pub fn exact_spirv(&self) -> bool {
-        std::env::var("KILN_WGPU_EXACT").map_or(true, |v| v != "0")
-            && self.info.backend == wgpu::Backend::Vulkan
-            && self
-                .device
-                .features()
-                .contains(wgpu::Features::PASSTHROUGH_SHADERS)
-    }
-
     /// `Err(reason)` once the device has been lost.
     pub fn check_alive(&self) -> Result<(), String> {
         match lock(&self.lost).as_ref() {
@@ -201,20 +187,6 @@ fn create() -> Result<Gpu, String> {
         uncaptured,
     };
     gpu.caps.loop_budget = loop_budget(&gpu);
-    crate::logging::init();
-    tracing::info!(
-        target: "kiln::wgpu",
-        "adapter {} ({:?}, driver {} {}); shaders: {}",
-        gpu.info.name,
-        gpu.info.backend,
-        gpu.info.driver,
-        gpu.info.driver_info,
-        if gpu.exact_spirv() {
-            "SPIR-V translated by kiln with float operations marked exact"
-        } else {
-            "WGSL translated by wgpu"
-        }
-    );
     Ok(gpu)
 }
 
