@@ -212,18 +212,8 @@ impl Gen {
                     self.operand(ty, d)
                 ),
             },
-            8 => format!(
-                "select({}, {}, {})",
-                self.expr(T::Bool, d),
-                self.expr(ty, d),
-                self.operand(ty, d)
-            ),
-            9 => format!(
-                "(if {} {{ {} }} else {{ {} }})",
-                self.expr(T::Bool, d),
-                self.expr(ty, d),
-                self.expr(ty, d)
-            ),
+            8 => self.choice(ty, d, false),
+            9 => self.choice(ty, d, true),
             _ => self.leaf(ty),
         }
     }
@@ -256,18 +246,20 @@ impl Gen {
                     self.operand(ty, d)
                 )
             }
-            8 => format!(
-                "select({}, {}, {})",
-                self.expr(T::Bool, d),
-                self.expr(ty, d),
-                self.operand(ty, d)
-            ),
-            _ => format!(
-                "(if {} {{ {} }} else {{ {} }})",
-                self.expr(T::Bool, d),
-                self.expr(ty, d),
-                self.expr(ty, d)
-            ),
+            8 => self.choice(ty, d, false),
+            _ => self.choice(ty, d, true),
+        }
+    }
+
+    /// A two-way choice of type `ty`: `select(c, a, b)`, or an
+    /// if-expression when `branch`.
+    fn choice(&mut self, ty: ScalarType, d: u32, branch: bool) -> String {
+        let cond = self.expr(T::Bool, d);
+        let a = self.expr(ty, d);
+        if branch {
+            format!("(if {cond} {{ {a} }} else {{ {} }})", self.expr(ty, d))
+        } else {
+            format!("select({cond}, {a}, {})", self.operand(ty, d))
         }
     }
 }
