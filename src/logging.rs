@@ -7,7 +7,9 @@
 //! and `fusion` (target `kiln::fusion`: each kernel an array expression
 //! generates, source and IR, once per new expression shape; docs/expr.md)
 //! and `dist` (target `kiln::dist`: each slow path of a distributed launch,
-//! an array gathered whole or a loop run on every rank; docs/distributed.md).
+//! an array gathered whole or a loop run on every rank; docs/distributed.md)
+//! and `wgpu` (target `kiln::wgpu`: the device, and whether its shaders are
+//! kiln's exact SPIR-V or wgpu's own translation; docs/wgpu.md).
 //!
 //! `KILN_LOG` is a comma-separated list of topics (`KILN_LOG=dispatch`,
 //! `KILN_LOG=dispatch,cuda`) or of `tracing-subscriber` env-filter
@@ -29,7 +31,7 @@ use tracing_subscriber::EnvFilter;
 pub const ENV: &str = "KILN_LOG";
 
 /// The topics `KILN_LOG` may name; topic `t` logs to target `kiln::t`.
-pub const TOPICS: &[&str] = &["dispatch", "cuda", "fusion", "dist"];
+pub const TOPICS: &[&str] = &["dispatch", "cuda", "fusion", "dist", "wgpu"];
 
 /// Installs kiln's stderr subscriber when `KILN_LOG` is set. Runs once per
 /// process (later calls return at once); does nothing when `KILN_LOG` is

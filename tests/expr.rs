@@ -646,8 +646,10 @@ fn check_case<T: Num>(c: &Case, tol: f64) -> Result<(), TestCaseError> {
                         }
                     }
                     Red::Prod => w.iter().fold(T::of(1), |a, &x| T::r_mul(a, x)),
-                    Red::Min => w.iter().copied().reduce(T::r_min).unwrap(),
-                    _ => w.iter().copied().reduce(T::r_max).unwrap(),
+                    // From the identity, as the kernels start (docs/expr.md):
+                    // NaN loses, so the minimum of only NaNs is +inf.
+                    Red::Min => w.iter().copied().fold(T::MIN_IDENTITY, T::r_min),
+                    _ => w.iter().copied().fold(T::MAX_IDENTITY, T::r_max),
                 };
                 let t = if matches!(c.red, Red::Min | Red::Max) {
                     elem_tol
@@ -939,6 +941,12 @@ fn reductions_and_dot() {
     let empty = Array::from(Vec::<f32>::new());
     assert_eq!(empty.sum().unwrap(), 0.0);
     assert!(empty.min().unwrap_err().to_string().contains("empty"));
+    // NaN loses; only NaNs leave the identity.
+    let nans = Array::from(vec![f32::NAN, 2.0, f32::NAN]);
+    assert_eq!((nans.min().unwrap(), nans.max().unwrap()), (2.0, 2.0));
+    let only_nan = Array::from(vec![f64::NAN; 3]);
+    assert_eq!(only_nan.min().unwrap(), f64::INFINITY);
+    assert_eq!(only_nan.max().unwrap(), f64::NEG_INFINITY);
     assert!(m.sum_axis(2).unwrap_err().to_string().contains("axis 2"));
 }
 

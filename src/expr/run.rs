@@ -132,8 +132,8 @@ impl<T: Numeric> Expr<T> {
     pub fn prod(&self) -> Result<T> {
         self.full(Reduce::Prod)
     }
-    /// The smallest element (NaN loses, as the language's `min`); an error
-    /// for an empty expression.
+    /// The smallest element (NaN loses, as the language's `min`, so only
+    /// NaNs give `+inf`, the identity); an error for an empty expression.
     pub fn min(&self) -> Result<T> {
         self.full(Reduce::Min)
     }

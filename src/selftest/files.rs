@@ -66,6 +66,10 @@ pub const CONFORMANCE: &[(&str, &str)] = &[
         include_str!("../../tests/conformance/math_f64.kn"),
     ),
     (
+        "no_reassociation",
+        include_str!("../../tests/conformance/no_reassociation.kn"),
+    ),
+    (
         "par_patterns",
         include_str!("../../tests/conformance/par_patterns.kn"),
     ),

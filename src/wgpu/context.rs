@@ -17,7 +17,8 @@ pub const WANTED_FEATURES: wgpu::Features = wgpu::Features::SHADER_F64
     .union(wgpu::Features::SHADER_INT64_ATOMIC_ALL_OPS)
     .union(wgpu::Features::SHADER_FLOAT32_ATOMIC)
     .union(wgpu::Features::SUBGROUP)
-    .union(wgpu::Features::IMMEDIATES);
+    .union(wgpu::Features::IMMEDIATES)
+    .union(wgpu::Features::PASSTHROUGH_SHADERS);
 
 /// What a kernel may need from the device, as kiln names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +61,8 @@ pub struct Gpu {
     pub info: wgpu::AdapterInfo,
     pub caps: Capabilities,
     pub limits: wgpu::Limits,
+    /// What kiln's own SPIR-V is written for ([`super::exact`]).
+    pub spirv: super::exact::SpirvTarget,
     /// Why the device was lost, once it is (checked before every launch).
     lost: Arc<Mutex<Option<String>>>,
     /// Errors no error scope caught (they would panic by default); the next
@@ -68,6 +71,19 @@ pub struct Gpu {
 }
 
 impl Gpu {
+    /// Whether shaders go to the driver as SPIR-V kiln translated and
+    /// marked exact itself ([`super::exact`]): on Vulkan devices that take
+    /// passthrough shaders.
+    /// `KILN_WGPU_EXACT=0` turns it off (wgpu then translates the WGSL).
+    pub fn exact_spirv(&self) -> bool {
+        std::env::var("KILN_WGPU_EXACT").map_or(true, |v| v != "0")
+            && self.info.backend == wgpu::Backend::Vulkan
+            && self
+                .device
+                .features()
+                .contains(wgpu::Features::PASSTHROUGH_SHADERS)
+    }
+
     /// `Err(reason)` once the device has been lost.
     pub fn check_alive(&self) -> Result<(), String> {
         match lock(&self.lost).as_ref() {
@@ -147,6 +163,27 @@ fn choose_adapter(instance: &wgpu::Instance) -> Result<wgpu::Adapter, String> {
     }
 }
 
+/// SPIR-V 1.3 (what Vulkan 1.1, the oldest version wgpu runs on, reads),
+/// with workgroup memory zeroed by the driver where wgpu enables that.
+fn spirv_target(adapter: &wgpu::Adapter) -> super::exact::SpirvTarget {
+    let mut native_workgroup_zeroing = false;
+    #[cfg(not(any(target_arch = "wasm32", target_vendor = "apple")))]
+    {
+        // SAFETY: reads the adapter's properties, queried when it was
+        // enumerated; nothing is created or destroyed through the handle.
+        if let Some(hal) = unsafe { adapter.as_hal::<wgpu::hal::api::Vulkan>() } {
+            let caps = hal.physical_device_capabilities();
+            const VULKAN_1_3: u32 = (1 << 22) | (3 << 12);
+            native_workgroup_zeroing = caps.properties().api_version >= VULKAN_1_3
+                || caps.supports_extension(c"VK_KHR_zero_initialize_workgroup_memory");
+        }
+    }
+    super::exact::SpirvTarget {
+        spirv_version: (1, 3),
+        native_workgroup_zeroing,
+    }
+}
+
 fn create() -> Result<Gpu, String> {
     let instance = instance();
     let adapter = choose_adapter(&instance)?;
@@ -179,6 +216,7 @@ fn create() -> Result<Gpu, String> {
     }
     let mut gpu = Gpu {
         caps: Capabilities::from_features(device.features()),
+        spirv: spirv_target(&adapter),
         limits: device.limits(),
         device,
         queue,
@@ -187,6 +225,20 @@ fn create() -> Result<Gpu, String> {
         uncaptured,
     };
     gpu.caps.loop_budget = loop_budget(&gpu);
+    crate::logging::init();
+    tracing::info!(
+        target: "kiln::wgpu",
+        "adapter {} ({:?}, driver {} {}); shaders: {}",
+        gpu.info.name,
+        gpu.info.backend,
+        gpu.info.driver,
+        gpu.info.driver_info,
+        if gpu.exact_spirv() {
+            "SPIR-V translated by kiln with float operations marked exact"
+        } else {
+            "WGSL translated by wgpu"
+        }
+    );
     Ok(gpu)
 }
 

@@ -7,6 +7,7 @@
 
 pub mod buffers;
 pub mod context;
+pub mod exact;
 pub mod kernel;
 mod launch;
 pub mod pipelines;

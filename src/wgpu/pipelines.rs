@@ -47,6 +47,60 @@ pub fn scoped<T>(gpu: &Gpu, what: &str, f: impl FnOnce() -> T) -> Result<T, Stri
     }
 }
 
+/// The module as SPIR-V with every float operation marked exact
+/// ([`super::exact`]), where the device takes SPIR-V directly; `None` (wgpu
+/// then translates the WGSL itself) elsewhere or when that fails, which is
+/// logged under `KILN_LOG=wgpu`.
+fn exact_module(
+    gpu: &Gpu,
+    label: &str,
+    source: &str,
+    entries: &[&str],
+) -> Option<wgpu::ShaderModule> {
+    if !gpu.exact_spirv() {
+        return None;
+    }
+    let words = match super::exact::exact_spirv(source, gpu.spirv, entries) {
+        Ok(words) => words,
+        Err(e) => {
+            crate::logging::init();
+            tracing::warn!(target: "kiln::wgpu", "{label}: no exact SPIR-V, wgpu translates the WGSL: {e}");
+            return None;
+        }
+    };
+    let entry_points: Vec<wgpu::PassthroughShaderEntryPoint> = entries
+        .iter()
+        .map(|&name| wgpu::PassthroughShaderEntryPoint {
+            name: Cow::Owned(name.to_string()),
+            // Unused for SPIR-V: the module declares its workgroup size.
+            workgroup_size: (0, 0, 0),
+        })
+        .collect();
+    let made = scoped(gpu, "exact SPIR-V", || {
+        // SAFETY: the words are naga's own translation of WGSL that naga
+        // validated, with the bounds checks and loop bounding wgpu itself
+        // applies; `mark_exact` adds only NoContraction decorations, which
+        // restrict the driver's optimizer and change no memory access.
+        unsafe {
+            gpu.device
+                .create_shader_module_passthrough(wgpu::ShaderModuleDescriptorPassthrough {
+                    label: Some(label),
+                    entry_points: Cow::Owned(entry_points),
+                    spirv: Some(Cow::Owned(words)),
+                    ..Default::default()
+                })
+        }
+    });
+    match made {
+        Ok(module) => Some(module),
+        Err(e) => {
+            crate::logging::init();
+            tracing::warn!(target: "kiln::wgpu", "{label}: {e}; wgpu translates the WGSL");
+            None
+        }
+    }
+}
+
 /// A shader module with its layout and one pipeline per entry point.
 pub struct Pipelines {
     pub layout: wgpu::BindGroupLayout,
@@ -65,13 +119,16 @@ impl Pipelines {
         immediate_size: u32,
         entries: &[&str],
     ) -> Result<Pipelines, String> {
-        let module = scoped(gpu, "the generated WGSL does not validate", || {
-            gpu.device
-                .create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(label),
-                    source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(source)),
-                })
-        })?;
+        let module = match exact_module(gpu, label, source, entries) {
+            Some(module) => module,
+            None => scoped(gpu, "the generated WGSL does not validate", || {
+                gpu.device
+                    .create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(label),
+                        source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(source)),
+                    })
+            })?,
+        };
         let layout_entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
             .iter()
             .map(|&(binding, kind)| wgpu::BindGroupLayoutEntry {
