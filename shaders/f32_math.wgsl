@@ -987,6 +987,9 @@ fn kiln_fma_f32(a: f32, b: f32, c: f32) -> f32 {
     }
     let pp = kmath_two_prod_f32(a, b);
     let s = kmath_two_sum_f32(pp.x, c);
+    if (!kmath_finite_f32(s.x)) {
+        return s.x; // the sum overflows (its error term would be NaN)
+    }
     return s.x + (s.y + pp.y);
 }
 // ==== on demand ================================================================

@@ -1189,6 +1189,9 @@ fn kiln_fma_f64(a: f64, b: f64, c: f64) -> f64 {
     }
     let pp = kmath_two_prod(a, b);
     let s = kmath_two_sum(pp.x, c);
+    if (!kmath_finite_f64(s.x)) {
+        return s.x; // the sum overflows (its error term would be NaN)
+    }
     return s.x + (s.y + pp.y);
 }
 // ==== on demand ================================================================

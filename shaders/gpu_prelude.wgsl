@@ -97,6 +97,9 @@ fn kiln_f32_to_u32(x: f32) -> u32 {
     if (x >= 4294967296.0f) { return 4294967295u; }
     return u32(x);
 }
+// A function, not an inline f32(x): naga's constant evaluator cannot
+// convert a constant i64 to a float (`(!32i64) as f32` would not compile).
+fn kiln_i64_to_f32(x: i64) -> f32 { return f32(x); }
 fn kiln_f32_to_i64(x: f32) -> i64 {
     if (kiln_nan_f32(x)) { return 0li; }
     if (x >= 9223372036854775808.0f) { return 9223372036854775807li; }

@@ -179,6 +179,56 @@ fn check_random_kernels(backend: Backend) {
     );
 }
 
+/// Cases of the fuzz campaign's differential target per backend
+/// (`KILN_FUZZ_CASES` overrides; `kiln fuzz --seconds S` runs it for a
+/// time).
+fn fuzz_case_count() -> u64 {
+    std::env::var("KILN_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+}
+
+/// A bounded slice of `kiln fuzz`'s differential target, at a fixed seed:
+/// expression kernels, huge and negative ranges, deep nesting, helper
+/// graphs and float edge values against the interpreter.
+fn check_fuzz_slice(backend: Backend) {
+    use kiln::selftest::fuzz::{campaign, Options, Target};
+    let options = Options {
+        seed: 0x66757a7a,
+        backends: vec![backend],
+        targets: vec![Target::Differential],
+        cases: Some(fuzz_case_count()),
+        time: None,
+        first: 0,
+    };
+    let report = campaign(&options, &mut |_, _| {});
+    let failures: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{} case {} (kiln fuzz --seed {} --case {}): {}\n{}",
+                f.family, f.case, options.seed, f.case, f.message, f.source
+            )
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{}\n{}",
+        report.table(),
+        failures.join("\n")
+    );
+    let total = report.differential_total();
+    // The generators make kernels that run: a slice mostly refused or
+    // unsupported would test nothing.
+    assert!(
+        total.agreed + total.faulted >= total.cases * 9 / 10,
+        "{}",
+        report.table()
+    );
+}
+
 /// One test per kernel file and one for all fault cases, for one backend.
 macro_rules! kernel_file_tests {
     (kernels: $($k:ident),*; conformance: $($c:ident),*;) => {
@@ -225,6 +275,13 @@ macro_rules! conformance_suite {
             fn random_kernels() {
                 if available(BACKEND) {
                     check_random_kernels(BACKEND);
+                }
+            }
+
+            #[test]
+            fn fuzz_slice() {
+                if available(BACKEND) {
+                    check_fuzz_slice(BACKEND);
                 }
             }
         }

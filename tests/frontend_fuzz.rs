@@ -592,3 +592,38 @@ fn deep_but_legal_code_compiles() {
         }
     }
 }
+
+/// A bounded slice of `kiln fuzz --target front-end`: mutants of the
+/// carried and generated kernels through the checker and every code
+/// generator of this build (the WGSL validated by naga), none panicking.
+#[test]
+fn mutants_never_panic_in_any_code_generator() {
+    use kiln::selftest::fuzz::{campaign, Options, Target};
+    let cases = std::env::var("KILN_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let options = Options {
+        seed: 0x6d75_7461,
+        backends: Vec::new(),
+        targets: vec![Target::FrontEnd],
+        cases: Some(cases),
+        time: None,
+        first: 0,
+    };
+    let report = campaign(&options, &mut |_, _| {});
+    let failures: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| {
+            format!(
+                "case {} (kiln fuzz --target front-end --seed {} --case {}): {}\n{}",
+                f.case, options.seed, f.case, f.message, f.source
+            )
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(report.front_end.cases, cases);
+    // Some mutants still compile and reach the generators.
+    assert!(report.front_end.agreed > 0, "{}", report.table());
+}

@@ -540,6 +540,32 @@ macro_rules! binary {
 
 const PI: f64 = std::f64::consts::PI;
 
+/// A sum past the largest float is infinite, not NaN (the error term of
+/// the overflowing sum is inf - inf; found by `kiln fuzz`).
+#[test]
+fn fma_sum_overflow() {
+    let xs = [1.0f64, 2.0, -1.0, 1.0];
+    let ys = [f64::MAX, f64::MAX / 1.5, -f64::MAX, 1e300];
+    check::<f64>(
+        "f64_fma_overflow",
+        "kiln_fma_f64(a, b, b)",
+        &xs,
+        &ys,
+        |a, b| a.mul_add(b, b),
+        0,
+    );
+    let xs = [1.0f32, 2.0, -1.0, 1.0];
+    let ys = [f32::MAX, f32::MAX / 1.5, -f32::MAX, 1e30];
+    check::<f32>(
+        "f32_fma_overflow",
+        "kiln_fma_f32(a, b, b)",
+        &xs,
+        &ys,
+        |a, b| a.mul_add(b, b),
+        0,
+    );
+}
+
 // ---- f64 polyfills -------------------------------------------------------
 
 /// Hard cases for the argument reduction of sin/cos/tan: close to multiples

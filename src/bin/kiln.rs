@@ -80,6 +80,59 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A fuzz campaign: random kernels on every backend against the
+    /// interpreter, and mutated kernels through the front end and every
+    /// code generator. Runs until --seconds or --cases; exits 1 on any
+    /// failure, each printed with the command that replays it.
+    Fuzz(FuzzArgs),
+}
+
+#[derive(clap::Args)]
+struct FuzzArgs {
+    /// Stop after this many seconds (default 60 unless --cases is given).
+    #[arg(long, value_name = "S", value_parser = fuzz_seconds)]
+    seconds: Option<f64>,
+    /// Stop after this many cases per target.
+    #[arg(long, value_name = "N")]
+    cases: Option<u64>,
+    /// The campaign's seed (default: from the clock, printed).
+    #[arg(long, value_name = "SEED")]
+    seed: Option<u64>,
+    /// Replay one case of --seed (as a failure report prints it).
+    #[arg(long, value_name = "K", requires = "seed")]
+    case: Option<u64>,
+    /// Backends compared with the interpreter, comma-separated. Default:
+    /// every backend of this build that can run here.
+    #[arg(long, value_name = "B,...")]
+    backend: Option<String>,
+    /// Which target to run.
+    #[arg(long, value_enum, default_value = "both")]
+    target: FuzzTarget,
+    /// Write each failing case's source into this directory.
+    #[arg(long, value_name = "DIR")]
+    save: Option<PathBuf>,
+    /// Print one JSON document on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FuzzTarget {
+    Differential,
+    FrontEnd,
+    Both,
+}
+
+/// The most `kiln fuzz --seconds` accepts: a week.
+const MAX_FUZZ_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+
+fn fuzz_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=MAX_FUZZ_SECONDS).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "expected a number of seconds from 0 to {MAX_FUZZ_SECONDS}"
+        )),
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -208,6 +261,7 @@ fn execute(cli: Cli) -> ExitCode {
             random,
             json,
         } => selftest(backend.as_deref(), random, json),
+        Command::Fuzz(args) => fuzz(&args),
         Command::Bench(args) => {
             if let Some(message) = bench_usage_error(&args) {
                 errln!("error: {message}\n\nFor more information, try '--help'.");
@@ -491,6 +545,156 @@ fn selftest(list: Option<&str>, random: u64, json: bool) -> Result<ExitCode, Fai
         );
     }
     Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `kiln fuzz`: see `Command::Fuzz`.
+fn fuzz(args: &FuzzArgs) -> Result<ExitCode, Failure> {
+    use kiln::selftest::fuzz::{campaign, Options, Target};
+    use std::io::IsTerminal;
+    let backends: Vec<Backend> = match args.backend.as_deref() {
+        Some(list) => {
+            let mut out = Vec::new();
+            for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                let backend = name.parse::<Backend>().map_err(|e| Error::Usage {
+                    message: format!("invalid value '{name}' for '--backend <B,...>': {e}"),
+                })?;
+                kiln::runtime::device_name(backend).map_err(|reason| {
+                    Error::BackendUnavailable {
+                        backend: backend.name().into(),
+                        reason,
+                    }
+                })?;
+                out.push(backend);
+            }
+            out
+        }
+        None => Backend::compiled()
+            .filter(|&b| b != Backend::Interp && kiln::runtime::device_name(b).is_ok())
+            .collect(),
+    };
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
+    let targets = match args.target {
+        FuzzTarget::Differential => vec![Target::Differential],
+        FuzzTarget::FrontEnd => vec![Target::FrontEnd],
+        FuzzTarget::Both => vec![Target::Differential, Target::FrontEnd],
+    };
+    let options = Options {
+        seed,
+        backends: backends.clone(),
+        targets,
+        cases: if args.case.is_some() {
+            Some(1)
+        } else {
+            args.cases
+        },
+        time: match (args.seconds, args.cases, args.case) {
+            (_, _, Some(_)) => None,
+            (Some(s), _, _) => Some(std::time::Duration::from_secs_f64(s)),
+            (None, Some(_), _) => None,
+            (None, None, _) => Some(std::time::Duration::from_secs(60)),
+        },
+        first: args.case.unwrap_or(0),
+    };
+    let names: Vec<&str> = backends.iter().map(|b| b.name()).collect();
+    errln!(
+        "fuzz: seed {seed}, interp against {}",
+        if names.is_empty() {
+            "nothing (front end only)".to_string()
+        } else {
+            names.join(", ")
+        }
+    );
+    let live = std::io::stderr().is_terminal() && !args.json;
+    // Panics become findings; the default hook would print each one too.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut last = Instant::now();
+    let mut shown = 0;
+    let report = campaign(&options, &mut |report, case| {
+        for f in &report.findings[shown..] {
+            errln!(
+                "\r\x1b[2K{}: case {} FAILED: {}",
+                f.family,
+                f.case,
+                f.message
+            );
+        }
+        shown = report.findings.len();
+        if live {
+            err!(
+                "\r\x1b[2Kfuzz: case {case}, {}: {}",
+                duration(report.seconds),
+                report.summary()
+            );
+        } else if last.elapsed().as_secs() >= 30 {
+            errln!(
+                "fuzz: case {case}, {}: {}",
+                duration(report.seconds),
+                report.summary()
+            );
+            last = Instant::now();
+        }
+    });
+    std::panic::set_hook(hook);
+    if live {
+        err!("\r\x1b[2K");
+    }
+    if let Some(dir) = &args.save {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Io {
+            path: dir.display().to_string(),
+            error: e,
+        })?;
+        for f in &report.findings {
+            let path = dir.join(format!("{}-{seed}-{}.kn", f.family, f.case));
+            let text = format!(
+                "// kiln fuzz --seed {seed} --case {}: {}\n{}",
+                f.case,
+                f.message.replace('\n', "\n// "),
+                f.source
+            );
+            std::fs::write(&path, text).map_err(|e| Error::Io {
+                path: path.display().to_string(),
+                error: e,
+            })?;
+        }
+    }
+    if args.json {
+        let mut doc = report.to_json();
+        doc["seed"] = seed.into();
+        doc["backends"] = names.into();
+        say!("{doc}");
+    } else {
+        say!("{}", report.table().trim_end());
+        for f in &report.findings {
+            errln!(
+                "\n{} case {} failed: {}\nreplay: kiln fuzz --seed {seed} --case {}\n{}",
+                f.family,
+                f.case,
+                f.message,
+                f.case,
+                f.source.trim_end()
+            );
+        }
+        say!(
+            "fuzz: {} in {} (seed {seed}): {}",
+            if report.failed() > 0 {
+                "FAILED"
+            } else {
+                "passed"
+            },
+            duration(report.seconds),
+            report.summary()
+        );
+    }
+    Ok(if report.failed() > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

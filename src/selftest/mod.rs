@@ -10,8 +10,10 @@
 //! new machine what CI checks here.
 
 pub mod compare;
+mod families;
 pub mod faults;
 pub mod files;
+pub mod fuzz;
 pub mod inputs;
 pub mod random;
 

@@ -16,7 +16,7 @@ use crate::ir::{Builtin, BuiltinSig, ScalarType, Value};
 
 use ScalarType as T;
 
-const NUMERIC: [ScalarType; 5] = [T::I32, T::U32, T::I64, T::F32, T::F64];
+pub(super) const NUMERIC: [ScalarType; 5] = [T::I32, T::U32, T::I64, T::F32, T::F64];
 
 /// Elements per input array.
 pub const LEN: usize = 64;
@@ -28,28 +28,33 @@ pub struct RandomKernel {
     pub inputs: Vec<Input>,
 }
 
-struct Gen {
-    rng: Rng,
+pub(super) struct Gen {
+    pub(super) rng: Rng,
     /// The variables and array elements a leaf may name, with their types.
-    vars: Vec<(String, ScalarType)>,
-    /// A helper the expression may call: name, parameter types, result type.
-    helper: Option<(String, [ScalarType; 2], ScalarType)>,
+    pub(super) vars: Vec<(String, ScalarType)>,
+    /// Helpers the expression may call: name, parameter types, result type.
+    pub(super) helpers: Vec<(String, [ScalarType; 2], ScalarType)>,
     /// Whether transcendental builtins may appear. Their results may differ
     /// by a few ulp between backends, which a later comparison or cast can
     /// turn into a large difference; backends that share the interpreter's
     /// math library (cpu) get them, others get only correctly rounded
     /// operations.
-    transcendentals: bool,
+    pub(super) transcendentals: bool,
 }
 
 /// What a kernel body can read: every array element at `i` and every
 /// scalar parameter.
-fn kernel_vars() -> Vec<(String, ScalarType)> {
+pub(super) fn kernel_vars() -> Vec<(String, ScalarType)> {
+    vars_at("i")
+}
+
+/// Every array element at `index` and every scalar parameter.
+pub(super) fn vars_at(index: &str) -> Vec<(String, ScalarType)> {
     NUMERIC
         .iter()
         .flat_map(|&ty| {
             [
-                (format!("x{}[i]", short(ty)), ty),
+                (format!("x{}[{index}]", short(ty)), ty),
                 (format!("a{}", short(ty)), ty),
             ]
         })
@@ -57,15 +62,15 @@ fn kernel_vars() -> Vec<(String, ScalarType)> {
 }
 
 impl Gen {
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         (self.rng.next_u64() % n as u64) as usize
     }
 
-    fn chance(&mut self, percent: usize) -> bool {
+    pub(super) fn chance(&mut self, percent: usize) -> bool {
         self.below(100) < percent
     }
 
-    fn pick<X: Copy>(&mut self, xs: &[X]) -> X {
+    pub(super) fn pick<X: Copy>(&mut self, xs: &[X]) -> X {
         xs[self.below(xs.len())]
     }
 
@@ -84,7 +89,7 @@ impl Gen {
 
     /// A literal of `ty`, sometimes without its suffix so that inference
     /// must type it from its context (`typed_context`).
-    fn literal(&mut self, ty: ScalarType, typed_context: bool) -> String {
+    pub(super) fn literal(&mut self, ty: ScalarType, typed_context: bool) -> String {
         let suffix = if typed_context && self.chance(60) {
             ""
         } else {
@@ -130,15 +135,21 @@ impl Gen {
         self.literal(ty, false)
     }
 
-    fn expr(&mut self, ty: ScalarType, depth: u32) -> String {
+    pub(super) fn expr(&mut self, ty: ScalarType, depth: u32) -> String {
         if depth == 0 || self.chance(15) {
             return self.leaf(ty);
         }
         let d = depth - 1;
-        if let Some((name, [p0, p1], ret)) = self.helper.clone() {
-            if ret == ty && self.chance(25) {
-                return format!("{name}({}, {})", self.expr(p0, d), self.expr(p1, d));
-            }
+        let callable: Vec<_> = self.helpers.iter().filter(|h| h.2 == ty).cloned().collect();
+        if !callable.is_empty() && self.chance(25) {
+            // One candidate costs no draw (the kernels of a given seed stay
+            // the same as when there was at most one helper).
+            let (name, [p0, p1], _) = if callable.len() == 1 {
+                callable[0].clone()
+            } else {
+                callable[self.below(callable.len())].clone()
+            };
+            return format!("{name}({}, {})", self.expr(p0, d), self.expr(p1, d));
         }
         match ty {
             T::Bool => self.bool_expr(d),
@@ -264,7 +275,7 @@ impl Gen {
     }
 }
 
-fn short(ty: ScalarType) -> &'static str {
+pub(super) fn short(ty: ScalarType) -> &'static str {
     match ty {
         T::I32 => "i",
         T::U32 => "u",
@@ -276,11 +287,11 @@ fn short(ty: ScalarType) -> &'static str {
 }
 
 /// Edge-heavy input values, as f64 seeds converted per type.
-fn inputs(rng: &mut Rng) -> Vec<Input> {
+pub(super) fn inputs(rng: &mut Rng) -> Vec<Input> {
     let mut g = Gen {
         rng: Rng::new(rng.next_u64()),
         vars: Vec::new(),
-        helper: None,
+        helpers: Vec::new(),
         transcendentals: false,
     };
     let int_edges: [i64; 8] = [
@@ -343,7 +354,7 @@ fn inputs(rng: &mut Rng) -> Vec<Input> {
     ]
 }
 
-const PARAMS: &str = "xi: i32[:], xu: u32[:], xl: i64[:], xf: f32[:], xd: f64[:], ai: i32, au: u32, al: i64, af: f32, ad: f64";
+pub(super) const PARAMS: &str = "xi: i32[:], xu: u32[:], xl: i64[:], xf: f32[:], xd: f64[:], ai: i32, au: u32, al: i64, af: f32, ad: f64";
 
 /// A serial range over small bounds in one of the language's loop forms.
 fn serial_range(g: &mut Gen) -> String {
@@ -372,7 +383,7 @@ fn looping_source(g: &mut Gen, name: &str, ty: ScalarType) -> String {
         "fn h_{name}(p: {}, q: i64) -> {ret} {{\n    return {helper_body};\n}}\n",
         p[0]
     );
-    g.helper = Some((format!("h_{name}"), p, ret));
+    g.helpers = vec![(format!("h_{name}"), p, ret)];
     g.vars = kernel_vars();
     let init = g.expr(ty, 2);
     g.vars.push(("v".to_string(), ty));
@@ -416,7 +427,7 @@ pub fn random_kernel(seed: u64, k: u64, transcendentals: bool) -> RandomKernel {
     let mut g = Gen {
         rng: Rng::new(rng.next_u64()),
         vars: kernel_vars(),
-        helper: None,
+        helpers: Vec::new(),
         transcendentals,
     };
     let mut inputs = inputs(&mut rng);
@@ -464,7 +475,7 @@ pub fn random_kernel(seed: u64, k: u64, transcendentals: bool) -> RandomKernel {
 }
 
 /// A writable array of `LEN` zeros.
-fn zeros(name: &str, ty: ScalarType) -> Input {
+pub(super) fn zeros(name: &str, ty: ScalarType) -> Input {
     let data = match ty {
         T::I32 => Data::I32(vec![0; LEN]),
         T::U32 => Data::U32(vec![0; LEN]),

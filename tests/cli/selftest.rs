@@ -172,3 +172,60 @@ fn devices_names_the_nvrtc_file_and_logs_it() {
     );
     assert!(stderr(&o).contains("kiln cuda: NVRTC"), "{}", stderr(&o));
 }
+
+fn fuzz(args: &[&str]) -> Output {
+    let dir = outside();
+    let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("fuzz")
+        .args(args)
+        .current_dir(&dir)
+        .env_remove("KILN_BACKEND")
+        .env("KILN_CACHE_DIR", dir.join("cache"))
+        .output()
+        .expect("kiln runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
+#[test]
+fn fuzz_runs_for_a_time_and_reports_counts_per_family() {
+    let out = fuzz(&[
+        "--seconds",
+        "2",
+        "--seed",
+        "9",
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(doc["seed"], 9);
+    assert_eq!(doc["backends"], serde_json::json!(["cpu"]));
+    let cases: u64 = doc["differential"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|c| c["cases"].as_u64().unwrap())
+        .sum();
+    assert!(cases > 0, "{doc}");
+    assert!(doc["front_end"]["cases"].as_u64().unwrap() > 0, "{doc}");
+    assert_eq!(doc["findings"], serde_json::json!([]));
+    assert!(stderr(&out).contains("fuzz: seed 9"), "{}", stderr(&out));
+}
+
+#[test]
+fn fuzz_replays_one_case_and_refuses_bad_options() {
+    let out = fuzz(&["--seed", "9", "--case", "3", "--backend", "cpu"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("differential 1 ("),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("front-end 1;"), "{}", stdout(&out));
+    // A replay needs the seed that numbered the case.
+    assert_eq!(code(&fuzz(&["--case", "3"])), 2);
+    assert_eq!(code(&fuzz(&["--seconds", "1e20"])), 2);
+    assert_eq!(code(&fuzz(&["--backend", "nope"])), 2);
+}
