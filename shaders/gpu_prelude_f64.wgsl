@@ -43,8 +43,9 @@ fn kiln_f64_to_u32(x: f64) -> u32 {
     if (x >= 4294967295.0lf) { return 4294967295u; }
     return u32(x);
 }
-// See kiln_i64_to_f32.
+// See kiln_i64_to_f32 (naga cannot fold these conversions of constants).
 fn kiln_i64_to_f64(x: i64) -> f64 { return f64(x); }
+fn kiln_f64_to_f32(x: f64) -> f32 { return f32(x); }
 fn kiln_f64_to_i64(x: f64) -> i64 {
     if (kiln_nan_f64(x)) { return 0li; }
     if (x >= 9223372036854775808.0lf) { return 9223372036854775807li; }

@@ -268,7 +268,11 @@ impl Dialect for Wgsl {
             (T::F32 | T::F64, T::I32 | T::U32 | T::I64) => {
                 format!("kiln_{}_to_{}({a})", t(from), t(to))
             }
-            (T::I64, T::F32 | T::F64) => format!("kiln_i64_to_{}({a})", t(to)),
+            // Functions, not inline conversions: naga's constant evaluator
+            // cannot convert constant i64 or f64 values (shaders/).
+            (T::I64, T::F32 | T::F64) | (T::F64, T::F32) => {
+                format!("kiln_{}_to_{}({a})", t(from), t(to))
+            }
             (_, T::F32 | T::F64) => format!("{}({a})", t(to)),
             _ => a.to_string(),
         }

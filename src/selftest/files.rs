@@ -41,6 +41,10 @@ pub const CONFORMANCE: &[(&str, &str)] = &[
         include_str!("../../tests/conformance/atomics.kn"),
     ),
     (
+        "const_casts",
+        include_str!("../../tests/conformance/const_casts.kn"),
+    ),
+    (
         "guarded_access",
         include_str!("../../tests/conformance/guarded_access.kn"),
     ),
