@@ -45,6 +45,46 @@ fn kiln_rem_i32(a: i32, b: i32) -> i32 {
 }
 fn kiln_div_u32(a: u32, b: u32) -> u32 { return a / b; }
 fn kiln_rem_u32(a: u32, b: u32) -> u32 { return a % b; }
+// i64 shifts by n in 0..63, done on 32-bit halves: lavapipe shifted an i64
+// by a folded amount of 32 (from -32 masked to 63) by 0 (found by kiln fuzz).
+fn kiln_shl_i64(a: i64, n: u32) -> i64 {
+    let x = bitcast<u64>(a);
+    let lo = u32(x & 4294967295lu);
+    let hi = u32(x >> 32u);
+    let m = n & 31u;
+    var h: u32;
+    var l: u32;
+    if (n >= 32u) {
+        h = lo << m;
+        l = 0u;
+    } else if (m == 0u) {
+        h = hi;
+        l = lo;
+    } else {
+        h = (hi << m) | (lo >> (32u - m));
+        l = lo << m;
+    }
+    return bitcast<i64>((u64(h) << 32u) | u64(l));
+}
+fn kiln_shr_i64(a: i64, n: u32) -> i64 {
+    let x = bitcast<u64>(a);
+    let lo = u32(x & 4294967295lu);
+    let hi = bitcast<i32>(u32(x >> 32u));
+    let m = n & 31u;
+    var h: i32;
+    var l: u32;
+    if (n >= 32u) {
+        h = hi >> 31u;
+        l = bitcast<u32>(hi >> m);
+    } else if (m == 0u) {
+        h = hi;
+        l = lo;
+    } else {
+        h = hi >> m;
+        l = (lo >> m) | (bitcast<u32>(hi) << (32u - m));
+    }
+    return bitcast<i64>((u64(bitcast<u32>(h)) << 32u) | u64(l));
+}
 fn kiln_div_i64(a: i64, b: i64) -> i64 {
     if (b == -1li) { return 0li - a; }
     return a / b;
@@ -96,6 +136,13 @@ fn kiln_f32_to_u32(x: f32) -> u32 {
     if (kiln_nan_f32(x) || x <= 0.0f) { return 0u; }
     if (x >= 4294967296.0f) { return 4294967295u; }
     return u32(x);
+}
+// Sign extension with the high word or-ed in: `i64(x)` of a negative i32
+// compares as non-negative after lavapipe's optimiser, and the shift pair
+// `(u64 << 32) >> 32` of a constant -32 shifted by 0, not 32 (kiln fuzz).
+fn kiln_i32_to_i64(x: i32) -> i64 {
+    let low = u64(bitcast<u32>(x));
+    return bitcast<i64>(select(low, low | 0xffffffff00000000lu, x < 0i));
 }
 // A function, not an inline f32(x): naga's constant evaluator cannot
 // convert a constant i64 to a float (`(!32i64) as f32` would not compile).

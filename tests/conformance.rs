@@ -30,7 +30,7 @@ macro_rules! for_each_kernel_file {
         $m! {
             kernels: blackscholes, dot, histogram, jacobi2d, mandelbrot, matmul, minmax, nbody, saxpy,
                 scale_inplace, softmax_rows, sum_of_squares_range, sum_sq, triad;
-            conformance: atomics, const_casts, guarded_access, helpers_consts, inference, int_edges, loops, math_f32,
+            conformance: atomics, const_casts, folded_constants, guarded_access, helpers_consts, inference, int_edges, loops, math_f32,
                 math_f64, no_reassociation, par_patterns, prange_dims, reductions, scalar_types, serial_result, shadowing,
                 short_circuit, signed_zero;
         }

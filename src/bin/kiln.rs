@@ -653,17 +653,8 @@ fn fuzz(args: &FuzzArgs) -> Result<ExitCode, Failure> {
             error: e,
         })?;
         for f in &report.findings {
-            let path = dir.join(format!("{}-{seed}-{}.kn", f.family, f.case));
-            let text = format!(
-                "// kiln fuzz --seed {seed} --case {}: {}\n{}",
-                f.case,
-                f.message.replace('\n', "\n// "),
-                f.source
-            );
-            std::fs::write(&path, text).map_err(|e| Error::Io {
-                path: path.display().to_string(),
-                error: e,
-            })?;
+            let path = f.save(dir, seed)?;
+            errln!("fuzz: saved {}", path.display());
         }
     }
     if args.json {

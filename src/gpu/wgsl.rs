@@ -191,7 +191,11 @@ impl Dialect for Wgsl {
                 let amount = match ty {
                     T::I32 => format!("(bitcast<u32>({b}) & 31u)"),
                     T::U32 => format!("({b} & 31u)"),
-                    _ => format!("u32(bitcast<u64>({b}) & 63lu)"),
+                    // 64-bit shifts in 32-bit halves (shaders/gpu_prelude.wgsl).
+                    _ => {
+                        let dir = if op == BinOp::Shl { "shl" } else { "shr" };
+                        return format!("kiln_{dir}_i64({a}, u32(bitcast<u64>({b}) & 63lu))");
+                    }
                 };
                 format!("({a} {} {amount})", op.symbol())
             }
@@ -244,37 +248,18 @@ impl Dialect for Wgsl {
     }
 
     fn cast(&self, from: ScalarType, to: ScalarType, a: &str) -> String {
-        use ScalarType as T;
         if from == to {
             return a.to_string();
         }
-        match (from, to) {
-            (T::Bool, _) => format!(
-                "select({}, {}, {a})",
-                self.literal(Value::zero(to)),
-                self.literal(Value::one(to))
-            ),
-            (_, T::Bool) => format!("({a} != {})", self.literal(Value::zero(from))),
-            (T::I32, T::U32) => format!("bitcast<u32>({a})"),
-            (T::U32, T::I32) => format!("bitcast<i32>({a})"),
-            // Sign extension by shifts: `i64(x)` of a negative i32 compares
-            // as non-negative after lavapipe's optimiser (measured).
-            (T::I32, T::I64) => {
-                format!("(bitcast<i64>(u64(bitcast<u32>({a})) << 32u) >> 32u)")
-            }
-            (T::U32, T::I64) => format!("bitcast<i64>(u64({a}))"),
-            (T::I64, T::I32) => format!("bitcast<i32>(u32(bitcast<u64>({a}) & 4294967295lu))"),
-            (T::I64, T::U32) => format!("u32(bitcast<u64>({a}) & 4294967295lu)"),
-            (T::F32 | T::F64, T::I32 | T::U32 | T::I64) => {
-                format!("kiln_{}_to_{}({a})", t(from), t(to))
-            }
-            // Functions, not inline conversions: naga's constant evaluator
-            // cannot convert constant i64 or f64 values (shaders/).
-            (T::I64, T::F32 | T::F64) | (T::F64, T::F32) => {
-                format!("kiln_{}_to_{}({a})", t(from), t(to))
-            }
-            (_, T::F32 | T::F64) => format!("{}({a})", t(to)),
-            _ => a.to_string(),
+        // An integer or bool converted to a float goes through an OR with
+        // the never-written zero word, as float literal zeros do: Mesa folds
+        // `0 * x` and `0 / x` to 0 (wrong for NaN, inf and zero x) when it
+        // can prove an integer constant zero (kiln fuzz).
+        let converted = convert(self, from, to, a);
+        if to.is_float() && !from.is_float() {
+            opaque(to, &converted)
+        } else {
+            converted
         }
     }
 
@@ -287,7 +272,7 @@ impl Dialect for Wgsl {
             Lowering::Generic(g) => {
                 return Some(match g {
                     Generic::Abs => match ty {
-                        T::F32 | T::F64 => format!("abs({a})"),
+                        T::F32 | T::F64 => opaque(ty, &format!("abs({a})")),
                         T::I32 | T::I64 => format!("kiln_abs_{tn}({a})"),
                         T::U32 | T::Bool => a.to_string(),
                     },
@@ -326,7 +311,13 @@ impl Dialect for Wgsl {
         // Vulkan driver; naga's f64 transcendentals are wrong, native `fma`
         // is unfused on Mesa, native `round` is half to even).
         let list: Vec<&str> = (0..f.arity()).map(arg).collect();
-        Some(format!("{}({})", func.wgsl.name(ty), list.join(", ")))
+        let name = func.wgsl.name(ty);
+        let call = format!("{name}({})", list.join(", "));
+        Some(if name.starts_with("kiln_") {
+            call
+        } else {
+            opaque(ty, &call)
+        })
     }
 
     fn narrow_index(&self, offset: &str) -> String {
@@ -589,6 +580,48 @@ impl Dialect for Wgsl {
         }
         out.push_str("}\n");
         out
+    }
+}
+
+/// The float `x` OR-ed with the never-written zero word: the same value,
+/// which neither naga's constant evaluator nor the driver can prove
+/// constant. Native builtins of constants (`floor(0.5)`) would otherwise
+/// become constants the driver folds into `0 / x -> 0` (kiln fuzz).
+fn opaque(ty: ScalarType, x: &str) -> String {
+    match ty {
+        ScalarType::F32 => format!("bitcast<f32>(bitcast<u32>({x}) | kiln_err.zero)"),
+        _ => format!("bitcast<f64>(bitcast<u64>({x}) | u64(kiln_err.zero))"),
+    }
+}
+
+/// `a` of type `from` as `to` (see [`Wgsl::cast`]).
+fn convert(w: &Wgsl, from: ScalarType, to: ScalarType, a: &str) -> String {
+    use ScalarType as T;
+    match (from, to) {
+        (T::Bool, _) => format!(
+            "select({}, {}, {a})",
+            w.literal(Value::zero(to)),
+            w.literal(Value::one(to))
+        ),
+        (_, T::Bool) => format!("({a} != {})", w.literal(Value::zero(from))),
+        (T::I32, T::U32) => format!("bitcast<u32>({a})"),
+        (T::U32, T::I32) => format!("bitcast<i32>({a})"),
+        // Sign extension by shifts: `i64(x)` of a negative i32 compares
+        // as non-negative after lavapipe's optimiser (measured).
+        (T::I32, T::I64) => format!("kiln_i32_to_i64({a})"),
+        (T::U32, T::I64) => format!("bitcast<i64>(u64({a}))"),
+        (T::I64, T::I32) => format!("bitcast<i32>(u32(bitcast<u64>({a}) & 4294967295lu))"),
+        (T::I64, T::U32) => format!("u32(bitcast<u64>({a}) & 4294967295lu)"),
+        (T::F32 | T::F64, T::I32 | T::U32 | T::I64) => {
+            format!("kiln_{}_to_{}({a})", t(from), t(to))
+        }
+        // Functions, not inline conversions: naga's constant evaluator
+        // cannot convert constant i64 or f64 values (shaders/).
+        (T::I64, T::F32 | T::F64) | (T::F64, T::F32) => {
+            format!("kiln_{}_to_{}({a})", t(from), t(to))
+        }
+        (_, T::F32 | T::F64) => format!("{}({a})", t(to)),
+        _ => a.to_string(),
     }
 }
 

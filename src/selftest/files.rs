@@ -45,6 +45,10 @@ pub const CONFORMANCE: &[(&str, &str)] = &[
         include_str!("../../tests/conformance/const_casts.kn"),
     ),
     (
+        "folded_constants",
+        include_str!("../../tests/conformance/folded_constants.kn"),
+    ),
+    (
         "guarded_access",
         include_str!("../../tests/conformance/guarded_access.kn"),
     ),

@@ -61,6 +61,102 @@ pub struct Finding {
     pub family: String,
     pub message: String,
     pub source: String,
+    /// The kernel launched and its inputs (none for a front-end case).
+    pub kernel: String,
+    pub inputs: Vec<super::inputs::Input>,
+}
+
+impl Finding {
+    /// Writes the case into `dir`: `FAMILY-SEED-CASE.kn` (the source, with
+    /// the message, the replay command and a `kiln run` command line as
+    /// comments) and the input arrays as `.npy` files in `FAMILY-SEED-CASE/`.
+    /// Returns the kernel file's path.
+    pub fn save(&self, dir: &std::path::Path, seed: u64) -> crate::Result<std::path::PathBuf> {
+        use super::inputs::{Data, Input};
+        use crate::inputs::{HostArray, HostData};
+        let stem = format!("{}-{seed}-{}", self.family, self.case);
+        let io = |path: &std::path::Path| {
+            let path = path.display().to_string();
+            move |error| Error::Io { path, error }
+        };
+        let mut run = format!("kiln run {stem}.kn --kernel {} --backend B", self.kernel);
+        if !self.inputs.is_empty() {
+            let arrays = dir.join(&stem);
+            std::fs::create_dir_all(&arrays).map_err(io(&arrays))?;
+            for input in &self.inputs {
+                match input {
+                    Input::Scalar { name, value } => {
+                        run.push_str(&format!(" --arg {name}={}", scalar_text(*value)));
+                    }
+                    Input::Array {
+                        name, data, shape, ..
+                    } => {
+                        let data = match data.clone() {
+                            Data::I32(v) => HostData::I32(v),
+                            Data::U32(v) => HostData::U32(v),
+                            Data::I64(v) => HostData::I64(v),
+                            Data::F32(v) => HostData::F32(v),
+                            Data::F64(v) => HostData::F64(v),
+                        };
+                        let path = arrays.join(format!("{name}.npy"));
+                        let array = HostArray::new(data, shape.clone())
+                            .map_err(|e| std::io::Error::other(e.to_string()))
+                            .map_err(io(&path))?;
+                        crate::inputs::npy::write(&path, &array)?;
+                        run.push_str(&format!(" --arg {name}=@{stem}/{name}.npy"));
+                    }
+                }
+            }
+        }
+        let comment = |text: &str| {
+            text.lines()
+                .map(|l| format!("// {l}\n"))
+                .collect::<String>()
+        };
+        let text = format!(
+            "{}{}{}{}",
+            comment(&format!(
+                "kiln fuzz --seed {seed} --case {}: {}",
+                self.case, self.message
+            )),
+            comment(&format!(
+                "replay: kiln fuzz --seed {seed} --case {}",
+                self.case
+            )),
+            if self.inputs.is_empty() {
+                String::new()
+            } else {
+                comment(&format!("run: {run}"))
+            },
+            self.source
+        );
+        let path = dir.join(format!("{stem}.kn"));
+        std::fs::write(&path, text).map_err(io(&path))?;
+        Ok(path)
+    }
+}
+
+/// A scalar as `kiln run --arg` reads it back exactly.
+fn scalar_text(v: crate::ir::Value) -> String {
+    use crate::ir::Value;
+    let float = |x: f64, debug: String| {
+        if x.is_nan() {
+            "nan".to_string()
+        } else if x.is_infinite() {
+            if x > 0.0 {
+                "inf".into()
+            } else {
+                "-inf".into()
+            }
+        } else {
+            debug
+        }
+    };
+    match v {
+        Value::F32(x) => float(x as f64, format!("{x:?}")),
+        Value::F64(x) => float(x, format!("{x:?}")),
+        other => other.to_string(),
+    }
 }
 
 /// How one case ended.
@@ -202,6 +298,8 @@ pub fn check_differential(
                 family: family.to_string(),
                 message,
                 source: rk.source,
+                kernel: rk.name,
+                inputs: rk.inputs,
             });
         }
     }
@@ -355,6 +453,7 @@ fn generate_everything(module: &Module) -> Result<(), String> {
                 let target = crate::wgpu::exact::SpirvTarget {
                     spirv_version: (1, 3),
                     native_workgroup_zeroing: true,
+                    preserve_specials: &[32, 64],
                 };
                 let entries: Vec<&str> = program.entries.iter().map(|e| e.name.as_str()).collect();
                 crate::wgpu::exact::exact_spirv(&program.source, target, &entries).map_err(
@@ -407,6 +506,8 @@ pub fn check_front_end(seed: u64, case: u64, counts: &mut Counts) -> Result<(), 
         family: "mutants".into(),
         message,
         source,
+        kernel: String::new(),
+        inputs: Vec::new(),
     })
 }
 

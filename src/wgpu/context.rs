@@ -167,20 +167,46 @@ fn choose_adapter(instance: &wgpu::Instance) -> Result<wgpu::Adapter, String> {
 /// with workgroup memory zeroed by the driver where wgpu enables that.
 fn spirv_target(adapter: &wgpu::Adapter) -> super::exact::SpirvTarget {
     let mut native_workgroup_zeroing = false;
+    let mut preserve_specials: &'static [u32] = &[];
     #[cfg(not(any(target_arch = "wasm32", target_vendor = "apple")))]
     {
+        use ash::vk;
         // SAFETY: reads the adapter's properties, queried when it was
         // enumerated; nothing is created or destroyed through the handle.
         if let Some(hal) = unsafe { adapter.as_hal::<wgpu::hal::api::Vulkan>() } {
             let caps = hal.physical_device_capabilities();
-            const VULKAN_1_3: u32 = (1 << 22) | (3 << 12);
-            native_workgroup_zeroing = caps.properties().api_version >= VULKAN_1_3
+            let version = caps.properties().api_version;
+            native_workgroup_zeroing = version >= vk::API_VERSION_1_3
                 || caps.supports_extension(c"VK_KHR_zero_initialize_workgroup_memory");
+            // Float controls are core from Vulkan 1.2, where
+            // vkGetPhysicalDeviceProperties2 may be called on the device.
+            if version >= vk::API_VERSION_1_2 {
+                let mut controls = vk::PhysicalDeviceFloatControlsProperties::default();
+                let mut properties =
+                    vk::PhysicalDeviceProperties2::default().push_next(&mut controls);
+                // SAFETY: a query into structures owned here, on the
+                // instance and physical device wgpu enumerated.
+                unsafe {
+                    hal.shared_instance()
+                        .raw_instance()
+                        .get_physical_device_properties2(hal.raw_physical_device(), &mut properties)
+                };
+                preserve_specials = match (
+                    controls.shader_signed_zero_inf_nan_preserve_float32 == vk::TRUE,
+                    controls.shader_signed_zero_inf_nan_preserve_float64 == vk::TRUE,
+                ) {
+                    (true, true) => &[32, 64],
+                    (true, false) => &[32],
+                    (false, true) => &[64],
+                    (false, false) => &[],
+                };
+            }
         }
     }
     super::exact::SpirvTarget {
         spirv_version: (1, 3),
         native_workgroup_zeroing,
+        preserve_specials,
     }
 }
 
@@ -234,9 +260,13 @@ fn create() -> Result<Gpu, String> {
         gpu.info.driver,
         gpu.info.driver_info,
         if gpu.exact_spirv() {
-            "SPIR-V translated by kiln with float operations marked exact"
+            format!(
+                "SPIR-V translated by kiln with float operations marked exact (signed zeros, inf and NaN preserved for f{:?}; workgroup memory zeroed by the {})",
+                gpu.spirv.preserve_specials,
+                if gpu.spirv.native_workgroup_zeroing { "driver" } else { "shader" }
+            )
         } else {
-            "WGSL translated by wgpu"
+            "WGSL translated by wgpu".to_string()
         }
     );
     Ok(gpu)

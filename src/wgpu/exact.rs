@@ -55,6 +55,100 @@ const OP_DECORATE: u32 = 71;
 const NO_CONTRACTION: u32 = 42;
 const HEADER_WORDS: usize = 5;
 
+const OP_CAPABILITY: u32 = 17;
+const OP_EXTENSION: u32 = 10;
+const OP_ENTRY_POINT: u32 = 15;
+const OP_EXECUTION_MODE: u32 = 16;
+const CAPABILITY_FLOAT64: u32 = 10;
+const CAPABILITY_SIGNED_ZERO_INF_NAN_PRESERVE: u32 = 4466;
+const MODE_SIGNED_ZERO_INF_NAN_PRESERVE: u32 = 4461;
+
+/// A literal string operand: UTF-8, NUL-terminated, padded to whole words.
+fn string_words(text: &str) -> Vec<u32> {
+    let mut bytes = text.as_bytes().to_vec();
+    bytes.push(0);
+    while bytes.len() % 4 != 0 {
+        bytes.push(0);
+    }
+    bytes
+        .chunks(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// Declares `SignedZeroInfNanPreserve` (SPV_KHR_float_controls) on every
+/// entry point for the float `widths` the device honours it for (64 only
+/// when the module uses f64): without it Mesa folds `0 * x` to 0 whatever
+/// the NoContraction decorations say (wrong for NaN, inf and -0), as those
+/// rules are conditioned on the float-controls mode, not on exactness.
+pub fn preserve_specials(words: &mut Vec<u32>, widths: &[u32]) -> Result<(), String> {
+    if widths.is_empty() {
+        return Ok(());
+    }
+    if words.len() < HEADER_WORDS || words[0] != 0x0723_0203 {
+        return Err("not a SPIR-V module".into());
+    }
+    let mut float64 = false;
+    let mut entries = Vec::new();
+    let mut after_capabilities = None;
+    let mut after_entry_points = None;
+    let mut at = HEADER_WORDS;
+    while at < words.len() {
+        let count = (words[at] >> 16) as usize;
+        let opcode = words[at] & 0xffff;
+        if count == 0 || at + count > words.len() {
+            return Err(format!("malformed SPIR-V instruction at word {at}"));
+        }
+        match opcode {
+            OP_CAPABILITY => float64 |= words[at + 1] == CAPABILITY_FLOAT64,
+            OP_ENTRY_POINT if count >= 3 => entries.push(words[at + 2]),
+            _ => {}
+        }
+        if after_capabilities.is_none() && opcode != OP_CAPABILITY {
+            after_capabilities = Some(at);
+        }
+        if after_entry_points.is_none()
+            && ![OP_CAPABILITY, OP_EXTENSION, 11, 14, OP_ENTRY_POINT].contains(&opcode)
+        {
+            after_entry_points = Some(at);
+        }
+        at += count;
+    }
+    let widths: Vec<u32> = widths
+        .iter()
+        .copied()
+        .filter(|&w| w == 32 || (w == 64 && float64))
+        .collect();
+    let modes: Vec<u32> = entries
+        .iter()
+        .flat_map(|&f| {
+            widths.iter().flat_map(move |&w| {
+                [
+                    (4 << 16) | OP_EXECUTION_MODE,
+                    f,
+                    MODE_SIGNED_ZERO_INF_NAN_PRESERVE,
+                    w,
+                ]
+            })
+        })
+        .collect();
+    let end = words.len();
+    words.splice(
+        after_entry_points.unwrap_or(end)..after_entry_points.unwrap_or(end),
+        modes,
+    );
+    let name = string_words("SPV_KHR_float_controls");
+    let mut head = vec![
+        (2 << 16) | OP_CAPABILITY,
+        CAPABILITY_SIGNED_ZERO_INF_NAN_PRESERVE,
+    ];
+    head.push((((1 + name.len()) as u32) << 16) | OP_EXTENSION);
+    head.extend(name);
+    let at = after_capabilities.unwrap_or(end);
+    words.splice(at..at, head);
+    Ok(())
+}
+
 /// Adds `OpDecorate %id NoContraction` for the result of every float
 /// arithmetic instruction of `words` (a whole SPIR-V module) and returns
 /// how many it marked; `Err` when the module is malformed.
@@ -98,6 +192,9 @@ pub struct SpirvTarget {
     /// The device zero-initializes workgroup memory itself (Vulkan 1.3 or
     /// `VK_KHR_zero_initialize_workgroup_memory`, which wgpu then enables).
     pub native_workgroup_zeroing: bool,
+    /// The float widths (32, 64) for which the device honours the
+    /// `SignedZeroInfNanPreserve` float-controls mode ([`preserve_specials`]).
+    pub preserve_specials: &'static [u32],
 }
 
 /// Translates WGSL to SPIR-V for `target`, with the runtime checks wgpu
@@ -150,6 +247,7 @@ pub fn exact_spirv(
     };
     let mut words = spv::write_vec(&module, &info, &options, None).map_err(|e| e.to_string())?;
     mark_exact(&mut words)?;
+    preserve_specials(&mut words, target.preserve_specials)?;
     Ok(words)
 }
 
@@ -160,6 +258,7 @@ mod tests {
     const TARGET: SpirvTarget = SpirvTarget {
         spirv_version: (1, 3),
         native_workgroup_zeroing: true,
+        preserve_specials: &[32, 64],
     };
 
     fn decorated(words: &[u32]) -> Vec<u32> {
@@ -191,6 +290,71 @@ mod tests {
         // add, mul, sub, div, negate: five float operations; the integer
         // add stays unmarked.
         assert_eq!(decorated(&words).len(), 5);
+    }
+
+    /// Every instruction as (opcode, operands).
+    fn instructions(words: &[u32]) -> Vec<(u32, Vec<u32>)> {
+        let mut out = Vec::new();
+        let mut at = HEADER_WORDS;
+        while at < words.len() {
+            let count = (words[at] >> 16) as usize;
+            out.push((words[at] & 0xffff, words[at + 1..at + count].to_vec()));
+            at += count;
+        }
+        out
+    }
+
+    #[test]
+    fn specials_are_preserved_for_the_widths_the_device_honours() {
+        let source = "
+            @group(0) @binding(0) var<storage, read_write> v: array<f64>;
+            @compute @workgroup_size(1)
+            fn a() { v[0] = v[1] * 0.0lf; }
+            @compute @workgroup_size(1)
+            fn b() { v[2] = -v[3]; }";
+        let words = exact_spirv(source, TARGET, &["a", "b"]).unwrap();
+        let ops = instructions(&words);
+        let modes: Vec<&Vec<u32>> = ops
+            .iter()
+            .filter(|(op, args)| {
+                *op == OP_EXECUTION_MODE && args[1] == MODE_SIGNED_ZERO_INF_NAN_PRESERVE
+            })
+            .map(|(_, args)| args)
+            .collect();
+        // Two entry points, f32 and f64 each.
+        assert_eq!(modes.len(), 4, "{modes:?}");
+        assert!(ops.contains(&(OP_CAPABILITY, vec![CAPABILITY_SIGNED_ZERO_INF_NAN_PRESERVE])));
+        let extension = string_words("SPV_KHR_float_controls");
+        assert!(ops.contains(&(OP_EXTENSION, extension)));
+        // SPIR-V's layout: capabilities, then extensions, then the rest;
+        // execution modes after the entry points.
+        let first = |op: u32| ops.iter().position(|(o, _)| *o == op).unwrap();
+        let last = |op: u32| ops.iter().rposition(|(o, _)| *o == op).unwrap();
+        assert!(last(OP_CAPABILITY) < first(OP_EXTENSION));
+        assert!(last(OP_ENTRY_POINT) < first(OP_EXECUTION_MODE));
+        // A device honouring the mode for f32 only gets f32 modes; one
+        // honouring neither gets the module unchanged but for decorations.
+        let f32_only = SpirvTarget {
+            preserve_specials: &[32],
+            ..TARGET
+        };
+        let words = exact_spirv(source, f32_only, &["a", "b"]).unwrap();
+        let count = instructions(&words)
+            .iter()
+            .filter(|(op, args)| {
+                *op == OP_EXECUTION_MODE && args[1] == MODE_SIGNED_ZERO_INF_NAN_PRESERVE
+            })
+            .inspect(|(_, args)| assert_eq!(args[2], 32))
+            .count();
+        assert_eq!(count, 2);
+        let none = SpirvTarget {
+            preserve_specials: &[],
+            ..TARGET
+        };
+        let words = exact_spirv(source, none, &["a", "b"]).unwrap();
+        assert!(!instructions(&words)
+            .iter()
+            .any(|(op, _)| *op == OP_EXTENSION));
     }
 
     #[test]
