@@ -186,7 +186,7 @@ fn fuzz_case_count() -> u64 {
     std::env::var("KILN_FUZZ_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200)
+        .unwrap_or(120)
 }
 
 /// A bounded slice of `kiln fuzz`'s differential target, at a fixed seed:
