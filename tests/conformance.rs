@@ -206,12 +206,7 @@ fn check_fuzz_slice(backend: Backend) {
     let failures: Vec<String> = report
         .findings
         .iter()
-        .map(|f| {
-            format!(
-                "{} case {} (kiln fuzz --seed {} --case {}): {}\n{}",
-                f.family, f.case, options.seed, f.case, f.message, f.source
-            )
-        })
+        .map(|f| f.describe(options.seed))
         .collect();
     assert!(
         failures.is_empty(),

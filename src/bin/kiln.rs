@@ -665,14 +665,7 @@ fn fuzz(args: &FuzzArgs) -> Result<ExitCode, Failure> {
     } else {
         say!("{}", report.table().trim_end());
         for f in &report.findings {
-            errln!(
-                "\n{} case {} failed: {}\nreplay: kiln fuzz --seed {seed} --case {}\n{}",
-                f.family,
-                f.case,
-                f.message,
-                f.case,
-                f.source.trim_end()
-            );
+            errln!("\n{}", f.describe(seed));
         }
         say!(
             "fuzz: {} in {} (seed {seed}): {}",

@@ -136,6 +136,20 @@ impl Finding {
     }
 }
 
+impl Finding {
+    /// The failure with the command that replays it and the source.
+    pub fn describe(&self, seed: u64) -> String {
+        format!(
+            "{} case {} failed: {}\nreplay: kiln fuzz --seed {seed} --case {}\n{}",
+            self.family,
+            self.case,
+            self.message,
+            self.case,
+            self.source.trim_end()
+        )
+    }
+}
+
 /// A scalar as `kiln run --arg` reads it back exactly.
 fn scalar_text(v: crate::ir::Value) -> String {
     use crate::ir::Value;
@@ -306,10 +320,12 @@ pub fn check_differential(
     Ok(())
 }
 
-/// Words the front-end mutator splices in.
-const TOKENS: &[&str] = &[
+/// Tokens of the language and near misses (malformed literals, stray
+/// punctuation, non-ASCII) that fuzzers splice into programs.
+pub const TOKENS: &[&str] = &[
     "kernel",
     "fn",
+    "const",
     "let",
     "mut",
     "if",
@@ -321,58 +337,101 @@ const TOKENS: &[&str] = &[
     "break",
     "continue",
     "return",
+    "true",
+    "false",
     "as",
-    "i32",
-    "u32",
-    "i64",
-    "f32",
-    "f64",
-    "bool",
     "(",
     ")",
-    "[",
-    "]",
     "{",
     "}",
+    "[",
+    "]",
     ",",
     ";",
     ":",
+    ".",
     "..",
     "..=",
     "->",
-    "=",
-    "+=",
     "+",
     "-",
     "*",
     "/",
     "%",
+    "&",
+    "|",
+    "^",
+    "!",
     "<<",
     ">>",
     "&&",
     "||",
-    "!",
-    "<",
-    ">=",
     "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "=",
+    "+=",
+    "-=",
+    "*=",
+    "/=",
+    "%=",
+    "&=",
+    "|=",
+    "^=",
+    "<<=",
+    ">>=",
     "0",
     "1",
+    "42",
+    "0x2A",
+    "1_000",
+    "7u32",
+    "3i64",
+    "1.0",
+    "1.",
+    "1e-3",
+    "2.5e10f32",
+    "1f64",
+    "99999999999999999999",
+    "1u8",
+    "x",
+    "y",
+    "a",
+    "i",
+    "n",
+    "len",
+    "shape",
+    "sqrt",
+    "max",
+    "step_by",
+    "rev",
+    "atomic_add",
+    "select",
+    "f32",
+    "f64",
+    "i32",
+    "u32",
+    "i64",
+    "bool",
+    "/*",
+    "*/",
+    "//",
+    "\n",
+    "@",
+    "é",
     "-1",
     "2147483648",
     "9223372036854775807",
     "1e309",
     "0.0",
-    "x",
-    "i",
     ".len()",
     ".shape(0)",
     ".step_by(0)",
     ".rev()",
-    "sqrt",
     "min",
-    "atomic_add",
-    "select",
-    "true",
 ];
 
 /// A mutant of `source`: one to four edits.
@@ -601,27 +660,7 @@ impl Report {
             c.faulted = 0;
             rows.push(row("front-end/mutants".into(), &c));
         }
-        let widths: Vec<usize> = (0..7)
-            .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
-            .collect();
-        let mut out = String::new();
-        for r in &rows {
-            let cells: Vec<String> = r
-                .iter()
-                .zip(&widths)
-                .enumerate()
-                .map(|(i, (cell, &w))| {
-                    if i == 0 {
-                        format!("{cell:<w$}")
-                    } else {
-                        format!("{cell:>w$}")
-                    }
-                })
-                .collect();
-            out.push_str(cells.join("  ").trim_end());
-            out.push('\n');
-        }
-        out
+        super::columns(&rows, 1)
     }
 
     pub fn to_json(&self) -> serde_json::Value {

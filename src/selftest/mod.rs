@@ -431,27 +431,7 @@ pub fn table(reports: &[BackendReport]) -> String {
             },
         ]);
     }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in &rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(c, (cell, &w))| {
-                // Text columns to the left, figures to the right.
-                if c < 3 {
-                    format!("{cell:<w$}")
-                } else {
-                    format!("{cell:>w$}")
-                }
-            })
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
+    let mut out = columns(&rows, 3);
     for r in reports {
         for (ty, at, u) in [
             ("f32", &r.worst.0, r.ulps.f32),
@@ -467,6 +447,39 @@ pub fn table(reports: &[BackendReport]) -> String {
                 }
             }
         }
+    }
+    out
+}
+
+/// Rows as aligned columns: the first `text` columns to the left, the
+/// figures after them to the right; one line per row.
+pub fn columns<R: AsRef<[String]>>(rows: &[R], text: usize) -> String {
+    let ncols = rows.first().map_or(0, |r| r.as_ref().len());
+    let widths: Vec<usize> = (0..ncols)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.as_ref()[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .as_ref()
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (cell, &w))| {
+                if c < text {
+                    format!("{cell:<w$}")
+                } else {
+                    format!("{cell:>w$}")
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
     }
     out
 }

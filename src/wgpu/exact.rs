@@ -55,6 +55,25 @@ const OP_DECORATE: u32 = 71;
 const NO_CONTRACTION: u32 = 42;
 const HEADER_WORDS: usize = 5;
 
+/// The start, opcode and word count of every instruction after the header;
+/// `Err` when the module is not SPIR-V or an instruction runs past its end.
+fn walk(words: &[u32]) -> Result<Vec<(usize, u32, usize)>, String> {
+    if words.len() < HEADER_WORDS || words[0] != 0x0723_0203 {
+        return Err("not a SPIR-V module".into());
+    }
+    let mut out = Vec::new();
+    let mut at = HEADER_WORDS;
+    while at < words.len() {
+        let count = (words[at] >> 16) as usize;
+        if count == 0 || at + count > words.len() {
+            return Err(format!("malformed SPIR-V instruction at word {at}"));
+        }
+        out.push((at, words[at] & 0xffff, count));
+        at += count;
+    }
+    Ok(out)
+}
+
 const OP_CAPABILITY: u32 = 17;
 const OP_EXTENSION: u32 = 10;
 const OP_ENTRY_POINT: u32 = 15;
@@ -85,20 +104,11 @@ pub fn preserve_specials(words: &mut Vec<u32>, widths: &[u32]) -> Result<(), Str
     if widths.is_empty() {
         return Ok(());
     }
-    if words.len() < HEADER_WORDS || words[0] != 0x0723_0203 {
-        return Err("not a SPIR-V module".into());
-    }
     let mut float64 = false;
     let mut entries = Vec::new();
     let mut after_capabilities = None;
     let mut after_entry_points = None;
-    let mut at = HEADER_WORDS;
-    while at < words.len() {
-        let count = (words[at] >> 16) as usize;
-        let opcode = words[at] & 0xffff;
-        if count == 0 || at + count > words.len() {
-            return Err(format!("malformed SPIR-V instruction at word {at}"));
-        }
+    for (at, opcode, count) in walk(words)? {
         match opcode {
             OP_CAPABILITY => float64 |= words[at + 1] == CAPABILITY_FLOAT64,
             OP_ENTRY_POINT if count >= 3 => entries.push(words[at + 2]),
@@ -112,7 +122,6 @@ pub fn preserve_specials(words: &mut Vec<u32>, widths: &[u32]) -> Result<(), Str
         {
             after_entry_points = Some(at);
         }
-        at += count;
     }
     let widths: Vec<u32> = widths
         .iter()
@@ -153,18 +162,9 @@ pub fn preserve_specials(words: &mut Vec<u32>, widths: &[u32]) -> Result<(), Str
 /// arithmetic instruction of `words` (a whole SPIR-V module) and returns
 /// how many it marked; `Err` when the module is malformed.
 pub fn mark_exact(words: &mut Vec<u32>) -> Result<usize, String> {
-    if words.len() < HEADER_WORDS || words[0] != 0x0723_0203 {
-        return Err("not a SPIR-V module".into());
-    }
     let mut ids = Vec::new();
     let mut insert_at = None;
-    let mut at = HEADER_WORDS;
-    while at < words.len() {
-        let count = (words[at] >> 16) as usize;
-        let opcode = words[at] & 0xffff;
-        if count == 0 || at + count > words.len() {
-            return Err(format!("malformed SPIR-V instruction at word {at}"));
-        }
+    for (at, opcode, count) in walk(words)? {
         if insert_at.is_none() && !PREAMBLE.contains(&opcode) {
             insert_at = Some(at);
         }
@@ -172,7 +172,6 @@ pub fn mark_exact(words: &mut Vec<u32>) -> Result<usize, String> {
         if FLOAT_ARITHMETIC.contains(&opcode) && count >= 3 {
             ids.push(words[at + 2]);
         }
-        at += count;
     }
     let insert_at = insert_at.unwrap_or(words.len());
     let decorations: Vec<u32> = ids
@@ -262,16 +261,12 @@ mod tests {
     };
 
     fn decorated(words: &[u32]) -> Vec<u32> {
-        let mut ids = Vec::new();
-        let mut at = HEADER_WORDS;
-        while at < words.len() {
-            let count = (words[at] >> 16) as usize;
-            if words[at] & 0xffff == OP_DECORATE && words[at + 2] == NO_CONTRACTION {
-                ids.push(words[at + 1]);
-            }
-            at += count;
-        }
-        ids
+        walk(words)
+            .unwrap()
+            .into_iter()
+            .filter(|&(at, op, _)| op == OP_DECORATE && words[at + 2] == NO_CONTRACTION)
+            .map(|(at, _, _)| words[at + 1])
+            .collect()
     }
 
     #[test]
@@ -294,14 +289,11 @@ mod tests {
 
     /// Every instruction as (opcode, operands).
     fn instructions(words: &[u32]) -> Vec<(u32, Vec<u32>)> {
-        let mut out = Vec::new();
-        let mut at = HEADER_WORDS;
-        while at < words.len() {
-            let count = (words[at] >> 16) as usize;
-            out.push((words[at] & 0xffff, words[at + 1..at + count].to_vec()));
-            at += count;
-        }
-        out
+        walk(words)
+            .unwrap()
+            .into_iter()
+            .map(|(at, op, count)| (op, words[at + 1..at + count].to_vec()))
+            .collect()
     }
 
     #[test]

@@ -18,10 +18,11 @@ fn outside() -> PathBuf {
     dir
 }
 
-fn selftest(args: &[&str]) -> Output {
+/// `kiln SUBCOMMAND ARGS...` run from a fresh directory outside the checkout.
+fn outside_run(subcommand: &str, args: &[&str]) -> Output {
     let dir = outside();
     let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .arg("selftest")
+        .arg(subcommand)
         .args(args)
         .current_dir(&dir)
         .env_remove("KILN_BACKEND")
@@ -30,6 +31,10 @@ fn selftest(args: &[&str]) -> Output {
         .expect("kiln runs");
     let _ = std::fs::remove_dir_all(&dir);
     out
+}
+
+fn selftest(args: &[&str]) -> Output {
+    outside_run("selftest", args)
 }
 
 fn required(backend: &str) -> bool {
@@ -174,17 +179,7 @@ fn devices_names_the_nvrtc_file_and_logs_it() {
 }
 
 fn fuzz(args: &[&str]) -> Output {
-    let dir = outside();
-    let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .arg("fuzz")
-        .args(args)
-        .current_dir(&dir)
-        .env_remove("KILN_BACKEND")
-        .env("KILN_CACHE_DIR", dir.join("cache"))
-        .output()
-        .expect("kiln runs");
-    let _ = std::fs::remove_dir_all(&dir);
-    out
+    outside_run("fuzz", args)
 }
 
 #[test]
