@@ -1030,6 +1030,36 @@ fn building_does_no_work_and_values_share_one_kernel() {
     );
     let ir = e.kernel_ir().unwrap();
     assert!(ir.contains("fused"), "{ir}");
+    // What each backend compiles, without a device.
+    let clif = e.kernel_clif().unwrap();
+    assert!(clif.contains("function") && clif.contains("sqrt"), "{clif}");
+    let wgsl = e.kernel_wgsl().unwrap();
+    assert!(
+        wgsl.contains("@compute") && wgsl.contains("sqrt("),
+        "{wgsl}"
+    );
+    #[cfg(feature = "cuda")]
+    {
+        let cuda = e.kernel_cuda().unwrap();
+        assert!(
+            cuda.contains("__global__") && cuda.contains("sqrt"),
+            "{cuda}"
+        );
+    }
+    // The same for an integer expression with a reduction's elementwise part.
+    let n = Array::from(vec![3i64, 4]);
+    let wgsl = (&n * 2i64 + 1i64).kernel_wgsl().unwrap();
+    assert!(wgsl.contains("i64"), "{wgsl}");
+}
+
+#[test]
+fn expressions_read_their_arrays_when_evaluated_and_keep_them_alive() {
+    let mut x = Array::from(vec![1.0f32, 2.0]);
+    let e = &x * 2.0f32;
+    x.assign(&x + 10.0f32).unwrap();
+    assert_eq!(e.eval().unwrap().to_vec().unwrap(), [22.0, 24.0]);
+    drop(x);
+    assert_eq!(e.sum().unwrap(), 46.0);
 }
 
 #[test]

@@ -192,6 +192,30 @@ impl<T: ExprElement> Expr<T> {
     pub fn kernel_ir(&self) -> Result<String> {
         Ok(crate::ir::print::print_module(self.kernel_module()?.ir()))
     }
+
+    /// That kernel in Cranelift IR, as the `cpu` backend compiles it
+    /// (`kiln emit --target clif`).
+    #[cfg(feature = "cpu")]
+    pub fn kernel_clif(&self) -> Result<String> {
+        crate::cpu::emit_clif(self.kernel_module()?.ir(), codegen::KERNEL)
+    }
+
+    /// That kernel as WGSL, as the `wgpu` backend compiles it (`kiln emit
+    /// --target wgsl`); needs no device.
+    pub fn kernel_wgsl(&self) -> Result<String> {
+        let module = self.kernel_module()?;
+        let id = module.kernel(codegen::KERNEL)?.id();
+        Ok(crate::gpu::generate(module.ir(), id, &crate::gpu::wgsl::Wgsl)?.source)
+    }
+
+    /// That kernel as CUDA C, as the `cuda` backend hands it to NVRTC
+    /// (`kiln emit --target cuda`); needs no device.
+    #[cfg(feature = "cuda")]
+    pub fn kernel_cuda(&self) -> Result<String> {
+        let module = self.kernel_module()?;
+        let id = module.kernel(codegen::KERNEL)?.id();
+        Ok(crate::cuda::generate(module.ir(), id)?.source)
+    }
 }
 
 impl Expr<bool> {
