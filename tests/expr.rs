@@ -1071,10 +1071,18 @@ fn results_stay_on_the_device_that_computed_them() {
     let x = Array::from(vec![1.0f32, 2.0, 3.0, 4.0]);
     let y = (&x * 2.0f32).on(Backend::Wgpu).eval().unwrap();
     let z = (&y + &x).on(Backend::Wgpu).eval().unwrap();
-    // x went up once and stayed; y never came down.
+    // x went up once and stayed; y never came down. The results were
+    // never uploaded: their device memory starts zeroed.
     assert_eq!(x.transfers().uploads, 1);
     assert_eq!(y.transfers().downloads, 0);
+    assert_eq!((y.transfers().uploads, z.transfers().uploads), (0, 0));
     assert_eq!(z.to_vec().unwrap(), [3.0, 6.0, 9.0, 12.0]);
+    // A result written on the host first is uploaded whole.
+    let mut w = (&x * 3.0f32).on(Backend::Cpu).eval().unwrap();
+    w.as_mut_slice().unwrap()[0] = 100.0;
+    let v = (&w + 1.0f32).on(Backend::Wgpu).eval().unwrap();
+    assert_eq!(w.transfers().uploads, 1);
+    assert_eq!(v.to_vec().unwrap(), [101.0, 7.0, 10.0, 13.0]);
 }
 
 #[test]

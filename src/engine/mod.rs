@@ -100,7 +100,7 @@ pub trait Engine: Send + Sync {
         true
     }
 
-    /// Uninitialised (or zeroed) memory for `len` elements of `elem`.
+    /// Zeroed memory for `len` elements of `elem`.
     fn alloc(&self, elem: ir::ScalarType, len: usize) -> Result<DeviceBuffer> {
         let _ = (elem, len);
         Err(device::no_device_memory(self.backend()))

@@ -237,11 +237,15 @@ impl Expr<bool> {
     }
 }
 
+/// A new array of zeros for a result: a GPU that computes it allocates
+/// zeroed memory rather than uploading the zeros.
 fn new_array<T: Numeric>(shape: &[usize]) -> Result<Array<T>> {
     let n = shape.iter().product();
-    Array::from_shape_vec(shape.to_vec(), vec![T::ZERO; n]).map_err(|e| Error::Expr {
+    let out = Array::from_shape_vec(shape.to_vec(), vec![T::ZERO; n]).map_err(|e| Error::Expr {
         message: e.to_string(),
-    })
+    })?;
+    out.shared().known_zeros();
+    Ok(out)
 }
 
 /// The reductions and `assign`, inherent on `Array<T>` too.

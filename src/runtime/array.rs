@@ -54,6 +54,9 @@ pub(crate) struct State {
     /// Always allocated, so syncing back never allocates.
     pub host: HostData,
     pub host_valid: bool,
+    /// Every element is zero and nothing has written the array since it
+    /// was made so: a device copy is zeroed memory, not an upload.
+    pub zeros: bool,
     pub device: Option<DeviceCopy>,
     pub transfers: Transfers,
     /// `launch_async` launches that use this array, numbered in launch
@@ -101,6 +104,16 @@ impl State {
         if matches!(&self.device, Some(d) if d.valid && d.buffer.device() == target) {
             return Ok(());
         }
+        if self.zeros && engine.has_device_memory() {
+            let len = self.host.len();
+            let buffer = engine.alloc(self.host.elem(), len)?;
+            self.device = Some(DeviceCopy {
+                engine: engine.clone(),
+                buffer,
+                valid: true,
+            });
+            return Ok(());
+        }
         self.sync_host()?;
         let data = host_data(&self.host);
         let bytes = data.len() * data.elem().size_bytes();
@@ -127,6 +140,7 @@ impl State {
 
     /// A kernel wrote the host copy: the device copy is stale.
     pub fn wrote_host(&mut self) {
+        self.zeros = false;
         self.host_valid = true;
         if let Some(d) = &mut self.device {
             d.valid = false;
@@ -135,6 +149,7 @@ impl State {
 
     /// A kernel wrote the device copy: the host copy is stale.
     pub fn wrote_device(&mut self) {
+        self.zeros = false;
         if let Some(d) = &mut self.device {
             d.valid = true;
             self.host_valid = false;
@@ -149,6 +164,7 @@ impl State {
     }
 
     pub fn host_arg_mut(&mut self) -> Arg<'_> {
+        self.zeros = false;
         Arg::ArrayMut {
             data: host_data_mut(&mut self.host),
             shape: self.shape.clone(),
@@ -208,6 +224,12 @@ pub(crate) fn managed(array: &dyn ManagedArray) -> &AnyArray {
 }
 
 impl AnyArray {
+    /// Declares the contents all zeros (the caller just made them so): the
+    /// first copy to a device allocates zeroed memory instead of uploading.
+    pub(crate) fn known_zeros(&self) {
+        self.lock().zeros = true;
+    }
+
     /// An array valid on the host only.
     pub fn from_host(a: HostArray) -> AnyArray {
         let shape = a.shape().to_vec();
@@ -217,6 +239,7 @@ impl AnyArray {
                 shape,
                 host: a.into_data(),
                 host_valid: true,
+                zeros: false,
                 device: None,
                 transfers: Transfers::default(),
                 issued: 0,
