@@ -108,7 +108,8 @@ struct FuzzArgs {
     /// Which target to run.
     #[arg(long, value_enum, default_value = "both")]
     target: FuzzTarget,
-    /// Write each failing case's source into this directory.
+    /// Write each failing case into this directory: its source (with the
+    /// replay and `kiln run` commands) and its inputs as .npy files.
     #[arg(long, value_name = "DIR")]
     save: Option<PathBuf>,
     /// Print one JSON document on stdout instead of the table.
