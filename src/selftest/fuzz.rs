@@ -2,7 +2,7 @@
 //! or a time budget, reproducible case by case from its seed.
 //!
 //! - **differential**: random well-typed kernels (the expression kernels of
-//!   [`super::random`] and the families of [`super::families`]: huge and
+//!   [`super::random`] and the families of `src/selftest/families.rs`: huge and
 //!   negative range bounds, deep nesting, helper graphs; float inputs of
 //!   edge values) run on every backend asked for and on the interpreter
 //!   from identical inputs. Outputs must agree as in `kiln selftest`; a
