@@ -1184,29 +1184,17 @@ fn write_outputs(
 /// reads back as the same value of their own type (`0.1` for an f32 0.1),
 /// non-finite floats as strings, no result as null.
 fn json_result(result: Option<Value>) -> String {
-    fn float(x: f64, shortest: String) -> String {
-        if x.is_nan() {
-            "\"nan\"".into()
-        } else if x.is_infinite() {
-            if x > 0.0 {
-                "\"inf\"".into()
-            } else {
-                "\"-inf\"".into()
-            }
-        } else {
-            // Debug keeps a `.0` or an exponent, so the text stays a JSON
-            // float (`1e20` rather than an integer-looking `100000…`).
-            shortest
-        }
-    }
+    let finite = match result {
+        Some(Value::F32(x)) => x.is_finite(),
+        Some(Value::F64(x)) => x.is_finite(),
+        _ => true,
+    };
     match result {
         None => "null".into(),
-        Some(Value::Bool(b)) => b.to_string(),
-        Some(Value::I32(v)) => v.to_string(),
-        Some(Value::U32(v)) => v.to_string(),
-        Some(Value::I64(v)) => v.to_string(),
-        Some(Value::F32(v)) => float(v as f64, format!("{v:?}")),
-        Some(Value::F64(v)) => float(v, format!("{v:?}")),
+        // Everything else is already JSON (floats keep a `.0` or an
+        // exponent); non-finite floats become strings.
+        Some(v) if finite => values::scalar_text(v),
+        Some(v) => format!("\"{}\"", values::scalar_text(v)),
     }
 }
 

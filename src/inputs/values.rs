@@ -64,6 +64,26 @@ pub fn args_for<'a>(params: &[ParamInfo], values: &'a mut [HostValue]) -> Vec<Ar
         .collect()
 }
 
+/// The shortest text [`parse_scalar`] reads back as exactly `v` (of `v`'s
+/// type): integers and bools as Rust prints them, finite floats with a `.0`
+/// or an exponent (`0.1` for an f32 0.1, `1e20`), and `nan`, `inf`, `-inf`.
+pub fn scalar_text(v: Value) -> String {
+    let float = |x: f64, shortest: String| {
+        if x.is_nan() {
+            "nan".to_string()
+        } else if x.is_infinite() {
+            if x > 0.0 { "inf" } else { "-inf" }.to_string()
+        } else {
+            shortest
+        }
+    };
+    match v {
+        Value::F32(x) => float(x as f64, format!("{x:?}")),
+        Value::F64(x) => float(x, format!("{x:?}")),
+        other => other.to_string(),
+    }
+}
+
 /// Parses a scalar of type `ty`. Integers are parsed exactly (never through
 /// a float) and must be in range; floats accept every spelling Rust and
 /// Python print (`2`, `1e-05`, `inf`, `-inf`, `nan`, `Infinity`, any case);
@@ -250,6 +270,27 @@ pub fn bind_args(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scalar_text_reads_back_exactly() {
+        let values = [
+            Value::F32(0.1),
+            Value::F32(-0.0),
+            Value::F32(f32::NAN),
+            Value::F64(1e20),
+            Value::F64(5e-324),
+            Value::F64(f64::NEG_INFINITY),
+            Value::I64(i64::MIN),
+            Value::U32(u32::MAX),
+            Value::Bool(true),
+        ];
+        for v in values {
+            let text = scalar_text(v);
+            let back = parse_scalar(&text, v.ty()).unwrap();
+            assert_eq!(back.to_bits(), v.to_bits(), "{text}");
+        }
+        assert_eq!(scalar_text(Value::F64(2.0)), "2.0");
+    }
 
     #[test]
     fn integers_are_exact_and_range_checked() {

@@ -86,7 +86,10 @@ impl Finding {
             for input in &self.inputs {
                 match input {
                     Input::Scalar { name, value } => {
-                        run.push_str(&format!(" --arg {name}={}", scalar_text(*value)));
+                        run.push_str(&format!(
+                            " --arg {name}={}",
+                            crate::inputs::values::scalar_text(*value)
+                        ));
                     }
                     Input::Array {
                         name, data, shape, ..
@@ -147,29 +150,6 @@ impl Finding {
             self.case,
             self.source.trim_end()
         )
-    }
-}
-
-/// A scalar as `kiln run --arg` reads it back exactly.
-fn scalar_text(v: crate::ir::Value) -> String {
-    use crate::ir::Value;
-    let float = |x: f64, debug: String| {
-        if x.is_nan() {
-            "nan".to_string()
-        } else if x.is_infinite() {
-            if x > 0.0 {
-                "inf".into()
-            } else {
-                "-inf".into()
-            }
-        } else {
-            debug
-        }
-    };
-    match v {
-        Value::F32(x) => float(x as f64, format!("{x:?}")),
-        Value::F64(x) => float(x, format!("{x:?}")),
-        other => other.to_string(),
     }
 }
 
