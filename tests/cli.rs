@@ -561,6 +561,22 @@ fn emit_and_devices() {
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("function"), "{}", stdout(&o));
+    // The machine code after Cranelift's optimizer: one listing per
+    // function, with this host's instructions and a return.
+    let o = kiln(&[
+        "emit",
+        file.to_str().unwrap(),
+        "--kernel",
+        "total",
+        "--target",
+        "asm",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let asm = stdout(&o);
+    assert!(
+        asm.contains("; main of kernel `total`") && asm.contains("ret"),
+        "{asm}"
+    );
     let o = kiln(&[
         "emit",
         file.to_str().unwrap(),

@@ -1151,3 +1151,96 @@ fn very_long_kernels_compile_unoptimized_and_match() {
     ];
     let _ = same(&src, "long", &short);
 }
+
+const SERIAL_MIN_MAX: &str = r#"
+kernel rowmax64(x: f64[:, :], hi: mut f64[:], lo: mut f64[:]) {
+    let cols = x.shape(1);
+    for r in prange(0..x.shape(0)) {
+        let mut m = x[r, 0];
+        let mut n = 1.0 / 0.0;
+        for c in 0..cols {
+            m = max(x[r, c], m);
+            n = n.min(x[r, c] * 2.0);
+        }
+        hi[r] = m;
+        lo[r] = n;
+    }
+}
+kernel rowmax32(x: f32[:, :], hi: mut f32[:], lo: mut f32[:]) {
+    let cols = x.shape(1);
+    for r in prange(0..x.shape(0)) {
+        let mut m = -0.0f32;
+        let mut n = 0.0f32;
+        for c in 0..cols {
+            n = min(n, x[r, c]);
+            m = max(m, x[r, c] + 1.0);
+        }
+        hi[r] = 1.0 / m;
+        lo[r] = 1.0 / n;
+    }
+}
+kernel rowsum(x: f32[:, :], out: mut f32[:]) {
+    let cols = x.shape(1);
+    for r in prange(0..x.shape(0)) {
+        let mut s = 0.0f32;
+        for c in 0..cols {
+            s += x[r, c];
+        }
+        out[r] = s;
+    }
+}
+"#;
+
+/// A serial loop that updates outer variables only by float `min`/`max`
+/// (softmax's row maximum) runs vector code with lanes started at the
+/// variable's value, and keeps the sequential result's bits: NaNs skipped,
+/// -0 < +0 (the reciprocals expose the zero's sign), all-NaN rows, every
+/// remainder length. A serial `+=` is never reordered, so it stays scalar.
+#[test]
+fn serial_min_max_loops_vectorize_bit_for_bit_and_serial_sums_do_not() {
+    let m = module(SERIAL_MIN_MAX);
+    assert!(emit_clif(&m, "rowmax64").unwrap().contains("f64x2"));
+    assert!(emit_clif(&m, "rowmax32").unwrap().contains("f32x4"));
+    assert!(!emit_clif(&m, "rowsum").unwrap().contains("f32x4"));
+    let pattern = |k: usize| -> f64 {
+        match k % 9 {
+            0 => f64::NAN,
+            1 => -0.0,
+            2 => 0.0,
+            3 => ((k * 37 % 101) as f64) - 50.0,
+            4 => -0.0,
+            5 => f64::NAN,
+            6 => -((k % 13) as f64),
+            _ => 0.0,
+        }
+    };
+    for (h, w) in [(3usize, 1usize), (4, 5), (9, 17), (6, 40), (5, 131)] {
+        let n = h * w;
+        let mut a: Vec<f64> = (0..n).map(pattern).collect();
+        // An all-NaN row and an all-zero row of mixed signs.
+        a[w..2 * w].iter_mut().for_each(|v| *v = f64::NAN);
+        for (k, v) in a[2 * w..3 * w].iter_mut().enumerate() {
+            *v = if k % 2 == 0 { -0.0 } else { 0.0 };
+        }
+        let out = |v: f64| Data::F64(vec![v; h]);
+        let inputs = [
+            arr("x", Data::F64(a.clone()), &[h, w], false),
+            arr("hi", out(7.0), &[h], true),
+            arr("lo", out(7.0), &[h], true),
+        ];
+        let _ = same(SERIAL_MIN_MAX, "rowmax64", &inputs);
+        let a32: Vec<f32> = a.iter().map(|v| *v as f32).collect();
+        let out32 = |v: f32| Data::F32(vec![v; h]);
+        let inputs = [
+            arr("x", Data::F32(a32.clone()), &[h, w], false),
+            arr("hi", out32(7.0), &[h], true),
+            arr("lo", out32(7.0), &[h], true),
+        ];
+        let _ = same(SERIAL_MIN_MAX, "rowmax32", &inputs);
+        let inputs = [
+            arr("x", Data::F32(a32), &[h, w], false),
+            arr("out", out32(7.0), &[h], true),
+        ];
+        let _ = same(SERIAL_MIN_MAX, "rowsum", &inputs);
+    }
+}

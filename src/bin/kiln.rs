@@ -46,7 +46,7 @@ enum Command {
         /// The kernel to show.
         #[arg(long, value_name = "K")]
         kernel: String,
-        /// What to show: the checked IR, Cranelift IR, CUDA C or WGSL.
+        /// What to show: the checked IR, Cranelift IR, the CPU backend's machine code (asm), CUDA C or WGSL.
         #[arg(long, value_enum)]
         target: Target,
     },
@@ -140,6 +140,8 @@ fn fuzz_seconds(s: &str) -> Result<f64, String> {
 enum Target {
     Ir,
     Clif,
+    /// The host machine code of the CPU backend, after Cranelift's optimizer.
+    Asm,
     Cuda,
     Wgsl,
 }
@@ -412,6 +414,7 @@ fn emit(file: &Path, kernel: &str, target: Target) -> Result<ExitCode, Failure> 
     let text = match target {
         Target::Ir => kiln::ir::print::print_function(module.ir(), k.function()),
         Target::Clif => kiln::cpu::emit_clif(module.ir(), kernel)?,
+        Target::Asm => kiln::cpu::emit_asm(module.ir(), kernel)?,
         Target::Cuda => cuda_source(&module, k.id())?,
         Target::Wgsl => kiln::gpu::generate(module.ir(), k.id(), &kiln::gpu::wgsl::Wgsl)?.source,
     };

@@ -107,9 +107,20 @@ fn new_jit() -> Result<JITModule> {
 
 /// The printed Cranelift IR of every function generated for `kernel`.
 pub fn emit_clif(module: &ir::Module, kernel: &str) -> Result<String> {
+    emit(module, kernel, lower::Listing::Clif)
+}
+
+/// The machine code generated for `kernel` on this host, as Cranelift lists
+/// it after optimization and register allocation (`kiln emit --target
+/// asm`): what to read when a loop did not vectorize or spills.
+pub fn emit_asm(module: &ir::Module, kernel: &str) -> Result<String> {
+    emit(module, kernel, lower::Listing::Machine)
+}
+
+fn emit(module: &ir::Module, kernel: &str, listing: lower::Listing) -> Result<String> {
     let kid = kernel_id(module, kernel)?;
     let mut jit = new_jit()?;
-    let lowered = lower::lower_kernel(&mut jit, module, kid, true);
+    let lowered = lower::lower_kernel(&mut jit, module, kid, Some(listing));
     // SAFETY: nothing was finalized or handed out from this module.
     unsafe { jit.free_memory() };
     Ok(lowered?.text.join("\n"))
@@ -169,7 +180,7 @@ impl CpuKernel {
             )));
         }
         let mut jit = new_jit()?;
-        let lowered = match lower::lower_kernel(&mut jit, module, kernel, false) {
+        let lowered = match lower::lower_kernel(&mut jit, module, kernel, None) {
             Ok(l) => l,
             Err(e) => {
                 // SAFETY: nothing from this module was handed out.

@@ -49,8 +49,13 @@ fn core_share() -> usize {
     }
 }
 
-/// How long an idle worker spins before it sleeps.
-const SPIN: Duration = Duration::from_micros(200);
+/// How long an idle worker spins before it sleeps. Waking a sleeping
+/// worker costs tens of microseconds (a futex wake, and on a virtual machine
+/// an interrupt to an idle vCPU), a fifth of a 1e6-element saxpy; launches
+/// are often a host copy or a small serial step apart, so 200 µs was too
+/// short (two threads ran a restored saxpy 1.3x faster than one, 1.8x with
+/// 2 ms). libgomp spins for a comparable time by default.
+const SPIN: Duration = Duration::from_micros(2000);
 
 /// The packed job word: epoch in the high 32 bits, then the number of chunks
 /// and the next unclaimed chunk, 16 bits each.

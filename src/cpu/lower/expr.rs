@@ -88,6 +88,19 @@ impl<'m> Fx<'_, '_, 'm> {
 
     pub(super) fn short_circuit(&mut self, a: &Expr, b: &Expr, is_and: bool) -> Result<CValue> {
         let x = self.expr(a)?;
+        if speculatable(b) {
+            // Evaluating `b` when `a` decides changes nothing observable, and
+            // without the branch a loop condition such as mandelbrot's
+            // `n < max_iter && zr * zr + zi * zi <= 4.0` stays one block:
+            // Cranelift would otherwise sink the body's values into the
+            // right-hand block and compute them twice.
+            let y = self.expr(b)?;
+            return Ok(if is_and {
+                self.b.ins().band(x, y)
+            } else {
+                self.b.ins().bor(x, y)
+            });
+        }
         let (rhs, join) = (self.b.create_block(), self.b.create_block());
         self.b.append_block_param(join, types::I8);
         if is_and {
@@ -242,4 +255,37 @@ impl<'m> Fx<'_, '_, 'm> {
         let bits = self.b.block_params(done)[0];
         self.b.ins().bitcast(fty, MemFlagsData::new(), bits)
     }
+}
+
+/// Largest right-hand side of `&&`/`||` (in expression nodes) that is
+/// evaluated unconditionally when it is [`speculatable`].
+const SPECULATE_MAX_NODES: usize = 16;
+
+/// Whether `e` is small and can neither fault nor have an effect, so that
+/// evaluating it when its value is not needed is invisible: no loads (an
+/// index may be out of bounds exactly when the left side guards it), calls,
+/// atomics, integer division, remainders (float `%` is a call),
+/// conditionals or transcendental builtins.
+fn speculatable(e: &Expr) -> bool {
+    let mut nodes = 0;
+    let mut ok = true;
+    crate::ir::visit::walk_expr(e, &mut |x: &Expr| {
+        nodes += 1;
+        ok &= match &x.kind {
+            ExprKind::Const(_)
+            | ExprKind::Var(_)
+            | ExprKind::Len(_)
+            | ExprKind::Shape(..)
+            | ExprKind::Unary(..)
+            | ExprKind::Cast(_) => true,
+            ExprKind::Binary(BinOp::Div, a, _) => a.ty.is_float(),
+            ExprKind::Binary(BinOp::Rem, ..) => false,
+            ExprKind::Binary(..) => true,
+            ExprKind::Builtin(Builtin::Min | Builtin::Max | Builtin::Abs | Builtin::Sqrt, _) => {
+                true
+            }
+            _ => false,
+        };
+    });
+    ok && nodes <= SPECULATE_MAX_NODES
 }

@@ -37,7 +37,7 @@ impl<'m> Fx<'_, '_, 'm> {
             .filter(|h| !self.proven.contains(&(h.access, h.dim)))
             .collect();
         if hoisted.is_empty() || self.hoist_depth >= MAX_HOIST_DEPTH {
-            return self.plain_loop(var, start, count, stride, body, poll);
+            return self.plain_loop(var, start, count, stride, body, poll, true);
         }
         let ok = self.hoisted_check(var, start, count, stride, &hoisted)?;
         let (fast, slow, join) = (
@@ -45,20 +45,44 @@ impl<'m> Fx<'_, '_, 'm> {
             self.b.create_block(),
             self.b.create_block(),
         );
-        self.b.ins().brif(ok, fast, &[], slow, &[]);
+        let (slow_start, slow_count) = (
+            self.b.append_block_param(slow, types::I64),
+            self.b.append_block_param(slow, types::I64),
+        );
+        self.b
+            .ins()
+            .brif(ok, fast, &[], slow, &[start.into(), count.into()]);
         self.b.switch_to_block(fast);
         self.hoist_depth += 1;
         for h in &hoisted {
             self.proven.insert((h.access, h.dim));
         }
-        let fast_loop = self.plain_loop(var, start, count, stride, body, poll);
+        // When the loop vectorizes, its few leftover iterations run in the
+        // checked copy below instead of a third, unchecked scalar copy: a
+        // stencil's chunk function is a third smaller, which is a third
+        // less for the register allocator (most of the compile time).
+        let fast_loop = if poll || self.is_const_one(stride) {
+            self.vector_loop(var, start, count, body, poll)
+        } else {
+            Ok(None)
+        }
+        .and_then(|vectorized| match vectorized {
+            Some((rest_start, rest)) => {
+                self.b.ins().jump(slow, &[rest_start.into(), rest.into()]);
+                Ok(())
+            }
+            None => {
+                self.plain_loop(var, start, count, stride, body, poll, false)?;
+                self.b.ins().jump(join, &[]);
+                Ok(())
+            }
+        });
         for h in &hoisted {
             self.proven.remove(&(h.access, h.dim));
         }
         let slow_loop = fast_loop.and_then(|_| {
-            self.b.ins().jump(join, &[]);
             self.b.switch_to_block(slow);
-            self.plain_loop(var, start, count, stride, body, poll)
+            self.plain_loop(var, slow_start, slow_count, stride, body, poll, false)
         });
         self.hoist_depth -= 1;
         slow_loop?;
@@ -118,30 +142,36 @@ impl<'m> Fx<'_, '_, 'm> {
         stride: CValue,
         body: &'m ir::Block,
         poll: bool,
+        vectorize: bool,
     ) -> Result<()> {
         // Chunk loops (the only ones that poll) have unit stride; serial
         // loops are vectorized when their step is the constant 1.
-        let (start, count) = if poll || self.is_const_one(stride) {
+        let (start, count) = if vectorize && (poll || self.is_const_one(stride)) {
             self.vector_loop(var, start, count, body, poll)?
+                .unwrap_or((start, count))
         } else {
             (start, count)
         };
+        // Rotated: one test before the loop, then the body and the latch
+        // (increment and test) end in one branch back. A header block
+        // between the two would split every value live through the loop at
+        // one more edge, where regalloc2 puts spills and reloads.
+        let unit = self.is_const_one(stride);
         let k = self.b.declare_var(types::I64);
         let cur = self.b.declare_var(types::I64);
         let zero = self.b.ins().iconst(types::I64, 0);
         self.b.def_var(k, zero);
         self.b.def_var(cur, start);
-        let (header, body_blk, inc, exit) = (
-            self.b.create_block(),
+        // With unit stride `cur` alone counts: `cur == start + count`
+        // (wrapping, which is exact: `k -> start + k` is one-to-one) ends it.
+        let end = unit.then(|| self.b.ins().iadd(start, count));
+        let (body_blk, inc, exit) = (
             self.b.create_block(),
             self.b.create_block(),
             self.b.create_block(),
         );
-        self.b.ins().jump(header, &[]);
-        self.b.switch_to_block(header);
-        let kv = self.b.use_var(k);
-        let more = self.b.ins().icmp(IntCC::SignedLessThan, kv, count);
-        self.b.ins().brif(more, body_blk, &[], exit, &[]);
+        let any = self.b.ins().icmp(IntCC::SignedGreaterThan, count, zero);
+        self.b.ins().brif(any, body_blk, &[], exit, &[]);
         self.b.switch_to_block(body_blk);
         let v = self.b.use_var(cur);
         let loop_var = self.var(var);
@@ -151,17 +181,24 @@ impl<'m> Fx<'_, '_, 'm> {
         self.loops.pop();
         self.b.ins().jump(inc, &[]);
         self.b.switch_to_block(inc);
-        let kv = self.b.use_var(k);
-        let k1 = self.b.ins().iadd_imm_s(kv, 1);
-        self.b.def_var(k, k1);
         let c = self.b.use_var(cur);
         let c1 = self.b.ins().iadd(c, stride);
         self.b.def_var(cur, c1);
+        let (counter, more) = match end {
+            Some(end) => (c1, self.b.ins().icmp(IntCC::NotEqual, c1, end)),
+            None => {
+                let kv = self.b.use_var(k);
+                let k1 = self.b.ins().iadd_imm_s(kv, 1);
+                self.b.def_var(k, k1);
+                (k1, self.b.ins().icmp(IntCC::SignedLessThan, k1, count))
+            }
+        };
         if poll {
-            self.poll_stop(k1, header);
-        } else {
-            self.b.ins().jump(header, &[]);
+            let latch = self.b.create_block();
+            self.poll_stop(counter, latch);
+            self.b.switch_to_block(latch);
         }
+        self.b.ins().brif(more, body_blk, &[], exit, &[]);
         self.b.switch_to_block(exit);
         Ok(())
     }

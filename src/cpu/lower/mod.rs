@@ -34,6 +34,7 @@ mod vector;
 use crate::error::{Error, Result};
 use crate::ir::{self, ArrayId, FuncId, ParLoop, ScalarType, Span, Value, VarId};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
+use cranelift_codegen::ir::Function as ClifFunction;
 use cranelift_codegen::ir::Value as CValue;
 use cranelift_codegen::ir::{
     types, AbiParam, Block, FuncRef, InstBuilder, MemFlagsData, Signature, StackSlot, Type,
@@ -121,7 +122,7 @@ pub(crate) fn lower_kernel(
     jit: &mut JITModule,
     module: &ir::Module,
     kid: FuncId,
-    keep_text: bool,
+    keep_text: Option<Listing>,
 ) -> Result<Lowered> {
     let kernel = module.function(kid);
     let mut sh = Shared {
@@ -150,13 +151,11 @@ pub(crate) fn lower_kernel(
         fx.build_main()?;
         fx.b.finalize(jit.target_config());
     }
-    define(
-        jit,
-        main,
-        &mut cctx,
-        keep_text.then_some(&mut text),
-        &format!("main of kernel `{}`", kernel.name),
-    )?;
+    let mut built = vec![Built {
+        id: main,
+        func: std::mem::replace(&mut cctx.func, ClifFunction::new()),
+        what: format!("main of kernel `{}`", kernel.name),
+    }];
 
     let mut chunks = Vec::new();
     let jobs = std::mem::take(&mut sh.jobs);
@@ -181,14 +180,21 @@ pub(crate) fn lower_kernel(
             fx.build_chunk(job)?;
             fx.b.finalize(jit.target_config());
         }
-        define(
-            jit,
+        built.push(Built {
             id,
-            &mut cctx,
-            keep_text.then_some(&mut text),
-            &format!("prange {} of kernel `{}`", job.id, kernel.name),
-        )?;
+            func: std::mem::replace(&mut cctx.func, ClifFunction::new()),
+            what: format!("prange {} of kernel `{}`", job.id, kernel.name),
+        });
         chunks.push(id);
+    }
+    match keep_text {
+        Some(listing) => {
+            for b in built {
+                cctx.func = b.func;
+                define(jit, b.id, &mut cctx, Some((listing, &mut text)), &b.what)?;
+            }
+        }
+        None => define_all(jit, built)?,
     }
     Ok(Lowered {
         main,
@@ -203,36 +209,134 @@ fn define(
     jit: &mut JITModule,
     id: ClifId,
     cctx: &mut cranelift_codegen::Context,
-    text: Option<&mut Vec<String>>,
+    mut text: Option<(Listing, &mut Vec<String>)>,
     what: &str,
 ) -> Result<()> {
-    if let Some(t) = text {
+    if let Some((Listing::Clif, t)) = &mut text {
         t.push(format!("; {what}\n{}", cctx.func.display()));
     }
+    cctx.set_disasm(matches!(text, Some((Listing::Machine, _))));
     let err = |e: &dyn std::fmt::Debug| backend_err(format!("{what}: {e:?}"));
     if cctx.func.dfg.num_insts() <= OPTIMIZE_MAX_INSTS {
         jit.define_function(id, cctx).map_err(|e| err(&e))?;
     } else {
-        // What `define_function` does, with the unoptimizing ISA.
-        let isa = super::isa(false)?;
-        cctx.compile(&*isa, &mut Default::default())
-            .map_err(|e| err(&e.inner))?;
-        let code = cctx.compiled_code().expect("compiled just above");
-        let align = (code.buffer.alignment as u64)
-            .max(isa.function_alignment().minimum as u64)
-            .max(isa.symbol_alignment());
-        let relocs: Vec<ModuleReloc> = code
-            .buffer
-            .relocs()
-            .iter()
-            .map(|r| ModuleReloc::from_mach_reloc(r, &cctx.func, id))
-            .collect();
-        let bytes = code.code_buffer().to_vec();
-        jit.define_function_bytes(id, align, &bytes, &relocs)
-            .map_err(|e| err(&e))?;
+        let code = compile(
+            std::mem::replace(&mut cctx.func, ClifFunction::new()),
+            id,
+            what,
+        )?;
+        code.define(jit, what)?;
+    }
+    if let Some((Listing::Machine, t)) = text {
+        let code = cctx.compiled_code().and_then(|c| c.vcode.clone());
+        t.push(format!("; {what}\n{}", code.unwrap_or_default()));
     }
     jit.clear_context(cctx);
     Ok(())
+}
+
+/// What `lower_kernel` keeps as text of each function it defines.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Listing {
+    /// The Cranelift IR given to Cranelift (before its optimizer).
+    Clif,
+    /// Cranelift's listing of the machine instructions it emitted, after
+    /// optimization and register allocation.
+    Machine,
+}
+
+/// A function built by the lowering, not yet compiled.
+struct Built {
+    id: ClifId,
+    func: ClifFunction,
+    what: String,
+}
+
+/// Compiles the functions of one kernel, on the CPU pool's threads when
+/// there are several (a `prange` is one function, so jacobi2d's three loops
+/// compile side by side), and defines them in `jit` in order.
+fn define_all(jit: &mut JITModule, built: Vec<Built>) -> Result<()> {
+    let mut sizes: Vec<usize> = built.iter().map(|b| b.func.dfg.num_insts()).collect();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    // Waking a worker costs about as much as compiling a small function:
+    // worth it only when a second function is large too.
+    if sizes.get(1).copied().unwrap_or(0) < PARALLEL_MIN_INSTS {
+        for b in built {
+            compile(b.func, b.id, &b.what)?.define(jit, &b.what)?;
+        }
+        return Ok(());
+    }
+    let slots: Vec<std::sync::Mutex<Option<Built>>> = built
+        .into_iter()
+        .map(|b| std::sync::Mutex::new(Some(b)))
+        .collect();
+    let done: Vec<std::sync::Mutex<Option<(String, Result<Compiled>)>>> =
+        slots.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    launch::pool().run(slots.len(), &|k| {
+        let taken = slots[k].lock().ok().and_then(|mut b| b.take());
+        if let Some(b) = taken {
+            let code = compile(b.func, b.id, &b.what);
+            if let Ok(mut slot) = done[k].lock() {
+                *slot = Some((b.what, code));
+            }
+        }
+    });
+    for slot in done {
+        let (what, code) = slot
+            .into_inner()
+            .ok()
+            .flatten()
+            .ok_or_else(|| backend_err("a function's compilation did not finish"))?;
+        code?.define(jit, &what)?;
+    }
+    Ok(())
+}
+
+/// Smallest second-largest function (in Cranelift instructions) for which
+/// a kernel's functions compile in parallel: a kernel whose `prange`s are
+/// all small (most have one) compiles on the calling thread.
+const PARALLEL_MIN_INSTS: usize = 300;
+
+/// One function's machine code, ready to be placed in a JIT module.
+struct Compiled {
+    id: ClifId,
+    align: u64,
+    bytes: Vec<u8>,
+    relocs: Vec<ModuleReloc>,
+}
+
+impl Compiled {
+    fn define(self, jit: &mut JITModule, what: &str) -> Result<()> {
+        jit.define_function_bytes(self.id, self.align, &self.bytes, &self.relocs)
+            .map_err(|e| backend_err(format!("{what}: {e:?}")))?;
+        Ok(())
+    }
+}
+
+/// What `JITModule::define_function` does before placing the code: with
+/// Cranelift's optimizer unless the function is too long for it
+/// (`OPTIMIZE_MAX_INSTS`). Needs no module, so it runs on any thread.
+fn compile(func: ClifFunction, id: ClifId, what: &str) -> Result<Compiled> {
+    let isa = super::isa(func.dfg.num_insts() <= OPTIMIZE_MAX_INSTS)?;
+    let mut cctx = cranelift_codegen::Context::for_function(func);
+    cctx.compile(&*isa, &mut Default::default())
+        .map_err(|e| backend_err(format!("{what}: {:?}", e.inner)))?;
+    let code = cctx.compiled_code().expect("compiled just above");
+    let align = (code.buffer.alignment as u64)
+        .max(isa.function_alignment().minimum as u64)
+        .max(isa.symbol_alignment());
+    let relocs = code
+        .buffer
+        .relocs()
+        .iter()
+        .map(|r| ModuleReloc::from_mach_reloc(r, &cctx.func, id))
+        .collect();
+    Ok(Compiled {
+        id,
+        align,
+        bytes: code.code_buffer().to_vec(),
+        relocs,
+    })
 }
 
 /// Functions of more Cranelift instructions than this are compiled without

@@ -2,7 +2,7 @@
 
 use super::{clif_type, flags, Fx, Mode, SiteKind, PTR};
 use crate::error::Result;
-use crate::ir::{self, AtomicOp, ExprKind, StmtKind};
+use crate::ir::{self, AtomicOp, Expr, ExprKind, StmtKind};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, BlockArg, InstBuilder};
 
@@ -63,23 +63,7 @@ impl<'m> Fx<'_, '_, 'm> {
                 self.b.ins().jump(join, &[]);
                 self.b.switch_to_block(join);
             }
-            StmtKind::While { cond, body } => {
-                let (header, body_blk, exit) = (
-                    self.b.create_block(),
-                    self.b.create_block(),
-                    self.b.create_block(),
-                );
-                self.b.ins().jump(header, &[]);
-                self.b.switch_to_block(header);
-                let c = self.expr(cond)?;
-                self.b.ins().brif(c, body_blk, &[], exit, &[]);
-                self.b.switch_to_block(body_blk);
-                self.loops.push((header, exit));
-                self.block(body)?;
-                self.loops.pop();
-                self.b.ins().jump(header, &[]);
-                self.b.switch_to_block(exit);
-            }
+            StmtKind::While { cond, body } => self.while_loop(cond, body)?,
             StmtKind::For(f) => self.for_loop(f)?,
             StmtKind::ParFor(p) => {
                 if self.mode != Mode::Main || self.frames.len() != 1 {
@@ -135,4 +119,42 @@ impl<'m> Fx<'_, '_, 'm> {
         }
         Ok(())
     }
+
+    /// A `while` loop, rotated when its condition is small: the condition
+    /// is tested before the loop and again at its end, so the body is the
+    /// loop's header. Cranelift hoists loop-invariant values (`cr` of
+    /// mandelbrot, computed before the loop) out of a loop of this shape,
+    /// not out of one whose header only tests.
+    fn while_loop(&mut self, cond: &'m Expr, body: &'m ir::Block) -> Result<()> {
+        let (body_blk, exit) = (self.b.create_block(), self.b.create_block());
+        let small = {
+            let (mut nodes, mut calls) = (0, false);
+            crate::ir::visit::walk_expr(cond, &mut |e: &Expr| {
+                nodes += 1;
+                calls |= matches!(e.kind, ExprKind::Call(..));
+            });
+            nodes <= ROTATE_MAX_NODES && !calls
+        };
+        let latch = self.b.create_block();
+        if small {
+            let c = self.expr(cond)?;
+            self.b.ins().brif(c, body_blk, &[], exit, &[]);
+        } else {
+            self.b.ins().jump(latch, &[]);
+        }
+        self.b.switch_to_block(body_blk);
+        self.loops.push((latch, exit));
+        self.block(body)?;
+        self.loops.pop();
+        self.b.ins().jump(latch, &[]);
+        self.b.switch_to_block(latch);
+        let c = self.expr(cond)?;
+        self.b.ins().brif(c, body_blk, &[], exit, &[]);
+        self.b.switch_to_block(exit);
+        Ok(())
+    }
 }
+
+/// Largest `while` condition (in expression nodes) lowered twice to rotate
+/// its loop; a larger one, or one calling a helper, is lowered once.
+const ROTATE_MAX_NODES: usize = 48;

@@ -15,9 +15,10 @@
 //! body stores to uses the very same index (so an iteration reads only what
 //! it writes itself), and a writable array is never passed twice (checked at
 //! launch). Doing a few iterations' loads before their stores then changes
-//! nothing, in a `prange` and in a serial loop alike. A serial loop may not
-//! update outer variables; a `prange` chunk may update its float `+`, `min`
-//! and `max` reductions, which accumulate per lane in `UNROLL` accumulators
+//! nothing, in a `prange` and in a serial loop alike. A serial loop may
+//! update outer variables only by float `min`/`max` (exact in any order:
+//! `serial_min_max`); a `prange` chunk may update its float `+`, `min` and
+//! `max` reductions. Both accumulate per lane in `UNROLL` accumulators
 //! combined in a fixed order after the loop (deterministic whatever the
 //! thread count).
 
@@ -216,10 +217,51 @@ pub(crate) fn update(r: VarId, op: ReduceOp, value: &Expr) -> Option<&Expr> {
     }
 }
 
+/// The outer float variables a serial loop body updates only by
+/// `m = min(m, e)` / `m = max(m, e)` (either operand order) and reads
+/// nowhere else. IEEE `minimumNumber`/`maximumNumber` (language.md §8) are
+/// associative and commutative on values, so lanes started at `m` and
+/// combined after the loop give the sequential result exactly; a `+` is not,
+/// and is never vectorized in a serial loop.
+fn serial_min_max(body: &crate::ir::Block) -> Vec<(VarId, ReduceOp)> {
+    let mut found: Vec<(VarId, ReduceOp)> = Vec::new();
+    for s in &body.stmts {
+        if let StmtKind::Assign { var, value } = &s.kind {
+            let op = match &value.kind {
+                ExprKind::Builtin(Builtin::Min, _) if value.ty.is_float() => ReduceOp::Min,
+                ExprKind::Builtin(Builtin::Max, _) if value.ty.is_float() => ReduceOp::Max,
+                _ => return Vec::new(),
+            };
+            if update(*var, op, value).is_none() || found.iter().any(|&(v, o)| v == *var && o != op)
+            {
+                return Vec::new();
+            }
+            found.push((*var, op));
+        }
+    }
+    // Every read of such a variable is the operand of its own update.
+    let mut reads: HashMap<VarId, usize> = HashMap::new();
+    crate::ir::visit::walk_block_exprs(body, &mut |e: &Expr| {
+        if let ExprKind::Var(v) = e.kind {
+            *reads.entry(v).or_default() += 1;
+        }
+    });
+    let updates = |v: VarId| found.iter().filter(|(r, _)| *r == v).count();
+    if found
+        .iter()
+        .any(|&(v, _)| reads.get(&v).copied().unwrap_or(0) != updates(v))
+    {
+        return Vec::new();
+    }
+    found.dedup();
+    found
+}
+
 impl<'m> Fx<'_, '_, 'm> {
     /// Runs the largest multiple of `UNROLL` vectors of `count` iterations
-    /// with vector instructions when `plan` allows it; returns the
-    /// `(start, count)` left for the scalar loop. `reduce`: the loop is a
+    /// with vector instructions when `plan` allows it and returns the
+    /// `(start, count)` left for a scalar loop; `None` (and no code) when it
+    /// does not. `reduce`: the loop is a
     /// `prange` chunk whose float reductions may be updated.
     pub(super) fn vector_loop(
         &mut self,
@@ -228,7 +270,7 @@ impl<'m> Fx<'_, '_, 'm> {
         count: CValue,
         body: &'m ir::Block,
         reduce: bool,
-    ) -> Result<(CValue, CValue)> {
+    ) -> Result<Option<(CValue, CValue)>> {
         let kernel = self.sh.kernel;
         let proven = &self.proven;
         let unchecked = |a: &Access| {
@@ -239,12 +281,12 @@ impl<'m> Fx<'_, '_, 'm> {
                 .all(|(d, &c)| !c || proven.contains(&(key, d)))
         };
         let reductions = if reduce {
-            &self.chunk_reductions[..]
+            self.chunk_reductions.clone()
         } else {
-            &[]
+            serial_min_max(body)
         };
-        let Some(ty) = plan(body, var, kernel, &unchecked, reductions) else {
-            return Ok((start, count));
+        let Some(ty) = plan(body, var, kernel, &unchecked, &reductions) else {
+            return Ok(None);
         };
         let (vty, lanes) = if ty == ScalarType::F32 {
             (types::F32X4, 4i64)
@@ -259,12 +301,20 @@ impl<'m> Fx<'_, '_, 'm> {
         for st in &body.stmts {
             if let StmtKind::Assign { var: r, .. } = &st.kind {
                 if !accs.contains_key(r) {
-                    let op = self
-                        .chunk_reductions
+                    let op = reductions
                         .iter()
                         .find(|(v, _)| v == r)
                         .map_or(ir::ReduceOp::Add, |x| x.1);
-                    let id = self.constant(op.identity(ty));
+                    // A chunk's partial starts at the identity; a serial
+                    // loop's `min`/`max` starts every lane at the variable's
+                    // value, which gives the sequential result's bits even
+                    // when everything is NaN (the first operand is kept).
+                    let id = if reduce {
+                        self.constant(op.identity(ty))
+                    } else {
+                        let v = self.var(*r);
+                        self.b.use_var(v)
+                    };
                     let init = self.b.ins().splat(vty, id);
                     let vars = (0..UNROLL)
                         .map(|_| {
@@ -370,7 +420,7 @@ impl<'m> Fx<'_, '_, 'm> {
         }
         let rest_start = self.b.ins().iadd(start, nvec);
         let rest = self.b.ins().isub(count, nvec);
-        Ok((rest_start, rest))
+        Ok(Some((rest_start, rest)))
     }
 
     /// Address of an access's first lane as `(address, byte offset)`: the
