@@ -27,7 +27,7 @@ use crate::cpu::checks::access_key;
 use crate::error::Result;
 use crate::ir::ReduceOp;
 use crate::ir::{self, Access, BinOp, Builtin, Expr, ExprKind, ScalarType, StmtKind, UnOp, VarId};
-use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::Value as CValue;
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type};
 use cranelift_frontend::Variable;
@@ -298,6 +298,10 @@ impl<'m> Fx<'_, '_, 'm> {
         // `UNROLL` vector accumulators per updated reduction, starting at its
         // identity in every lane.
         let mut accs: HashMap<VarId, (Vec<Variable>, ir::ReduceOp)> = HashMap::new();
+        // Per accumulator of a chunk's `min`/`max`: lanes that met the zero
+        // which wins a tie (`fast_minmax`).
+        let mut zero_seen: HashMap<VarId, Vec<Variable>> = HashMap::new();
+        let ity = vty.as_int();
         for st in &body.stmts {
             if let StmtKind::Assign { var: r, .. } = &st.kind {
                 if !accs.contains_key(r) {
@@ -323,6 +327,18 @@ impl<'m> Fx<'_, '_, 'm> {
                             acc
                         })
                         .collect();
+                    if reduce && matches!(op, ir::ReduceOp::Min | ir::ReduceOp::Max) {
+                        let none = self.b.ins().iconst(ity.lane_type(), 0);
+                        let none = self.b.ins().splat(ity, none);
+                        let flags = (0..UNROLL)
+                            .map(|_| {
+                                let f = self.b.declare_var(ity);
+                                self.b.def_var(f, none);
+                                f
+                            })
+                            .collect();
+                        zero_seen.insert(*r, flags);
+                    }
                     accs.insert(*r, (vars, op));
                 }
             }
@@ -330,17 +346,13 @@ impl<'m> Fx<'_, '_, 'm> {
         let k = self.b.declare_var(types::I64);
         let zero = self.b.ins().iconst(types::I64, 0);
         self.b.def_var(k, zero);
-        let (header, body_blk, exit) = (
-            self.b.create_block(),
-            self.b.create_block(),
-            self.b.create_block(),
-        );
-        self.b.ins().jump(header, &[]);
-        self.b.switch_to_block(header);
-        let kv = self.b.use_var(k);
-        let more = self.b.ins().icmp(IntCC::SignedLessThan, kv, nvec);
-        self.b.ins().brif(more, body_blk, &[], exit, &[]);
+        // Rotated like the scalar loops (`plain_loop`), so that Cranelift
+        // hoists the invariant row addresses out of it.
+        let (body_blk, exit) = (self.b.create_block(), self.b.create_block());
+        let any = self.b.ins().icmp(IntCC::SignedGreaterThan, nvec, zero);
+        self.b.ins().brif(any, body_blk, &[], exit, &[]);
         self.b.switch_to_block(body_blk);
+        let kv = self.b.use_var(k);
         let pos = self.b.ins().iadd(start, kv);
         let size = ty.size_bytes() as i64;
         let scaled = self.b.ins().imul_imm_s(pos, size);
@@ -375,10 +387,14 @@ impl<'m> Fx<'_, '_, 'm> {
                         };
                         let x = self.vexpr(e, vty, at, &lets)?;
                         let a = self.b.use_var(acc);
-                        let next = match (&value.kind, op) {
-                            (_, ir::ReduceOp::Min) => self.float_minmax(a, x, true),
-                            (_, ir::ReduceOp::Max) => self.float_minmax(a, x, false),
-                            (ExprKind::Binary(BinOp::Sub, ..), _) => self.b.ins().fsub(a, x),
+                        let seen = zero_seen.get(r).map(|f| f[u as usize]);
+                        let next = match (&value.kind, op, seen) {
+                            (_, ir::ReduceOp::Min | ir::ReduceOp::Max, Some(seen)) => {
+                                self.fast_minmax(a, x, op == ir::ReduceOp::Min, seen)
+                            }
+                            (_, ir::ReduceOp::Min, _) => self.float_minmax(a, x, true),
+                            (_, ir::ReduceOp::Max, _) => self.float_minmax(a, x, false),
+                            (ExprKind::Binary(BinOp::Sub, ..), ..) => self.b.ins().fsub(a, x),
                             _ => self.b.ins().fadd(a, x),
                         };
                         self.b.def_var(acc, next);
@@ -393,7 +409,8 @@ impl<'m> Fx<'_, '_, 'm> {
         }
         let k1 = self.b.ins().iadd_imm_s(kv, step);
         self.b.def_var(k, k1);
-        self.b.ins().jump(header, &[]);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, k1, nvec);
+        self.b.ins().brif(more, body_blk, &[], exit, &[]);
         self.b.switch_to_block(exit);
         // Accumulators combine in a fixed order: vector by vector, then lane
         // by lane into the variable.
@@ -405,9 +422,17 @@ impl<'m> Fx<'_, '_, 'm> {
                 ir::ReduceOp::Max => fx.float_minmax(a, b, false),
                 _ => fx.b.ins().fadd(a, b),
             };
-            let mut lanes_v = self.b.use_var(accs[0]);
-            for acc in &accs[1..] {
-                let next = self.b.use_var(*acc);
+            let seen = zero_seen.remove(&r);
+            let mut lane_values = Vec::with_capacity(accs.len());
+            for (u, acc) in accs.iter().enumerate() {
+                let v = self.b.use_var(*acc);
+                lane_values.push(match &seen {
+                    Some(flags) => self.fix_zero_sign(v, flags[u], op == ir::ReduceOp::Min),
+                    None => v,
+                });
+            }
+            let mut lanes_v = lane_values[0];
+            for next in lane_values[1..].iter().copied() {
                 lanes_v = combine(self, lanes_v, next);
             }
             let var = self.var(r);
@@ -421,6 +446,63 @@ impl<'m> Fx<'_, '_, 'm> {
         let rest_start = self.b.ins().iadd(start, nvec);
         let rest = self.b.ins().isub(count, nvec);
         Ok(Some((rest_start, rest)))
+    }
+
+    /// One step of a chunk's vector `min`/`max` accumulator `acc` (never
+    /// NaN: it starts at the identity) with `x`: `x < acc ? x : acc` (or
+    /// `>`), one `minps`/`maxps`. That is `minimumNumber`/`maximumNumber`
+    /// (a NaN `x` leaves `acc`) except between zeros, where it keeps the
+    /// earlier one; so each lane also records in `seen` whether it met the
+    /// zero that wins a tie (-0 for `min`, +0 for `max`), and
+    /// `fix_zero_sign` corrects the lane's zero after the loop. Three cheap
+    /// instructions instead of three compares and three blends.
+    fn fast_minmax(&mut self, acc: CValue, x: CValue, min: bool, seen: Variable) -> CValue {
+        let (lt, gt) = if min { (x, acc) } else { (acc, x) };
+        let fl = MemFlagsData::new();
+        let vty = self.b.func.dfg.value_type(acc);
+        let ity = vty.as_int();
+        let cmp = self.b.ins().fcmp(FloatCC::LessThan, lt, gt);
+        let mask = self.b.ins().bitcast(vty, fl, cmp);
+        // The shape Cranelift lowers to one `minps`/`maxps` (x64).
+        let next = self.b.ins().bitselect(mask, x, acc);
+        let winner = self.zero_bits(ity, min);
+        let xi = self.b.ins().bitcast(ity, fl, x);
+        let hit = self.b.ins().icmp(IntCC::Equal, xi, winner);
+        let old = self.b.use_var(seen);
+        let now = self.b.ins().bor(old, hit);
+        self.b.def_var(seen, now);
+        next
+    }
+
+    /// The splatted bits of the zero that wins a `min` (-0) or `max` (+0)
+    /// tie, in the integer vector type `ity`.
+    fn zero_bits(&mut self, ity: Type, min: bool) -> CValue {
+        let lane = ity.lane_type();
+        let bits = if min { 1i64 << (lane.bits() - 1) } else { 0 };
+        let c = self.b.ins().iconst(lane, bits);
+        self.b.ins().splat(ity, c)
+    }
+
+    /// Lanes of `acc` that hold a zero take the winning zero where `seen`
+    /// says they met it.
+    fn fix_zero_sign(&mut self, acc: CValue, seen: Variable, min: bool) -> CValue {
+        let fl = MemFlagsData::new();
+        let vty = self.b.func.dfg.value_type(acc);
+        let ity = vty.as_int();
+        let zero = self.constant(if vty.lane_type() == types::F32 {
+            ir::Value::F32(0.0)
+        } else {
+            ir::Value::F64(0.0)
+        });
+        let zero = self.b.ins().splat(vty, zero);
+        // A vector compare gives lane masks of the integer type `ity`.
+        let is_zero = self.b.ins().fcmp(FloatCC::Equal, acc, zero);
+        let seen = self.b.use_var(seen);
+        let fix = self.b.ins().band(is_zero, seen);
+        let winner = self.zero_bits(ity, min);
+        let ai = self.b.ins().bitcast(ity, fl, acc);
+        let fixed = self.b.ins().bitselect(fix, winner, ai);
+        self.b.ins().bitcast(vty, fl, fixed)
     }
 
     /// Address of an access's first lane as `(address, byte offset)`: the
