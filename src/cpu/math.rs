@@ -1,8 +1,9 @@
 //! Math builtins as host symbols the JIT links against.
 //!
 //! Cranelift has no transcendental instructions, so every such builtin is a
-//! call to a small `extern "C"` wrapper around Rust's `std`/`libm` (the same
-//! functions the interpreter uses, so results agree bit for bit). The f32
+//! call to a small `extern "C"` wrapper around Rust's `std` or `ir::cmath`
+//! (`erf`): the same functions the interpreter uses, so results agree bit
+//! for bit. The f32
 //! builtins call the f32 versions. Every symbol is registered with
 //! `JITBuilder::symbol`, including the libcalls Cranelift itself may emit for
 //! `floor`/`ceil`/`trunc`/`nearest`/`fma` on hosts without SSE4.1/FMA, so the
@@ -66,8 +67,8 @@ host_fns! {
         kiln_cosh_f32: f32 => |x| x.cosh();
         kiln_tanh_f64: f64 => |x| x.tanh();
         kiln_tanh_f32: f32 => |x| x.tanh();
-        kiln_erf_f64: f64 => |x| libm::erf(x);
-        kiln_erf_f32: f32 => |x| libm::erff(x);
+        kiln_erf_f64: f64 => |x| crate::ir::cmath::erf(x);
+        kiln_erf_f32: f32 => |x| crate::ir::cmath::erff(x);
         // Targets of Cranelift's own libcalls (see the module comment).
         kiln_floor_f64: f64 => |x| x.floor();
         kiln_floor_f32: f32 => |x| x.floor();
@@ -206,6 +207,6 @@ mod tests {
             Some("kiln_log1p_f64")
         );
         assert_eq!(symbol(Builtin::Sqrt, ScalarType::F64), None);
-        assert_eq!(kiln_erf_f32(0.5), libm::erff(0.5));
+        assert_eq!(kiln_erf_f32(0.5), crate::ir::cmath::erff(0.5));
     }
 }

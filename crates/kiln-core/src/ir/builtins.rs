@@ -373,7 +373,7 @@ builtins! {
         cuda("fmaf", "fma"), wgsl polyfill("kiln_fma_f32", "kiln_fma_f64"),
     };
     Erf: "erf", arity 1, Float, cost 20, exact false, {
-        unary(libm::erff, libm::erf), cpu call("kiln_erf_f32", "kiln_erf_f64"),
+        unary(super::cmath::erff, super::cmath::erf), cpu call("kiln_erf_f32", "kiln_erf_f64"),
         cuda("erff", "erf"), wgsl polyfill("kiln_erf_f32", "kiln_erf_f64"),
     };
     Hypot: "hypot", arity 2, Float, cost 20, exact false, {

@@ -25,6 +25,7 @@
 //!   ends the iteration.
 
 pub mod builtins;
+pub mod cmath;
 pub mod eval;
 pub mod print;
 pub mod value;
