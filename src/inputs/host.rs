@@ -3,6 +3,7 @@
 
 use crate::engine::args::{Arg, Element};
 use crate::ir::{ScalarType, Value};
+use crate::util::huge;
 use std::fmt;
 
 /// A shape that does not hold exactly the data given.
@@ -58,11 +59,11 @@ pub(crate) use each;
 impl Clone for HostData {
     fn clone(&self) -> Self {
         match self {
-            HostData::I32(v) => HostData::I32(v.clone()),
-            HostData::U32(v) => HostData::U32(v.clone()),
-            HostData::I64(v) => HostData::I64(v.clone()),
-            HostData::F32(v) => HostData::F32(v.clone()),
-            HostData::F64(v) => HostData::F64(v.clone()),
+            HostData::I32(v) => HostData::I32(huge::copy(v)),
+            HostData::U32(v) => HostData::U32(huge::copy(v)),
+            HostData::I64(v) => HostData::I64(huge::copy(v)),
+            HostData::F32(v) => HostData::F32(huge::copy(v)),
+            HostData::F64(v) => HostData::F64(huge::copy(v)),
         }
     }
 
@@ -178,12 +179,7 @@ impl HostArray {
     /// A copy, or `None` when the memory for it cannot be had (where
     /// `clone` would abort the process).
     pub fn try_clone(&self) -> Option<HostArray> {
-        let data = each!(&self.data, v => {
-            let mut copy = Vec::new();
-            copy.try_reserve_exact(v.len()).ok()?;
-            copy.extend_from_slice(v);
-            HostElement::wrap(copy)
-        });
+        let data = each!(&self.data, v => HostElement::wrap(huge::try_copy(v)?));
         Some(HostArray {
             data,
             shape: self.shape.clone(),
