@@ -1112,7 +1112,7 @@ fn launch_repeatedly(
     // Only arrays the kernel may write need a pristine copy; one that does
     // not fit in memory is an error, not an abort.
     let mut originals: Vec<Option<HostValue>> = Vec::with_capacity(values.len());
-    for (v, p) in values.iter().zip(params) {
+    for (v, p) in values.iter_mut().zip(params) {
         let copy = match v {
             HostValue::Array(a) if repeat > 1 && p.ty.is_mut_array() => {
                 Some(HostValue::Array(a.try_clone().ok_or_else(|| {
@@ -1130,7 +1130,24 @@ fn launch_repeatedly(
                     }
                 })?))
             }
+            // A timed read-only array moves to a copy on huge pages, where
+            // the machine offers them (`kiln::util::huge`).
+            HostValue::Array(a) if repeat > 1 => {
+                if let Some(c) = a.try_clone() {
+                    *a = c;
+                }
+                None
+            }
             _ => None,
+        };
+        // The launches run on the copy (on huge pages when large); the
+        // value read or generated stays pristine.
+        let copy = match copy {
+            Some(mut c) => {
+                std::mem::swap(v, &mut c);
+                Some(c)
+            }
+            None => None,
         };
         originals.push(copy);
     }
