@@ -317,26 +317,54 @@ impl Compiled {
 /// Cranelift's optimizer unless the function is too long for it
 /// (`OPTIMIZE_MAX_INSTS`). Needs no module, so it runs on any thread.
 fn compile(func: ClifFunction, id: ClifId, what: &str) -> Result<Compiled> {
-    let isa = super::isa(func.dfg.num_insts() <= OPTIMIZE_MAX_INSTS)?;
-    let mut cctx = cranelift_codegen::Context::for_function(func);
-    cctx.compile(&*isa, &mut Default::default())
-        .map_err(|e| backend_err(format!("{what}: {:?}", e.inner)))?;
-    let code = cctx.compiled_code().expect("compiled just above");
-    let align = (code.buffer.alignment as u64)
-        .max(isa.function_alignment().minimum as u64)
-        .max(isa.symbol_alignment());
-    let relocs = code
-        .buffer
-        .relocs()
-        .iter()
-        .map(|r| ModuleReloc::from_mach_reloc(r, &cctx.func, id))
-        .collect();
-    Ok(Compiled {
-        id,
-        align,
-        bytes: code.code_buffer().to_vec(),
-        relocs,
+    thread_local! {
+        /// Kept between compilations: Cranelift's context holds the
+        /// register allocator's working memory, whose set-up was a fifth of
+        /// a small kernel's compile time when made anew for each function.
+        static CONTEXT: std::cell::RefCell<cranelift_codegen::Context> =
+            std::cell::RefCell::new(cranelift_codegen::Context::new());
+    }
+    CONTEXT.with(|c| match c.try_borrow_mut() {
+        Ok(mut cctx) => compile_in(&mut cctx, func, id, what),
+        Err(_) => compile_in(&mut cranelift_codegen::Context::new(), func, id, what),
     })
+}
+
+fn compile_in(
+    cctx: &mut cranelift_codegen::Context,
+    func: ClifFunction,
+    id: ClifId,
+    what: &str,
+) -> Result<Compiled> {
+    let isa = super::isa(func.dfg.num_insts() <= OPTIMIZE_MAX_INSTS)?;
+    cctx.clear();
+    cctx.func = func;
+    let compiled = cctx
+        .compile(&*isa, &mut Default::default())
+        .map_err(|e| backend_err(format!("{what}: {:?}", e.inner)))
+        .map(|code| {
+            let align = (code.buffer.alignment as u64)
+                .max(isa.function_alignment().minimum as u64)
+                .max(isa.symbol_alignment());
+            (align, code.code_buffer().to_vec())
+        });
+    let out = compiled.map(|(align, bytes)| {
+        let code = cctx.compiled_code().expect("compiled just above");
+        let relocs = code
+            .buffer
+            .relocs()
+            .iter()
+            .map(|r| ModuleReloc::from_mach_reloc(r, &cctx.func, id))
+            .collect();
+        Compiled {
+            id,
+            align,
+            bytes,
+            relocs,
+        }
+    });
+    cctx.clear();
+    out
 }
 
 /// Functions of more Cranelift instructions than this are compiled without

@@ -6,8 +6,8 @@
 //! constants, invariant scalars and accesses whose last index is the loop
 //! variable plus an invariant offset (`a[i]`, `a[r, j - 1]`; the other
 //! indices invariant) and whose checks are dropped or hoisted, runs
-//! `UNROLL` vectors of 4 (`f32`) or 2 (`f64`) iterations per step with
-//! Cranelift vector instructions; the remainder runs the scalar loop. Each
+//! `UNROLL` vectors (`STORE_UNROLL` without reductions) of 4 (`f32`) or 2
+//! (`f64`) iterations per step with Cranelift vector instructions; the remainder runs the scalar loop. Each
 //! lane does exactly the scalar IEEE operations, so results are
 //! bit-identical.
 //!
@@ -45,6 +45,9 @@ struct Lanes {
 /// Vectors per step of the vector loop: independent accumulators hide the
 /// latency of a reduction's adds, and the loop's own overhead is shared.
 const UNROLL: i64 = 4;
+
+/// Vectors per step of a vector loop without reductions.
+const STORE_UNROLL: i64 = 2;
 
 /// The element type of a vectorizable body, or `None`.
 ///
@@ -293,7 +296,15 @@ impl<'m> Fx<'_, '_, 'm> {
         } else {
             (types::F64X2, 2i64)
         };
-        let step = lanes * UNROLL;
+        // Reductions keep `UNROLL` accumulators to hide their adds' latency;
+        // a loop that only stores needs fewer copies of its body for the
+        // same speed, and half the code compiles faster.
+        let updates = body
+            .stmts
+            .iter()
+            .any(|s| matches!(s.kind, StmtKind::Assign { .. }));
+        let unroll = if updates { UNROLL } else { STORE_UNROLL };
+        let step = lanes * unroll;
         let nvec = self.b.ins().band_imm_s(count, !(step - 1));
         // `UNROLL` vector accumulators per updated reduction, starting at its
         // identity in every lane.
@@ -320,7 +331,7 @@ impl<'m> Fx<'_, '_, 'm> {
                         self.b.use_var(v)
                     };
                     let init = self.b.ins().splat(vty, id);
-                    let vars = (0..UNROLL)
+                    let vars = (0..unroll)
                         .map(|_| {
                             let acc = self.b.declare_var(vty);
                             self.b.def_var(acc, init);
@@ -330,7 +341,7 @@ impl<'m> Fx<'_, '_, 'm> {
                     if reduce && matches!(op, ir::ReduceOp::Min | ir::ReduceOp::Max) {
                         let none = self.b.ins().iconst(ity.lane_type(), 0);
                         let none = self.b.ins().splat(ity, none);
-                        let flags = (0..UNROLL)
+                        let flags = (0..unroll)
                             .map(|_| {
                                 let f = self.b.declare_var(ity);
                                 self.b.def_var(f, none);
@@ -356,7 +367,7 @@ impl<'m> Fx<'_, '_, 'm> {
         let pos = self.b.ins().iadd(start, kv);
         let size = ty.size_bytes() as i64;
         let scaled = self.b.ins().imul_imm_s(pos, size);
-        for u in 0..UNROLL {
+        for u in 0..unroll {
             let at = Lanes {
                 var,
                 scaled,
