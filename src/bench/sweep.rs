@@ -1,6 +1,9 @@
 //! `kiln bench --sweep saxpy,sum_sq`: each kernel at sizes 1e2..1e8, `auto`
 //! against every forced placement, medians side by side from one run, the
-//! ratio auto / best forced per size and its geometric mean. `--sweep` alone
+//! ratio auto / best forced per size and its geometric mean. Columns take
+//! turns in rounds (see [`ROUNDS`]), each block after a short warm-up
+//! ([`WARM_S`]); auto learns from its first launch of each size on, and
+//! the re-tries it makes later fall among its samples. `--sweep` alone
 //! runs [`DEFAULT_KERNELS`]. A size is the element count of each array (a
 //! matrix is square); a placement whose launch would take longer than
 //! [`SLOW_S`] (projected from the previous size by the cost model's work)
@@ -103,18 +106,51 @@ fn as_args(values: &mut [Value1]) -> Vec<Arg<'_>> {
         .collect()
 }
 
-/// Median seconds of `launch` after one warm-up run, repeated for about
-/// `budget` (3 to 30 runs).
-fn time(budget: Duration, mut launch: impl FnMut() -> Result<()>) -> Result<f64> {
-    launch()?;
+/// Rounds per size: each column (auto, then each forced placement) runs a
+/// block of launches in turn, [`ROUNDS`] times, so that what drifts while
+/// the sweep runs (other load, clock speeds) falls on every column alike.
+const ROUNDS: usize = 3;
+
+/// Each block first runs its column for this long (at least one launch, at
+/// most [`WARM_LAUNCHES`]) unmeasured: the column before it left other
+/// threads' cores idle or caches full of other data, and on the 2-vCPU
+/// development VM a pool whose workers slept runs up to 2x slower for its
+/// first milliseconds. Every column gets the same warm-up.
+const WARM_S: f64 = 40e-3;
+const WARM_LAUNCHES: usize = 30;
+
+/// Samples per block at least (within 4x its budget): at 1e8 elements a
+/// block's budget holds one or two launches, and auto's median must not be
+/// one exploration.
+const MIN_SAMPLES: usize = 3;
+
+/// Seconds of `launch` after its warm-up, repeated for about `budget` (at
+/// least [`MIN_SAMPLES`], at most 30 runs): one block of a round.
+fn block(budget: Duration, mut launch: impl FnMut() -> Result<()>) -> Result<Vec<f64>> {
+    let warm = Instant::now();
+    for _ in 0..WARM_LAUNCHES {
+        launch()?;
+        if warm.elapsed().as_secs_f64() >= WARM_S {
+            break;
+        }
+    }
     let mut samples = Vec::new();
     let start = Instant::now();
-    while samples.len() < 3 || (start.elapsed() < budget && samples.len() < 30) {
+    loop {
+        let spent = start.elapsed();
+        let more = if samples.len() < MIN_SAMPLES {
+            samples.is_empty() || spent < 4 * budget
+        } else {
+            spent < budget && samples.len() < 30
+        };
+        if !more {
+            break;
+        }
         let t = Instant::now();
         launch()?;
         samples.push(t.elapsed().as_secs_f64());
     }
-    Ok(median(&samples).unwrap_or(f64::NAN))
+    Ok(samples)
 }
 
 /// The forced placements that can run here.
@@ -177,29 +213,52 @@ pub fn sweep(
                 break;
             }
             let mut picked = Placement::Cpu;
-            let skip_auto = too_slow(0);
-            let auto = if skip_auto {
-                None
-            } else {
-                Some(time(budget, || {
-                    let mut args = as_args(&mut values);
-                    picked = kernel.launch_placing(Backend::Auto, &mut args)?.0;
-                    Ok(())
-                })?)
-            };
-            let mut row = Vec::new();
-            for (c, &p) in places.iter().enumerate() {
-                if (p == Placement::Interp && n > INTERP_MAX) || too_slow(c + 1) {
-                    row.push(None);
-                    continue;
+            // Per column: its samples so far, or None once skipped or failed
+            // (a GPU that cannot run this kernel is a gap, not a failure).
+            let mut samples: Vec<Option<Vec<f64>>> = (0..=places.len())
+                .map(|c| {
+                    let skip = too_slow(c)
+                        || (c > 0 && places[c - 1] == Placement::Interp && n > INTERP_MAX);
+                    (!skip).then(Vec::new)
+                })
+                .collect();
+            let per_block = budget / ROUNDS as u32;
+            let columns = samples.len();
+            for round in 0..ROUNDS {
+                for j in 0..columns {
+                    // Each round starts one column later: no column always
+                    // follows the same one (a GPU runtime's threads, the
+                    // interpreter's caches) or always comes first.
+                    let c = (j + round) % columns;
+                    let col = &mut samples[c];
+                    let Some(v) = col else { continue };
+                    let t = if c == 0 {
+                        block(per_block, || {
+                            let mut args = as_args(&mut values);
+                            picked = kernel.launch_placing(Backend::Auto, &mut args)?.0;
+                            Ok(())
+                        })?
+                    } else {
+                        let p = places[c - 1];
+                        match block(per_block, || {
+                            let mut args = as_args(&mut values);
+                            kernel.launch_placed(p, &mut args).map(|_| ())
+                        }) {
+                            Ok(t) => t,
+                            Err(_) => {
+                                *col = None;
+                                continue;
+                            }
+                        }
+                    };
+                    v.extend(t);
                 }
-                let t = time(budget, || {
-                    let mut args = as_args(&mut values);
-                    kernel.launch_placed(p, &mut args).map(|_| ())
-                });
-                // A GPU that cannot run this kernel is a gap, not a failure.
-                row.push(t.ok());
             }
+            let mut medians = samples
+                .iter()
+                .map(|s| s.as_deref().and_then(median).filter(|t| t.is_finite()));
+            let auto = medians.next().flatten();
+            let row: Vec<Option<f64>> = medians.collect();
             last[0] = auto.map(|t| (work, t)).or(last[0]);
             for (c, t) in row.iter().enumerate() {
                 last[c + 1] = t.map(|t| (work, t)).or(last[c + 1]);

@@ -273,6 +273,8 @@ fn execute(cli: Cli) -> ExitCode {
             bench(&args)
         }
     };
+    // Figures refined in the last second are written before exiting.
+    kiln::runtime::calibrate::flush_pending();
     match outcome {
         Ok(code) => code,
         // A usage error of the command line: status 2, as clap's own.

@@ -437,9 +437,14 @@ impl Drop for FileLock {
 
 /// Writes `dir`'s unwritten changes: under the lock file, the file as it is
 /// now (other processes' entries kept) with this process's changed entries
-/// over it, renamed into place. `force`: even within [`WRITE_EVERY`] of the
-/// last write. Failing to write only costs a later measurement.
+/// over it, renamed into place. `force`: now, on this thread; otherwise a
+/// writer thread does it once [`WRITE_EVERY`] has passed since the last
+/// write. Failing to write only costs a later measurement.
 fn flush_dir(dir: &Path, force: bool) {
+    // One write at a time in this process, so that a `flush` that finds
+    // nothing left to write returns after the writer thread's write.
+    static WRITING: Mutex<()> = Mutex::new(());
+    let _writing = force.then(|| WRITING.lock().unwrap_or_else(|e| e.into_inner()));
     let (entries, devices) = {
         let mut t = stores().lock().unwrap_or_else(|e| e.into_inner());
         let Some(s) = t.get_mut(dir) else { return };
@@ -447,25 +452,29 @@ fn flush_dir(dir: &Path, force: bool) {
             return;
         }
         if !force {
-            if let Some(w) = s.last_write.filter(|w| w.elapsed() < WRITE_EVERY) {
-                // Within the rate limit: a writer thread writes it when the
-                // limit allows (or a later launch does).
-                DIRTY.store(true, Ordering::Release);
-                let wait = WRITE_EVERY.saturating_sub(w.elapsed());
-                let dir = dir.to_path_buf();
-                if !WRITER.swap(true, Ordering::AcqRel) {
-                    let _ = std::thread::Builder::new()
-                        .name("kiln-calibration-writer".into())
-                        .spawn(move || {
-                            std::thread::sleep(wait);
-                            WRITER.store(false, Ordering::Release);
-                            flush_dir(&dir, false);
-                        });
+            // Never on the launching thread (a write takes a lock, reads,
+            // parses and renames: milliseconds): a writer thread writes it,
+            // once the rate limit allows.
+            DIRTY.store(true, Ordering::Release);
+            let wait = s
+                .last_write
+                .map_or(Duration::ZERO, |w| WRITE_EVERY.saturating_sub(w.elapsed()));
+            let dir = dir.to_path_buf();
+            if !WRITER.swap(true, Ordering::AcqRel) {
+                let spawned = std::thread::Builder::new()
+                    .name("kiln-calibration-writer".into())
+                    .spawn(move || {
+                        std::thread::sleep(wait);
+                        WRITER.store(false, Ordering::Release);
+                        flush_dir(&dir, true);
+                    });
+                if spawned.is_err() {
+                    WRITER.store(false, Ordering::Release);
                 }
-                return;
             }
-            s.last_write = Some(Instant::now());
+            return;
         }
+        s.last_write = Some(Instant::now());
         let e: HashMap<String, Entry> = s
             .dirty
             .drain()
@@ -502,7 +511,9 @@ fn flush_dir(dir: &Path, force: bool) {
 /// Writes every directory's pending changes when the rate limit allows:
 /// one atomic load when there are none (called after measured launches).
 pub(crate) fn maybe_flush() {
-    if !DIRTY.load(Ordering::Acquire) {
+    // A writer thread already waiting writes its store; the others are
+    // looked at once it is done (`DIRTY` stays set).
+    if !DIRTY.load(Ordering::Acquire) || WRITER.load(Ordering::Acquire) {
         return;
     }
     DIRTY.store(false, Ordering::Release);
@@ -520,6 +531,21 @@ pub(crate) fn maybe_flush() {
 /// Writes `dir`'s pending changes now (ignoring the rate limit).
 pub fn flush(dir: &Path) {
     flush_dir(dir, true);
+}
+
+/// Writes every cache's pending changes now: what a program calls before
+/// it exits so that figures refined in its last second are kept (the
+/// writer thread may not have run yet). `kiln` does so on every command.
+pub fn flush_pending() {
+    let dirs: Vec<PathBuf> = stores()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .keys()
+        .cloned()
+        .collect();
+    for d in dirs {
+        flush_dir(&d, true);
+    }
 }
 
 /// The CPU's model name (`/proc/cpuinfo`), else the architecture; read once.

@@ -19,8 +19,9 @@
 //!   the cache lacks uses defaults while they are measured in the
 //!   background.
 //! - **Online refinement.** Every launch that is not tiny compares its
-//!   measured time with its prediction: a per kernel, placement and size
-//!   class ratio corrects later predictions at once, and when a placement's
+//!   measured time with its prediction: per kernel, placement and size
+//!   class, the lower quartile of the recent measured times (`Arm`)
+//!   replaces the model's prediction, and when a placement's
 //!   figures disagree beyond the noise (3 launches in a row more than 2x off
 //!   in the same direction, the same term of the model dominating) the
 //!   figure is corrected and written back to the cache (`calibrate::correct`).
@@ -29,7 +30,9 @@
 //!   after ever longer gaps: each re-try waits at least (its predicted cost
 //!   over the best) / 2% launches and twice the previous gap, so exploring
 //!   costs at most 2% over many launches and a wrong belief cannot lock a
-//!   placement out.
+//!   placement out. A placement switched to runs cold (workers asleep), so
+//!   an exploration that ends close to the best is repeated soon for twice
+//!   as long (`record`), and a switch's first launch is not a sample.
 //!
 //! A tiny launch's choice (the fast path, which reads no figures) is cached
 //! per kernel by a signature of its arguments (`FastCache`), so repeating it
@@ -54,8 +57,18 @@ use std::time::Instant;
 /// thread even on the pool (the CPU engine's own rule, `LIGHT_SERIAL_BELOW`).
 const CPU_LIGHT_SERIAL_BELOW: f64 = 32.0 * 1024.0;
 
-/// Launches predicted shorter than this never measure an alternative.
-const EXPLORE_ABOVE: f64 = 20e-6;
+/// Launches predicted shorter than this never measure an alternative (the
+/// fast path's bound: below it the bookkeeping is a visible share).
+const EXPLORE_ABOVE: f64 = 5e-6;
+
+/// Launches shorter than this feel a placement switch (a pool whose
+/// workers slept, caches another placement filled): they explore in
+/// streaks and take a few samples, judged by the fastest. Longer ones
+/// measure the calling thread (`cpu-serial`) in one launch, where the
+/// switch is lost in the noise and an extra slow launch is what exploring
+/// costs; other threads still get a streak (on the development VM a pool
+/// whose cores idled for a 60 ms serial launch ran 1.8x slower once).
+const WARM_MATTERS_BELOW: f64 = 1e-3;
 
 /// Launches the model puts below this run on the calling thread without
 /// corrections (see `choose`).
@@ -67,10 +80,10 @@ const FAST_PATH_BELOW: f64 = 5e-6;
 /// must be measured.
 const FAST_PATH_MAX_UNITS: f64 = 1e6;
 
-/// Weight of a new measurement slower than the estimate, and of one
-/// faster (load only slows a launch: a fast time is stronger evidence).
-const EWMA_ALPHA: f64 = 0.2;
-const EWMA_ALPHA_FASTER: f64 = 0.5;
+/// A sample faster than the model by this factor, or an exploration
+/// slower than the best by less, is confirmed by more samples soon
+/// (`record`).
+const DOUBT: f64 = 1.5;
 
 /// Exploration may cost this fraction of the launches of a size class.
 pub const EXPLORE_BUDGET: f64 = 0.02;
@@ -360,28 +373,91 @@ struct Snapshot {
     known: KnownList,
 }
 
+/// Samples an arm keeps (the most recent).
+const RECENT: usize = 16;
+
+/// Samples this far from the model (either way) say its figures are
+/// wrong rather than that the launch started cold (a cold pool on the
+/// development VM costs up to 1.5x).
+const MODEL_WRONG: f64 = 2.0;
+
 /// One placement's learning in one size class of one kernel.
 #[derive(Clone, Copy, Debug)]
 struct Arm {
-    /// ln(measured seconds per unit of work), averaged (EWMA); valid when
-    /// `n > 0`. Measured times stay true when figures are corrected, so
-    /// they are kept per unit of work rather than as a ratio to the model.
-    ln_per_unit: f64,
+    /// ln(measured seconds per unit of work) of the last launches (a ring;
+    /// the first `min(n, RECENT)` are valid). Measured times stay true when
+    /// figures are corrected, so they are kept per unit of work rather than
+    /// as a ratio to the model.
+    recent: [f64; RECENT],
+    /// Their lower quartile (`ln_per_unit`), kept: predicted every launch.
+    quartile: f64,
     n: u32,
     /// Launches of the class before which it is not explored again.
     next_explore: u64,
     gap: u64,
+    /// Launches of its last exploration; how many times a close result has
+    /// had it explored again soon (`record`), and whether the next
+    /// exploration is such a one (twice as long).
+    streak: u32,
+    close_calls: u32,
+    longer: bool,
 }
 
 impl Default for Arm {
     fn default() -> Arm {
         Arm {
-            ln_per_unit: 0.0,
+            recent: [0.0; RECENT],
+            quartile: 0.0,
             n: 0,
             // Never measured: explored from the class's second launch.
             next_explore: 1,
             gap: 1,
+            streak: 0,
+            close_calls: 0,
+            longer: false,
         }
+    }
+}
+
+impl Arm {
+    fn push(&mut self, ln_per_unit: f64) {
+        self.recent[self.n as usize % RECENT] = ln_per_unit;
+        self.n = self.n.saturating_add(1);
+        self.quartile = self.ln_per_unit();
+    }
+
+    /// ln(seconds per unit) this placement takes: the lower quartile of the
+    /// recent samples (their fastest while there are fewer than four).
+    /// Load, a switch of placement (workers asleep, caches another filled)
+    /// and clock ramps only ever slow a launch, and a placement that is
+    /// chosen runs warm, so its fast samples say what it costs; a quantile
+    /// rather than the minimum, so one lucky launch does not decide.
+    fn ln_per_unit(&self) -> f64 {
+        let len = (self.n as usize).min(RECENT);
+        let mut v = self.recent;
+        *v[..len].select_nth_unstable_by(len / 4, f64::total_cmp).1
+    }
+
+    /// Seconds predicted for `units` of work: the measurements once there
+    /// are [`EARLY_SAMPLES`], before that the model counting as one of them
+    /// (geometric mean). A placement measured just after another ran is
+    /// slow at first (its threads' cores idled: a pool on the development
+    /// VM takes 10-20 ms of work to reach full speed), so its first samples
+    /// alone would make a faster placement look no better; a calibrated
+    /// model knows better until the samples are several, unless they
+    /// disagree with it by more than [`MODEL_WRONG`].
+    fn predict(&self, model_s: f64, units: f64) -> f64 {
+        if self.n == 0 {
+            return model_s;
+        }
+        let measured = self.quartile + units.ln();
+        // Past the noise the figures are what is wrong: samples rule.
+        let wrong = !(model_s > 0.0) || (measured - model_s.ln()).abs() > MODEL_WRONG.ln();
+        if self.n >= EARLY_SAMPLES || wrong {
+            return measured.exp();
+        }
+        let n = f64::from(self.n);
+        ((model_s.ln() + n * measured) / (n + 1.0)).exp()
     }
 }
 
@@ -409,10 +485,22 @@ struct Class {
     /// the faster counting most: a placement switched to after another ran
     /// is slower at first (workers asleep, caches of the other placement).
     streak: Option<(usize, u32)>,
+    /// The candidate the last recorded launch ran on.
+    last: Option<usize>,
 }
 
-/// Launches per exploration.
+/// Launches per exploration (but one for the calling thread in launches
+/// longer than [`WARM_MATTERS_BELOW`]).
 const EXPLORE_STREAK: u32 = 2;
+
+/// Explorations ending close to the best that are followed soon by one
+/// twice as long (`record`).
+const CLOSE_CALLS: u32 = 3;
+
+/// How close a placement's first samples count as close in launches
+/// shorter than [`WARM_MATTERS_BELOW`]: a pool whose workers slept ran a
+/// 1e5-element sum 4x slower on its first launch (development VM).
+const FIRST_DOUBT: f64 = 4.0;
 
 /// Recent disagreements per candidate and term: the last few ratios
 /// measured / model (a ring), for figure corrections.
@@ -549,17 +637,21 @@ impl Plan {
             SLOT_STARTING | SLOT_UNUSABLE => return false,
             _ => {}
         }
+        // An optimistic bound: the dispatch floor and the copies, or the
+        // cached figures 8x faster. The floor first: most launches a CPU
+        // wins are decided without looking up the device's record.
+        let dispatches = 1.0 + 2.0 * work.par_loops;
+        let mut bound =
+            dispatches * GPU_FLOOR_DISPATCH_S + host_bytes(args) / GPU_FLOOR_COPY_BYTES_PER_S;
+        if bound >= best_cpu_s {
+            return false;
+        }
         let record = calibrate::device_record(&self.dir, slot.backend);
         if let Some(r) = record.as_ref().filter(|r| r.fresh() && !r.auto) {
             let _ = r;
             slot.state.store(SLOT_UNUSABLE, Ordering::Release);
             return false;
         }
-        // An optimistic bound: the dispatch floor and the copies, or the
-        // cached figures 8x faster.
-        let dispatches = 1.0 + 2.0 * work.par_loops;
-        let mut bound =
-            dispatches * GPU_FLOOR_DISPATCH_S + host_bytes(args) / GPU_FLOOR_COPY_BYTES_PER_S;
         if let Some(f) = record
             .as_ref()
             .and_then(|r| calibrate::cached(&self.dir, &r.key))
@@ -757,9 +849,7 @@ pub(crate) fn choose(
     class.arms.resize(plan.len(), Arm::default());
     for (p, &i) in predictions.iter_mut().zip(&index) {
         let arm = &class.arms[i];
-        if arm.n > 0 {
-            p.predicted_s = arm.ln_per_unit.exp() * units(work);
-        }
+        p.predicted_s = arm.predict(p.model_s, units(work));
     }
     // Ties go to the earlier candidate (serial before pool before GPUs).
     let best = (0..predictions.len())
@@ -792,12 +882,26 @@ pub(crate) fn choose(
         if let Some(k) = explore {
             // The next re-try: its extra cost within the budget, and at
             // least twice the previous gap.
+            let base =
+                if best_s < WARM_MATTERS_BELOW || predictions[k].place != Placement::CpuSerial {
+                    EXPLORE_STREAK
+                } else {
+                    1
+                };
             let extra = (predictions[k].predicted_s / best_s - 1.0).max(0.0);
             let arm = &mut class.arms[index[k]];
-            let cost = extra * f64::from(EXPLORE_STREAK);
+            // After a close call, twice the previous streak (`record`).
+            let streak = if arm.longer {
+                (2 * arm.streak).max(base)
+            } else {
+                base
+            };
+            arm.streak = streak;
+            arm.longer = false;
+            let cost = extra * f64::from(streak);
             arm.gap = (2 * arm.gap).max((cost / EXPLORE_BUDGET).ceil() as u64);
             arm.next_explore = class.launches + arm.gap;
-            class.streak = Some((index[k], EXPLORE_STREAK - 1));
+            class.streak = (streak > 1).then_some((index[k], streak - 1));
         }
     }
     if launching {
@@ -841,32 +945,57 @@ pub(crate) fn record(kernel_name: &str, plan: &Plan, choice: &Choice, measured_s
         let class = classes.entry(bucket(&choice.work)).or_default();
         class.arms.resize(plan.len(), Arm::default());
         let launches = class.launches;
+        let streak_over = class.streak.is_none_or(|(c, _)| c != i);
+        // The first launch on other threads after a launch elsewhere pays
+        // for waking them (and, on the development VM, a vCPU that idled):
+        // the switch's cost, not the placement's, so it is not a sample
+        // once the placement has one.
+        let switched = class.last.is_some_and(|l| l != i);
+        class.last = Some(i);
         let arm = &mut class.arms[i];
-        let ln = (measured_s / units(&choice.work)).ln();
-        if arm.n == 0 {
-            arm.ln_per_unit = ln;
-        } else if arm.n < EARLY_SAMPLES {
-            // The first launches of a placement are often its slowest (a
-            // pool whose workers slept, caches to fill): keep the fastest
-            // until it has a few samples, so one cold start cannot lock a
-            // faster placement out for the retry gap.
-            arm.ln_per_unit = arm.ln_per_unit.min(ln);
-        } else {
-            // One outlier moves the estimate at most 4x; load only slows a
-            // launch, so a faster time counts more than a slower one.
-            let step = (ln - arm.ln_per_unit).clamp(-4f64.ln(), 4f64.ln());
-            let alpha = if step < 0.0 {
-                EWMA_ALPHA_FASTER
-            } else {
-                EWMA_ALPHA
-            };
-            arm.ln_per_unit += alpha * step;
+        if !(switched && choice.place != Placement::CpuSerial && arm.n > 0) {
+            arm.push((measured_s / units(&choice.work)).ln());
         }
-        arm.n = arm.n.saturating_add(1);
-        // Measured: re-tried (once no longer the best) after a while; one
-        // measured once is measured again soon (one unlucky time must not
-        // lock it out for the budget's 50 launches).
-        if arm.n < EARLY_SAMPLES {
+        // Measured: re-tried (once no longer the best) after a while, but
+        // soon when its samples may have been unlucky and it matters:
+        // - fewer than `EARLY_SAMPLES` and much faster than the model (the
+        //   figures are wrong; correcting them takes a few samples) or not
+        //   far behind the best (a class's first launch is its coldest);
+        // - an exploration that ended close to the best without winning:
+        //   a placement switched to runs cold at first (workers asleep,
+        //   caches full of the other placement's data, and on the
+        //   development VM a vCPU that idled runs slow for its first
+        //   milliseconds), so it is explored again for twice as long, up
+        //   to `CLOSE_CALLS` times, before the gaps grow. The calling
+        //   thread (`cpu-serial`) runs warm and needs no second look.
+        //   A clear loser is not re-tried soon; one unlucky time cannot
+        //   lock a winner out.
+        let rival_s = choice
+            .predictions
+            .iter()
+            .filter(|q| q.place != choice.place)
+            .map(|q| q.predicted_s)
+            .fold(f64::INFINITY, f64::min);
+        let now_s = arm.predict(p.model_s, units(&choice.work));
+        // A first look is all cold samples, which matters for short
+        // launches: close within more there.
+        let short = rival_s < WARM_MATTERS_BELOW;
+        let first_within = if short { FIRST_DOUBT } else { DOUBT };
+        let first = arm.n <= arm.streak;
+        let within = if first { first_within } else { DOUBT };
+        let close = choice.exploring
+            && choice.place != Placement::CpuSerial
+            && streak_over
+            && now_s > rival_s
+            && now_s <= within * rival_s
+            && arm.close_calls < CLOSE_CALLS;
+        if close {
+            arm.close_calls += 1;
+            arm.longer = true;
+            arm.next_explore = launches + 2;
+        } else if arm.n < EARLY_SAMPLES
+            && (observed < 1.0 / DOUBT || now_s <= first_within * rival_s)
+        {
             arm.next_explore = launches + 2;
         } else {
             arm.next_explore = arm.next_explore.max(launches + arm.gap.max(MIN_RETRY));
@@ -1281,7 +1410,7 @@ mod tests {
     }
 
     /// From the third launch of a size on, every choice that is not a
-    /// measurement is the true best, and at most one launch measures.
+    /// measurement is the true best, and few launches measure.
     fn assert_recovers(n: f64, choices: &[Choice], best: Placement) {
         let chosen: Vec<(Placement, bool)> =
             choices.iter().map(|c| (c.place, c.exploring)).collect();
@@ -1289,13 +1418,14 @@ mod tests {
             chosen[2..].iter().all(|&(p, e)| p == best || e),
             "n = {n:e}: chose {chosen:?}, the best is {best}"
         );
+        // The first exploration and, after a close call, one twice as long.
         let measuring = chosen[2..].iter().filter(|c| c.1).count();
         assert!(
-            measuring <= 2 * EXPLORE_STREAK as usize,
+            measuring <= 3 * EXPLORE_STREAK as usize,
             "n = {n:e}: {chosen:?}"
         );
         assert_eq!(
-            chosen.last().map(|c| c.0),
+            chosen.iter().rev().find(|c| !c.1).map(|c| c.0),
             Some(best),
             "n = {n:e}: {chosen:?}"
         );
@@ -1402,6 +1532,117 @@ mod tests {
         calibrate::forget(dir.path());
         let e = calibrate::entry(dir.path(), &keys().1).unwrap();
         assert_eq!(e.source, Source::Given, "{e:?}");
+    }
+
+    #[test]
+    fn short_launches_explore_in_streaks_long_ones_on_the_calling_thread_singly() {
+        let (s, p) = truth();
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan_in(dir.path(), s, p);
+        let mut noise = 5;
+        // 1e5 light: ~60 us on the pool; 1e8 light: ~40 ms on the pool,
+        // where the serial one explored is the calling thread.
+        for (n, streak) in [(1e5, EXPLORE_STREAK as usize), (1e8, 1)] {
+            let choices = run(&plan, &work(n, false), 400, &mut noise);
+            let mut runs = Vec::new();
+            let mut len = 0;
+            for c in &choices {
+                if c.exploring {
+                    len += 1;
+                } else if len > 0 {
+                    runs.push(len);
+                    len = 0;
+                }
+            }
+            assert!(!runs.is_empty(), "n = {n:e}: never explored");
+            // A streak is the base length, or twice the one before after a
+            // close call (at most `CLOSE_CALLS` of them).
+            assert_eq!(runs[0], streak, "n = {n:e}: streaks {runs:?}");
+            let doubled = runs.windows(2).filter(|w| w[1] == 2 * w[0]).count();
+            assert!(
+                runs.windows(2).all(|w| w[1] == streak || w[1] == 2 * w[0])
+                    && doubled <= CLOSE_CALLS as usize,
+                "n = {n:e}: streaks {runs:?}, base {streak}"
+            );
+        }
+    }
+
+    #[test]
+    fn cold_starts_do_not_lock_a_faster_placement_out() {
+        // The pool truly 1.3x faster than serial, but each switch to it
+        // costs its next four launches 2.2x, 1.9x, 1.6x and 1.3x (a vCPU
+        // that idled, caches full of the calling thread's data).
+        let (s, p) = truth();
+        let w = work(1e5, false);
+        let (ts, tp) = (
+            true_time(Placement::CpuSerial, &w),
+            true_time(Placement::CpuPool, &w),
+        );
+        let scale = Figures {
+            overhead_s: p.overhead_s * ts / tp / 1.3,
+            ops_per_s: p.ops_per_s * tp / ts * 1.3,
+            lane_ops_per_s: p.lane_ops_per_s,
+            bytes_per_s: p.bytes_per_s * tp / ts * 1.3,
+            transfer_bytes_per_s: 0.0,
+        };
+        let pool_s = model(Placement::CpuPool, &scale, &s, &w);
+        assert!((ts / pool_s - 1.3).abs() < 0.05, "{}", ts / pool_s);
+        // The figures put the pool 1.6x slower than it is (serial looks
+        // faster): the pool must earn it from cold samples.
+        let planted = Figures {
+            overhead_s: scale.overhead_s * 1.6,
+            ops_per_s: scale.ops_per_s / 1.6,
+            lane_ops_per_s: scale.lane_ops_per_s,
+            bytes_per_s: scale.bytes_per_s / 1.6,
+            transfer_bytes_per_s: 0.0,
+        };
+        assert!(model(Placement::CpuPool, &planted, &s, &w) > ts);
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan_in(dir.path(), s, planted);
+        let cold = [2.2, 1.9, 1.6, 1.3];
+        let (mut last, mut run_len) = (Placement::CpuSerial, 99usize);
+        let mut on_pool = 0;
+        for l in 0..400 {
+            let c = choose(0, &plan, &w, &[], true);
+            run_len = if c.place == last { run_len + 1 } else { 0 };
+            last = c.place;
+            let t = if c.place == Placement::CpuPool {
+                pool_s * cold.get(run_len).copied().unwrap_or(1.0)
+            } else {
+                ts
+            };
+            record("sim", &plan, &c, t);
+            if l >= 200 && c.place == Placement::CpuPool {
+                on_pool += 1;
+            }
+        }
+        assert!(on_pool >= 190, "on the pool {on_pool} of the last 200");
+    }
+
+    #[test]
+    fn arm_trusts_a_close_model_until_samples_are_several() {
+        let mut arm = Arm::default();
+        assert_eq!(arm.predict(1e-3, 1.0), 1e-3);
+        // A cold first sample 1.44x the model: the model is one of two.
+        arm.push(1.44e-3f64.ln());
+        assert!((arm.predict(1e-3, 1.0) - 1.2e-3).abs() < 1e-9);
+        // Two more: the samples alone, their lower quartile.
+        arm.push(1.1e-3f64.ln());
+        arm.push(1.3e-3f64.ln());
+        assert!((arm.predict(1e-3, 1.0) - 1.1e-3).abs() < 1e-9);
+        // Far from the model (figures wrong): samples rule at once.
+        let mut wrong = Arm::default();
+        wrong.push(1e-4f64.ln());
+        assert!((wrong.predict(1e-3, 1.0) - 1e-4).abs() < 1e-12);
+        // A window of the recent: old samples leave it.
+        let mut window = Arm::default();
+        for _ in 0..RECENT {
+            window.push(1e-6f64.ln());
+        }
+        for _ in 0..RECENT {
+            window.push(1e-3f64.ln());
+        }
+        assert!((window.predict(1.0, 1.0) - 1e-3).abs() < 1e-12);
     }
 
     #[test]
