@@ -498,8 +498,9 @@ const EXPLORE_STREAK: u32 = 2;
 const CLOSE_CALLS: u32 = 3;
 
 /// How close a placement's first samples count as close in launches
-/// shorter than [`WARM_MATTERS_BELOW`]: a pool whose workers slept ran a
-/// 1e5-element sum 4x slower on its first launch (development VM).
+/// shorter than [`WARM_MATTERS_BELOW`], and on other threads at any length:
+/// a pool whose workers slept ran a 1e5-element sum 4x slower on its first
+/// launch (development VM).
 const FIRST_DOUBT: f64 = 4.0;
 
 /// Recent disagreements per candidate and term: the last few ratios
@@ -956,6 +957,11 @@ pub(crate) fn record(kernel_name: &str, plan: &Plan, choice: &Choice, measured_s
         if !(switched && choice.place != Placement::CpuSerial && arm.n > 0) {
             arm.push((measured_s / units(&choice.work)).ln());
         }
+        if !choice.exploring {
+            // Chosen as the best: should it lose narrowly later, it gets
+            // its close calls again.
+            arm.close_calls = 0;
+        }
         // Measured: re-tried (once no longer the best) after a while, but
         // soon when its samples may have been unlucky and it matters:
         // - fewer than `EARLY_SAMPLES` and much faster than the model (the
@@ -978,9 +984,15 @@ pub(crate) fn record(kernel_name: &str, plan: &Plan, choice: &Choice, measured_s
             .fold(f64::INFINITY, f64::min);
         let now_s = arm.predict(p.model_s, units(&choice.work));
         // A first look is all cold samples, which matters for short
-        // launches: close within more there.
+        // launches and for other threads at any length (a pool's first
+        // launch of a 2 ms size ran 2.9x slower after other work on the
+        // development VM): close within more there.
         let short = rival_s < WARM_MATTERS_BELOW;
-        let first_within = if short { FIRST_DOUBT } else { DOUBT };
+        let first_within = if short || choice.place != Placement::CpuSerial {
+            FIRST_DOUBT
+        } else {
+            DOUBT
+        };
         let first = arm.n <= arm.streak;
         let within = if first { first_within } else { DOUBT };
         let close = choice.exploring
