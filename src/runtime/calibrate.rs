@@ -517,6 +517,11 @@ pub(crate) fn maybe_flush() {
         return;
     }
     DIRTY.store(false, Ordering::Release);
+    flush_all(false);
+}
+
+/// `flush_dir` on every cache directory this process has used.
+fn flush_all(force: bool) {
     let dirs: Vec<PathBuf> = stores()
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -524,7 +529,7 @@ pub(crate) fn maybe_flush() {
         .cloned()
         .collect();
     for d in dirs {
-        flush_dir(&d, false);
+        flush_dir(&d, force);
     }
 }
 
@@ -537,15 +542,7 @@ pub fn flush(dir: &Path) {
 /// it exits so that figures refined in its last second are kept (the
 /// writer thread may not have run yet). `kiln` does so on every command.
 pub fn flush_pending() {
-    let dirs: Vec<PathBuf> = stores()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .keys()
-        .cloned()
-        .collect();
-    for d in dirs {
-        flush_dir(&d, true);
-    }
+    flush_all(true);
 }
 
 /// The CPU's model name (`/proc/cpuinfo`), else the architecture; read once.
