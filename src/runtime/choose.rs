@@ -941,7 +941,7 @@ pub(crate) fn record(kernel_name: &str, plan: &Plan, choice: &Choice, measured_s
         return;
     };
     let observed = (measured_s / p.model_s).clamp(1e-3, 1e3);
-    {
+    let sampled = {
         let mut classes = plan.classes.lock().unwrap_or_else(|e| e.into_inner());
         let class = classes.entry(bucket(&choice.work)).or_default();
         class.arms.resize(plan.len(), Arm::default());
@@ -954,7 +954,8 @@ pub(crate) fn record(kernel_name: &str, plan: &Plan, choice: &Choice, measured_s
         let switched = class.last.is_some_and(|l| l != i);
         class.last = Some(i);
         let arm = &mut class.arms[i];
-        if !(switched && choice.place != Placement::CpuSerial && arm.n > 0) {
+        let sampled = !(switched && choice.place != Placement::CpuSerial && arm.n > 0);
+        if sampled {
             arm.push((measured_s / units(&choice.work)).ln());
         }
         if !choice.exploring {
@@ -1012,18 +1013,20 @@ pub(crate) fn record(kernel_name: &str, plan: &Plan, choice: &Choice, measured_s
         } else {
             arm.next_explore = arm.next_explore.max(launches + arm.gap.max(MIN_RETRY));
         }
-    }
+        sampled
+    };
     let logging = log_dispatch();
     if logging {
         tracing::info!(
             target: "kiln::dispatch",
-            "{kernel_name}: ran on {} in {}, predicted {} (model {}, x{:.3}){}",
+            "{kernel_name}: ran on {} in {}, predicted {} (model {}, x{:.3}){}{}",
             choice.place,
             duration(measured_s),
             duration(p.predicted_s),
             duration(p.model_s),
             observed,
-            if choice.exploring { " (measuring)" } else { "" }
+            if choice.exploring { " (measuring)" } else { "" },
+            if sampled { "" } else { " (a switch: not a sample)" }
         );
     }
     disagree(kernel_name, plan, choice, i, p, observed);
