@@ -461,8 +461,9 @@ impl Arm {
     }
 }
 
-/// Samples of a placement (per size class) taken soon, two launches apart,
-/// and judged by the fastest, before the explore budget spaces re-tries out.
+/// Samples of a placement (per size class) before its measurements alone
+/// predict it (`Arm::predict`); until then a doubtful one is re-sampled two
+/// launches later (`record`), before the explore budget spaces re-tries out.
 const EARLY_SAMPLES: u32 = 3;
 
 /// A measured placement is not re-tried for this many launches of its
@@ -481,9 +482,9 @@ struct Class {
     launches: u64,
     arms: Vec<Arm>,
     /// An exploration in progress: the candidate and the launches it still
-    /// takes. Each exploration runs `EXPLORE_STREAK` launches back to back,
-    /// the faster counting most: a placement switched to after another ran
-    /// is slower at first (workers asleep, caches of the other placement).
+    /// takes. An exploration runs several launches back to back (its arm's
+    /// `streak`): a placement switched to after another ran is slower at
+    /// first (workers asleep, caches of the other placement).
     streak: Option<(usize, u32)>,
     /// The candidate the last recorded launch ran on.
     last: Option<usize>,
@@ -494,8 +495,10 @@ struct Class {
 const EXPLORE_STREAK: u32 = 2;
 
 /// Explorations ending close to the best that are followed soon by one
-/// twice as long (`record`).
+/// twice as long (`record`), this many launches later: soon, but not
+/// before a size's first launches have settled on their best.
 const CLOSE_CALLS: u32 = 3;
+const CLOSE_RETRY: u64 = 8;
 
 /// How close a placement's first samples count as close in launches
 /// shorter than [`WARM_MATTERS_BELOW`], and on other threads at any length:
@@ -994,6 +997,13 @@ pub(crate) fn record(kernel_name: &str, plan: &Plan, choice: &Choice, measured_s
         } else {
             DOUBT
         };
+        // The calling thread in long launches is sampled one at a time and
+        // runs warm: a second sample confirms the first.
+        let early_samples = if short || choice.place != Placement::CpuSerial {
+            EARLY_SAMPLES
+        } else {
+            2
+        };
         let first = arm.n <= arm.streak;
         let within = if first { first_within } else { DOUBT };
         let close = choice.exploring
@@ -1005,8 +1015,8 @@ pub(crate) fn record(kernel_name: &str, plan: &Plan, choice: &Choice, measured_s
         if close {
             arm.close_calls += 1;
             arm.longer = true;
-            arm.next_explore = launches + 2;
-        } else if arm.n < EARLY_SAMPLES
+            arm.next_explore = launches + CLOSE_RETRY;
+        } else if arm.n < early_samples
             && (observed < 1.0 / DOUBT || now_s <= first_within * rival_s)
         {
             arm.next_explore = launches + 2;
@@ -1425,7 +1435,7 @@ mod tests {
     }
 
     /// From the third launch of a size on, every choice that is not a
-    /// measurement is the true best, and few launches measure.
+    /// measurement is the true best, and at most one launch measures.
     fn assert_recovers(n: f64, choices: &[Choice], best: Placement) {
         let chosen: Vec<(Placement, bool)> =
             choices.iter().map(|c| (c.place, c.exploring)).collect();
@@ -1433,14 +1443,13 @@ mod tests {
             chosen[2..].iter().all(|&(p, e)| p == best || e),
             "n = {n:e}: chose {chosen:?}, the best is {best}"
         );
-        // The first exploration and, after a close call, one twice as long.
         let measuring = chosen[2..].iter().filter(|c| c.1).count();
         assert!(
-            measuring <= 3 * EXPLORE_STREAK as usize,
+            measuring <= 2 * EXPLORE_STREAK as usize,
             "n = {n:e}: {chosen:?}"
         );
         assert_eq!(
-            chosen.iter().rev().find(|c| !c.1).map(|c| c.0),
+            chosen.last().map(|c| c.0),
             Some(best),
             "n = {n:e}: {chosen:?}"
         );
