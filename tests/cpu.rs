@@ -1195,7 +1195,8 @@ kernel rowsum(x: f32[:, :], out: mut f32[:]) {
 /// (softmax's row maximum) runs vector code with lanes started at the
 /// variable's value, and keeps the sequential result's bits: NaNs skipped,
 /// -0 < +0 (the reciprocals expose the zero's sign), all-NaN rows, every
-/// remainder length. A serial `+=` is never reordered, so it stays scalar.
+/// remainder length. A serial `+=` of bare loads gains nothing from vectors
+/// (its adds stay in element order), so it stays scalar.
 #[test]
 fn serial_min_max_loops_vectorize_bit_for_bit_and_serial_sums_do_not() {
     let m = module(SERIAL_MIN_MAX);
@@ -1242,5 +1243,246 @@ fn serial_min_max_loops_vectorize_bit_for_bit_and_serial_sums_do_not() {
             arr("out", out32(7.0), &[h], true),
         ];
         let _ = same(SERIAL_MIN_MAX, "rowsum", &inputs);
+    }
+}
+
+const EXPS: &str = r#"
+kernel vexp32(x: f32[:], y: mut f32[:]) {
+    for i in prange(0..x.len()) {
+        y[i] = exp(x[i]);
+    }
+}
+kernel cexp32(x: f32[:], y: mut f32[:]) {
+    for i in 0..x.len() {
+        if x[i] < 1000.0 {
+            y[i] = exp(x[i]);
+        }
+    }
+}
+kernel vexp64(x: f64[:], y: mut f64[:]) {
+    for i in 0..x.len() {
+        y[i] = exp(x[i]) * 1.0;
+    }
+}
+kernel cexp64(x: f64[:], y: mut f64[:]) {
+    for i in prange(0..x.len()) {
+        if x[i] < 1000.0 {
+            y[i] = exp(x[i]);
+        }
+    }
+}
+"#;
+
+/// Distance in ulps between two floats of one width given as ordered bit
+/// positions (`-0` and `+0` coincide); NaN only matches NaN.
+fn ulps(a: f64, b: f64, pos: impl Fn(f64) -> i64) -> i64 {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => 0,
+        (false, false) => (pos(a) - pos(b)).abs(),
+        _ => i64::MAX,
+    }
+}
+
+fn pos32(v: f64) -> i64 {
+    let b = (v as f32).to_bits() as i32 as i64;
+    if b < 0 {
+        i32::MIN as i64 - b
+    } else {
+        b
+    }
+}
+
+fn pos64(v: f64) -> i64 {
+    let b = v.to_bits() as i64;
+    if b < 0 {
+        i64::MIN - b
+    } else {
+        b
+    }
+}
+
+/// Inputs covering where `exp` is 1, subnormal, near overflow and beyond,
+/// dense near 0, every special value.
+fn exp_inputs(lo: f64, hi: f64) -> Vec<f64> {
+    let mut x: Vec<f64> = (0..60_000)
+        .map(|i| lo + (hi - lo) * (i as f64 / 59_999.0))
+        .collect();
+    let mut s = 0x9E37_79B9_7F4A_7C15u64;
+    for _ in 0..20_000 {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        let m = (s >> 11) as f64 / (1u64 << 53) as f64;
+        x.push((m - 0.5) * 2.0 * 10f64.powi((s % 5) as i32 - 2));
+    }
+    x.extend([
+        0.0,
+        -0.0,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::MAX,
+        -f64::MAX,
+        1.0,
+        -1.0,
+        f64::MIN_POSITIVE,
+        88.72283,
+        88.72284,
+        -87.33654,
+        -103.97208,
+        -103.97209,
+        709.782712893384,
+        709.7827128933841,
+        -708.3964185322641,
+        -745.1332191019411,
+        -745.1332191019412,
+    ]);
+    x
+}
+
+/// `exp` in a loop that vectorizes is inline (src/cpu/lower/exp.rs): an
+/// element's bits do not depend on whether it ran in a vector lane or a
+/// scalar remainder (the input shifted by one element moves every element
+/// between the two), within 1 ulp of the C library
+/// (the interpreter's), the specials exact; in a loop that does not
+/// vectorize it is the C library's, bit for bit.
+#[test]
+fn inline_exp_matches_in_lanes_and_scalars_within_bounds() {
+    let m = module(EXPS);
+    for (k, lanes) in [("vexp32", "f32x4"), ("vexp64", "f64x2")] {
+        let text = emit_clif(&m, k).unwrap();
+        assert!(
+            text.contains(lanes) && !text.contains("sig0 = (f"),
+            "{text}"
+        );
+    }
+    for k in ["cexp32", "cexp64"] {
+        let text = emit_clif(&m, k).unwrap();
+        assert!(text.contains("sig0 = (f"), "{k} calls exp: {text}");
+    }
+    for (width, lo, hi, bound) in [(32, -110.0, 95.0, 1), (64, -760.0, 720.0, 1)] {
+        let x = exp_inputs(lo, hi);
+        let n = x.len();
+        let run_on = |k: &str, x: &[f64], run: fn(&Arc<ir::Module>, &str, &[Input]) -> Outcome| {
+            let n = x.len();
+            let data = |v: &[f64]| match width {
+                32 => Data::F32(v.iter().map(|a| *a as f32).collect()),
+                _ => Data::F64(v.to_vec()),
+            };
+            let (r, ins) = run(
+                &m,
+                k,
+                &[
+                    arr("x", data(x), &[n], false),
+                    arr("y", data(&vec![0.0; n]), &[n], true),
+                ],
+            );
+            r.unwrap();
+            match &ins[1] {
+                Input::Array {
+                    data: Data::F32(v), ..
+                } => v.iter().map(|a| *a as f64).collect::<Vec<f64>>(),
+                Input::Array {
+                    data: Data::F64(v), ..
+                } => v.clone(),
+                _ => unreachable!(),
+            }
+        };
+        let (vk, ck) = if width == 32 {
+            ("vexp32", "cexp32")
+        } else {
+            ("vexp64", "cexp64")
+        };
+        let inline = run_on(vk, &x, run_cpu);
+        let shifted = run_on(vk, &x[1..], run_cpu);
+        let reference = run_on(vk, &x, run_interp);
+        let called = run_on(ck, &x, run_cpu);
+        let called_reference = run_on(ck, &x, run_interp);
+        let pos = if width == 32 { pos32 } else { pos64 };
+        let (mut worst, mut differ) = ((0, 0.0), 0);
+        for i in 0..n {
+            if i > 0 {
+                assert_eq!(
+                    inline[i].to_bits(),
+                    shifted[i - 1].to_bits(),
+                    "f{width} exp({:e}) depends on its lane",
+                    x[i]
+                );
+            }
+            assert_eq!(
+                called[i].to_bits(),
+                called_reference[i].to_bits(),
+                "f{width} exp({:e}) called",
+                x[i]
+            );
+            let d = ulps(inline[i], reference[i], pos);
+            differ += (d != 0) as usize;
+            if d > worst.0 {
+                worst = (d, x[i]);
+            }
+        }
+        eprintln!(
+            "f{width} inline exp: {differ} of {n} inputs differ from the C library, at most {} ulp (at {:e})",
+            worst.0, worst.1
+        );
+        assert!(
+            worst.0 <= bound,
+            "f{width} exp: {} ulp at {:e}",
+            worst.0,
+            worst.1
+        );
+        // Zeros, infinities, NaN and the largest magnitudes are exact.
+        for i in n - 20..n - 13 {
+            assert_eq!(
+                ulps(inline[i], reference[i], pos),
+                0,
+                "f{width} exp({:e})",
+                x[i]
+            );
+        }
+    }
+}
+
+const ORDERED: &str = r#"
+kernel rows(x: f32[:, :], out: mut f32[:, :]) -> f32 {
+    let mut total = 0.0;
+    for r in prange(0..x.shape(0)) {
+        let mut s = 0.5;
+        let mut m = -1.0 / 0.0;
+        for c in 0..x.shape(1) {
+            let t = x[r, c] * 3.0 - 1.25;
+            out[r, c] = t;
+            s += t;
+            m = max(m, t);
+        }
+        for c in 0..x.shape(1) {
+            s -= out[r, c] / 7.0;
+        }
+        total += s + m;
+    }
+    return total;
+}
+"#;
+
+/// A serial loop's float sum vectorizes with its terms taken lane by lane
+/// in element order: the same bits as the interpreter's sequential sum.
+#[test]
+fn serial_float_sums_vectorize_in_element_order() {
+    let text = emit_clif(&module(ORDERED), "rows").unwrap();
+    assert!(text.contains("extractlane"), "{text}");
+    for (rows, cols) in [(1, 1), (3, 7), (5, 33), (17, 101), (2, 1000)] {
+        let x: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 7919 % 1013) as f32) * 0.37 - 150.0 + 1.0 / (1 + i % 13) as f32)
+            .collect();
+        let inputs = [
+            arr("x", Data::F32(x), &[rows, cols], false),
+            arr(
+                "out",
+                Data::F32(vec![0.0; rows * cols]),
+                &[rows, cols],
+                true,
+            ),
+        ];
+        let _ = same(ORDERED, "rows", &inputs);
     }
 }

@@ -69,21 +69,24 @@ impl<'m> Fx<'_, '_, 'm> {
         .and_then(|vectorized| match vectorized {
             Some((rest_start, rest)) => {
                 self.b.ins().jump(slow, &[rest_start.into(), rest.into()]);
-                Ok(())
+                Ok(true)
             }
             None => {
                 self.plain_loop(var, start, count, stride, body, poll, false)?;
                 self.b.ins().jump(join, &[]);
-                Ok(())
+                Ok(false)
             }
         });
         for h in &hoisted {
             self.proven.remove(&(h.access, h.dim));
         }
-        let slow_loop = fast_loop.and_then(|_| {
+        let outer = self.inline_exp_here;
+        let slow_loop = fast_loop.and_then(|vectorized| {
             self.b.switch_to_block(slow);
+            self.inline_exp_here |= vectorized;
             self.plain_loop(var, slow_start, slow_count, stride, body, poll, false)
         });
+        self.inline_exp_here = outer;
         self.hoist_depth -= 1;
         slow_loop?;
         self.b.ins().jump(join, &[]);
@@ -146,12 +149,29 @@ impl<'m> Fx<'_, '_, 'm> {
     ) -> Result<()> {
         // Chunk loops (the only ones that poll) have unit stride; serial
         // loops are vectorized when their step is the constant 1.
-        let (start, count) = if vectorize && (poll || self.is_const_one(stride)) {
+        let vectorized = if vectorize && (poll || self.is_const_one(stride)) {
             self.vector_loop(var, start, count, body, poll)?
-                .unwrap_or((start, count))
         } else {
-            (start, count)
+            None
         };
+        let outer = self.inline_exp_here;
+        self.inline_exp_here |= vectorized.is_some();
+        let (start, count) = vectorized.unwrap_or((start, count));
+        let done = self.scalar_loop(var, start, count, stride, body, poll);
+        self.inline_exp_here = outer;
+        done
+    }
+
+    /// The scalar loop of `plain_loop`.
+    fn scalar_loop(
+        &mut self,
+        var: VarId,
+        start: CValue,
+        count: CValue,
+        stride: CValue,
+        body: &'m ir::Block,
+        poll: bool,
+    ) -> Result<()> {
         // Rotated: one test before the loop, then the body and the latch
         // (increment and test) end in one branch back. A header block
         // between the two would split every value live through the loop at

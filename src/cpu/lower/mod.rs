@@ -25,6 +25,7 @@
 
 use super::launch::{self, ParInfo};
 mod chunks;
+mod exp;
 mod expr;
 mod loops;
 mod ops;
@@ -421,6 +422,9 @@ struct Fx<'a, 'b, 'm> {
     /// While lowering a chunk's privatized copy: the private buffer of each
     /// array whose `atomic_add`s become plain adds (see `privatizable`).
     privs: HashMap<ArrayId, StackSlot>,
+    /// In the scalar copies of a loop whose body runs as vectors: `exp`
+    /// is computed inline as in the vector lanes (`exp`), not called.
+    inline_exp_here: bool,
 }
 
 impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
@@ -448,6 +452,7 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             funcs: HashMap::new(),
             proven: HashSet::new(),
             hoist_depth: 0,
+            inline_exp_here: false,
             chunk_start: None,
             chunk_reductions: Vec::new(),
             privs: HashMap::new(),

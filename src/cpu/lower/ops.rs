@@ -229,6 +229,9 @@ impl<'m> Fx<'_, '_, 'm> {
     }
 
     pub(super) fn builtin(&mut self, f: Builtin, ty: ScalarType, a: &[CValue]) -> Result<CValue> {
+        if f == Builtin::Exp && self.inline_exp_here {
+            return Ok(self.inline_exp(a[0]));
+        }
         let func = match f.lowering() {
             Lowering::Generic(g) => return Ok(self.generic_builtin(g, ty, a)),
             Lowering::Float(func) => func,

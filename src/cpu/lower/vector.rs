@@ -17,7 +17,8 @@
 //! launch). Doing a few iterations' loads before their stores then changes
 //! nothing, in a `prange` and in a serial loop alike. A serial loop may
 //! update outer variables only by float `min`/`max` (exact in any order:
-//! `serial_min_max`); a `prange` chunk may update its float `+`, `min` and
+//! `serial_updates`), or by float `+` taken lane by lane in element order;
+//! a `prange` chunk may update its float `+`, `min` and
 //! `max` reductions. Both accumulate per lane in `UNROLL` accumulators
 //! combined in a fixed order after the loop (deterministic whatever the
 //! thread count).
@@ -190,7 +191,9 @@ fn expr_ok(
         ExprKind::Const(_) | ExprKind::Var(_) => true,
         ExprKind::Unary(UnOp::Neg, a) => ok(a),
         ExprKind::Binary(BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, a, b) => ok(a) && ok(b),
-        ExprKind::Builtin(Builtin::Sqrt | Builtin::Abs, args) => args.len() == 1 && ok(&args[0]),
+        ExprKind::Builtin(Builtin::Sqrt | Builtin::Abs | Builtin::Exp, args) => {
+            args.len() == 1 && ok(&args[0])
+        }
         ExprKind::Builtin(Builtin::Min | Builtin::Max, args) => {
             args.len() == 2 && ok(&args[0]) && ok(&args[1])
         }
@@ -221,22 +224,27 @@ pub(crate) fn update(r: VarId, op: ReduceOp, value: &Expr) -> Option<&Expr> {
 }
 
 /// The outer float variables a serial loop body updates only by
-/// `m = min(m, e)` / `m = max(m, e)` (either operand order) and reads
-/// nowhere else. IEEE `minimumNumber`/`maximumNumber` (language.md §8) are
-/// associative and commutative on values, so lanes started at `m` and
-/// combined after the loop give the sequential result exactly; a `+` is not,
-/// and is never vectorized in a serial loop.
-fn serial_min_max(body: &crate::ir::Block) -> Vec<(VarId, ReduceOp)> {
+/// `m = min(m, e)` / `m = max(m, e)` (either operand order) or by
+/// `s = s + e` / `s = s - e` (once per iteration), and reads nowhere else.
+/// IEEE `minimumNumber`/`maximumNumber` (language.md §8) are associative and
+/// commutative on values, so lanes started at `m` and combined after the
+/// loop give the sequential result exactly. A `+` is not: a sum takes each
+/// lane's term in element order, one scalar add after another (`ordered`),
+/// so only the terms are computed as vectors.
+fn serial_updates(body: &crate::ir::Block) -> Vec<(VarId, ReduceOp)> {
     let mut found: Vec<(VarId, ReduceOp)> = Vec::new();
     for s in &body.stmts {
         if let StmtKind::Assign { var, value } = &s.kind {
             let op = match &value.kind {
                 ExprKind::Builtin(Builtin::Min, _) if value.ty.is_float() => ReduceOp::Min,
                 ExprKind::Builtin(Builtin::Max, _) if value.ty.is_float() => ReduceOp::Max,
+                ExprKind::Binary(BinOp::Add | BinOp::Sub, ..) if value.ty.is_float() => {
+                    ReduceOp::Add
+                }
                 _ => return Vec::new(),
             };
-            if update(*var, op, value).is_none() || found.iter().any(|&(v, o)| v == *var && o != op)
-            {
+            let again = |&(v, o): &(VarId, ReduceOp)| v == *var && (o != op || op == ReduceOp::Add);
+            if update(*var, op, value).is_none() || found.iter().any(again) {
                 return Vec::new();
             }
             found.push((*var, op));
@@ -257,6 +265,23 @@ fn serial_min_max(body: &crate::ir::Block) -> Vec<(VarId, ReduceOp)> {
         return Vec::new();
     }
     found.dedup();
+    // Terms that are bare loads gain nothing: the loop is its chain of adds.
+    let plain = |e: &Expr| {
+        matches!(
+            e.kind,
+            ExprKind::Load(_) | ExprKind::Var(_) | ExprKind::Const(_)
+        )
+    };
+    let computes = body.stmts.iter().any(|s| match &s.kind {
+        StmtKind::Let { init: e, .. } | StmtKind::Store { value: e, .. } => !plain(e),
+        StmtKind::Assign { var, value } => {
+            update(*var, ReduceOp::Add, value).is_some_and(|e| !plain(e))
+        }
+        _ => false,
+    });
+    if !computes && found.iter().any(|&(_, op)| op == ReduceOp::Add) {
+        return Vec::new();
+    }
     found
 }
 
@@ -286,7 +311,7 @@ impl<'m> Fx<'_, '_, 'm> {
         let reductions = if reduce {
             self.chunk_reductions.clone()
         } else {
-            serial_min_max(body)
+            serial_updates(body)
         };
         let Some(ty) = plan(body, var, kernel, &unchecked, &reductions) else {
             return Ok(None);
@@ -315,11 +340,12 @@ impl<'m> Fx<'_, '_, 'm> {
         let ity = vty.as_int();
         for st in &body.stmts {
             if let StmtKind::Assign { var: r, .. } = &st.kind {
-                if !accs.contains_key(r) {
-                    let op = reductions
-                        .iter()
-                        .find(|(v, _)| v == r)
-                        .map_or(ir::ReduceOp::Add, |x| x.1);
+                let op = reductions
+                    .iter()
+                    .find(|(v, _)| v == r)
+                    .map_or(ir::ReduceOp::Add, |x| x.1);
+                let ordered = !reduce && op == ir::ReduceOp::Add;
+                if !ordered && !accs.contains_key(r) {
                     // A chunk's partial starts at the identity; a serial
                     // loop's `min`/`max` starts every lane at the variable's
                     // value, which gives the sequential result's bits even
@@ -386,6 +412,25 @@ impl<'m> Fx<'_, '_, 'm> {
                         self.b
                             .ins()
                             .store(MemFlagsData::new().with_notrap(), x, addr, disp);
+                    }
+                    StmtKind::Assign { var: r, value } if !reduce && !accs.contains_key(r) => {
+                        // An ordered sum: this copy's lanes are the next
+                        // terms, added one by one in element order.
+                        let e = update(*r, ir::ReduceOp::Add, value).ok_or_else(|| {
+                            self.sh
+                                .unsupported(s.span, "an update the vector plan excludes")
+                        })?;
+                        let x = self.vexpr(e, vty, at, &lets)?;
+                        let v = self.var(*r);
+                        let mut total = self.b.use_var(v);
+                        for lane in 0..lanes as u8 {
+                            let term = self.b.ins().extractlane(x, lane);
+                            total = match value.kind {
+                                ExprKind::Binary(BinOp::Sub, ..) => self.b.ins().fsub(total, term),
+                                _ => self.b.ins().fadd(total, term),
+                            };
+                        }
+                        self.b.def_var(v, total);
                     }
                     StmtKind::Assign { var: r, value } => {
                         let Some(((acc, op), e)) = accs
@@ -620,10 +665,10 @@ impl<'m> Fx<'_, '_, 'm> {
             }
             ExprKind::Builtin(f, args) => {
                 let x = self.vexpr(&args[0], vty, at, lets)?;
-                if *f == Builtin::Sqrt {
-                    self.b.ins().sqrt(x)
-                } else {
-                    self.b.ins().fabs(x)
+                match f {
+                    Builtin::Sqrt => self.b.ins().sqrt(x),
+                    Builtin::Exp => self.inline_exp(x),
+                    _ => self.b.ins().fabs(x),
                 }
             }
             ExprKind::Load(acc) => {
