@@ -549,10 +549,88 @@ fn inner_loop_checks_are_hoisted_in_matmul_nbody_and_stencils() {
             std::fs::read_to_string(common::root().join(format!("kernels/{stem}.kn"))).unwrap();
         let m = module(&src);
         let text = emit_clif(&m, stem).unwrap();
-        // The hoisted range check computes in i128; the checked fallback copy
-        // keeps its per-access checks.
-        assert!(text.contains("i128"), "{stem}: {text}");
+        // The hoisted range check computes `E + C*v` with overflow flags
+        // (no wide arithmetic); the checked fallback copy keeps its
+        // per-access checks.
+        assert!(text.contains("sadd_overflow"), "{stem}: {text}");
+        assert!(!text.contains("i128"), "{stem}: {text}");
     }
+}
+
+const WIDE: &str = r#"
+kernel wide(x: f64[:], y: mut f64[:], n: i64, c: i64, k: i64) {
+    for i in 0..n {
+        y[i] = x[i * c + k] + x[k - i] + x[3 * i + k];
+    }
+}
+"#;
+
+#[test]
+fn hoisted_checks_whose_endpoints_overflow_i64_run_the_checked_copy() {
+    // Coefficients and offsets near the ends of i64: the exact endpoints do
+    // not fit, the check fails, and the checked copy gives the
+    // interpreter's result or fault (index arithmetic wraps, so even `i`
+    // with `c = i64::MIN` reads `x[k]`).
+    let cs = [1i64, 3, -1, 1 << 62, i64::MIN];
+    let ks = [0i64, 5, i64::MAX - 2, i64::MIN + 1];
+    for (c, k, n) in cs
+        .iter()
+        .flat_map(|&c| ks.iter().map(move |&k| (c, k)))
+        .flat_map(|(c, k)| [0i64, 1, 3, 4].map(|n| (c, k, n)))
+    {
+        let inputs = [
+            arr(
+                "x",
+                Data::F64((0..16).map(|v| v as f64).collect()),
+                &[16],
+                false,
+            ),
+            arr("y", Data::F64(vec![0.0; 8]), &[8], true),
+            sc("n", Value::I64(n)),
+            sc("c", Value::I64(c)),
+            sc("k", Value::I64(k)),
+        ];
+        let _ = same(WIDE, "wide", &inputs);
+    }
+}
+
+#[test]
+fn kernels_compiled_on_many_threads_at_once_match() {
+    // A compile hands its functions to the process's one compile helper
+    // thread as they are built (`cpu::lower::codegen`), so concurrent
+    // compiles interleave there; each must still get its own code.
+    std::thread::scope(|s| {
+        for t in 0..4i64 {
+            s.spawn(move || {
+                for r in 0..5i64 {
+                    let inputs = [
+                        arr(
+                            "x",
+                            Data::F64((0..16).map(|v| v as f64).collect()),
+                            &[16],
+                            false,
+                        ),
+                        arr("y", Data::F64(vec![0.0; 8]), &[8], true),
+                        sc("n", Value::I64((t + r) % 9)),
+                        sc("c", Value::I64(1 + r % 2)),
+                        sc("k", Value::I64(t % 3)),
+                    ];
+                    let _ = same(WIDE, "wide", &inputs);
+                    let inputs = [
+                        arr(
+                            "x",
+                            Data::F64((0..60).map(|v| v as f64).collect()),
+                            &[6, 10],
+                            false,
+                        ),
+                        arr("y", Data::F64(vec![0.0; 60]), &[6, 10], true),
+                        sc("dj", Value::I64(r % 3 - 1)),
+                    ];
+                    let _ = same(SHIFTED, "shifted", &inputs);
+                }
+            });
+        }
+    });
 }
 
 const SHIFTED: &str = r#"

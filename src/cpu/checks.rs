@@ -24,6 +24,9 @@ pub(crate) struct Hoisted {
     pub array: crate::ir::ArrayId,
     pub dim: usize,
     pub expr: Expr,
+    /// `C` when it is a constant (wrapping `i64`): then the check needs `E`
+    /// only, and none at all beyond `E` itself when `C` is 0.
+    pub coef: Option<i64>,
 }
 
 pub(crate) fn access_key(a: &Access) -> usize {
@@ -44,11 +47,15 @@ pub(crate) fn hoistable(body: &Block, var: VarId) -> Vec<Hoisted> {
                 continue;
             }
             if let Some(expr) = scan.affine(idx, var, 0) {
+                let coef = (expr.ty == ScalarType::I64)
+                    .then(|| coefficient(&expr, var))
+                    .flatten();
                 out.push(Hoisted {
                     access: access_key(acc),
                     array: acc.array,
                     dim: d,
                     expr,
+                    coef,
                 });
             }
         }
@@ -131,6 +138,60 @@ impl<'a> Scan<'a> {
             _ => None,
         }
     }
+}
+
+/// The constant `C` of an affine `E + C*var` (as `affine` returns it), in
+/// wrapping `i64` like the index itself; `None` when `C` is not a constant
+/// (a stride read from a shape, say).
+fn coefficient(e: &Expr, var: VarId) -> Option<i64> {
+    match &e.kind {
+        ExprKind::Var(v) if *v == var => Some(1),
+        ExprKind::Const(_) | ExprKind::Var(_) | ExprKind::Len(_) | ExprKind::Shape(..) => Some(0),
+        ExprKind::Binary(BinOp::Add, a, b) => {
+            Some(coefficient(a, var)?.wrapping_add(coefficient(b, var)?))
+        }
+        ExprKind::Binary(BinOp::Sub, a, b) => {
+            Some(coefficient(a, var)?.wrapping_sub(coefficient(b, var)?))
+        }
+        ExprKind::Binary(BinOp::Mul, a, b) => {
+            let (ca, cb) = (coefficient(a, var)?, coefficient(b, var)?);
+            match (ca, cb) {
+                (0, 0) => Some(0),
+                (0, c) => Some(const_i64(a)?.wrapping_mul(c)),
+                (c, 0) => Some(c.wrapping_mul(const_i64(b)?)),
+                _ => None,
+            }
+        }
+        ExprKind::Unary(UnOp::Neg, a) => Some(coefficient(a, var)?.wrapping_neg()),
+        ExprKind::Cast(a) if !mentions(a, var) => Some(0),
+        ExprKind::Cast(a) => coefficient(a, var),
+        _ => None,
+    }
+}
+
+fn const_i64(e: &Expr) -> Option<i64> {
+    match e.kind {
+        ExprKind::Const(crate::ir::Value::I64(k)) => Some(k),
+        _ => None,
+    }
+}
+
+/// Whether two affine indices are the same expression (spans aside): one
+/// range check covers both.
+pub(crate) fn same_index(a: &Expr, b: &Expr) -> bool {
+    a.ty == b.ty
+        && match (&a.kind, &b.kind) {
+            (ExprKind::Const(x), ExprKind::Const(y)) => x.to_bits() == y.to_bits(),
+            (ExprKind::Var(x), ExprKind::Var(y)) => x == y,
+            (ExprKind::Len(x), ExprKind::Len(y)) => x == y,
+            (ExprKind::Shape(x, i), ExprKind::Shape(y, j)) => x == y && i == j,
+            (ExprKind::Binary(o, a1, a2), ExprKind::Binary(p, b1, b2)) => {
+                o == p && same_index(a1, b1) && same_index(a2, b2)
+            }
+            (ExprKind::Unary(o, x), ExprKind::Unary(p, y)) => o == p && same_index(x, y),
+            (ExprKind::Cast(x), ExprKind::Cast(y)) => same_index(x, y),
+            _ => false,
+        }
 }
 
 fn mentions(e: &Expr, var: VarId) -> bool {

@@ -38,6 +38,7 @@ impl CpuEngine {
     /// Fails only when Cranelift does not support the host.
     pub fn new() -> Result<CpuEngine> {
         isa(true)?;
+        lower::start_helper();
         Ok(CpuEngine { _private: () })
     }
 }

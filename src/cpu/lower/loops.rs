@@ -11,6 +11,12 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::Value as CValue;
 use cranelift_codegen::ir::{types, InstBuilder, InstructionData, Opcode};
 
+/// The first and the last value of a loop variable, as `index_in_range`
+/// takes them.
+fn first_last(first: CValue, last: CValue) -> [Option<CValue>; 2] {
+    [Some(first), Some(last)]
+}
+
 impl<'m> Fx<'_, '_, 'm> {
     pub(super) fn for_loop(&mut self, f: &'m ForLoop) -> Result<()> {
         let start = self.expr(&f.start)?;
@@ -96,6 +102,14 @@ impl<'m> Fx<'_, '_, 'm> {
 
     /// Whether every hoisted index is in range for the first and the last
     /// value of `var` (see `checks`).
+    ///
+    /// `E + C*v` is computed in `i64` with overflow flags: an endpoint whose
+    /// exact value does not fit fails the check, which only sends the loop
+    /// to its checked copy (per-access checks, the same results). Indices
+    /// checked already (the same expression on the same array and
+    /// dimension) are skipped, and a constant `C` is folded here: most of a
+    /// stencil's indices have `C` 0 or 1, and this block is register
+    /// pressure at the head of a chunk function.
     pub(super) fn hoisted_check(
         &mut self,
         var: VarId,
@@ -107,34 +121,81 @@ impl<'m> Fx<'_, '_, 'm> {
         let cm1 = self.b.ins().iadd_imm_s(count, -1);
         let span = self.b.ins().imul(cm1, stride);
         let last = self.b.ins().iadd(start, span);
-        let first128 = self.b.ins().sextend(types::I128, start);
-        let last128 = self.b.ins().sextend(types::I128, last);
-        let mut ok = self.b.ins().iconst(types::I8, 1);
+        let mut ok: Option<CValue> = None;
         let loop_var = self.var(var);
-        for h in hoisted {
+        for (n, h) in hoisted.iter().enumerate() {
+            let seen = hoisted[..n].iter().any(|g| {
+                g.array == h.array && g.dim == h.dim && checks::same_index(&g.expr, &h.expr)
+            });
+            if seen {
+                continue;
+            }
+            let shape = self.arrays[h.array.index()].shape[h.dim];
             let zero = self.b.ins().iconst(types::I64, 0);
             self.b.def_var(loop_var, zero);
-            let e0 = self.expr(&h.expr)?;
-            let one = self.b.ins().iconst(types::I64, 1);
-            self.b.def_var(loop_var, one);
-            let e1 = self.expr(&h.expr)?;
-            let c = self.b.ins().isub(e1, e0);
-            let e = self.b.ins().sextend(types::I128, e0);
-            let c = self.b.ins().sextend(types::I128, c);
-            let shape = self
-                .b
-                .ins()
-                .sextend(types::I128, self.arrays[h.array.index()].shape[h.dim]);
-            for v in [first128, last128] {
-                let cv = self.b.ins().imul(c, v);
-                let val = self.b.ins().iadd(e, cv);
+            let e = self.expr(&h.expr)?;
+            let c = match h.coef {
+                Some(c) => c,
+                None => {
+                    let one = self.b.ins().iconst(types::I64, 1);
+                    self.b.def_var(loop_var, one);
+                    let e1 = self.expr(&h.expr)?;
+                    let c = self.b.ins().isub(e1, e);
+                    self.index_in_range(e, Some(c), first_last(start, last), shape, &mut ok);
+                    continue;
+                }
+            };
+            match c {
                 // Shapes are never negative: one unsigned compare tests
                 // `0 <= val < shape`.
-                let inside = self.b.ins().icmp(IntCC::UnsignedLessThan, val, shape);
-                ok = self.b.ins().band(ok, inside);
+                0 => self.index_in_range(e, None, [None, None], shape, &mut ok),
+                1 => self.index_in_range(e, None, first_last(start, last), shape, &mut ok),
+                c => {
+                    let c = self.b.ins().iconst(types::I64, c);
+                    self.index_in_range(e, Some(c), first_last(start, last), shape, &mut ok)
+                }
             }
         }
-        Ok(ok)
+        Ok(ok.unwrap_or_else(|| self.b.ins().iconst(types::I8, 1)))
+    }
+
+    /// `ok &= 0 <= e + c*v < shape` exactly, for each `v` given (`c` 1 when
+    /// `None`); with no `v`, `0 <= e < shape`.
+    fn index_in_range(
+        &mut self,
+        e: CValue,
+        c: Option<CValue>,
+        vs: [Option<CValue>; 2],
+        shape: CValue,
+        ok: &mut Option<CValue>,
+    ) {
+        let mut and = |b: &mut cranelift_frontend::FunctionBuilder, x: CValue| {
+            *ok = Some(match *ok {
+                Some(o) => b.ins().band(o, x),
+                None => x,
+            });
+        };
+        if vs.iter().all(Option::is_none) {
+            let inside = self.b.ins().icmp(IntCC::UnsignedLessThan, e, shape);
+            and(&mut self.b, inside);
+            return;
+        }
+        for v in vs.into_iter().flatten() {
+            let (cv, mul_over) = match c {
+                Some(c) => {
+                    let (cv, o) = self.b.ins().smul_overflow(c, v);
+                    (cv, Some(o))
+                }
+                None => (v, None),
+            };
+            let (val, add_over) = self.b.ins().sadd_overflow(e, cv);
+            let inside = self.b.ins().icmp(IntCC::UnsignedLessThan, val, shape);
+            let mut good = self.b.ins().band_not(inside, add_over);
+            if let Some(o) = mul_over {
+                good = self.b.ins().band_not(good, o);
+            }
+            and(&mut self.b, good);
+        }
     }
 
     pub(super) fn plain_loop(

@@ -21,10 +21,14 @@
 //! (expressions, accesses, atomics), `ops` (scalar operations), `loops`
 //! (serial counted loops and hoisted bounds checks), `vector` (the vector
 //! plan and vector loops) and `chunks` (`prange`: the serial call and the
-//! chunk functions).
+//! chunk functions); `codegen` compiles the built functions, overlapped
+//! with the lowering of the next ones.
 
 use super::launch::{self, ParInfo};
+pub(crate) use codegen::start_helper;
+use codegen::{Batch, Built};
 mod chunks;
+mod codegen;
 mod exp;
 mod expr;
 mod loops;
@@ -43,7 +47,7 @@ use cranelift_codegen::ir::{
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::JITModule;
-use cranelift_module::{FuncId as ClifId, Linkage, Module as _, ModuleReloc};
+use cranelift_module::{FuncId as ClifId, Linkage, Module as _};
 use std::collections::{HashMap, HashSet};
 
 const PTR: Type = types::I64;
@@ -152,11 +156,19 @@ pub(crate) fn lower_kernel(
         fx.build_main()?;
         fx.b.finalize(jit.target_config());
     }
-    let mut built = vec![Built {
+    // Compiled while the rest is lowered (see `codegen`); a listing keeps
+    // each function's text, so it compiles them one by one at the end.
+    let batch = keep_text.is_none().then(Batch::new);
+    let mut listed = Vec::new();
+    let mut emit = |b: Built| match &batch {
+        Some(batch) => batch.push(b),
+        None => listed.push(b),
+    };
+    emit(Built {
         id: main,
         func: std::mem::replace(&mut cctx.func, ClifFunction::new()),
         what: format!("main of kernel `{}`", kernel.name),
-    }];
+    });
 
     let mut chunks = Vec::new();
     let jobs = std::mem::take(&mut sh.jobs);
@@ -181,21 +193,22 @@ pub(crate) fn lower_kernel(
             fx.build_chunk(job)?;
             fx.b.finalize(jit.target_config());
         }
-        built.push(Built {
+        emit(Built {
             id,
             func: std::mem::replace(&mut cctx.func, ClifFunction::new()),
             what: format!("prange {} of kernel `{}`", job.id, kernel.name),
         });
         chunks.push(id);
     }
-    match keep_text {
-        Some(listing) => {
-            for b in built {
+    match batch {
+        Some(batch) => batch.finish(jit)?,
+        None => {
+            for b in listed {
                 cctx.func = b.func;
-                define(jit, b.id, &mut cctx, Some((listing, &mut text)), &b.what)?;
+                let listing = keep_text.map(|l| (l, &mut text));
+                define(jit, b.id, &mut cctx, listing, &b.what)?;
             }
         }
-        None => define_all(jit, built)?,
     }
     Ok(Lowered {
         main,
@@ -218,10 +231,10 @@ fn define(
     }
     cctx.set_disasm(matches!(text, Some((Listing::Machine, _))));
     let err = |e: &dyn std::fmt::Debug| backend_err(format!("{what}: {e:?}"));
-    if cctx.func.dfg.num_insts() <= OPTIMIZE_MAX_INSTS {
+    if cctx.func.dfg.num_insts() <= codegen::OPTIMIZE_MAX_INSTS {
         jit.define_function(id, cctx).map_err(|e| err(&e))?;
     } else {
-        let code = compile(
+        let code = codegen::compile(
             std::mem::replace(&mut cctx.func, ClifFunction::new()),
             id,
             what,
@@ -245,135 +258,6 @@ pub(crate) enum Listing {
     /// optimization and register allocation.
     Machine,
 }
-
-/// A function built by the lowering, not yet compiled.
-struct Built {
-    id: ClifId,
-    func: ClifFunction,
-    what: String,
-}
-
-/// Compiles the functions of one kernel, on the CPU pool's threads when
-/// there are several (a `prange` is one function, so jacobi2d's three loops
-/// compile side by side), and defines them in `jit` in order.
-fn define_all(jit: &mut JITModule, built: Vec<Built>) -> Result<()> {
-    let mut sizes: Vec<usize> = built.iter().map(|b| b.func.dfg.num_insts()).collect();
-    sizes.sort_unstable_by(|a, b| b.cmp(a));
-    // Waking a worker costs about as much as compiling a small function:
-    // worth it only when a second function is large too.
-    if sizes.get(1).copied().unwrap_or(0) < PARALLEL_MIN_INSTS {
-        for b in built {
-            compile(b.func, b.id, &b.what)?.define(jit, &b.what)?;
-        }
-        return Ok(());
-    }
-    let slots: Vec<std::sync::Mutex<Option<Built>>> = built
-        .into_iter()
-        .map(|b| std::sync::Mutex::new(Some(b)))
-        .collect();
-    let done: Vec<std::sync::Mutex<Option<(String, Result<Compiled>)>>> =
-        slots.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    launch::pool().run(slots.len(), &|k| {
-        let taken = slots[k].lock().ok().and_then(|mut b| b.take());
-        if let Some(b) = taken {
-            let code = compile(b.func, b.id, &b.what);
-            if let Ok(mut slot) = done[k].lock() {
-                *slot = Some((b.what, code));
-            }
-        }
-    });
-    for slot in done {
-        let (what, code) = slot
-            .into_inner()
-            .ok()
-            .flatten()
-            .ok_or_else(|| backend_err("a function's compilation did not finish"))?;
-        code?.define(jit, &what)?;
-    }
-    Ok(())
-}
-
-/// Smallest second-largest function (in Cranelift instructions) for which
-/// a kernel's functions compile in parallel: a kernel whose `prange`s are
-/// all small (most have one) compiles on the calling thread.
-const PARALLEL_MIN_INSTS: usize = 300;
-
-/// One function's machine code, ready to be placed in a JIT module.
-struct Compiled {
-    id: ClifId,
-    align: u64,
-    bytes: Vec<u8>,
-    relocs: Vec<ModuleReloc>,
-}
-
-impl Compiled {
-    fn define(self, jit: &mut JITModule, what: &str) -> Result<()> {
-        jit.define_function_bytes(self.id, self.align, &self.bytes, &self.relocs)
-            .map_err(|e| backend_err(format!("{what}: {e:?}")))?;
-        Ok(())
-    }
-}
-
-/// What `JITModule::define_function` does before placing the code: with
-/// Cranelift's optimizer unless the function is too long for it
-/// (`OPTIMIZE_MAX_INSTS`). Needs no module, so it runs on any thread.
-fn compile(func: ClifFunction, id: ClifId, what: &str) -> Result<Compiled> {
-    thread_local! {
-        /// Kept between compilations: Cranelift's context holds the
-        /// register allocator's working memory, whose set-up was a fifth of
-        /// a small kernel's compile time when made anew for each function.
-        static CONTEXT: std::cell::RefCell<cranelift_codegen::Context> =
-            std::cell::RefCell::new(cranelift_codegen::Context::new());
-    }
-    CONTEXT.with(|c| match c.try_borrow_mut() {
-        Ok(mut cctx) => compile_in(&mut cctx, func, id, what),
-        Err(_) => compile_in(&mut cranelift_codegen::Context::new(), func, id, what),
-    })
-}
-
-fn compile_in(
-    cctx: &mut cranelift_codegen::Context,
-    func: ClifFunction,
-    id: ClifId,
-    what: &str,
-) -> Result<Compiled> {
-    let isa = super::isa(func.dfg.num_insts() <= OPTIMIZE_MAX_INSTS)?;
-    cctx.clear();
-    cctx.func = func;
-    let compiled = cctx
-        .compile(&*isa, &mut Default::default())
-        .map_err(|e| backend_err(format!("{what}: {:?}", e.inner)))
-        .map(|code| {
-            let align = (code.buffer.alignment as u64)
-                .max(isa.function_alignment().minimum as u64)
-                .max(isa.symbol_alignment());
-            (align, code.code_buffer().to_vec())
-        });
-    let out = compiled.map(|(align, bytes)| {
-        let code = cctx.compiled_code().expect("compiled just above");
-        let relocs = code
-            .buffer
-            .relocs()
-            .iter()
-            .map(|r| ModuleReloc::from_mach_reloc(r, &cctx.func, id))
-            .collect();
-        Compiled {
-            id,
-            align,
-            bytes,
-            relocs,
-        }
-    });
-    cctx.clear();
-    out
-}
-
-/// Functions of more Cranelift instructions than this are compiled without
-/// its optimizer, whose e-graph pass grows faster than linearly on very long
-/// straight-line kernels (20,000 statements took 3.3 s, 40,000 7.9 s);
-/// without it compile time grows about linearly (issue 17 item 6). Library
-/// kernels are below 2,000.
-const OPTIMIZE_MAX_INSTS: usize = 20_000;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
