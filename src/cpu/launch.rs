@@ -406,6 +406,17 @@ fn pool_lock() -> &'static RwLock<Arc<Pool>> {
     POOL.get_or_init(|| RwLock::new(build_pool(threads_from_env())))
 }
 
+/// Sends the pool's spinning workers to sleep, if there is a pool (see
+/// [`Pool::nap`]); never starts one.
+pub(crate) fn nap_pool() {
+    if let Some(lock) = POOL.get() {
+        match lock.read() {
+            Ok(p) => p.nap(),
+            Err(e) => e.into_inner().nap(),
+        }
+    }
+}
+
 pub(crate) fn pool() -> Arc<Pool> {
     match pool_lock().read() {
         Ok(p) => p.clone(),

@@ -180,6 +180,9 @@ impl CpuKernel {
                 kernel.0
             )));
         }
+        // Workers still spinning after the last launch would take a core
+        // from the compile helper for up to 2 ms.
+        launch::nap_pool();
         let mut jit = new_jit()?;
         let lowered = match lower::lower_kernel(&mut jit, module, kernel, None) {
             Ok(l) => l,

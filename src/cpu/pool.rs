@@ -22,7 +22,7 @@
 //!   thread. Chunk boundaries never depend on who runs them, so results are
 //!   the same bits either way.
 
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -93,6 +93,11 @@ struct Shared {
     wake: Condvar,
     /// Whether idle workers spin (false when there are more threads than cores).
     spin: bool,
+    /// The epoch of the last job when [`Pool::nap`] was called: workers
+    /// that finished that job sleep instead of spinning for the next.
+    nap_after: AtomicU32,
+    /// Workers that went to sleep early because of a nap (for tests).
+    napped: AtomicUsize,
     /// Threads the pool was asked for (workers and caller).
     threads: usize,
     shutdown: AtomicBool,
@@ -125,6 +130,8 @@ impl Pool {
             lock: Mutex::new(()),
             wake: Condvar::new(),
             spin: threads <= cores,
+            nap_after: AtomicU32::new(u32::MAX),
+            napped: AtomicUsize::new(0),
             threads: threads.max(1),
             shutdown: AtomicBool::new(false),
         });
@@ -148,6 +155,14 @@ impl Pool {
             busy: Mutex::new(()),
             workers,
         }
+    }
+
+    /// Sends workers that spin waiting for the next job to sleep now: the
+    /// caller is about to do something else for a while (compile a kernel)
+    /// and wants the cores. The next job wakes them as usual.
+    pub(crate) fn nap(&self) {
+        let last = Word(self.shared.word.load(Ordering::SeqCst)).epoch();
+        self.shared.nap_after.store(last, Ordering::Relaxed);
     }
 
     /// Threads that run a job: the workers and the caller.
@@ -274,8 +289,14 @@ fn wait_for_job(s: &Shared, seen: u32) -> Option<u32> {
             }
             std::hint::spin_loop();
             k += 1;
-            if k % 64 == 0 && start.elapsed() > SPIN {
-                break;
+            if k % 64 == 0 {
+                if s.nap_after.load(Ordering::Relaxed) == seen {
+                    s.napped.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                if start.elapsed() > SPIN {
+                    break;
+                }
             }
         }
     }
@@ -310,7 +331,6 @@ impl Drop for Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU32;
 
     #[test]
     fn every_chunk_runs_exactly_once() {
@@ -348,6 +368,35 @@ mod tests {
             }
         });
         assert_eq!(total.load(Ordering::Relaxed), 4 * 200 * 16 * 4);
+    }
+
+    #[test]
+    fn a_nap_sends_spinning_workers_to_sleep_and_the_next_job_wakes_them() {
+        let pool = Pool::new(2);
+        if !pool.shared.spin {
+            return; // fewer cores than threads: workers never spin
+        }
+        let count = AtomicUsize::new(0);
+        for _ in 0..20 {
+            pool.run(8, &|_| {
+                count.fetch_add(1, Ordering::Relaxed);
+            });
+            pool.nap();
+            // Bounded generously; a nap only makes it sooner than SPIN.
+            let t = Instant::now();
+            while pool.shared.sleepers.load(Ordering::SeqCst) < pool.workers.len()
+                && t.elapsed() < Duration::from_secs(5)
+            {
+                std::thread::yield_now();
+            }
+        }
+        pool.run(8, &|_| {
+            count.fetch_add(1, Ordering::Relaxed);
+        });
+        assert_eq!(count.load(Ordering::Relaxed), 21 * 8);
+        // A worker descheduled for all of SPIN sleeps without seeing the
+        // nap; in 20 rounds some nap is seen.
+        assert!(pool.shared.napped.load(Ordering::Relaxed) > 0);
     }
 
     #[test]
