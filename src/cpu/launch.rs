@@ -33,14 +33,10 @@ pub(crate) const ARRAY_SHAPE: i32 = 16;
 #[repr(C)]
 pub(crate) struct Ctx {
     pub arrays: *const ArrayDesc,
-    /// The smallest flat start of a chunk that faulted (`i64::MAX` while
-    /// none has): chunks that start after it stop early.
-    pub stop_before: *const AtomicI64,
     pub state: *const LaunchState<'static>,
 }
 
 pub(crate) const CTX_ARRAYS: i32 = 0;
-pub(crate) const CTX_STOP_BEFORE: i32 = 8;
 
 /// Words at the start of a `prange` capture buffer: `lo, n` per dimension.
 pub(crate) const BOUNDS_WORDS: usize = 6;
@@ -106,6 +102,8 @@ pub(crate) struct LaunchState<'k> {
     pub pars: &'k [ParInfo],
     /// The fault of the earliest chunk (by flat start) that faulted.
     pub fault: Mutex<Option<(i64, FaultRecord)>>,
+    /// The smallest flat start of a chunk that faulted (`i64::MAX` while
+    /// none has): no chunk that starts after it is started.
     pub stop_before: AtomicI64,
     /// Run every chunk on the calling thread (the runtime chose serial
     /// execution for this launch); results are the same bits either way.

@@ -357,7 +357,6 @@ impl CpuKernel {
         };
         let ctx = Ctx {
             arrays: arrays.as_ptr(),
-            stop_before: &state.stop_before,
             // The lifetime is erased in the raw pointer; `state` outlives
             // the call that uses it.
             state: (&state as *const LaunchState).cast(),

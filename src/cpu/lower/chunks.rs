@@ -1,19 +1,22 @@
 //! Parallel loops: the serial side of a `prange` (`par_call`: bounds,
 //! captures and reductions into stack buffers, then the runtime call) and
 //! the chunk function that runs a slice of its flattened index space (1-D
-//! counted loop or 2-D/3-D row walk, stop polling, private `atomic_add`
-//! buffers).
+//! counted loop or 2-D/3-D row walk, private `atomic_add` buffers). After
+//! a fault the driver starts no chunk past the faulting one; chunks already
+//! running finish (at most 1/1024 of the loop each, see `launch`), so the
+//! loops do not poll: a poll in every chunk loop cost 5-10% of a small
+//! kernel's compile time.
 
 use super::{clif_type, flags, ChunkJob, Fx, PRIVATE_MAX_LEN, PTR};
 use crate::cpu::checks;
-use crate::cpu::launch::{self, ParInfo, BOUNDS_WORDS};
+use crate::cpu::launch::{ParInfo, BOUNDS_WORDS};
 use crate::error::Result;
 use crate::ir::visit::{each_child, stmt_exprs, walk_expr, walk_stmts};
 use crate::ir::{self, ArrayId, AtomicOp, Expr, ExprKind, ParLoop, StmtKind, VarId};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::Value as CValue;
 use cranelift_codegen::ir::{
-    types, AtomicRmwOp, Block, BlockArg, InstBuilder, StackSlot, StackSlotData, StackSlotKind,
+    types, AtomicRmwOp, BlockArg, InstBuilder, StackSlot, StackSlotData, StackSlotKind,
 };
 use cranelift_frontend::Variable;
 use std::collections::HashSet;
@@ -22,7 +25,6 @@ impl<'m> Fx<'_, '_, 'm> {
     pub(super) fn build_chunk(&mut self, job: &ChunkJob<'m>) -> Result<()> {
         let params = self.entry();
         let (caps, start, end, partials) = (params[1], params[2], params[3], params[4]);
-        self.chunk_start = Some(start);
         self.chunk_reductions = job
             .par
             .reductions
@@ -272,36 +274,6 @@ impl<'m> Fx<'_, '_, 'm> {
         self.b.ins().jump(header, &[]);
         self.b.switch_to_block(exit);
         Ok(())
-    }
-
-    /// At the end of an iteration of a chunk loop: every 4096 iterations,
-    /// returns early when a chunk that starts earlier faulted; otherwise
-    /// jumps to `header`.
-    pub(super) fn poll_stop(&mut self, counter: CValue, header: Block) {
-        let Some(chunk_start) = self.chunk_start else {
-            self.b.ins().jump(header, &[]);
-            return;
-        };
-        let check = self.b.create_block();
-        let stop = self.b.create_block();
-        let low = self.b.ins().band_imm_s(counter, 4095);
-        self.b.ins().brif(low, header, &[], check, &[]);
-        self.b.switch_to_block(check);
-        let ptr = self
-            .b
-            .ins()
-            .load(PTR, flags(), self.ctx, launch::CTX_STOP_BEFORE);
-        let stop_before = self.b.ins().atomic_load(types::I64, flags(), ptr);
-        let later = self
-            .b
-            .ins()
-            .icmp(IntCC::SignedLessThan, stop_before, chunk_start);
-        self.b.ins().brif(later, stop, &[], header, &[]);
-        self.b.switch_to_block(stop);
-        self.b.set_cold_block(stop);
-        self.merge_privates();
-        let two = self.b.ins().iconst(types::I32, 2);
-        self.b.ins().return_(&[two]);
     }
 
     /// A `prange` in serial code: store bounds, captures and the reduction

@@ -1,7 +1,7 @@
 //! Serial counted loops: the plain loop, and the hoisted-bounds-check
 //! strategy (one range check before the loop, an unchecked copy when it
 //! passes, a fully checked copy otherwise). Chunk loops use the same code
-//! and add the vector prefix (`vector`) and stop polling (`chunks`).
+//! and add the vector prefix (`vector`).
 
 use super::{Fx, MAX_HOIST_DEPTH};
 use crate::cpu::checks;
@@ -36,14 +36,14 @@ impl<'m> Fx<'_, '_, 'm> {
         count: CValue,
         stride: CValue,
         body: &'m ir::Block,
-        poll: bool,
+        chunk: bool,
     ) -> Result<()> {
         let hoisted: Vec<_> = checks::hoistable(body, var)
             .into_iter()
             .filter(|h| !self.proven.contains(&(h.access, h.dim)))
             .collect();
         if hoisted.is_empty() || self.hoist_depth >= MAX_HOIST_DEPTH {
-            return self.plain_loop(var, start, count, stride, body, poll, true);
+            return self.plain_loop(var, start, count, stride, body, chunk, true);
         }
         let ok = self.hoisted_check(var, start, count, stride, &hoisted)?;
         let (fast, slow, join) = (
@@ -67,8 +67,8 @@ impl<'m> Fx<'_, '_, 'm> {
         // checked copy below instead of a third, unchecked scalar copy: a
         // stencil's chunk function is a third smaller, which is a third
         // less for the register allocator (most of the compile time).
-        let fast_loop = if poll || self.is_const_one(stride) {
-            self.vector_loop(var, start, count, body, poll)
+        let fast_loop = if chunk || self.is_const_one(stride) {
+            self.vector_loop(var, start, count, body, chunk)
         } else {
             Ok(None)
         }
@@ -78,7 +78,7 @@ impl<'m> Fx<'_, '_, 'm> {
                 Ok(true)
             }
             None => {
-                self.plain_loop(var, start, count, stride, body, poll, false)?;
+                self.plain_loop(var, start, count, stride, body, chunk, false)?;
                 self.b.ins().jump(join, &[]);
                 Ok(false)
             }
@@ -90,7 +90,7 @@ impl<'m> Fx<'_, '_, 'm> {
         let slow_loop = fast_loop.and_then(|vectorized| {
             self.b.switch_to_block(slow);
             self.inline_exp_here |= vectorized;
-            self.plain_loop(var, slow_start, slow_count, stride, body, poll, false)
+            self.plain_loop(var, slow_start, slow_count, stride, body, chunk, false)
         });
         self.inline_exp_here = outer;
         self.hoist_depth -= 1;
@@ -205,20 +205,20 @@ impl<'m> Fx<'_, '_, 'm> {
         count: CValue,
         stride: CValue,
         body: &'m ir::Block,
-        poll: bool,
+        chunk: bool,
         vectorize: bool,
     ) -> Result<()> {
-        // Chunk loops (the only ones that poll) have unit stride; serial
+        // Chunk loops have unit stride; serial
         // loops are vectorized when their step is the constant 1.
-        let vectorized = if vectorize && (poll || self.is_const_one(stride)) {
-            self.vector_loop(var, start, count, body, poll)?
+        let vectorized = if vectorize && (chunk || self.is_const_one(stride)) {
+            self.vector_loop(var, start, count, body, chunk)?
         } else {
             None
         };
         let outer = self.inline_exp_here;
         self.inline_exp_here |= vectorized.is_some();
         let (start, count) = vectorized.unwrap_or((start, count));
-        let done = self.scalar_loop(var, start, count, stride, body, poll);
+        let done = self.scalar_loop(var, start, count, stride, body);
         self.inline_exp_here = outer;
         done
     }
@@ -231,7 +231,6 @@ impl<'m> Fx<'_, '_, 'm> {
         count: CValue,
         stride: CValue,
         body: &'m ir::Block,
-        poll: bool,
     ) -> Result<()> {
         // Rotated: one test before the loop, then the body and the latch
         // (increment and test) end in one branch back. A header block
@@ -265,20 +264,15 @@ impl<'m> Fx<'_, '_, 'm> {
         let c = self.b.use_var(cur);
         let c1 = self.b.ins().iadd(c, stride);
         self.b.def_var(cur, c1);
-        let (counter, more) = match end {
-            Some(end) => (c1, self.b.ins().icmp(IntCC::NotEqual, c1, end)),
+        let more = match end {
+            Some(end) => self.b.ins().icmp(IntCC::NotEqual, c1, end),
             None => {
                 let kv = self.b.use_var(k);
                 let k1 = self.b.ins().iadd_imm_s(kv, 1);
                 self.b.def_var(k, k1);
-                (k1, self.b.ins().icmp(IntCC::SignedLessThan, k1, count))
+                self.b.ins().icmp(IntCC::SignedLessThan, k1, count)
             }
         };
-        if poll {
-            let latch = self.b.create_block();
-            self.poll_stop(counter, latch);
-            self.b.switch_to_block(latch);
-        }
         self.b.ins().brif(more, body_blk, &[], exit, &[]);
         self.b.switch_to_block(exit);
         Ok(())

@@ -298,8 +298,6 @@ struct Fx<'a, 'b, 'm> {
     /// Loops lowered twice (hoisted + checked copy) around the current
     /// point; bounded so that deep nests do not grow code exponentially.
     hoist_depth: u32,
-    /// In a chunk function: its flat start (to poll the stop mark).
-    chunk_start: Option<CValue>,
     /// The float Add/Min/Max reductions of the chunk being built (the ones
     /// the vector lowering can accumulate per lane).
     chunk_reductions: Vec<(VarId, ir::ReduceOp)>,
@@ -337,7 +335,6 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             proven: HashSet::new(),
             hoist_depth: 0,
             inline_exp_here: false,
-            chunk_start: None,
             chunk_reductions: Vec::new(),
             privs: HashMap::new(),
         }
