@@ -29,6 +29,23 @@ fn arr(name: &str, data: Data, shape: &[usize], mutable: bool) -> Input {
     }
 }
 
+/// A read-only `f64` array holding `0, 1, 2, …` in row-major order.
+fn ramp(name: &str, shape: &[usize]) -> Input {
+    let n = shape.iter().product::<usize>();
+    arr(
+        name,
+        Data::F64((0..n).map(|v| v as f64).collect()),
+        shape,
+        false,
+    )
+}
+
+/// A writable `f64` array of zeros.
+fn zeros(name: &str, shape: &[usize]) -> Input {
+    let n = shape.iter().product::<usize>();
+    arr(name, Data::F64(vec![0.0; n]), shape, true)
+}
+
 fn sc(name: &str, value: Value) -> Input {
     Input::Scalar {
         name: name.into(),
@@ -466,16 +483,7 @@ fn a_failed_hoisted_check_reports_the_exact_iteration() {
     // n = 9 > len(y) = 8: the range check before the loop fails, the checked
     // copy runs and faults at i = 8 after writing y[0..8].
     for n in [0i64, 5, 8, 9, 1 << 40] {
-        let inputs = [
-            arr(
-                "x",
-                Data::F64((0..8).map(|i| i as f64).collect()),
-                &[8],
-                false,
-            ),
-            arr("y", Data::F64(vec![0.0; 8]), &[8], true),
-            sc("n", Value::I64(n)),
-        ];
+        let inputs = [ramp("x", &[8]), zeros("y", &[8]), sc("n", Value::I64(n))];
         let _ = same(FAULTS, "hoisted", &inputs);
     }
 }
@@ -579,13 +587,8 @@ fn hoisted_checks_whose_endpoints_overflow_i64_run_the_checked_copy() {
         .flat_map(|(c, k)| [0i64, 1, 3, 4].map(|n| (c, k, n)))
     {
         let inputs = [
-            arr(
-                "x",
-                Data::F64((0..16).map(|v| v as f64).collect()),
-                &[16],
-                false,
-            ),
-            arr("y", Data::F64(vec![0.0; 8]), &[8], true),
+            ramp("x", &[16]),
+            zeros("y", &[8]),
             sc("n", Value::I64(n)),
             sc("c", Value::I64(c)),
             sc("k", Value::I64(k)),
@@ -604,26 +607,16 @@ fn kernels_compiled_on_many_threads_at_once_match() {
             s.spawn(move || {
                 for r in 0..5i64 {
                     let inputs = [
-                        arr(
-                            "x",
-                            Data::F64((0..16).map(|v| v as f64).collect()),
-                            &[16],
-                            false,
-                        ),
-                        arr("y", Data::F64(vec![0.0; 8]), &[8], true),
+                        ramp("x", &[16]),
+                        zeros("y", &[8]),
                         sc("n", Value::I64((t + r) % 9)),
                         sc("c", Value::I64(1 + r % 2)),
                         sc("k", Value::I64(t % 3)),
                     ];
                     let _ = same(WIDE, "wide", &inputs);
                     let inputs = [
-                        arr(
-                            "x",
-                            Data::F64((0..60).map(|v| v as f64).collect()),
-                            &[6, 10],
-                            false,
-                        ),
-                        arr("y", Data::F64(vec![0.0; 60]), &[6, 10], true),
+                        ramp("x", &[6, 10]),
+                        zeros("y", &[6, 10]),
                         sc("dj", Value::I64(r % 3 - 1)),
                     ];
                     let _ = same(SHIFTED, "shifted", &inputs);
@@ -645,13 +638,8 @@ kernel shifted(x: f64[:, :], y: mut f64[:, :], dj: i64) {
 fn a_failed_hoisted_check_in_a_2d_prange_reports_the_exact_element() {
     for dj in [0i64, 1, -1] {
         let inputs = [
-            arr(
-                "x",
-                Data::F64((0..60).map(|v| v as f64).collect()),
-                &[6, 10],
-                false,
-            ),
-            arr("y", Data::F64(vec![0.0; 60]), &[6, 10], true),
+            ramp("x", &[6, 10]),
+            zeros("y", &[6, 10]),
             sc("dj", Value::I64(dj)),
         ];
         let _ = same(SHIFTED, "shifted", &inputs);
