@@ -185,10 +185,68 @@ def make(parallel):
             for c in range(cols):
                 out[r, c] *= inv
 
+    # The Numba-style set in benches/numba_style/ (kiln bench --dir).
+
+    @jit
+    def row_norms(x, out):
+        cols = x.shape[1]
+        for r in rng(x.shape[0]):
+            s = np.float32(0.0)
+            for c in range(cols):
+                s += x[r, c] * x[r, c]
+            out[r] = math.sqrt(s)
+
+    @jit
+    def sincos(x, y):
+        for i in rng(x.shape[0]):
+            y[i] = math.sin(x[i]) * math.cos(x[i])
+
+    @jit
+    def logistic(x, y):
+        for i in rng(x.shape[0]):
+            y[i] = np.float32(1.0) / (np.float32(1.0) + math.exp(np.float32(-4.0) * x[i]))
+
+    @jit
+    def stencil5(a, b):
+        h, w = a.shape
+        for i in rng(1, h - 1):
+            for j in range(1, w - 1):
+                b[i, j] = 0.2 * (a[i, j] + a[i - 1, j] + a[i + 1, j] + a[i, j - 1] + a[i, j + 1])
+
+    @jit
+    def pairwise(x, out):
+        n = x.shape[0]
+        for i in rng(n):
+            s = 0.0
+            for j in range(n):
+                d = x[i] - x[j]
+                s += d * d
+            out[i] = s
+
+    @jit
+    def cumsum_rows(x, out):
+        cols = x.shape[1]
+        for r in rng(x.shape[0]):
+            s = np.float32(0.0)
+            for c in range(cols):
+                s += x[r, c]
+                out[r, c] = s
+
+    @jit
+    def tanh_rows(x, w, out):
+        cols = x.shape[1]
+        for r in rng(x.shape[0]):
+            s = np.float32(0.0)
+            for c in range(cols):
+                s += x[r, c] * w[c]
+            out[r] = math.tanh(s)
+
     return dict(saxpy=saxpy, triad=triad, scale_inplace=scale_inplace, sum_sq=sum_sq, dot=dot,
                 minmax=minmax, sum_of_squares_range=sum_of_squares_range, mandelbrot=mandelbrot,
                 blackscholes=blackscholes, nbody=nbody, matmul=matmul, jacobi2d=jacobi2d,
-                histogram=histogram, softmax_rows=softmax_rows)
+                histogram=histogram, softmax_rows=softmax_rows, row_norms=row_norms, sincos=sincos,
+                logistic=logistic, stencil5=stencil5, pairwise=pairwise, cumsum_rows=cumsum_rows,
+                tanh_rows=tanh_rows)
 
 
 def main():

@@ -1552,3 +1552,32 @@ fn serial_float_sums_vectorize_in_element_order() {
         let _ = same(ORDERED, "rows", &inputs);
     }
 }
+
+#[test]
+fn numba_style_kernels_match_the_interpreter() {
+    // benches/numba_style/: the second benchmark set (`kiln bench --dir`),
+    // row loops, transcendental bodies and a stencil, at size T against
+    // the interpreter (within the documented ulp bounds: `exp` is inline
+    // where the loop vectorizes).
+    let stems = common::kernel_stems("benches/numba_style");
+    assert!(stems.len() >= 7, "{stems:?}");
+    for stem in stems {
+        let case = common::Case::load("benches/numba_style", &stem);
+        let before = case.inputs("T");
+        let (mut cpu, mut int) = (before.clone(), before.clone());
+        let rc = case.launch(kiln::Backend::Cpu, &mut cpu).unwrap();
+        let ri = case.launch(kiln::Backend::Interp, &mut int).unwrap();
+        common::compare::compare_result("result", ri, rc).unwrap_or_else(|e| panic!("{stem}: {e}"));
+        for (want, got) in int.iter().zip(&cpu) {
+            if let (Input::Array { name, data: w, .. }, Input::Array { data: g, .. }) = (want, got)
+            {
+                common::compare::compare_data(&format!("{stem}: `{name}`"), w, g)
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        assert!(
+            before != int,
+            "{stem}: the kernel changed nothing at size T"
+        );
+    }
+}
