@@ -1581,3 +1581,105 @@ fn numba_style_kernels_match_the_interpreter() {
         );
     }
 }
+
+const TRIG: &str = r#"
+kernel polar(r: f64[:], t: f64[:], x: mut f64[:], y: mut f64[:]) {
+    for i in prange(0..r.len()) {
+        x[i] = r[i] * cos(t[i]);
+        y[i] = sin(t[i] * 2.0) - cos(t[i] * 2.0) + sin(t[i] * 2.0);
+    }
+}
+kernel polar32(t: f32[:], x: mut f32[:]) {
+    for i in prange(0..t.len()) {
+        let u = t[i];
+        x[i] = cos(u) * sin(u);
+    }
+}
+kernel branchy(t: f64[:], x: mut f64[:]) {
+    for i in prange(0..t.len()) {
+        x[i] = if t[i] > 0.0 { sin(t[i]) } else { cos(t[i]) };
+    }
+}
+"#;
+
+#[test]
+fn sin_and_cos_of_one_argument_fuse_into_one_call_with_the_same_bits() {
+    let m = module(TRIG);
+    // Fused where one statement has both of the same argument; a `sin`
+    // or `cos` alone, or in branches, stays a call of its own.
+    // The printed IR names imports by number: a fused call is the one
+    // taking two arguments (value, out pointer), `sin`/`cos` one.
+    let calls = |text: &str, args: usize| {
+        text.lines()
+            .filter_map(|l| {
+                l.split_once("call fn")?
+                    .1
+                    .split_once('(')?
+                    .1
+                    .split_once(')')
+            })
+            .filter(|(a, _)| a.split(',').count() == args)
+            .count()
+    };
+    let polar = emit_clif(&m, "polar").unwrap();
+    assert!(calls(&polar, 2) >= 1, "{polar}");
+    // Only `r[i] * cos(t[i])` keeps a call of its own (in each loop copy).
+    assert!((1..=2).contains(&calls(&polar, 1)), "{polar}");
+    let polar32 = emit_clif(&m, "polar32").unwrap();
+    assert!(
+        calls(&polar32, 2) >= 1 && calls(&polar32, 1) == 0,
+        "{polar32}"
+    );
+    let branchy = emit_clif(&m, "branchy").unwrap();
+    assert!(
+        calls(&branchy, 2) == 0 && calls(&branchy, 1) >= 2,
+        "{branchy}"
+    );
+    let specials = [
+        0.0,
+        -0.0,
+        1e-300,
+        0.5,
+        -2.5,
+        3.141592653589793,
+        1e6,
+        -1e22,
+        1e300,
+        f64::MAX,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+    ];
+    let mut t: Vec<f64> = specials.to_vec();
+    t.extend((0..3000).map(|k| ((k * 7919) % 6007) as f64 * 0.37 - 1111.0));
+    let n = t.len();
+    let ramp: Vec<f64> = (0..n).map(|k| 1.0 + k as f64 * 0.5).collect();
+    let _ = same(
+        TRIG,
+        "polar",
+        &[
+            arr("r", Data::F64(ramp), &[n], false),
+            arr("t", Data::F64(t.clone()), &[n], false),
+            zeros("x", &[n]),
+            zeros("y", &[n]),
+        ],
+    );
+    let _ = same(
+        TRIG,
+        "polar32",
+        &[
+            arr(
+                "t",
+                Data::F32(t.iter().map(|&v| v as f32).collect()),
+                &[n],
+                false,
+            ),
+            arr("x", Data::F32(vec![0.0; n]), &[n], true),
+        ],
+    );
+    let _ = same(
+        TRIG,
+        "branchy",
+        &[arr("t", Data::F64(t), &[n], false), zeros("x", &[n])],
+    );
+}

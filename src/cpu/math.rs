@@ -96,9 +96,50 @@ host_fns! {
     }
 }
 
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+extern "C" {
+    fn sincos(x: f64, sin: *mut f64, cos: *mut f64);
+    fn sincosf(x: f32, sin: *mut f32, cos: *mut f32);
+}
+
+/// `sin(x)` into `out[0]` and `cos(x)` into `out[1]` (a fused pair, see
+/// `lower::trig`). With glibc its `sincos`, one argument reduction for both
+/// and the bits of its `sin` and `cos` (the test below checks); elsewhere
+/// the two calls.
+extern "C" fn kiln_sincos_f64(x: f64, out: *mut f64) {
+    // SAFETY: the generated code passes a two-element stack slot.
+    unsafe {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        sincos(x, out, out.add(1));
+        #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+        {
+            *out = x.sin();
+            *out.add(1) = x.cos();
+        }
+    }
+}
+
+/// The `f32` version of [`kiln_sincos_f64`].
+extern "C" fn kiln_sincos_f32(x: f32, out: *mut f32) {
+    // SAFETY: the generated code passes a two-element stack slot.
+    unsafe {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        sincosf(x, out, out.add(1));
+        #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+        {
+            *out = x.sin();
+            *out.add(1) = x.cos();
+        }
+    }
+}
+
 /// Every host symbol the generated code may reference, with its address.
 pub(crate) fn symbols() -> Vec<(&'static str, *const u8)> {
     let mut v = host_fns();
+    v.extend([
+        ("kiln_sincos_f64", kiln_sincos_f64 as *const u8),
+        ("kiln_sincos_f32", kiln_sincos_f32 as *const u8),
+    ]);
     // Cranelift's libcall names (`cranelift_module::default_libcall_names`).
     v.extend([
         ("floor", kiln_floor_f64 as *const u8),
@@ -137,6 +178,57 @@ mod tests {
         f64::NEG_INFINITY,
         f64::NAN,
     ];
+
+    /// A fused `sincos` gives exactly the table's `sin` and `cos` (what the
+    /// interpreter computes), for both widths: specials, small, large and
+    /// huge arguments (the slow argument reduction) and random bit patterns.
+    #[test]
+    fn fused_sincos_has_the_bits_of_sin_and_cos() {
+        let eval = |f: Builtin| match f.lowering() {
+            Lowering::Float(func) => match func.eval {
+                FloatEval::Unary(e32, e64) => (e32, e64),
+                _ => unreachable!("sin and cos are unary"),
+            },
+            _ => unreachable!("sin and cos are float builtins"),
+        };
+        let ((sin32, sin64), (cos32, cos64)) = (eval(Builtin::Sin), eval(Builtin::Cos));
+        let same32 = |a: f32, b: f32| a.to_bits() == b.to_bits() || a.is_nan() && b.is_nan();
+        let same64 = |a: f64, b: f64| a.to_bits() == b.to_bits() || a.is_nan() && b.is_nan();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut inputs: Vec<f64> = SAMPLES.to_vec();
+        inputs.extend([f64::MAX, f64::MIN_POSITIVE, 1e22, -1e300, 6.283185307179586]);
+        for k in 0..200_000u64 {
+            let r = next();
+            let u = (r >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            inputs.push(match k % 4 {
+                0 => u * 20.0,
+                1 => u * 2e6,
+                2 => u * 1e300,
+                _ => f64::from_bits(r),
+            });
+        }
+        for x in inputs {
+            let mut out64 = [0.0f64; 2];
+            kiln_sincos_f64(x, out64.as_mut_ptr());
+            assert!(
+                same64(out64[0], sin64(x)) && same64(out64[1], cos64(x)),
+                "f64 at {x:e}"
+            );
+            let x32 = x as f32;
+            let mut out32 = [0.0f32; 2];
+            kiln_sincos_f32(x32, out32.as_mut_ptr());
+            assert!(
+                same32(out32[0], sin32(x32)) && same32(out32[1], cos32(x32)),
+                "f32 at {x32:e}"
+            );
+        }
+    }
 
     /// Every builtin the table lowers to a call has a registered host
     /// function for both widths, and that function computes exactly the

@@ -40,6 +40,15 @@ impl<'m> Fx<'_, '_, 'm> {
                 let x = self.expr(a)?;
                 self.cast(x, a.ty, e.ty)
             }
+            ExprKind::Builtin(f @ (Builtin::Sin | Builtin::Cos), args) if args[0].ty.is_float() => {
+                match self.fused_trig(*f, &args[0])? {
+                    Some(v) => v,
+                    None => {
+                        let x = self.expr(&args[0])?;
+                        self.builtin(*f, args[0].ty, &[x])?
+                    }
+                }
+            }
             ExprKind::Builtin(f, args) => {
                 let mut vals = Vec::with_capacity(args.len());
                 for a in args {

@@ -34,6 +34,7 @@ mod expr;
 mod loops;
 mod ops;
 mod stmt;
+mod trig;
 mod vector;
 
 use crate::error::{Error, Result};
@@ -295,6 +296,10 @@ struct Fx<'a, 'b, 'm> {
     funcs: HashMap<&'static str, FuncRef>,
     /// `(access, dim)` pairs whose check a hoisted check covers.
     proven: HashSet<(usize, usize)>,
+    /// `sin`/`cos` results computed ahead by a fused call (see `trig`).
+    trig_memo: Vec<(ir::Expr, ir::Builtin, CValue)>,
+    /// The statement whose `sin`/`cos` pairs may be fused.
+    trig_stmt: Option<&'m ir::Stmt>,
     /// Loops lowered twice (hoisted + checked copy) around the current
     /// point; bounded so that deep nests do not grow code exponentially.
     hoist_depth: u32,
@@ -334,6 +339,8 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             funcs: HashMap::new(),
             proven: HashSet::new(),
             hoist_depth: 0,
+            trig_memo: Vec::new(),
+            trig_stmt: None,
             inline_exp_here: false,
             chunk_reductions: Vec::new(),
             privs: HashMap::new(),

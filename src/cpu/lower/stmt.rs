@@ -15,6 +15,14 @@ impl<'m> Fx<'_, '_, 'm> {
     }
 
     pub(super) fn stmt(&mut self, s: &'m ir::Stmt) -> Result<()> {
+        let outer = self.enter_trig_stmt(s);
+        let done = self.stmt_here(s);
+        self.trig_stmt = outer;
+        self.trig_memo.clear();
+        done
+    }
+
+    fn stmt_here(&mut self, s: &'m ir::Stmt) -> Result<()> {
         match &s.kind {
             StmtKind::Let { var, init: value } | StmtKind::Assign { var, value } => {
                 let v = self.expr(value)?;
