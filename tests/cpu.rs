@@ -1683,3 +1683,73 @@ fn sin_and_cos_of_one_argument_fuse_into_one_call_with_the_same_bits() {
         &[arr("t", Data::F64(t), &[n], false), zeros("x", &[n])],
     );
 }
+
+const PINS: &str = r#"
+fn helper(a: f64, n: i64) -> f64 {
+    let mut s = 0.0;
+    for i in 0..n {
+        s += a * (i as f64);
+    }
+    return s;
+}
+kernel pins(x: f64[:, :], y: mut f64[:, :], k: i64) {
+    let rows = x.shape(0);
+    let cols = x.shape(1);
+    let mut scale = 1.0;
+    for r in 0..rows {
+        let mut acc = 0.0;
+        let mut c = 0;
+        while c < cols {
+            acc += x[r, c] * scale;
+            if acc > 40.0 {
+                break;
+            }
+            c += 1;
+        }
+        for j in 0..cols {
+            if j == k {
+                continue;
+            }
+            y[r, j] = acc + ((j + k) as f64) * scale + (c as f64);
+        }
+        scale = scale * 1.5;
+    }
+}
+kernel pins_par(x: f64[:], y: mut f64[:], n: i64) {
+    for i in prange(0..x.len()) {
+        let a = x[i];
+        let mut t = 0.0;
+        for j in 0..n {
+            t += helper(a + (j as f64), n);
+        }
+        y[i] = t;
+    }
+}
+"#;
+
+#[test]
+fn loop_invariant_variables_read_their_values_from_before_the_loop() {
+    // Variables a loop reads and never writes are bound to their value at
+    // the loop's entry (so Cranelift can hoist what is computed from
+    // them); ones written in an outer loop, a `while` condition's, a
+    // helper's own variables (the same ids in another frame) and `break` /
+    // `continue` paths must all still see the right values.
+    for k in [-1i64, 0, 3] {
+        let _ = same(
+            PINS,
+            "pins",
+            &[
+                ramp("x", &[6, 9]),
+                zeros("y", &[6, 9]),
+                sc("k", Value::I64(k)),
+            ],
+        );
+    }
+    for n in [0i64, 1, 4] {
+        let _ = same(
+            PINS,
+            "pins_par",
+            &[ramp("x", &[37]), zeros("y", &[37]), sc("n", Value::I64(n))],
+        );
+    }
+}

@@ -16,10 +16,7 @@ impl<'m> Fx<'_, '_, 'm> {
     pub(super) fn expr(&mut self, e: &Expr) -> Result<CValue> {
         Ok(match &e.kind {
             ExprKind::Const(v) => self.constant(*v),
-            ExprKind::Var(id) => {
-                let var = self.var(*id);
-                self.b.use_var(var)
-            }
+            ExprKind::Var(id) => self.read_var(*id),
             ExprKind::Unary(op, a) => {
                 let x = self.expr(a)?;
                 match (op, a.ty) {
@@ -141,6 +138,7 @@ impl<'m> Fx<'_, '_, 'm> {
         self.frames.push(Frame {
             func: callee,
             vars: HashMap::new(),
+            pinned: HashMap::new(),
             ret: Some(join),
         });
         let outer_loops = std::mem::take(&mut self.loops);

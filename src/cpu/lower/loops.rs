@@ -236,6 +236,7 @@ impl<'m> Fx<'_, '_, 'm> {
         // (increment and test) end in one branch back. A header block
         // between the two would split every value live through the loop at
         // one more edge, where regalloc2 puts spills and reloads.
+        let pinned = self.pin_invariants(&[body], &[], &[var]);
         let unit = self.is_const_one(stride);
         let k = self.b.declare_var(types::I64);
         let cur = self.b.declare_var(types::I64);
@@ -275,6 +276,7 @@ impl<'m> Fx<'_, '_, 'm> {
         };
         self.b.ins().brif(more, body_blk, &[], exit, &[]);
         self.b.switch_to_block(exit);
+        self.unpin(pinned);
         Ok(())
     }
 

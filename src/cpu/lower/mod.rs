@@ -38,7 +38,9 @@ mod trig;
 mod vector;
 
 use crate::error::{Error, Result};
-use crate::ir::{self, ArrayId, FuncId, ParLoop, ScalarType, Span, Value, VarId};
+use crate::ir::{
+    self, ArrayId, ExprKind, FuncId, ParLoop, ScalarType, Span, StmtKind, Value, VarId,
+};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::Function as ClifFunction;
 use cranelift_codegen::ir::Value as CValue;
@@ -278,6 +280,9 @@ struct ArrayVals {
 struct Frame<'m> {
     func: &'m ir::Function,
     vars: HashMap<VarId, Variable>,
+    /// Variables bound to one value for the loops being lowered (see
+    /// `Fx::pin_invariants`).
+    pinned: HashMap<VarId, CValue>,
     /// Where a helper's `return` jumps (block with the result parameter).
     ret: Option<Block>,
 }
@@ -333,6 +338,7 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             frames: vec![Frame {
                 func: kernel,
                 vars: HashMap::new(),
+                pinned: HashMap::new(),
                 ret: None,
             }],
             loops: Vec::new(),
@@ -416,6 +422,74 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
 
     fn frame(&self) -> &Frame<'m> {
         self.frames.last().expect("a frame")
+    }
+
+    /// The value of variable `id` here.
+    fn read_var(&mut self, id: VarId) -> CValue {
+        if let Some(v) = self.frame().pinned.get(&id) {
+            return *v;
+        }
+        let var = self.var(id);
+        self.b.use_var(var)
+    }
+
+    /// Binds every variable that `blocks` and `exprs` read and never write
+    /// (nor is in `exclude`: the loop's own variable) to its value
+    /// here, before a loop, until `unpin`. Without it the loop header gets a
+    /// block parameter for each such variable (its block is sealed only
+    /// after the back edge), one Cranelift does not remove when the value
+    /// is an outer loop's parameter, and then nothing computed from it,
+    /// such as a row offset `r * stride`, is hoisted out of the loop.
+    fn pin_invariants(
+        &mut self,
+        blocks: &[&ir::Block],
+        exprs: &[&ir::Expr],
+        exclude: &[VarId],
+    ) -> Vec<VarId> {
+        let (mut reads, mut written) = (Vec::new(), std::collections::HashSet::new());
+        written.extend(exclude.iter().copied());
+        let mut read = |e: &ir::Expr| {
+            if let ExprKind::Var(v) = e.kind {
+                reads.push(v);
+            }
+        };
+        for e in exprs {
+            crate::ir::visit::walk_expr(e, &mut read);
+        }
+        for b in blocks {
+            crate::ir::visit::walk_block_exprs(b, &mut read);
+            crate::ir::visit::walk_stmts(b, &mut |s| match &s.kind {
+                StmtKind::Let { var, .. } | StmtKind::Assign { var, .. } => {
+                    written.insert(*var);
+                }
+                StmtKind::For(f) => {
+                    written.insert(f.var);
+                }
+                StmtKind::ParFor(p) => written.extend(p.vars.iter().copied()),
+                _ => {}
+            });
+        }
+        let mut pinned = Vec::new();
+        for v in reads {
+            if written.contains(&v) || self.frame().pinned.contains_key(&v) {
+                continue;
+            }
+            let value = self.read_var(v);
+            self.frames
+                .last_mut()
+                .expect("a frame")
+                .pinned
+                .insert(v, value);
+            pinned.push(v);
+        }
+        pinned
+    }
+
+    fn unpin(&mut self, pinned: Vec<VarId>) {
+        let frame = self.frames.last_mut().expect("a frame");
+        for v in pinned {
+            frame.pinned.remove(&v);
+        }
     }
 
     fn var(&mut self, id: VarId) -> Variable {

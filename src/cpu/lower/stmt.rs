@@ -144,6 +144,7 @@ impl<'m> Fx<'_, '_, 'm> {
             nodes <= ROTATE_MAX_NODES && !calls
         };
         let latch = self.b.create_block();
+        let pinned = self.pin_invariants(&[body], &[cond], &[]);
         if small {
             let c = self.expr(cond)?;
             self.b.ins().brif(c, body_blk, &[], exit, &[]);
@@ -159,6 +160,7 @@ impl<'m> Fx<'_, '_, 'm> {
         let c = self.expr(cond)?;
         self.b.ins().brif(c, body_blk, &[], exit, &[]);
         self.b.switch_to_block(exit);
+        self.unpin(pinned);
         Ok(())
     }
 }

@@ -639,8 +639,7 @@ impl<'m> Fx<'_, '_, 'm> {
             ExprKind::Var(v) => match lets.get(v) {
                 Some(x) => *x,
                 None => {
-                    let var = self.var(*v);
-                    let x = self.b.use_var(var);
+                    let x = self.read_var(*v);
                     self.b.ins().splat(vty, x)
                 }
             },
