@@ -176,20 +176,27 @@ fn const_i64(e: &Expr) -> Option<i64> {
     }
 }
 
-/// Whether two affine indices are the same expression (spans aside): one
-/// range check covers both.
-pub(crate) fn same_index(a: &Expr, b: &Expr) -> bool {
+/// Whether `a` and `b` are the same side-effect-free expression (spans
+/// aside): constants, variables, sizes, loads, arithmetic and casts. Two
+/// equal affine indices need one range check; two equal `sin`/`cos`
+/// arguments one `sincos` (`lower::trig`).
+pub(crate) fn same_pure(a: &Expr, b: &Expr) -> bool {
     a.ty == b.ty
         && match (&a.kind, &b.kind) {
             (ExprKind::Const(x), ExprKind::Const(y)) => x.to_bits() == y.to_bits(),
             (ExprKind::Var(x), ExprKind::Var(y)) => x == y,
             (ExprKind::Len(x), ExprKind::Len(y)) => x == y,
             (ExprKind::Shape(x, i), ExprKind::Shape(y, j)) => x == y && i == j,
-            (ExprKind::Binary(o, a1, a2), ExprKind::Binary(p, b1, b2)) => {
-                o == p && same_index(a1, b1) && same_index(a2, b2)
+            (ExprKind::Load(x), ExprKind::Load(y)) => {
+                x.array == y.array
+                    && x.index.len() == y.index.len()
+                    && x.index.iter().zip(&y.index).all(|(p, q)| same_pure(p, q))
             }
-            (ExprKind::Unary(o, x), ExprKind::Unary(p, y)) => o == p && same_index(x, y),
-            (ExprKind::Cast(x), ExprKind::Cast(y)) => same_index(x, y),
+            (ExprKind::Binary(o, a1, a2), ExprKind::Binary(p, b1, b2)) => {
+                o == p && same_pure(a1, b1) && same_pure(a2, b2)
+            }
+            (ExprKind::Unary(o, x), ExprKind::Unary(p, y)) => o == p && same_pure(x, y),
+            (ExprKind::Cast(x), ExprKind::Cast(y)) => same_pure(x, y),
             _ => false,
         }
 }

@@ -125,7 +125,7 @@ impl<'m> Fx<'_, '_, 'm> {
         let loop_var = self.var(var);
         for (n, h) in hoisted.iter().enumerate() {
             let seen = hoisted[..n].iter().any(|g| {
-                g.array == h.array && g.dim == h.dim && checks::same_index(&g.expr, &h.expr)
+                g.array == h.array && g.dim == h.dim && checks::same_pure(&g.expr, &h.expr)
             });
             if seen {
                 continue;

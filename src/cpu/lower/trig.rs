@@ -10,6 +10,7 @@
 //! atomics, so the value computed first dominates its later use.
 
 use super::{clif_type, flags, Fx, PTR};
+use crate::cpu::checks::same_pure;
 use crate::error::Result;
 use crate::ir::visit::{stmt_exprs, walk_expr};
 use crate::ir::{BinOp, Builtin, Expr, ExprKind, ScalarType, Stmt, StmtKind};
@@ -112,27 +113,4 @@ fn has_call(s: &Stmt, f: Builtin, arg: &Expr) -> bool {
         })
     });
     found
-}
-
-/// Whether `a` and `b` are the same side-effect-free expression (spans
-/// aside): constants, variables, sizes, loads, arithmetic and casts.
-fn same_pure(a: &Expr, b: &Expr) -> bool {
-    a.ty == b.ty
-        && match (&a.kind, &b.kind) {
-            (ExprKind::Const(x), ExprKind::Const(y)) => x.to_bits() == y.to_bits(),
-            (ExprKind::Var(x), ExprKind::Var(y)) => x == y,
-            (ExprKind::Len(x), ExprKind::Len(y)) => x == y,
-            (ExprKind::Shape(x, i), ExprKind::Shape(y, j)) => x == y && i == j,
-            (ExprKind::Load(x), ExprKind::Load(y)) => {
-                x.array == y.array
-                    && x.index.len() == y.index.len()
-                    && x.index.iter().zip(&y.index).all(|(p, q)| same_pure(p, q))
-            }
-            (ExprKind::Binary(o, a1, a2), ExprKind::Binary(p, b1, b2)) => {
-                o == p && same_pure(a1, b1) && same_pure(a2, b2)
-            }
-            (ExprKind::Unary(o, x), ExprKind::Unary(p, y)) => o == p && same_pure(x, y),
-            (ExprKind::Cast(x), ExprKind::Cast(y)) => same_pure(x, y),
-            _ => false,
-        }
 }
