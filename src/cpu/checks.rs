@@ -233,6 +233,37 @@ fn expr_accesses<'a>(e: &'a Expr, out: &mut Vec<&'a Access>) {
     });
 }
 
+/// Variables that `body` (and a `while` condition) read and that nothing in
+/// `body` changes (`let`, assignment, loop variable; `exclude` holds the
+/// loop's own variable): invariant in a loop over `body`. In order of first
+/// read, so the code built from them is the same every time.
+pub(crate) fn loop_invariants(body: &Block, cond: Option<&Expr>, exclude: &[VarId]) -> Vec<VarId> {
+    let mut changed: HashSet<VarId> = exclude.iter().copied().collect();
+    walk_stmts(body, &mut |s| match &s.kind {
+        StmtKind::Let { var, .. } | StmtKind::Assign { var, .. } => {
+            changed.insert(*var);
+        }
+        StmtKind::For(f) => {
+            changed.insert(f.var);
+        }
+        StmtKind::ParFor(p) => changed.extend(p.vars.iter().copied()),
+        _ => {}
+    });
+    let mut reads = Vec::new();
+    let mut read = |e: &Expr| {
+        if let ExprKind::Var(v) = e.kind {
+            if !changed.contains(&v) && !reads.contains(&v) {
+                reads.push(v);
+            }
+        }
+    };
+    walk_block_exprs(body, &mut read);
+    if let Some(c) = cond {
+        walk_expr(c, &mut read);
+    }
+    reads
+}
+
 /// Variables a `prange` body reads from the enclosing scope, in id order.
 pub(crate) fn captures(body: &Block, exclude: &[VarId]) -> Vec<VarId> {
     let mut reads = HashSet::new();

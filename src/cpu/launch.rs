@@ -407,11 +407,8 @@ fn pool_lock() -> &'static RwLock<Arc<Pool>> {
 /// Sends the pool's spinning workers to sleep, if there is a pool (see
 /// [`Pool::nap`]); never starts one.
 pub(crate) fn nap_pool() {
-    if let Some(lock) = POOL.get() {
-        match lock.read() {
-            Ok(p) => p.nap(),
-            Err(e) => e.into_inner().nap(),
-        }
+    if POOL.get().is_some() {
+        pool().nap();
     }
 }
 

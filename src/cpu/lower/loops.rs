@@ -11,12 +11,6 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::Value as CValue;
 use cranelift_codegen::ir::{types, InstBuilder, InstructionData, Opcode};
 
-/// The first and the last value of a loop variable, as `index_in_range`
-/// takes them.
-fn first_last(first: CValue, last: CValue) -> [Option<CValue>; 2] {
-    [Some(first), Some(last)]
-}
-
 impl<'m> Fx<'_, '_, 'm> {
     pub(super) fn for_loop(&mut self, f: &'m ForLoop) -> Result<()> {
         let start = self.expr(&f.start)?;
@@ -134,27 +128,21 @@ impl<'m> Fx<'_, '_, 'm> {
             let zero = self.b.ins().iconst(types::I64, 0);
             self.b.def_var(loop_var, zero);
             let e = self.expr(&h.expr)?;
-            let c = match h.coef {
-                Some(c) => c,
+            let ends = [Some(start), Some(last)];
+            // Shapes are never negative: one unsigned compare tests
+            // `0 <= val < shape`, and `C = 0` needs no endpoint.
+            let (c, ends) = match h.coef {
+                Some(0) => (None, [None, None]),
+                Some(1) => (None, ends),
+                Some(c) => (Some(self.b.ins().iconst(types::I64, c)), ends),
                 None => {
                     let one = self.b.ins().iconst(types::I64, 1);
                     self.b.def_var(loop_var, one);
                     let e1 = self.expr(&h.expr)?;
-                    let c = self.b.ins().isub(e1, e);
-                    self.index_in_range(e, Some(c), first_last(start, last), shape, &mut ok);
-                    continue;
+                    (Some(self.b.ins().isub(e1, e)), ends)
                 }
             };
-            match c {
-                // Shapes are never negative: one unsigned compare tests
-                // `0 <= val < shape`.
-                0 => self.index_in_range(e, None, [None, None], shape, &mut ok),
-                1 => self.index_in_range(e, None, first_last(start, last), shape, &mut ok),
-                c => {
-                    let c = self.b.ins().iconst(types::I64, c);
-                    self.index_in_range(e, Some(c), first_last(start, last), shape, &mut ok)
-                }
-            }
+            self.index_in_range(e, c, ends, shape, &mut ok);
         }
         Ok(ok.unwrap_or_else(|| self.b.ins().iconst(types::I8, 1)))
     }
@@ -208,8 +196,8 @@ impl<'m> Fx<'_, '_, 'm> {
         chunk: bool,
         vectorize: bool,
     ) -> Result<()> {
-        // Chunk loops have unit stride; serial
-        // loops are vectorized when their step is the constant 1.
+        // Chunk loops have unit stride; serial loops are vectorized when
+        // their step is the constant 1.
         let vectorized = if vectorize && (chunk || self.is_const_one(stride)) {
             self.vector_loop(var, start, count, body, chunk)?
         } else {
@@ -236,7 +224,7 @@ impl<'m> Fx<'_, '_, 'm> {
         // (increment and test) end in one branch back. A header block
         // between the two would split every value live through the loop at
         // one more edge, where regalloc2 puts spills and reloads.
-        let pinned = self.pin_invariants(&[body], &[], &[var]);
+        let pinned = self.pin_invariants(body, None, &[var]);
         let unit = self.is_const_one(stride);
         let k = self.b.declare_var(types::I64);
         let cur = self.b.declare_var(types::I64);

@@ -38,9 +38,7 @@ mod trig;
 mod vector;
 
 use crate::error::{Error, Result};
-use crate::ir::{
-    self, ArrayId, ExprKind, FuncId, ParLoop, ScalarType, Span, StmtKind, Value, VarId,
-};
+use crate::ir::{self, ArrayId, FuncId, ParLoop, ScalarType, Span, Value, VarId};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::Function as ClifFunction;
 use cranelift_codegen::ir::Value as CValue;
@@ -433,45 +431,22 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
         self.b.use_var(var)
     }
 
-    /// Binds every variable that `blocks` and `exprs` read and never write
-    /// (nor is in `exclude`: the loop's own variable) to its value
-    /// here, before a loop, until `unpin`. Without it the loop header gets a
-    /// block parameter for each such variable (its block is sealed only
-    /// after the back edge), one Cranelift does not remove when the value
-    /// is an outer loop's parameter, and then nothing computed from it,
-    /// such as a row offset `r * stride`, is hoisted out of the loop.
+    /// Binds the variables a loop over `body` reads and never changes
+    /// (`checks::loop_invariants`) to their values here, before the loop,
+    /// until `unpin`. Without it the loop header gets a block parameter for
+    /// each (its block is sealed only after the back edge), one Cranelift
+    /// does not remove when the value is an outer loop's parameter, and then
+    /// nothing computed from it, such as a row offset `r * stride`, is
+    /// hoisted out of the loop.
     fn pin_invariants(
         &mut self,
-        blocks: &[&ir::Block],
-        exprs: &[&ir::Expr],
+        body: &ir::Block,
+        cond: Option<&ir::Expr>,
         exclude: &[VarId],
     ) -> Vec<VarId> {
-        let (mut reads, mut written) = (Vec::new(), std::collections::HashSet::new());
-        written.extend(exclude.iter().copied());
-        let mut read = |e: &ir::Expr| {
-            if let ExprKind::Var(v) = e.kind {
-                reads.push(v);
-            }
-        };
-        for e in exprs {
-            crate::ir::visit::walk_expr(e, &mut read);
-        }
-        for b in blocks {
-            crate::ir::visit::walk_block_exprs(b, &mut read);
-            crate::ir::visit::walk_stmts(b, &mut |s| match &s.kind {
-                StmtKind::Let { var, .. } | StmtKind::Assign { var, .. } => {
-                    written.insert(*var);
-                }
-                StmtKind::For(f) => {
-                    written.insert(f.var);
-                }
-                StmtKind::ParFor(p) => written.extend(p.vars.iter().copied()),
-                _ => {}
-            });
-        }
         let mut pinned = Vec::new();
-        for v in reads {
-            if written.contains(&v) || self.frame().pinned.contains_key(&v) {
+        for v in super::checks::loop_invariants(body, cond, exclude) {
+            if self.frame().pinned.contains_key(&v) {
                 continue;
             }
             let value = self.read_var(v);

@@ -144,7 +144,7 @@ impl<'m> Fx<'_, '_, 'm> {
             nodes <= ROTATE_MAX_NODES && !calls
         };
         let latch = self.b.create_block();
-        let pinned = self.pin_invariants(&[body], &[cond], &[]);
+        let pinned = self.pin_invariants(body, Some(cond), &[]);
         if small {
             let c = self.expr(cond)?;
             self.b.ins().brif(c, body_blk, &[], exit, &[]);
