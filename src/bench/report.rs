@@ -51,6 +51,9 @@ pub struct Row {
     pub bytes: Option<f64>,
     pub flops: Option<f64>,
     pub outcome: Outcome,
+    /// The runner computes this kernel's loop in closed form (the kernel's
+    /// `//! folded:` names it): timed, but left out of the geometric means.
+    pub folded: bool,
 }
 
 impl Row {
@@ -108,6 +111,11 @@ pub struct Machine {
     /// arrays resident on it in the same run: %BW of GPU rows is against
     /// this, not the host's.
     pub device_gbps: Vec<(String, f64)>,
+    /// The CPU JIT's compiles of a small unrelated kernel made just before
+    /// each row's compile, seconds: a compile with cold caches (it follows
+    /// the previous row's runs), which leaves the row's compile timed with
+    /// the compiler's code in cache.
+    pub cold_compile_s: Vec<f64>,
 }
 
 impl Machine {
@@ -130,6 +138,7 @@ impl Machine {
             stream_gbps,
             devices,
             device_gbps: Vec::new(),
+            cold_compile_s: Vec::new(),
         }
     }
 
@@ -171,12 +180,36 @@ pub struct Summary {
     /// Geometric mean over kernels of `time(runner) / time(against)`.
     pub geomean: f64,
     pub kernels: usize,
+    /// Kernels left out because `against` computes them in closed form.
+    pub left_out: Vec<String>,
+}
+
+/// The compile times of one kiln runner at one size.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompileSummary {
+    pub size: String,
+    pub runner: String,
+    /// The median over kernels, seconds.
+    pub median_s: f64,
+    /// The slowest kernel and its compile, seconds.
+    pub max: (String, f64),
+    pub kernels: usize,
 }
 
 fn time_of(rows: &[&Row], kernel: &str, runner: &str) -> Option<f64> {
     rows.iter()
         .find(|r| r.kernel == kernel && r.runner == runner)
         .and_then(|r| r.median())
+}
+
+fn folded(rows: &[&Row], kernel: &str, runner: &str) -> bool {
+    let runners: &[&str] = if runner == NUMBA_BEST {
+        &["numba", "numba-parallel"]
+    } else {
+        &[runner]
+    };
+    rows.iter()
+        .any(|r| r.kernel == kernel && r.folded && runners.contains(&r.runner.as_str()))
 }
 
 #[derive(Clone, Debug)]
@@ -240,7 +273,9 @@ impl Report {
             }
             for runner in runners.iter().copied().filter(|r| kiln(r)) {
                 for &peer in &peers {
-                    let ratios: Vec<f64> = kernels
+                    let (left_out, kept): (Vec<&str>, Vec<&str>) =
+                        kernels.iter().partition(|k| folded(&rows, k, peer));
+                    let ratios: Vec<f64> = kept
                         .iter()
                         .filter_map(|k| Some(time(k, runner)? / time(k, peer)?))
                         .filter(|r| r.is_finite() && *r > 0.0)
@@ -252,10 +287,56 @@ impl Report {
                             against: peer.to_string(),
                             geomean: g,
                             kernels: ratios.len(),
+                            left_out: left_out.iter().map(|k| k.to_string()).collect(),
                         });
                     }
                 }
             }
+        }
+        out
+    }
+
+    /// The median and largest compile time of each kiln runner per size.
+    pub fn compile_summary(&self) -> Vec<CompileSummary> {
+        let mut out: Vec<CompileSummary> = Vec::new();
+        // (size, runner, [(kernel, seconds)]) in the order rows appear.
+        type Group<'a> = (&'a str, &'a str, Vec<(&'a str, f64)>);
+        let mut times: Vec<Group> = Vec::new();
+        for r in &self.rows {
+            let Outcome::Timed {
+                compile_s: Some(c), ..
+            } = r.outcome
+            else {
+                continue;
+            };
+            if !Backend::ALL.iter().any(|b| b.name() == r.runner) {
+                continue;
+            }
+            match times
+                .iter_mut()
+                .find(|(s, run, _)| *s == r.size && *run == r.runner)
+            {
+                Some((.., v)) => v.push((&r.kernel, c)),
+                None => times.push((&r.size, &r.runner, vec![(&r.kernel, c)])),
+            }
+        }
+        for (size, runner, v) in times {
+            let all: Vec<f64> = v.iter().map(|(_, c)| *c).collect();
+            let Some(median_s) = crate::util::stats::median(&all) else {
+                continue;
+            };
+            let (k, c) = v
+                .iter()
+                .copied()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .expect("a median implies a value");
+            out.push(CompileSummary {
+                size: size.to_string(),
+                runner: runner.to_string(),
+                median_s,
+                max: (k.to_string(), c),
+                kernels: v.len(),
+            });
         }
         out
     }
@@ -375,13 +456,55 @@ impl Report {
                 out,
                 "\ngeometric mean of time ratios (kiln runner / other; below 1 kiln is faster):"
             );
-            for s in summary {
+            let mut left_out: Vec<(&str, Vec<&str>)> = Vec::new();
+            for s in &summary {
                 let _ = writeln!(
                     out,
                     "  {:<4} {:<8} vs {:<16} {:>6.2}x  ({} kernels)",
                     s.size, s.runner, s.against, s.geomean, s.kernels
                 );
+                for k in &s.left_out {
+                    match left_out.iter_mut().find(|(name, _)| name == k) {
+                        Some((_, against)) if !against.contains(&s.against.as_str()) => {
+                            against.push(&s.against)
+                        }
+                        Some(_) => {}
+                        None => left_out.push((k, vec![&s.against])),
+                    }
+                }
             }
+            for (k, against) in left_out {
+                let _ = writeln!(
+                    out,
+                    "  ({k} left out against {}: they compute its loop in closed form)",
+                    against.join(", ")
+                );
+            }
+        }
+        let compiles = self.compile_summary();
+        if !compiles.is_empty() {
+            let _ = writeln!(out, "\ncompile time of each kiln runner, over its kernels:");
+            for c in compiles {
+                let _ = writeln!(
+                    out,
+                    "  {:<4} {:<8} median {:>9}, slowest {:>9} ({}), {} kernels",
+                    c.size,
+                    c.runner,
+                    duration(c.median_s),
+                    duration(c.max.1),
+                    c.max.0,
+                    c.kernels
+                );
+            }
+        }
+        if let Some(med) = crate::util::stats::median(&m.cold_compile_s) {
+            let _ = writeln!(
+                out,
+                "  (each cpu compile above follows one of a small kernel after the previous \
+                 row's runs, whose caches are cold: {} median over {})",
+                duration(med),
+                m.cold_compile_s.len()
+            );
         }
         out
     }
@@ -422,11 +545,16 @@ impl Report {
                 "cpu": m.cpu, "threads": m.threads, "os": m.os,
                 "stream_copy_gbps": m.stream_gbps, "devices": m.devices,
                 "device_copy_gbps": m.device_gbps.iter().map(|(r, g)| json!({"runner": r, "gbps": g})).collect::<Vec<_>>(),
+                "cold_compile_seconds": m.cold_compile_s,
             },
             "rows": rows,
             "summary": self.summary().iter().map(|s| json!({
                 "size": s.size, "runner": s.runner, "against": s.against,
-                "geomean_ratio": s.geomean, "kernels": s.kernels,
+                "geomean_ratio": s.geomean, "kernels": s.kernels, "left_out": s.left_out,
+            })).collect::<Vec<_>>(),
+            "compile": self.compile_summary().iter().map(|c| json!({
+                "size": c.size, "runner": c.runner, "median_seconds": c.median_s,
+                "slowest_kernel": c.max.0, "slowest_seconds": c.max.1, "kernels": c.kernels,
             })).collect::<Vec<_>>(),
         })
     }
@@ -721,6 +849,7 @@ mod tests {
                 resident_s: None,
                 spread: None,
             },
+            folded: false,
         };
         Report {
             machine: Machine {
@@ -730,6 +859,7 @@ mod tests {
                 stream_gbps: 10.0,
                 devices: vec![],
                 device_gbps: vec![],
+                cold_compile_s: vec![],
             },
             rows: vec![
                 row("rust-rayon", 1000, 1e-6),
@@ -779,6 +909,7 @@ mod tests {
                 resident_s: None,
                 spread: None,
             },
+            folded: false,
         };
         r.rows.extend([
             timed("saxpy", "numba", 4e-4),
@@ -801,6 +932,74 @@ mod tests {
         assert!((best.geomean - (0.5f64 * 0.25).sqrt()).abs() < 1e-12);
         assert!(sample().table().contains("geometric mean"));
         assert_eq!(r.to_json()["summary"].as_array().unwrap().len(), s.len());
+    }
+
+    #[test]
+    fn summary_leaves_out_folded_kernels_and_reports_compile_times() {
+        let mut r = sample();
+        r.rows.retain(|row| row.size == "M");
+        let timed = |kernel: &str, runner: &str, t: f64, compile: Option<f64>, folded| Row {
+            kernel: kernel.into(),
+            size: "M".into(),
+            n: 100000,
+            runner: runner.into(),
+            device: "Test CPU".into(),
+            software: false,
+            bytes: None,
+            flops: None,
+            outcome: Outcome::Timed {
+                compile_s: compile,
+                median_s: t,
+                runs: 3,
+                transfer_s: None,
+                resident_s: None,
+                spread: None,
+            },
+            folded,
+        };
+        assert_eq!(r.rows[1].runner, "cpu");
+        r.rows[1].outcome = Outcome::Timed {
+            compile_s: Some(1e-3),
+            median_s: 1.1e-4,
+            runs: 3,
+            transfer_s: None,
+            resident_s: None,
+            spread: None,
+        };
+        r.rows.extend([
+            timed("ssr", "cpu", 1e-2, Some(3e-3), false),
+            timed("ssr", "rust-rayon", 1e-4, None, true),
+            timed("dot", "cpu", 1e-4, Some(0.5e-3), false),
+            timed("dot", "rust-rayon", 2e-4, None, false),
+        ]);
+        r.machine.cold_compile_s = vec![6e-3, 5e-3, 7e-3];
+        let s = r.summary();
+        let vs = s.iter().find(|x| x.against == "rust-rayon").unwrap();
+        // saxpy 1.1e-4 / 1e-4 and dot 0.5; ssr (100x) left out.
+        assert_eq!(vs.kernels, 2);
+        assert!((vs.geomean - (1.1f64 * 0.5).sqrt()).abs() < 1e-12);
+        assert_eq!(vs.left_out, ["ssr"]);
+        let c = r.compile_summary();
+        assert_eq!(c.len(), 1);
+        assert_eq!((c[0].median_s, c[0].kernels), (1e-3, 3));
+        assert_eq!(c[0].max, ("ssr".to_string(), 3e-3));
+        let t = r.table();
+        assert!(
+            t.contains("(ssr left out against rust-rayon: they compute its loop in closed form)"),
+            "{t}"
+        );
+        assert!(t.contains("slowest"), "{t}");
+        assert!(t.contains("median over 3"), "{t}");
+        let j = r.to_json();
+        assert_eq!(j["summary"][0]["left_out"][0], "ssr");
+        assert_eq!(j["compile"][0]["slowest_kernel"], "ssr");
+        assert_eq!(
+            j["machine"]["cold_compile_seconds"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
     }
 
     #[test]

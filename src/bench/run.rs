@@ -219,6 +219,8 @@ struct Case<'m> {
     inputs: Vec<HostValue>,
     bytes: Option<f64>,
     flops: Option<f64>,
+    /// Runners that compute this kernel in closed form (`//! folded:`).
+    folded: Vec<String>,
 }
 
 impl Case<'_> {
@@ -233,6 +235,7 @@ impl Case<'_> {
             bytes: self.bytes,
             flops: self.flops,
             outcome,
+            folded: self.folded.iter().any(|r| r == runner),
         }
     }
 
@@ -409,6 +412,10 @@ pub fn run(opts: &Options) -> Result<Report> {
         }
     }
     let mut rows = Vec::new();
+    let warm_cpu = backends
+        .iter()
+        .any(|(b, _)| matches!(b, Backend::Cpu | Backend::Auto));
+    let mut cold_compiles = Vec::new();
     for kf in &files {
         let name = &kf.name;
         let first = kf.module()?;
@@ -437,15 +444,25 @@ pub fn run(opts: &Options) -> Result<Report> {
                 inputs,
                 bytes: cases.bytes_at(n),
                 flops: cases.flops_at(n),
+                folded: cases.folded.clone(),
             };
             let work = case.flops.or(case.bytes).unwrap_or(n as f64);
             let base = baseline::find(name);
             // Compiled before the reference run, as a user's program compiles
-            // and then launches: on this project's VM the first compile after
-            // seconds of other work (the interpreter's reference at M and L)
-            // took 6-9 ms instead of 0.6 ms whatever that work was (16 s of
-            // a spin loop did the same), and the next compile was back at
-            // 0.6 ms: a cost of the machine's idle memory, not of kiln.
+            // and then launches, and after a compile of a small unrelated
+            // kernel (reported apart, `cold_compile_s`): on this project's
+            // shared VM other tenants evict the caches within a second, so
+            // the first compile after the previous row's runs took 5-9 ms
+            // for any kernel, the copy kernel included, instead of 0.3-1.6
+            // ms; a 4 MiB pointer chase likewise took 9x as long after our
+            // thread spun for 1.5 s, touching no memory. The row's compile
+            // is then kiln's cost for this kernel, as a program that
+            // compiles several kernels sees it for all but its first.
+            if warm_cpu {
+                if let Ok(t) = cold_compile() {
+                    cold_compiles.push(t);
+                }
+            }
             let prepared: Vec<_> = backends
                 .iter()
                 .map(|(b, _)| measure::timed(|| kernel.prepare(*b)))
@@ -569,6 +586,7 @@ pub fn run(opts: &Options) -> Result<Report> {
     bar.finish_and_clear();
     let mut machine = Machine::describe(stream, absent);
     machine.device_gbps = device_gbps;
+    machine.cold_compile_s = cold_compiles;
     if let (true, Err(why)) = (opts.peers, numba) {
         machine.devices.push(format!("numba: {why}"));
     }
@@ -584,7 +602,16 @@ fn engines_has_cuda() -> bool {
     crate::runtime::engines::availability(Backend::Cuda).is_ok()
 }
 
-/// A copy kernel for measuring a device's own memory bandwidth.
+/// Compiles `COPY_KERNEL` on the CPU JIT in a fresh module: seconds.
+fn cold_compile() -> Result<f64, Error> {
+    let module = Module::from_source("copy.kn", COPY_KERNEL)?;
+    let kernel = module.kernel("copy")?;
+    let (t, used) = measure::timed(|| kernel.prepare(Backend::Cpu));
+    used.map(|_| t)
+}
+
+/// A copy kernel for measuring a device's own memory bandwidth, and the
+/// small kernel compiled before each row's compile.
 const COPY_KERNEL: &str =
     "kernel copy(x: f32[:], y: mut f32[:]) { for i in prange(0..y.len()) { y[i] = x[i]; } }";
 

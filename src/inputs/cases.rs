@@ -6,13 +6,17 @@
 //! //! sizes: T=1000 S=100000 M=1000000 L=30000000
 //! //! flops: 2*{n}
 //! //! bytes: 12*{n}
+//! //! folded: numba rust-rayon
 //! ```
 //!
 //! A directive is a `//!` line of the form `key: value` with a lowercase
 //! key; other `//!` lines (prose) are ignored, and an unknown lowercase key
 //! is an error (so a typo such as `arg:` is not silently dropped). `args`
 //! uses the `kiln run --arg` VALUE grammar with `{n}` replaced by the size;
-//! `flops`/`bytes` are products of integers and `{n}`.
+//! `flops`/`bytes` are products of integers and `{n}`. `folded` names the
+//! `kiln bench` runners whose compiler computes the kernel's loop in closed
+//! form: their times measure no loop, so the bench's geometric means leave
+//! the kernel out against them.
 
 use super::params::ParamInfo;
 use super::values::{self, HostValue};
@@ -30,6 +34,9 @@ pub struct Cases {
     pub flops: Option<WorkFormula>,
     /// Bytes moved per launch (`//! bytes:`).
     pub bytes: Option<WorkFormula>,
+    /// Bench runners that compute the kernel in closed form (`//! folded:`,
+    /// names separated by spaces or commas).
+    pub folded: Vec<String>,
 }
 
 /// `coefficient * n^power`: the work per launch as a function of the size.
@@ -127,9 +134,19 @@ impl Cases {
                 "sizes" => cases.sizes = parse_sizes(value).map_err(fail)?,
                 "flops" => cases.flops = Some(WorkFormula::parse(value).map_err(fail)?),
                 "bytes" => cases.bytes = Some(WorkFormula::parse(value).map_err(fail)?),
+                "folded" => {
+                    cases.folded = value
+                        .split(|c: char| c == ',' || c.is_whitespace())
+                        .filter(|w| !w.is_empty())
+                        .map(String::from)
+                        .collect();
+                    if cases.folded.is_empty() {
+                        return Err(fail("`folded` names no runner".into()));
+                    }
+                }
                 _ => {
                     return Err(fail(format!(
-                        "unknown directive `{key}` (known: args, sizes, flops, bytes)"
+                        "unknown directive `{key}` (known: args, sizes, flops, bytes, folded)"
                     )))
                 }
             }
@@ -231,6 +248,7 @@ mod tests {
                          //! sizes: T=1000 S=100_000\n\
                          //! flops: 2*{n}\n\
                          //! bytes: 12 * {n}\n\
+                         //! folded: numba, rust-rayon\n\
                          //! Prose such as this line is ignored.\n\
                          kernel saxpy(a: f32, x: f32[:], y: mut f32[:]) {}\n";
 
@@ -267,6 +285,7 @@ mod tests {
         assert_eq!(c.flops_at(1000), Some(2000.0));
         assert_eq!(c.bytes_at(10), Some(120.0));
         assert_eq!(WorkFormula::parse("{n}*{n}*2").unwrap().eval(3), 18.0);
+        assert_eq!(c.folded, ["numba", "rust-rayon"]);
     }
 
     #[test]
@@ -290,7 +309,11 @@ mod tests {
         let e = Cases::parse("//! arg: x=1\n").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "line 1: unknown directive `arg` (known: args, sizes, flops, bytes)"
+            "line 1: unknown directive `arg` (known: args, sizes, flops, bytes, folded)"
+        );
+        assert_eq!(
+            Cases::parse("//! folded: ,\n").unwrap_err().message,
+            "`folded` names no runner"
         );
         assert!(Cases::parse("//! sizes: T=ten\n")
             .unwrap_err()
