@@ -104,7 +104,20 @@ impl<'m> Fx<'_, '_, 'm> {
         let r = self.b.ins().fsub(r, b);
 
         let r2 = self.b.ins().fmul(r, r);
-        let q = self.estrin(w.last_power, r, r2, ty);
+        let mut fact = 1.0f64;
+        let series: Vec<f64> = (2..=w.last_power)
+            .map(|n| {
+                fact *= n as f64;
+                1.0 / fact
+            })
+            .collect();
+        let q = self.estrin(
+            series.len(),
+            &mut |fx, i| fx.lanes_float(ty, series[i]),
+            r,
+            r2,
+            false,
+        );
         let rq = self.b.ins().fmul(r2, q);
         let s = self.b.ins().fadd(r, rq);
         let one = c(self, 1.0);
@@ -129,7 +142,7 @@ impl<'m> Fx<'_, '_, 'm> {
     }
 
     /// `cond ? a : b` for scalars and vectors alike.
-    fn pick(&mut self, cond: CValue, a: CValue, b: CValue) -> CValue {
+    pub(super) fn pick(&mut self, cond: CValue, a: CValue, b: CValue) -> CValue {
         let ty = self.b.func.dfg.value_type(a);
         if ty.is_vector() {
             let mask = self.b.ins().bitcast(ty, MemFlagsData::new(), cond);
@@ -139,43 +152,57 @@ impl<'m> Fx<'_, '_, 'm> {
         }
     }
 
-    /// `q(r) = 1/2! + r/3! + … + r^(last_power-2)/last_power!` by Estrin's
-    /// scheme: pairs joined with `r`, then `r^2`, `r^4`, … (a chain of
-    /// log2(n) steps, not n).
-    fn estrin(&mut self, last_power: u32, r: CValue, r2: CValue, ty: Type) -> CValue {
-        let mut terms = Vec::new();
-        let mut fact = 1.0f64;
-        for n in 2..=last_power {
-            fact *= n as f64;
-            terms.push(self.lanes_float(ty, 1.0 / fact));
+    /// `c(0) + c(1) r + c(2) r^2 + …` (`n` terms) by Estrin's scheme: pairs
+    /// joined with `r`, then `r^2`, `r^4`, … (a chain of log2(n) steps, not
+    /// n). `c(i)` makes the constant where the first step uses it. `fused`:
+    /// each `a + b p` is one `fma` (correctly rounded everywhere: a CPU
+    /// without FMA gets the same bits from the C library's `fma`).
+    pub(super) fn estrin(
+        &mut self,
+        n: usize,
+        c: &mut dyn FnMut(&mut Self, usize) -> CValue,
+        r: CValue,
+        r2: CValue,
+        fused: bool,
+    ) -> CValue {
+        let join = |fx: &mut Self, a: CValue, b: CValue, p: CValue| {
+            if fused {
+                fx.b.ins().fma(b, p, a)
+            } else {
+                let bp = fx.b.ins().fmul(b, p);
+                fx.b.ins().fadd(a, bp)
+            }
+        };
+        let mut terms = Vec::with_capacity(n.div_ceil(2));
+        for i in (0..n).step_by(2) {
+            terms.push(if i + 1 < n {
+                let b = c(self, i + 1);
+                let a = c(self, i);
+                join(self, a, b, r)
+            } else {
+                c(self, i)
+            });
         }
-        let mut power = r;
-        let mut next_power = Some(r2);
+        let mut power = r2;
         while terms.len() > 1 {
             let mut joined = Vec::with_capacity(terms.len().div_ceil(2));
             for pair in terms.chunks(2) {
                 joined.push(match *pair {
-                    [a, b] => {
-                        let bp = self.b.ins().fmul(b, power);
-                        self.b.ins().fadd(a, bp)
-                    }
+                    [a, b] => join(self, a, b, power),
                     [a] => a,
                     _ => unreachable!("chunks of 2"),
                 });
             }
             terms = joined;
             if terms.len() > 1 {
-                power = match next_power.take() {
-                    Some(p) => p,
-                    None => self.b.ins().fmul(power, power),
-                };
+                power = self.b.ins().fmul(power, power);
             }
         }
         terms[0]
     }
 
     /// `v` (rounded to the lane width) as a scalar or in every lane.
-    fn lanes_float(&mut self, ty: Type, v: f64) -> CValue {
+    pub(super) fn lanes_float(&mut self, ty: Type, v: f64) -> CValue {
         let s = if ty.lane_type() == types::F32 {
             self.b.ins().f32const(Ieee32::with_float(v as f32))
         } else {
@@ -184,7 +211,7 @@ impl<'m> Fx<'_, '_, 'm> {
         self.splat_if_vector(ty, s)
     }
 
-    fn lanes_int(&mut self, ty: Type, v: i64) -> CValue {
+    pub(super) fn lanes_int(&mut self, ty: Type, v: i64) -> CValue {
         let s = self.b.ins().iconst(ty.lane_type(), Imm64::new(v));
         self.splat_if_vector(ty, s)
     }

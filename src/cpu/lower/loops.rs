@@ -80,13 +80,13 @@ impl<'m> Fx<'_, '_, 'm> {
         for h in &hoisted {
             self.proven.remove(&(h.access, h.dim));
         }
-        let outer = self.inline_exp_here;
+        let outer = self.inline_math_here;
         let slow_loop = fast_loop.and_then(|vectorized| {
             self.b.switch_to_block(slow);
-            self.inline_exp_here |= vectorized;
+            self.inline_math_here |= vectorized;
             self.plain_loop(var, slow_start, slow_count, stride, body, chunk, false)
         });
-        self.inline_exp_here = outer;
+        self.inline_math_here = outer;
         self.hoist_depth -= 1;
         slow_loop?;
         self.b.ins().jump(join, &[]);
@@ -203,11 +203,11 @@ impl<'m> Fx<'_, '_, 'm> {
         } else {
             None
         };
-        let outer = self.inline_exp_here;
-        self.inline_exp_here |= vectorized.is_some();
+        let outer = self.inline_math_here;
+        self.inline_math_here |= vectorized.is_some();
         let (start, count) = vectorized.unwrap_or((start, count));
         let done = self.scalar_loop(var, start, count, stride, body);
-        self.inline_exp_here = outer;
+        self.inline_math_here = outer;
         done
     }
 

@@ -33,6 +33,7 @@ mod exp;
 mod expr;
 mod loops;
 mod ops;
+mod sincos;
 mod stmt;
 mod trig;
 mod vector;
@@ -312,9 +313,10 @@ struct Fx<'a, 'b, 'm> {
     /// While lowering a chunk's privatized copy: the private buffer of each
     /// array whose `atomic_add`s become plain adds (see `privatizable`).
     privs: HashMap<ArrayId, StackSlot>,
-    /// In the scalar copies of a loop whose body runs as vectors: `exp`
-    /// is computed inline as in the vector lanes (`exp`), not called.
-    inline_exp_here: bool,
+    /// In the scalar copies of a loop whose body runs as vectors: `exp`,
+    /// and `sin`/`cos` of `f64`, are computed inline as in the vector lanes
+    /// (`exp`, `sincos`), not called.
+    inline_math_here: bool,
 }
 
 impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
@@ -345,7 +347,7 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             hoist_depth: 0,
             trig_memo: Vec::new(),
             trig_stmt: None,
-            inline_exp_here: false,
+            inline_math_here: false,
             chunk_reductions: Vec::new(),
             privs: HashMap::new(),
         }

@@ -229,8 +229,15 @@ impl<'m> Fx<'_, '_, 'm> {
     }
 
     pub(super) fn builtin(&mut self, f: Builtin, ty: ScalarType, a: &[CValue]) -> Result<CValue> {
-        if f == Builtin::Exp && self.inline_exp_here {
+        if f == Builtin::Exp && self.inline_math_here {
             return Ok(self.inline_exp(a[0]));
+        }
+        if matches!(f, Builtin::Sin | Builtin::Cos)
+            && ty == ScalarType::F64
+            && self.inline_math_here
+        {
+            let (sin, cos) = self.inline_sincos(a[0])?;
+            return Ok(if f == Builtin::Sin { sin } else { cos });
         }
         let func = match f.lowering() {
             Lowering::Generic(g) => return Ok(self.generic_builtin(g, ty, a)),

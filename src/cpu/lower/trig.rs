@@ -4,6 +4,9 @@
 //! glibc's `sincos` gives exactly the bits of its `sin` and `cos` (checked
 //! by `math`'s tests), so results stay bit-identical to the interpreter.
 //!
+//! In the scalar copies of a loop that runs as vectors, f64 pairs share
+//! the inline reduction of `sincos` instead, as the vector lanes do.
+//!
 //! The second result waits in `Fx::trig_memo` until its builtin is lowered.
 //! The memo lives for one straight-line statement (`let`, assignment,
 //! store, evaluation, `return`) without conditional parts, helper calls or
@@ -37,7 +40,11 @@ impl<'m> Fx<'_, '_, 'm> {
             return Ok(None);
         }
         let x = self.expr(arg)?;
-        let (sin, cos) = self.sincos(x, arg.ty)?;
+        let (sin, cos) = if self.inline_math_here && arg.ty == ScalarType::F64 {
+            self.inline_sincos(x)?
+        } else {
+            self.sincos(x, arg.ty)?
+        };
         let (mine, other) = if f == Builtin::Sin {
             (sin, cos)
         } else {
@@ -62,7 +69,7 @@ impl<'m> Fx<'_, '_, 'm> {
         std::mem::replace(&mut self.trig_stmt, fusable.then_some(s))
     }
 
-    fn sincos(&mut self, x: CValue, ty: ScalarType) -> Result<(CValue, CValue)> {
+    pub(super) fn sincos(&mut self, x: CValue, ty: ScalarType) -> Result<(CValue, CValue)> {
         let t = clif_type(ty);
         let size = t.bytes();
         let slot = self.b.create_sized_stack_slot(StackSlotData::new(

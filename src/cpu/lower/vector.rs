@@ -24,7 +24,7 @@
 //! thread count).
 
 use super::Fx;
-use crate::cpu::checks::access_key;
+use crate::cpu::checks::{access_key, same_pure};
 use crate::error::Result;
 use crate::ir::ReduceOp;
 use crate::ir::{self, Access, BinOp, Builtin, Expr, ExprKind, ScalarType, StmtKind, UnOp, VarId};
@@ -193,6 +193,10 @@ fn expr_ok(
         ExprKind::Binary(BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, a, b) => ok(a) && ok(b),
         ExprKind::Builtin(Builtin::Sqrt | Builtin::Abs | Builtin::Exp, args) => {
             args.len() == 1 && ok(&args[0])
+        }
+        // Inline for f64 only (`sincos`); f32 lanes would call the C library.
+        ExprKind::Builtin(Builtin::Sin | Builtin::Cos, args) => {
+            ty == ScalarType::F64 && args.len() == 1 && ok(&args[0])
         }
         ExprKind::Builtin(Builtin::Min | Builtin::Max, args) => {
             args.len() == 2 && ok(&args[0]) && ok(&args[1])
@@ -401,6 +405,8 @@ impl<'m> Fx<'_, '_, 'm> {
             };
             let mut lets: HashMap<VarId, CValue> = HashMap::new();
             for s in &body.stmts {
+                // A memo entry is this statement's, in this copy's lanes.
+                self.trig_memo.clear();
                 match &s.kind {
                     StmtKind::Let { var: v, init } => {
                         let x = self.vexpr(init, vty, at, &lets)?;
@@ -467,6 +473,7 @@ impl<'m> Fx<'_, '_, 'm> {
         self.b.def_var(k, k1);
         let more = self.b.ins().icmp(IntCC::SignedLessThan, k1, nvec);
         self.b.ins().brif(more, body_blk, &[], exit, &[]);
+        self.trig_memo.clear();
         self.b.switch_to_block(exit);
         // Accumulators combine in a fixed order: vector by vector, then lane
         // by lane into the variable.
@@ -661,6 +668,26 @@ impl<'m> Fx<'_, '_, 'm> {
                 let x = self.vexpr(&args[0], vty, at, lets)?;
                 let y = self.vexpr(&args[1], vty, at, lets)?;
                 self.float_minmax(x, y, *f == Builtin::Min)
+            }
+            ExprKind::Builtin(f @ (Builtin::Sin | Builtin::Cos), args) => {
+                // The partner of a pair waits in the memo (as `trig` does
+                // for scalars): one reduction for `sin(x) * cos(x)`.
+                let found = self
+                    .trig_memo
+                    .iter()
+                    .position(|(a, g, _)| g == f && same_pure(a, &args[0]));
+                if let Some(k) = found {
+                    return Ok(self.trig_memo.swap_remove(k).2);
+                }
+                let x = self.vexpr(&args[0], vty, at, lets)?;
+                let (sin, cos) = self.inline_sincos(x)?;
+                let (mine, other, partner) = if *f == Builtin::Sin {
+                    (sin, cos, Builtin::Cos)
+                } else {
+                    (cos, sin, Builtin::Sin)
+                };
+                self.trig_memo.push((args[0].clone(), partner, other));
+                mine
             }
             ExprKind::Builtin(f, args) => {
                 let x = self.vexpr(&args[0], vty, at, lets)?;
