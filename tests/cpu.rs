@@ -1509,6 +1509,179 @@ fn inline_exp_matches_in_lanes_and_scalars_within_bounds() {
     }
 }
 
+const LANES: &str = r#"
+kernel forces(pos: f32[:, :], mass: f32[:], acc: mut f32[:, :], eps: f32) {
+    let n = pos.shape(0);
+    for i in prange(0..n) {
+        let xi = pos[i, 0];
+        let yi = pos[i, 1];
+        let mut ax = 0.0;
+        let mut ay = 0.0;
+        for j in 0..n {
+            let dx = pos[j, 0] - xi;
+            let dy = pos[j, 1] - yi;
+            let r2 = dx * dx + dy * dy + eps;
+            let s = mass[j] / (r2 * sqrt(r2));
+            ax += s * dx;
+            ay -= s * dy;
+        }
+        acc[i, 0] = ax;
+        acc[i, 1] = ay * 0.5;
+    }
+}
+kernel pairs(x: f64[:], out: mut f64[:], k: i64) {
+    for i in prange(0..out.len()) {
+        let mut s = 0.0;
+        let mut m = 1.0 / 0.0;
+        for j in 0..k {
+            let d = x[i] - x[j + 1];
+            s += d * d / x[j];
+            m = min(m, abs(d));
+        }
+        out[i] = s + m;
+    }
+}
+kernel mm(a: f32[:, :], b: f32[:, :], c: mut f32[:, :]) {
+    for (i, j) in prange(0..c.shape(0), 0..c.shape(1)) {
+        let mut acc = 0.0f32;
+        for k in 0..a.shape(1) {
+            acc += a[i, k] * b[k, j];
+        }
+        c[i, j] = acc;
+    }
+}
+kernel shifted(x: f64[:], out: mut f64[:], k: i64) {
+    for i in prange(0..out.len()) {
+        let mut s = 0.5;
+        for j in 0..k {
+            s = s * 0.75 + x[i + j];
+        }
+        out[i] = s;
+    }
+}
+kernel smear(x: f64[:], out: mut f64[:]) {
+    for i in prange(0..out.len() - 1) {
+        let mut s = 0.0;
+        for j in 0..4 {
+            s += x[j] + out[i + 1];
+        }
+        out[i] = s;
+    }
+}
+"#;
+
+/// A `prange` whose body runs a serial loop takes 8 iterations at once in
+/// vector lanes (src/cpu/lower/lanes.rs): with lane-by-lane loads and
+/// stores at stride 3, broadcast loads, unit-stride loads inside the inner
+/// loop, several carried variables, and a 2-D `prange`. Each lane does its
+/// iteration's operations in order, so every size — whole steps of 8,
+/// remainders, chunk boundaries — gives the interpreter's bits.
+#[test]
+fn lanes_run_prange_iterations_around_an_inner_loop_with_the_interpreters_bits() {
+    let m = module(LANES);
+    for (k, lanes) in [
+        ("forces", "f32x4"),
+        ("pairs", "f64x2"),
+        ("mm", "f32x4"),
+        ("shifted", "f64x2"),
+    ] {
+        let text = emit_clif(&m, k).unwrap();
+        assert!(text.contains(lanes), "{k} runs in lanes: {text}");
+    }
+    // Reading another iteration's element of a stored array keeps it scalar.
+    assert!(!emit_clif(&m, "smear").unwrap().contains("f64x2"));
+    let wave = |n: usize, scale: f64| -> Vec<f64> {
+        (0..n)
+            .map(|k| ((k * 7919) % 1013) as f64 * scale - 0.3)
+            .collect()
+    };
+    for n in [1usize, 8, 13, 64, 67, 203] {
+        let p: Vec<f32> = wave(3 * n, 0.001).iter().map(|&v| v as f32).collect();
+        let mass: Vec<f32> = wave(n, 0.002).iter().map(|&v| v as f32 + 1.0).collect();
+        same(
+            LANES,
+            "forces",
+            &[
+                arr("pos", Data::F32(p), &[n, 3], false),
+                arr("mass", Data::F32(mass), &[n], false),
+                arr("acc", Data::F32(vec![0.0; 3 * n]), &[n, 3], true),
+                sc("eps", Value::F32(0.01)),
+            ],
+        );
+        let x: Vec<f64> = wave(n + 5, 0.01).iter().map(|v| v + 4.0).collect();
+        for k in [0i64, 1, 2, 6] {
+            same(
+                LANES,
+                "pairs",
+                &[
+                    arr("x", Data::F64(x.clone()), &[n + 5], false),
+                    zeros("out", &[n]),
+                    sc("k", Value::I64(k)),
+                ],
+            );
+        }
+        let (r, c) = (n.min(9) + 1, n + 3);
+        same(
+            LANES,
+            "mm",
+            &[
+                arr(
+                    "a",
+                    Data::F32(wave(r * 7, 0.01).iter().map(|&v| v as f32).collect()),
+                    &[r, 7],
+                    false,
+                ),
+                arr(
+                    "b",
+                    Data::F32(wave(7 * c, 0.02).iter().map(|&v| v as f32).collect()),
+                    &[7, c],
+                    false,
+                ),
+                arr("c", Data::F32(vec![0.0; r * c]), &[r, c], true),
+            ],
+        );
+    }
+}
+
+/// An inner loop's index out of bounds in some lane sends that step to the
+/// loop's checked scalar copy, which reports the interpreter's fault (the
+/// first in iteration order) after the same writes.
+#[test]
+fn a_fault_inside_the_lanes_inner_loop_is_the_interpreters() {
+    // 64 iterations in chunks of 8: the last step's last lanes read past
+    // `x`; so do all of them with k = 70.
+    for k in [3i64, 70] {
+        let f = fault_of(
+            LANES,
+            "shifted",
+            &[
+                ramp("x", &[60]),
+                zeros("out", &[64]),
+                sc("k", Value::I64(k)),
+            ],
+        );
+        assert!(format!("{f:?}").contains("60"), "{f:?}");
+    }
+    same(
+        LANES,
+        "shifted",
+        &[
+            ramp("x", &[70]),
+            zeros("out", &[64]),
+            sc("k", Value::I64(7)),
+        ],
+    );
+    same(
+        LANES,
+        "shifted",
+        &[
+            ramp("x", &[70]),
+            zeros("out", &[64]),
+            sc("k", Value::I64(-2)),
+        ],
+    );
+}
+
 const SINCOS: &str = r#"
 kernel vsin(x: f64[:], y: mut f64[:]) {
     for i in prange(0..x.len()) {

@@ -160,10 +160,19 @@ const LIGHT_SERIAL_BELOW: u64 = 32 * 1024;
 /// At most this many chunks per loop (partials stay small).
 const MAX_CHUNKS: u64 = 1024;
 
+/// Smallest chunk for a loop body with inner loops: the 8 iterations that
+/// `lower::lanes` runs in vector lanes at once (with 1, a 4096-body n-body
+/// had chunks of 4 and ran scalar).
+const HEAVY_MIN_CHUNK: u64 = super::lower::LANE_ITERATIONS as u64;
+
 /// Chunk length for `total` iterations: a function of `total` and the body
 /// kind only, so that reductions combine identically for any thread count.
 pub(crate) fn chunk_len(total: u64, heavy: bool) -> u64 {
-    let min = if heavy { 1 } else { LIGHT_MIN_CHUNK };
+    let min = if heavy {
+        HEAVY_MIN_CHUNK
+    } else {
+        LIGHT_MIN_CHUNK
+    };
     total.div_ceil(MAX_CHUNKS).max(min).max(1)
 }
 
@@ -443,7 +452,8 @@ mod tests {
     #[test]
     fn chunk_boundaries_ignore_thread_count() {
         assert_eq!(chunk_len(10, false), 4096);
-        assert_eq!(chunk_len(10, true), 1);
+        assert_eq!(chunk_len(10, true), 8);
+        assert_eq!(chunk_len(100_000, true), 98);
         assert_eq!(chunk_len(10_000_000, false), 9766);
     }
 

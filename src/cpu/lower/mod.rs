@@ -31,6 +31,8 @@ mod chunks;
 mod codegen;
 mod exp;
 mod expr;
+mod lanes;
+pub(crate) use lanes::ITERATIONS as LANE_ITERATIONS;
 mod loops;
 mod ops;
 mod sincos;

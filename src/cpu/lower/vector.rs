@@ -22,6 +22,9 @@
 //! `max` reductions. Both accumulate per lane in `UNROLL` accumulators
 //! combined in a fixed order after the loop (deterministic whatever the
 //! thread count).
+//!
+//! A `prange` body that runs a serial loop goes to `lanes` instead, which
+//! puts the `prange`'s iterations in the lanes.
 
 use super::Fx;
 use crate::cpu::checks::{access_key, same_pure};
@@ -37,10 +40,12 @@ use std::collections::HashMap;
 /// Where a vector's lanes are: the loop variable, the loop's position in
 /// bytes (`(start + k) * size`), and the unrolled copy's first lane past it.
 #[derive(Clone, Copy)]
-struct Lanes {
-    var: VarId,
-    scaled: CValue,
-    lane0: i64,
+pub(super) struct Lanes {
+    pub var: VarId,
+    pub scaled: CValue,
+    pub lane0: i64,
+    /// The loop variable's value at lane 0 of the first copy.
+    pub pos: CValue,
 }
 
 /// Vectors per step of the vector loop: independent accumulators hide the
@@ -128,7 +133,7 @@ fn access_ok(
 }
 
 /// `var`, `var + k`, `k + var` or `var - k` with `k` invariant.
-fn unit_stride(e: &Expr, var: VarId) -> bool {
+pub(super) fn unit_stride(e: &Expr, var: VarId) -> bool {
     let is_var = |x: &Expr| matches!(x.kind, ExprKind::Var(v) if v == var);
     match &e.kind {
         ExprKind::Var(v) => *v == var,
@@ -143,7 +148,7 @@ fn unit_stride(e: &Expr, var: VarId) -> bool {
 /// An integer expression that cannot fault and does not depend on `var`
 /// (the body's `let`s are floats, so any other variable is outer and
 /// unchanged in the loop).
-fn invariant(e: &Expr, var: VarId) -> bool {
+pub(super) fn invariant(e: &Expr, var: VarId) -> bool {
     let ok = |x: &Expr| invariant(x, var);
     e.ty.is_int()
         && match &e.kind {
@@ -151,6 +156,7 @@ fn invariant(e: &Expr, var: VarId) -> bool {
             ExprKind::Var(v) => *v != var,
             ExprKind::Unary(UnOp::Neg, a) | ExprKind::Cast(a) => ok(a),
             ExprKind::Binary(BinOp::Add | BinOp::Sub | BinOp::Mul, a, b) => ok(a) && ok(b),
+            ExprKind::Builtin(Builtin::Min | Builtin::Max, args) => args.iter().all(ok),
             _ => false,
         }
 }
@@ -160,7 +166,7 @@ fn same_index(a: &Access, b: &Access) -> bool {
     a.index.len() == b.index.len() && a.index.iter().zip(&b.index).all(|(x, y)| same_expr(x, y))
 }
 
-fn same_expr(x: &Expr, y: &Expr) -> bool {
+pub(super) fn same_expr(x: &Expr, y: &Expr) -> bool {
     x.ty == y.ty
         && match (&x.kind, &y.kind) {
             (ExprKind::Const(a), ExprKind::Const(b)) => a == b,
@@ -183,10 +189,17 @@ fn expr_ok(
     kernel: &crate::ir::Function,
     unchecked: &dyn Fn(&Access) -> bool,
 ) -> bool {
+    expr_ok_with(e, ty, &|a: &Access| {
+        access_ok(a, ty, var, kernel, unchecked)
+    })
+}
+
+/// `expr_ok` with `load_ok` deciding which accesses may be loaded.
+pub(super) fn expr_ok_with(e: &Expr, ty: ScalarType, load_ok: &dyn Fn(&Access) -> bool) -> bool {
     if e.ty != ty {
         return false;
     }
-    let ok = |x: &Expr| expr_ok(x, ty, var, kernel, unchecked);
+    let ok = |x: &Expr| expr_ok_with(x, ty, load_ok);
     match &e.kind {
         ExprKind::Const(_) | ExprKind::Var(_) => true,
         ExprKind::Unary(UnOp::Neg, a) => ok(a),
@@ -201,7 +214,7 @@ fn expr_ok(
         ExprKind::Builtin(Builtin::Min | Builtin::Max, args) => {
             args.len() == 2 && ok(&args[0]) && ok(&args[1])
         }
-        ExprKind::Load(a) => access_ok(a, ty, var, kernel, unchecked),
+        ExprKind::Load(a) => load_ok(a),
         _ => false,
     }
 }
@@ -318,7 +331,10 @@ impl<'m> Fx<'_, '_, 'm> {
             serial_updates(body)
         };
         let Some(ty) = plan(body, var, kernel, &unchecked, &reductions) else {
-            return Ok(None);
+            return match super::lanes::lane_plan(body, var, kernel, &unchecked) {
+                Some(lanes) => self.lane_loop(var, start, count, body, lanes).map(Some),
+                None => Ok(None),
+            };
         };
         let (vty, lanes) = if ty == ScalarType::F32 {
             (types::F32X4, 4i64)
@@ -402,6 +418,7 @@ impl<'m> Fx<'_, '_, 'm> {
                 var,
                 scaled,
                 lane0: u * lanes,
+                pos,
             };
             let mut lets: HashMap<VarId, CValue> = HashMap::new();
             for s in &body.stmts {
@@ -575,7 +592,7 @@ impl<'m> Fx<'_, '_, 'm> {
     /// iteration past it) becomes the load's immediate offset. The plan
     /// admits only indices that cannot fault and accesses whose checks are
     /// proven, so nothing is checked here.
-    fn vector_address(
+    pub(super) fn vector_address(
         &mut self,
         acc: &Access,
         var: VarId,
@@ -631,7 +648,7 @@ impl<'m> Fx<'_, '_, 'm> {
         Ok((addr, disp))
     }
 
-    fn vexpr(
+    pub(super) fn vexpr(
         &mut self,
         e: &Expr,
         vty: Type,
@@ -698,10 +715,31 @@ impl<'m> Fx<'_, '_, 'm> {
                 }
             }
             ExprKind::Load(acc) => {
-                let (addr, disp) = self.vector_address(acc, at.var, at.scaled, at.lane0)?;
-                self.b
-                    .ins()
-                    .load(vty, MemFlagsData::new().with_notrap(), addr, disp)
+                let (last, outer) = acc.index.split_last().expect("an index");
+                if unit_stride(last, at.var) && outer.iter().all(|e| invariant(e, at.var)) {
+                    let (addr, disp) = self.vector_address(acc, at.var, at.scaled, at.lane0)?;
+                    self.b
+                        .ins()
+                        .load(vty, MemFlagsData::new().with_notrap(), addr, disp)
+                } else if acc.index.iter().all(|e| invariant(e, at.var)) {
+                    // The same element in every lane (`lanes`).
+                    let x = self.expr(e)?;
+                    self.b.ins().splat(vty, x)
+                } else {
+                    // Lane by lane (`lanes`, outside its inner loop).
+                    let var = self.var(at.var);
+                    let mut v = None;
+                    for l in 0..vty.lane_count() as u8 {
+                        let i = self.b.ins().iadd_imm_s(at.pos, at.lane0 + l as i64);
+                        self.b.def_var(var, i);
+                        let x = self.expr(e)?;
+                        v = Some(match v {
+                            None => self.b.ins().splat(vty, x),
+                            Some(v) => self.b.ins().insertlane(v, x, l),
+                        });
+                    }
+                    v.expect("lanes")
+                }
             }
             _ => {
                 return Err(self
