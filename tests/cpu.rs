@@ -1262,13 +1262,18 @@ kernel rowsum(x: f32[:, :], out: mut f32[:]) {
 /// variable's value, and keeps the sequential result's bits: NaNs skipped,
 /// -0 < +0 (the reciprocals expose the zero's sign), all-NaN rows, every
 /// remainder length. A serial `+=` of bare loads gains nothing from vectors
-/// (its adds stay in element order), so it stays scalar.
+/// along the row (its adds stay in element order), so `rowsum` runs its
+/// rows in lanes instead (`lanes`), each row's sum still in order.
 #[test]
-fn serial_min_max_loops_vectorize_bit_for_bit_and_serial_sums_do_not() {
+fn serial_min_max_loops_vectorize_bit_for_bit_and_serial_sums_run_rows_in_lanes() {
     let m = module(SERIAL_MIN_MAX);
     assert!(emit_clif(&m, "rowmax64").unwrap().contains("f64x2"));
     assert!(emit_clif(&m, "rowmax32").unwrap().contains("f32x4"));
-    assert!(!emit_clif(&m, "rowsum").unwrap().contains("f32x4"));
+    let rowsum = emit_clif(&m, "rowsum").unwrap();
+    assert!(
+        rowsum.contains("f32x4") && !rowsum.contains("load.f32x4"),
+        "rows in lanes, each row's elements one by one: {rowsum}"
+    );
     let pattern = |k: usize| -> f64 {
         match k % 9 {
             0 => f64::NAN,
@@ -1559,6 +1564,24 @@ kernel shifted(x: f64[:], out: mut f64[:], k: i64) {
         out[i] = s;
     }
 }
+kernel norms(x: f32[:, :], w: f32[:], out: mut f32[:]) {
+    for r in prange(0..x.shape(0)) {
+        let mut s = 0.0;
+        for c in 0..x.shape(1) {
+            s += x[r, c] * w[c];
+        }
+        out[r] = tanh(s) + log(abs(s) + 1.0);
+    }
+}
+kernel running(x: f64[:], y: mut f64[:], k: i64) {
+    for i in prange(0..y.len()) {
+        let mut s = 0.25;
+        for j in 0..k {
+            s = s * 0.5 + x[j] * x[i];
+            y[i] = s;
+        }
+    }
+}
 kernel smear(x: f64[:], out: mut f64[:]) {
     for i in prange(0..out.len() - 1) {
         let mut s = 0.0;
@@ -1572,8 +1595,9 @@ kernel smear(x: f64[:], out: mut f64[:]) {
 
 /// A `prange` whose body runs a serial loop takes 8 iterations at once in
 /// vector lanes (src/cpu/lower/lanes.rs): with lane-by-lane loads and
-/// stores at stride 3, broadcast loads, unit-stride loads inside the inner
-/// loop, several carried variables, and a 2-D `prange`. Each lane does its
+/// stores at stride 3, broadcast loads, unit-stride and lane-by-lane (a row
+/// each) loads inside the inner loop, a store there, library calls lane by
+/// lane after it, several carried variables, and a 2-D `prange`. Each lane does its
 /// iteration's operations in order, so every size — whole steps of 8,
 /// remainders, chunk boundaries — gives the interpreter's bits.
 #[test]
@@ -1584,6 +1608,8 @@ fn lanes_run_prange_iterations_around_an_inner_loop_with_the_interpreters_bits()
         ("pairs", "f64x2"),
         ("mm", "f32x4"),
         ("shifted", "f64x2"),
+        ("norms", "f32x4"),
+        ("running", "f64x2"),
     ] {
         let text = emit_clif(&m, k).unwrap();
         assert!(text.contains(lanes), "{k} runs in lanes: {text}");
@@ -1620,6 +1646,35 @@ fn lanes_run_prange_iterations_around_an_inner_loop_with_the_interpreters_bits()
                 ],
             );
         }
+        let cols = n % 7 + 3;
+        same(
+            LANES,
+            "norms",
+            &[
+                arr(
+                    "x",
+                    Data::F32(wave(n * cols, 0.003).iter().map(|&v| v as f32).collect()),
+                    &[n, cols],
+                    false,
+                ),
+                arr(
+                    "w",
+                    Data::F32(wave(cols, 0.01).iter().map(|&v| v as f32).collect()),
+                    &[cols],
+                    false,
+                ),
+                arr("out", Data::F32(vec![0.0; n]), &[n], true),
+            ],
+        );
+        same(
+            LANES,
+            "running",
+            &[
+                arr("x", Data::F64(wave(n + 2, 0.01)), &[n + 2], false),
+                zeros("y", &[n]),
+                sc("k", Value::I64(n as i64 % 5 + 1)),
+            ],
+        );
         let (r, c) = (n.min(9) + 1, n + 3);
         same(
             LANES,

@@ -189,17 +189,26 @@ fn expr_ok(
     kernel: &crate::ir::Function,
     unchecked: &dyn Fn(&Access) -> bool,
 ) -> bool {
-    expr_ok_with(e, ty, &|a: &Access| {
-        access_ok(a, ty, var, kernel, unchecked)
-    })
+    expr_ok_with(
+        e,
+        ty,
+        &|a: &Access| access_ok(a, ty, var, kernel, unchecked),
+        false,
+    )
 }
 
-/// `expr_ok` with `load_ok` deciding which accesses may be loaded.
-pub(super) fn expr_ok_with(e: &Expr, ty: ScalarType, load_ok: &dyn Fn(&Access) -> bool) -> bool {
+/// `expr_ok` with `load_ok` deciding which accesses may be loaded; with
+/// `calls`, any other float library function too, called lane by lane.
+pub(super) fn expr_ok_with(
+    e: &Expr,
+    ty: ScalarType,
+    load_ok: &dyn Fn(&Access) -> bool,
+    calls: bool,
+) -> bool {
     if e.ty != ty {
         return false;
     }
-    let ok = |x: &Expr| expr_ok_with(x, ty, load_ok);
+    let ok = |x: &Expr| expr_ok_with(x, ty, load_ok, calls);
     match &e.kind {
         ExprKind::Const(_) | ExprKind::Var(_) => true,
         ExprKind::Unary(UnOp::Neg, a) => ok(a),
@@ -215,6 +224,9 @@ pub(super) fn expr_ok_with(e: &Expr, ty: ScalarType, load_ok: &dyn Fn(&Access) -
             args.len() == 2 && ok(&args[0]) && ok(&args[1])
         }
         ExprKind::Load(a) => load_ok(a),
+        ExprKind::Builtin(f, args) if calls => {
+            matches!(f.lowering(), ir::builtins::Lowering::Float(_)) && args.iter().all(ok)
+        }
         _ => false,
     }
 }
@@ -706,13 +718,31 @@ impl<'m> Fx<'_, '_, 'm> {
                 self.trig_memo.push((args[0].clone(), partner, other));
                 mine
             }
-            ExprKind::Builtin(f, args) => {
+            ExprKind::Builtin(f @ (Builtin::Sqrt | Builtin::Exp | Builtin::Abs), args) => {
                 let x = self.vexpr(&args[0], vty, at, lets)?;
                 match f {
                     Builtin::Sqrt => self.b.ins().sqrt(x),
                     Builtin::Exp => self.inline_exp(x),
                     _ => self.b.ins().fabs(x),
                 }
+            }
+            ExprKind::Builtin(f, args) => {
+                // Lane by lane, the scalar lowering's call (`lanes`).
+                let mut xs = Vec::with_capacity(args.len());
+                for a in args {
+                    xs.push(self.vexpr(a, vty, at, lets)?);
+                }
+                let mut v: Option<CValue> = None;
+                for l in 0..vty.lane_count() as u8 {
+                    let scalars: Vec<CValue> =
+                        xs.iter().map(|x| self.b.ins().extractlane(*x, l)).collect();
+                    let y = self.builtin(*f, e.ty, &scalars)?;
+                    v = Some(match v {
+                        None => self.b.ins().splat(vty, y),
+                        Some(v) => self.b.ins().insertlane(v, y, l),
+                    });
+                }
+                v.expect("lanes")
             }
             ExprKind::Load(acc) => {
                 let (last, outer) = acc.index.split_last().expect("an index");
