@@ -160,20 +160,22 @@ const LIGHT_SERIAL_BELOW: u64 = 32 * 1024;
 /// At most this many chunks per loop (partials stay small).
 const MAX_CHUNKS: u64 = 1024;
 
-/// Smallest chunk for a loop body with inner loops: the 8 iterations that
-/// `lower::lanes` runs in vector lanes at once (with 1, a 4096-body n-body
-/// had chunks of 4 and ran scalar).
-const HEAVY_MIN_CHUNK: u64 = super::lower::LANE_ITERATIONS as u64;
+/// Heavy chunks (a loop body with inner loops) are multiples of the 8
+/// iterations that `lower::lanes` runs in vector lanes at once (with 1, a
+/// 4096-body n-body had chunks of 4 and ran scalar).
+const HEAVY_CHUNK_STEP: u64 = super::lower::LANE_ITERATIONS as u64;
 
 /// Chunk length for `total` iterations: a function of `total` and the body
 /// kind only, so that reductions combine identically for any thread count.
 pub(crate) fn chunk_len(total: u64, heavy: bool) -> u64 {
-    let min = if heavy {
-        HEAVY_MIN_CHUNK
+    let len = total.div_ceil(MAX_CHUNKS);
+    if heavy {
+        // Whole steps of `lanes`: only a loop's last chunk has iterations
+        // left for the scalar copy.
+        len.max(1).next_multiple_of(HEAVY_CHUNK_STEP)
     } else {
-        LIGHT_MIN_CHUNK
-    };
-    total.div_ceil(MAX_CHUNKS).max(min).max(1)
+        len.max(LIGHT_MIN_CHUNK)
+    }
 }
 
 /// Runs one `prange`: called from generated serial code.
@@ -453,7 +455,7 @@ mod tests {
     fn chunk_boundaries_ignore_thread_count() {
         assert_eq!(chunk_len(10, false), 4096);
         assert_eq!(chunk_len(10, true), 8);
-        assert_eq!(chunk_len(100_000, true), 98);
+        assert_eq!(chunk_len(100_000, true), 104);
         assert_eq!(chunk_len(10_000_000, false), 9766);
     }
 

@@ -81,13 +81,17 @@ impl<'m> Fx<'_, '_, 'm> {
             self.proven.remove(&(h.access, h.dim));
         }
         let outer = self.inline_math_here;
+        let depth = self.hoist_depth;
+        if std::mem::take(&mut self.lanes_built) {
+            self.hoist_depth = MAX_HOIST_DEPTH;
+        }
         let slow_loop = fast_loop.and_then(|vectorized| {
             self.b.switch_to_block(slow);
             self.inline_math_here |= vectorized;
             self.plain_loop(var, slow_start, slow_count, stride, body, chunk, false)
         });
         self.inline_math_here = outer;
-        self.hoist_depth -= 1;
+        self.hoist_depth = depth - 1;
         slow_loop?;
         self.b.ins().jump(join, &[]);
         self.b.switch_to_block(join);
@@ -204,10 +208,15 @@ impl<'m> Fx<'_, '_, 'm> {
             None
         };
         let outer = self.inline_math_here;
+        let depth = self.hoist_depth;
+        if std::mem::take(&mut self.lanes_built) {
+            self.hoist_depth = MAX_HOIST_DEPTH;
+        }
         self.inline_math_here |= vectorized.is_some();
         let (start, count) = vectorized.unwrap_or((start, count));
         let done = self.scalar_loop(var, start, count, stride, body);
         self.inline_math_here = outer;
+        self.hoist_depth = depth;
         done
     }
 

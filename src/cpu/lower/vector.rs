@@ -756,16 +756,14 @@ impl<'m> Fx<'_, '_, 'm> {
                     let x = self.expr(e)?;
                     self.b.ins().splat(vty, x)
                 } else {
-                    // Lane by lane (`lanes`, outside its inner loop).
-                    let var = self.var(at.var);
+                    // Lane by lane (`lanes`).
+                    let addrs = self.lane_addresses(acc, at, vty.lane_count(), e.span)?;
                     let mut v = None;
-                    for l in 0..vty.lane_count() as u8 {
-                        let i = self.b.ins().iadd_imm_s(at.pos, at.lane0 + l as i64);
-                        self.b.def_var(var, i);
-                        let x = self.expr(e)?;
+                    for (l, addr) in addrs.into_iter().enumerate() {
+                        let x = self.b.ins().load(vty.lane_type(), super::flags(), addr, 0);
                         v = Some(match v {
                             None => self.b.ins().splat(vty, x),
-                            Some(v) => self.b.ins().insertlane(v, x, l),
+                            Some(v) => self.b.ins().insertlane(v, x, l as u8),
                         });
                     }
                     v.expect("lanes")
