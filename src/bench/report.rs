@@ -889,10 +889,9 @@ mod tests {
         assert!((r["vs_rust_rayon"].as_f64().unwrap() - 2.0).abs() < 1e-9);
     }
 
-    #[test]
-    fn summary_takes_geometric_means_per_size_and_the_better_numba() {
-        let mut r = sample();
-        let timed = |kernel: &str, runner: &str, t: f64| Row {
+    /// A timed row of size M.
+    fn m_row(kernel: &str, runner: &str, t: f64, compile_s: Option<f64>, folded: bool) -> Row {
+        Row {
             kernel: kernel.into(),
             size: "M".into(),
             n: 100000,
@@ -902,15 +901,21 @@ mod tests {
             bytes: None,
             flops: None,
             outcome: Outcome::Timed {
-                compile_s: None,
+                compile_s,
                 median_s: t,
                 runs: 3,
                 transfer_s: None,
                 resident_s: None,
                 spread: None,
             },
-            folded: false,
-        };
+            folded,
+        }
+    }
+
+    #[test]
+    fn summary_takes_geometric_means_per_size_and_the_better_numba() {
+        let mut r = sample();
+        let timed = |kernel: &str, runner: &str, t: f64| m_row(kernel, runner, t, None, false);
         r.rows.extend([
             timed("saxpy", "numba", 4e-4),
             timed("saxpy", "numba-parallel", 2.2e-4),
@@ -938,25 +943,7 @@ mod tests {
     fn summary_leaves_out_folded_kernels_and_reports_compile_times() {
         let mut r = sample();
         r.rows.retain(|row| row.size == "M");
-        let timed = |kernel: &str, runner: &str, t: f64, compile: Option<f64>, folded| Row {
-            kernel: kernel.into(),
-            size: "M".into(),
-            n: 100000,
-            runner: runner.into(),
-            device: "Test CPU".into(),
-            software: false,
-            bytes: None,
-            flops: None,
-            outcome: Outcome::Timed {
-                compile_s: compile,
-                median_s: t,
-                runs: 3,
-                transfer_s: None,
-                resident_s: None,
-                spread: None,
-            },
-            folded,
-        };
+        let timed = m_row;
         assert_eq!(r.rows[1].runner, "cpu");
         r.rows[1].outcome = Outcome::Timed {
             compile_s: Some(1e-3),
