@@ -196,6 +196,11 @@ pub struct CompileSummary {
     pub kernels: usize,
 }
 
+/// Whether `runner` is one of kiln's backends (not a peer or baseline).
+fn is_kiln(runner: &str) -> bool {
+    Backend::ALL.iter().any(|b| b.name() == runner)
+}
+
 fn time_of(rows: &[&Row], kernel: &str, runner: &str) -> Option<f64> {
     rows.iter()
         .find(|r| r.kernel == kernel && r.runner == runner)
@@ -236,7 +241,6 @@ impl Report {
     /// runner (peers and baselines), per size, over the kernels both timed.
     /// `numba-best` is the better of `numba` and `numba-parallel` per kernel.
     pub fn summary(&self) -> Vec<Summary> {
-        let kiln = |runner: &str| Backend::ALL.iter().any(|b| b.name() == runner);
         let mut sizes: Vec<&str> = self.rows.iter().map(|r| r.size.as_str()).collect();
         sizes.dedup();
         let mut seen = std::collections::HashSet::new();
@@ -261,7 +265,7 @@ impl Report {
                     runners.push(&r.runner);
                 }
             }
-            let mut peers: Vec<&str> = runners.iter().copied().filter(|r| !kiln(r)).collect();
+            let mut peers: Vec<&str> = runners.iter().copied().filter(|r| !is_kiln(r)).collect();
             if peers.contains(&"numba") && peers.contains(&"numba-parallel") {
                 peers.push(NUMBA_BEST);
             }
@@ -271,7 +275,7 @@ impl Report {
                     kernels.push(&r.kernel);
                 }
             }
-            for runner in runners.iter().copied().filter(|r| kiln(r)) {
+            for runner in runners.iter().copied().filter(|r| is_kiln(r)) {
                 for &peer in &peers {
                     let (left_out, kept): (Vec<&str>, Vec<&str>) =
                         kernels.iter().partition(|k| folded(&rows, k, peer));
@@ -309,7 +313,7 @@ impl Report {
             else {
                 continue;
             };
-            if !Backend::ALL.iter().any(|b| b.name() == r.runner) {
+            if !is_kiln(&r.runner) {
                 continue;
             }
             match times

@@ -202,7 +202,7 @@ impl<'m> Fx<'_, '_, 'm> {
     }
 
     /// `v` (rounded to the lane width) as a scalar or in every lane.
-    pub(super) fn lanes_float(&mut self, ty: Type, v: f64) -> CValue {
+    fn lanes_float(&mut self, ty: Type, v: f64) -> CValue {
         let s = if ty.lane_type() == types::F32 {
             self.b.ins().f32const(Ieee32::with_float(v as f32))
         } else {
@@ -211,7 +211,7 @@ impl<'m> Fx<'_, '_, 'm> {
         self.splat_if_vector(ty, s)
     }
 
-    pub(super) fn lanes_int(&mut self, ty: Type, v: i64) -> CValue {
+    fn lanes_int(&mut self, ty: Type, v: i64) -> CValue {
         let s = self.b.ins().iconst(ty.lane_type(), Imm64::new(v));
         self.splat_if_vector(ty, s)
     }

@@ -26,7 +26,7 @@
 //! the rest to the loop's checked scalar copy, which reports the fault the
 //! interpreter reports.
 
-use super::vector::{expr_ok_with, invariant, same_expr, unit_stride, Lanes};
+use super::vector::{expr_ok_with, invariant, same_expr, unit_stride, Lanes, Rest};
 use super::Fx;
 use crate::cpu::checks::{self, access_key};
 use crate::error::Result;
@@ -201,7 +201,7 @@ type Values = HashMap<VarId, CValue>;
 impl<'m> Fx<'_, '_, 'm> {
     /// Runs the iterations `start .. start + count` of a loop over `var`
     /// per `plan` as far as whole steps go and every step's inner checks
-    /// pass; returns the `(start, count)` left for the scalar loop.
+    /// pass; returns what is left for the scalar loop.
     pub(super) fn lane_loop(
         &mut self,
         var: VarId,
@@ -209,7 +209,7 @@ impl<'m> Fx<'_, '_, 'm> {
         count: CValue,
         body: &'m ir::Block,
         plan: LanePlan<'m>,
-    ) -> Result<(CValue, CValue)> {
+    ) -> Result<Rest> {
         let (vty, lanes) = if plan.ty == ScalarType::F32 {
             (types::F32X4, 4i64)
         } else {
@@ -341,8 +341,11 @@ impl<'m> Fx<'_, '_, 'm> {
         self.b.switch_to_block(exit);
         let rest_start = self.b.ins().iadd(start, done);
         let rest = self.b.ins().isub(count, done);
-        self.lanes_built = true;
-        Ok((rest_start, rest))
+        Ok(Rest {
+            start: rest_start,
+            count: rest,
+            lanes: true,
+        })
     }
 
     /// The inner loop, every copy's lanes stepping together; afterwards

@@ -67,14 +67,16 @@ impl<'m> Fx<'_, '_, 'm> {
             Ok(None)
         }
         .and_then(|vectorized| match vectorized {
-            Some((rest_start, rest)) => {
-                self.b.ins().jump(slow, &[rest_start.into(), rest.into()]);
-                Ok(true)
+            Some(rest) => {
+                self.b
+                    .ins()
+                    .jump(slow, &[rest.start.into(), rest.count.into()]);
+                Ok(Some(rest.lanes))
             }
             None => {
                 self.plain_loop(var, start, count, stride, body, chunk, false)?;
                 self.b.ins().jump(join, &[]);
-                Ok(false)
+                Ok(None)
             }
         });
         for h in &hoisted {
@@ -82,12 +84,12 @@ impl<'m> Fx<'_, '_, 'm> {
         }
         let outer = self.inline_math_here;
         let depth = self.hoist_depth;
-        if std::mem::take(&mut self.lanes_built) {
-            self.hoist_depth = MAX_HOIST_DEPTH;
-        }
         let slow_loop = fast_loop.and_then(|vectorized| {
             self.b.switch_to_block(slow);
-            self.inline_math_here |= vectorized;
+            self.inline_math_here |= vectorized.is_some();
+            if vectorized == Some(true) {
+                self.hoist_depth = MAX_HOIST_DEPTH;
+            }
             self.plain_loop(var, slow_start, slow_count, stride, body, chunk, false)
         });
         self.inline_math_here = outer;
@@ -209,11 +211,16 @@ impl<'m> Fx<'_, '_, 'm> {
         };
         let outer = self.inline_math_here;
         let depth = self.hoist_depth;
-        if std::mem::take(&mut self.lanes_built) {
-            self.hoist_depth = MAX_HOIST_DEPTH;
-        }
         self.inline_math_here |= vectorized.is_some();
-        let (start, count) = vectorized.unwrap_or((start, count));
+        let (start, count) = match vectorized {
+            Some(rest) => {
+                if rest.lanes {
+                    self.hoist_depth = MAX_HOIST_DEPTH;
+                }
+                (rest.start, rest.count)
+            }
+            None => (start, count),
+        };
         let done = self.scalar_loop(var, start, count, stride, body);
         self.inline_math_here = outer;
         self.hoist_depth = depth;

@@ -319,11 +319,6 @@ struct Fx<'a, 'b, 'm> {
     /// and `sin`/`cos` of `f64`, are computed inline as in the vector lanes
     /// (`exp`, `sincos`), not called.
     inline_math_here: bool,
-    /// Set by `lane_loop`: the loop's scalar copy only runs the few
-    /// iterations past the last whole step (heavy chunks are multiples of
-    /// 8) or a step whose inner checks failed, so it is built with every
-    /// check in place and no inner copies (a third of nbody's compile).
-    lanes_built: bool,
 }
 
 impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
@@ -355,7 +350,6 @@ impl<'a, 'b, 'm> Fx<'a, 'b, 'm> {
             trig_memo: Vec::new(),
             trig_stmt: None,
             inline_math_here: false,
-            lanes_built: false,
             chunk_reductions: Vec::new(),
             privs: HashMap::new(),
         }

@@ -48,6 +48,17 @@ pub(super) struct Lanes {
     pub pos: CValue,
 }
 
+/// The iterations a vector loop left to the scalar loop.
+pub(super) struct Rest {
+    pub start: CValue,
+    pub count: CValue,
+    /// Left by `lanes`: the iterations past the last whole step (heavy
+    /// chunks are multiples of 8) or a step whose inner checks failed, so
+    /// few that their scalar copy is built with every check in place and
+    /// no inner copies (a third of nbody's compile).
+    pub lanes: bool,
+}
+
 /// Vectors per step of the vector loop: independent accumulators hide the
 /// latency of a reduction's adds, and the loop's own overhead is shared.
 const UNROLL: i64 = 4;
@@ -327,7 +338,7 @@ impl<'m> Fx<'_, '_, 'm> {
         count: CValue,
         body: &'m ir::Block,
         reduce: bool,
-    ) -> Result<Option<(CValue, CValue)>> {
+    ) -> Result<Option<Rest>> {
         let kernel = self.sh.kernel;
         let proven = &self.proven;
         let unchecked = |a: &Access| {
@@ -537,7 +548,11 @@ impl<'m> Fx<'_, '_, 'm> {
         }
         let rest_start = self.b.ins().iadd(start, nvec);
         let rest = self.b.ins().isub(count, nvec);
-        Ok(Some((rest_start, rest)))
+        Ok(Some(Rest {
+            start: rest_start,
+            count: rest,
+            lanes: false,
+        }))
     }
 
     /// One step of a chunk's vector `min`/`max` accumulator `acc` (never
